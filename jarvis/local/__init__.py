@@ -1,0 +1,69 @@
+"""The embedded local stack: real PostgreSQL, Redis, Neo4j, Chroma and Qdrant, no Docker.
+
+``up`` is idempotent and returns only when each store answers a real query; ``down`` stops
+only what ``up`` started; ``status`` asks every store a real query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from jarvis.config import STORES, Settings
+from jarvis.errors import StoreStartError
+from jarvis.local import chroma, neo4j, postgres, qdrant, redis
+from jarvis.stores.base import Health
+
+LAUNCHERS = {
+    "postgres": postgres,
+    "redis": redis,
+    "neo4j": neo4j,
+    "chroma": chroma,
+    "qdrant": qdrant,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    store: str
+    action: str  # "started", "already up", "external", "stopped", "not running"
+
+
+def _select(stores: Iterable[str] | None) -> list[str]:
+    chosen = list(stores) if stores else list(STORES)
+    unknown = [s for s in chosen if s not in LAUNCHERS]
+    if unknown:
+        raise ValueError(f"unknown store {unknown[0]!r}; choose from {', '.join(STORES)}")
+    return chosen
+
+
+def up(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]:
+    """Start the chosen stores (all by default) concurrently and wait until each answers.
+
+    Raises:
+        StoreStartError: one or more stores did not start; the message has each one's log tail.
+    """
+    chosen = _select(stores)
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = {name: pool.submit(LAUNCHERS[name].start, settings) for name in chosen}
+    outcomes, failures = [], []
+    for name, future in futures.items():
+        try:
+            outcomes.append(Outcome(name, future.result()))
+        except StoreStartError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise StoreStartError("local stack", "\n\n".join(failures))
+    return outcomes
+
+
+def down(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]:
+    """Stop the chosen stores that ``up`` started; leave everything else alone."""
+    return [Outcome(name, LAUNCHERS[name].stop(settings)) for name in _select(stores)]
+
+
+def status(settings: Settings) -> list[Health]:
+    """One real query per store, concurrently."""
+    with ThreadPoolExecutor(max_workers=len(STORES)) as pool:
+        return list(pool.map(lambda name: LAUNCHERS[name].probe(settings), STORES))

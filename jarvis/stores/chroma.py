@@ -1,0 +1,93 @@
+"""Chroma: the document-vector projection (conversations, knowledge base, code snippets).
+
+Collections are created without an embedding function: JARVIS computes every vector once,
+in Postgres' transaction, and passes it in, so Chroma never downloads or runs a model.
+"""
+
+from __future__ import annotations
+
+import chromadb
+import httpx
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+
+from jarvis.config import Settings
+from jarvis.stores.base import Health, measure
+
+STORE = "chroma"
+EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSION = 384
+SPACE = "cosine"
+
+#: The seed's three collections and their descriptions.
+COLLECTIONS: dict[str, str] = {
+    "conversations": "User conversation embeddings",
+    "knowledge_base": "Agent knowledge and documentation",
+    "code_snippets": "Generated code and improvements",
+}
+
+
+def client(settings: Settings) -> ClientAPI:
+    """An HTTP client whose requests time out (chromadb's own default is to wait forever)."""
+    api = chromadb.HttpClient(
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        settings=ChromaSettings(anonymized_telemetry=False),
+    )
+    # chromadb builds its httpx.Client with timeout=None and offers no setting for it.
+    api._server._session.timeout = httpx.Timeout(30.0, connect=settings.connect_timeout)  # type: ignore[attr-defined]
+    return api
+
+
+class ChromaStore:
+    """One HTTP client. ``close()`` twice is harmless."""
+
+    def __init__(self, api: ClientAPI) -> None:
+        self.api = api
+
+    @classmethod
+    def connect(cls, settings: Settings) -> "ChromaStore":
+        return cls(client(settings))
+
+    def close(self) -> None:
+        """Release the HTTP connections; the server keeps no session state for us."""
+        self.api._server._session.close()  # type: ignore[attr-defined]
+
+    def health(self) -> Health:
+        def query() -> str:
+            self.api.heartbeat()
+            return f"chroma {self.api.get_version()}"
+
+        return measure(STORE, query)
+
+    def ensure_collections(self) -> list[str]:
+        """Create the seed's collections (cosine, 384-d, no embedding function) if missing."""
+        for name, description in COLLECTIONS.items():
+            self.api.get_or_create_collection(
+                name=name,
+                metadata={
+                    "description": description,
+                    "embedding_model": EMBEDDING_MODEL,
+                    "dimension": DIMENSION,
+                },
+                configuration={"hnsw": {"space": SPACE}},
+                embedding_function=None,
+            )
+        return list(COLLECTIONS)
+
+    def collection_shape(self, name: str) -> tuple[int, str]:
+        """(dimension, distance space) of a collection, as Chroma stores them."""
+        collection = self.api.get_collection(name, embedding_function=None)
+        space = collection.configuration_json.get("hnsw", {}).get("space") or collection.configuration_json.get(
+            "spann", {}
+        ).get("space")
+        return int(collection.metadata["dimension"]), str(space)
+
+
+def probe(settings: Settings) -> Health:
+    def query() -> str:
+        api = client(settings)
+        api.heartbeat()
+        return f"chroma {api.get_version()}"
+
+    return measure(STORE, query)

@@ -1,0 +1,79 @@
+"""PostgreSQL + pgvector: the system of record.
+
+A psycopg 3 connection pool; pgvector's types are registered on every new connection
+once the ``vector`` extension exists (the migrations create it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from jarvis.config import Settings
+from jarvis.errors import StoreUnavailable
+from jarvis.stores.base import Health, measure
+
+logger = logging.getLogger("jarvis.stores.postgres")
+
+STORE = "postgres"
+VERSION_QUERY = "SELECT current_setting('server_version')"
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Register pgvector's adapters when the extension is there (not yet before migrate)."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+        register_vector(conn)
+    conn.commit()
+
+
+class PostgresStore:
+    """The pool every Postgres operation borrows from. ``close()`` twice is harmless."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    @classmethod
+    def connect(cls, settings: Settings, *, min_size: int = 1) -> "PostgresStore":
+        """Open the pool and wait for one working connection.
+
+        Raises:
+            StoreUnavailable: Postgres did not answer within the connect timeout.
+        """
+        pool = ConnectionPool(
+            settings.postgres_conninfo,
+            min_size=min_size,
+            max_size=max(min_size, settings.postgres_pool_max),
+            configure=_configure,
+            timeout=settings.connect_timeout * 2,
+            name="jarvis",
+            open=False,
+        )
+        try:
+            pool.open(wait=True, timeout=settings.connect_timeout * 2)
+        except psycopg.Error as exc:
+            pool.close()
+            raise StoreUnavailable(STORE, f"cannot connect: {type(exc).__name__}") from None
+        return cls(pool)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def health(self) -> Health:
+        def query() -> str:
+            with self.pool.connection() as conn:
+                return str(conn.execute(VERSION_QUERY).fetchone()[0])
+
+        return measure(STORE, query)
+
+
+def probe(settings: Settings) -> Health:
+    """A one-off connection and a real query, for ``jarvis status`` and ``jarvis up``."""
+
+    def query() -> str:
+        with psycopg.connect(settings.postgres_conninfo, autocommit=True) as conn:
+            return str(conn.execute(VERSION_QUERY).fetchone()[0])
+
+    return measure(STORE, query)

@@ -1,0 +1,171 @@
+"""Qdrant: the payload-vector projection (agent capabilities, task patterns, user preferences).
+
+Two engines behind one class: Qdrant Edge in-process (the default on the local stack: the
+Qdrant engine itself, HNSW, one shard per collection under ``<data dir>/qdrant``), or a Qdrant
+server through ``qdrant-client`` when ``JARVIS_QDRANT_URL`` is set.
+
+An Edge shard belongs to one process at a time (its WAL is locked). ``jarvis down --store
+qdrant`` therefore cannot stop a server; it leaves a ``STOPPED`` marker that makes every
+process refuse to open the shards, which is what a fault drill needs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+from jarvis.config import Settings
+from jarvis.errors import StoreUnavailable
+from jarvis.stores.base import Health, measure
+
+STORE = "qdrant"
+DIMENSION = 384
+STOPPED_MARKER = "STOPPED"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec:
+    name: str
+    distance: str  # "Cosine" | "Euclid", Qdrant's own spelling
+
+
+#: The seed's three collections.
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec("agent_capabilities", "Cosine"),
+    CollectionSpec("task_patterns", "Cosine"),
+    CollectionSpec("user_preferences", "Euclid"),
+)
+
+
+def is_stopped(settings: Settings) -> bool:
+    return (settings.qdrant_path / STOPPED_MARKER).exists()
+
+
+class QdrantStore:
+    """The three collections on one engine. ``close()`` twice is harmless."""
+
+    def __init__(self, *, shards: dict | None = None, client: object | None = None, path: Path | None = None):
+        self._shards = shards  # Edge: collection name -> EdgeShard
+        self._client = client  # server: qdrant_client.QdrantClient
+        self._path = path
+
+    @classmethod
+    def connect(cls, settings: Settings) -> "QdrantStore":
+        """Open the Edge shards (creating none) or a server client.
+
+        Raises:
+            StoreUnavailable: Edge is marked stopped, or a shard is held by another process.
+        """
+        if not settings.uses_qdrant_edge:
+            from qdrant_client import QdrantClient
+
+            key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            return cls(client=QdrantClient(url=settings.qdrant_url, api_key=key, timeout=int(settings.connect_timeout) + 1))
+        if is_stopped(settings):
+            raise StoreUnavailable(STORE, f"stopped (marker {settings.qdrant_path / STOPPED_MARKER})")
+        store = cls(shards={}, path=settings.qdrant_path)
+        for spec in COLLECTIONS:
+            if (settings.qdrant_path / spec.name / "edge_config.json").exists():
+                store._shards[spec.name] = _load_shard(settings.qdrant_path / spec.name)
+        return store
+
+    def close(self) -> None:
+        if self._shards:
+            for shard in self._shards.values():
+                shard.close()
+            self._shards.clear()
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def engine(self) -> str:
+        return "edge" if self._shards is not None else "server"
+
+    def health(self) -> Health:
+        def query() -> str:
+            if self._client is not None:
+                self._client.get_collections()
+                return "qdrant server"
+            from qdrant_edge import CountRequest
+
+            for shard in self._shards.values():
+                shard.count(CountRequest(exact=False))
+            return f"qdrant-edge {package_version('qdrant-edge-py')}"
+
+        return measure(STORE, query)
+
+    def ensure_collections(self) -> list[str]:
+        """Create the seed's collections (384-d, cosine/euclid) where missing."""
+        if self._client is not None:
+            from qdrant_client import models
+
+            for spec in COLLECTIONS:
+                if not self._client.collection_exists(spec.name):
+                    self._client.create_collection(
+                        spec.name,
+                        vectors_config=models.VectorParams(size=DIMENSION, distance=models.Distance[spec.distance.upper()]),
+                    )
+            return [spec.name for spec in COLLECTIONS]
+        import qdrant_edge as edge
+
+        for spec in COLLECTIONS:
+            if spec.name not in self._shards:
+                config = edge.EdgeConfig(
+                    vectors=edge.EdgeVectorParams(size=DIMENSION, distance=getattr(edge.Distance, spec.distance))
+                )
+                self._shards[spec.name] = edge.EdgeShard.create(str(self._path / spec.name), config)
+        return [spec.name for spec in COLLECTIONS]
+
+    def collection_shape(self, name: str) -> tuple[int, str]:
+        """(vector size, distance) as the engine reports them, e.g. ``(384, "Cosine")``."""
+        if self._client is not None:
+            params = self._client.get_collection(name).config.params.vectors
+            return int(params.size), params.distance.value.capitalize()
+        config = json.loads((self._path / name / "edge_config.json").read_text())
+        vector = config["vectors"][""]
+        return int(vector["size"]), str(vector["distance"])
+
+
+def _load_shard(path: Path):
+    import qdrant_edge as edge
+
+    try:
+        return edge.EdgeShard.load(str(path))
+    except Exception as exc:  # qdrant_edge raises a bare Exception
+        if "WouldBlock" in str(exc):
+            raise StoreUnavailable(
+                STORE, f"shard {path.name} is open in another process (Qdrant Edge is single-process)"
+            ) from None
+        raise StoreUnavailable(STORE, f"cannot open shard {path.name}: {exc}") from None
+
+
+def probe(settings: Settings) -> Health:
+    """Edge: open each shard and count (a shard held by a live process counts as up)."""
+
+    def query() -> str:
+        if not settings.uses_qdrant_edge:
+            store = QdrantStore.connect(settings)
+            try:
+                store._client.get_collections()
+            finally:
+                store.close()
+            return "qdrant server"
+        try:
+            store = QdrantStore.connect(settings)
+        except StoreUnavailable as exc:
+            if "another process" in str(exc):
+                return f"qdrant-edge {package_version('qdrant-edge-py')} (open in another process)"
+            raise
+        try:
+            health = store.health()
+        finally:
+            store.close()
+        if not health.up:
+            raise StoreUnavailable(STORE, health.detail or "query failed")
+        return health.version
+
+    if settings.uses_qdrant_edge and is_stopped(settings):
+        return Health(store=STORE, up=False, detail="stopped by `jarvis down`")
+    return measure(STORE, query)
