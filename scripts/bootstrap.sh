@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what JARVIS Memory needs into a virtualenv shared by every clone on this machine
+# (default ~/.cache/jarvis/venv), once; later runs only compare a stamp and return.
+# The package itself is not installed: the wrappers run it from the checkout (PYTHONPATH).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${JARVIS_CACHE_DIR:-$HOME/.cache/jarvis}
+VENV=${JARVIS_VENV:-$CACHE/venv}
+PYTHON=${PYTHON:-python3}
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python 3.11 or newer is needed (found $("$PYTHON" --version 2>&1))"
+command -v java >/dev/null || die "Java 17 or newer is needed for Neo4j (not found)"
+java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
+[ "${java_major:-0}" -ge 17 ] || die "Java 17 or newer is needed for Neo4j (found ${java_major:-unknown})"
+command -v mvn >/dev/null || die "Maven is needed once, to fetch Neo4j from Maven Central (not found)"
+
+mkdir -p "$CACHE"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# The requirements are pyproject.toml's runtime and test dependencies.
+requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+PY
+)
+stamp="$VENV/.jarvis-requirements"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
+  say "installing dependencies into $VENV (the first time downloads a few GB: torch)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # shellcheck disable=SC2086
+  printf '%s\n' "$requirements" > "$VENV/.requirements.txt"
+  "$VENV/bin/python" -m pip install --quiet -r "$VENV/.requirements.txt"
+  printf '%s' "$requirements" > "$stamp"
+fi
