@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     commands.add_parser("migrate", help="apply SQL migrations, graph constraints and vector collections")
+
+    serve = commands.add_parser("serve", help="run the HTTP memory API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 
@@ -60,9 +64,9 @@ def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from jarvis import local
+    from jarvis.stores.health import check_all
 
-    report = local.status(settings)
+    report = check_all(settings)
     if args.json:
         print(json.dumps([health.as_dict() for health in report], indent=2))
     else:
@@ -84,7 +88,16 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate}
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from jarvis.api import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

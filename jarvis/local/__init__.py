@@ -1,7 +1,7 @@
 """The embedded local stack: real PostgreSQL, Redis, Neo4j, Chroma and Qdrant, no Docker.
 
 ``up`` is idempotent and returns only when each store answers a real query; ``down`` stops
-only what ``up`` started; ``status`` asks every store a real query.
+only what ``up`` started. Health is asked of every store by :mod:`jarvis.stores.health`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from jarvis.config import STORES, Settings
 from jarvis.errors import StoreStartError
 from jarvis.local import chroma, neo4j, postgres, qdrant, redis
-from jarvis.stores.base import Health
 
 LAUNCHERS = {
     "postgres": postgres,
@@ -62,8 +61,3 @@ def down(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcom
     """Stop the chosen stores that ``up`` started; leave everything else alone."""
     return [Outcome(name, LAUNCHERS[name].stop(settings)) for name in _select(stores)]
 
-
-def status(settings: Settings) -> list[Health]:
-    """One real query per store, concurrently."""
-    with ThreadPoolExecutor(max_workers=len(STORES)) as pool:
-        return list(pool.map(lambda name: LAUNCHERS[name].probe(settings), STORES))

@@ -11,7 +11,7 @@ from jarvis.errors import StoreStartError
 from jarvis.local.process import start_process, stop_process
 from jarvis.stores.chroma import STORE, probe
 
-__all__ = ["start", "stop", "probe"]
+__all__ = ["start", "stop"]
 
 
 def _chroma_cli() -> str:

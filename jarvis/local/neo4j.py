@@ -19,7 +19,7 @@ from jarvis.local.process import log_path, start_process, stop_process
 from jarvis.paths import STORE_CONFIG_DIR
 from jarvis.stores.neo4j import STORE, probe
 
-__all__ = ["start", "stop", "probe", "ensure_built"]
+__all__ = ["start", "stop", "ensure_built"]
 
 LAUNCHER_DIR = STORE_CONFIG_DIR / "neo4j"
 MAIN_CLASS = "dev.jarvis.neo4j.Launcher"

@@ -24,7 +24,7 @@ from jarvis.local.process import clear_pid, log_path, read_pid, write_pid
 from jarvis.paths import STORE_CONFIG_DIR
 from jarvis.stores.postgres import STORE, probe
 
-__all__ = ["start", "stop", "probe", "bin_dir"]
+__all__ = ["start", "stop", "bin_dir"]
 
 SYSTEM_USER = "embedded_postgres"
 INCLUDE_LINE = "include_if_exists = 'jarvis.conf'"

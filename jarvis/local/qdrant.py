@@ -11,7 +11,7 @@ from __future__ import annotations
 from jarvis.config import Settings
 from jarvis.stores.qdrant import STOPPED_MARKER, STORE, probe
 
-__all__ = ["start", "stop", "probe"]
+__all__ = ["start", "stop"]
 
 
 def start(settings: Settings) -> str:

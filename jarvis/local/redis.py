@@ -11,7 +11,7 @@ from jarvis.local.process import start_process, stop_process
 from jarvis.paths import STORE_CONFIG_DIR
 from jarvis.stores.redis import STORE, probe
 
-__all__ = ["start", "stop", "probe"]
+__all__ = ["start", "stop"]
 
 
 def server_binary() -> Path:

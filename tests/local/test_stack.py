@@ -7,6 +7,7 @@ import uuid
 
 from jarvis import local
 from jarvis.config import STORES, Settings
+from jarvis.stores.health import check_all
 from jarvis.stores.neo4j import Neo4jStore
 
 
@@ -73,4 +74,4 @@ def test_qdrant_edge_can_be_marked_down_and_back_up(settings: Settings, jarvis_c
 def test_down_leaves_alone_a_store_it_did_not_start(settings: Settings, tmp_path) -> None:
     other = settings.model_copy(update={"data_dir": tmp_path})
     assert {outcome.action for outcome in local.down(other, ["redis", "chroma"])} == {"not running"}
-    assert all(health.up for health in local.status(settings) if health.store in ("redis", "chroma"))
+    assert all(health.up for health in check_all(settings) if health.store in ("redis", "chroma"))

@@ -1,0 +1,5 @@
+"""The HTTP memory API (FastAPI). Only this layer speaks HTTP."""
+
+from jarvis.api.app import create_app
+
+__all__ = ["create_app"]
