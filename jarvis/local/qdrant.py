@@ -17,11 +17,11 @@ __all__ = ["start", "stop"]
 def start(settings: Settings) -> str:
     if not settings.is_local(STORE):
         return "external"
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     marker = settings.qdrant_path / STOPPED_MARKER
-    if not marker.exists():
+    if settings.qdrant_path.is_dir() and not marker.exists():
         return "already up"
-    marker.unlink()
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
     return "started"
 
 
