@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if not args.verbose:
+        # The drivers log each retry as a warning; our own message says what failed.
+        logging.getLogger("neo4j").setLevel(logging.ERROR)
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](settings, args)

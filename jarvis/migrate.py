@@ -18,6 +18,7 @@ import psycopg
 from jarvis.config import Settings
 from jarvis.errors import MigrationError
 from jarvis.paths import MIGRATIONS_DIR
+from jarvis.stores.base import map_unavailable
 
 logger = logging.getLogger("jarvis.migrate")
 
@@ -75,7 +76,9 @@ def migrate_postgres(conninfo: str, *, directory: Path = MIGRATIONS_DIR) -> list
     """
     migrations = discover(directory)
     applied_now: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with map_unavailable("postgres", psycopg.OperationalError):
+        conn = psycopg.connect(conninfo, autocommit=True)
+    with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
         try:
             conn.execute(CREATE_LEDGER)

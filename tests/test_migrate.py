@@ -10,7 +10,8 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from jarvis.errors import MigrationError
+from jarvis.config import Settings
+from jarvis.errors import MigrationError, StoreUnavailable
 from jarvis.migrate import discover, migrate_postgres
 from jarvis.paths import MIGRATIONS_DIR
 
@@ -199,3 +200,9 @@ def test_creating_a_months_partition_moves_its_rows_out_of_the_default(migrated:
         assert conn.execute(
             "SELECT count(*) FROM system_events WHERE created_at >= %s", (nxt,)
         ).fetchone()[0] == 0
+
+
+def test_migrating_an_unreachable_postgres_says_so(settings: Settings) -> None:
+    nowhere = settings.model_copy(update={"postgres_port": 1})
+    with pytest.raises(StoreUnavailable, match="postgres: not reachable"):
+        migrate_postgres(nowhere.postgres_conninfo)

@@ -83,7 +83,8 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            # The stores need none of our settings, and some of them are secrets.
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("JARVIS_")}, **(env or {})},
             cwd=cwd,
             start_new_session=True,
         )

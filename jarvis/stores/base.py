@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from jarvis.errors import StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +44,12 @@ def measure(store: str, query: Callable[[], str | None]) -> Health:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else ""
+
+
+@contextmanager
+def map_unavailable(store: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Turn a driver's "cannot reach the server" errors into :class:`StoreUnavailable`."""
+    try:
+        yield
+    except errors as exc:
+        raise StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {_first_line(exc)}") from None

@@ -12,7 +12,7 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 
 from jarvis.config import Settings
-from jarvis.stores.base import Health, measure
+from jarvis.stores.base import Health, map_unavailable, measure
 
 STORE = "chroma"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -47,7 +47,9 @@ class ChromaStore:
 
     @classmethod
     def connect(cls, settings: Settings) -> "ChromaStore":
-        return cls(client(settings))
+        """Raises StoreUnavailable when the server does not answer."""
+        with map_unavailable(STORE, httpx.TransportError, ValueError):
+            return cls(client(settings))
 
     def close(self) -> None:
         """Release the HTTP connections; the server keeps no session state for us."""
@@ -62,17 +64,14 @@ class ChromaStore:
 
     def ensure_collections(self) -> list[str]:
         """Create the seed's collections (cosine, 384-d, no embedding function) if missing."""
-        for name, description in COLLECTIONS.items():
-            self.api.get_or_create_collection(
-                name=name,
-                metadata={
-                    "description": description,
-                    "embedding_model": EMBEDDING_MODEL,
-                    "dimension": DIMENSION,
-                },
-                configuration={"hnsw": {"space": SPACE}},
-                embedding_function=None,
-            )
+        with map_unavailable(STORE, httpx.TransportError):
+            for name, description in COLLECTIONS.items():
+                self.api.get_or_create_collection(
+                    name=name,
+                    metadata={"description": description, "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
+                    configuration={"hnsw": {"space": SPACE}},
+                    embedding_function=None,
+                )
         return list(COLLECTIONS)
 
     def collection_shape(self, name: str) -> tuple[int, str]:

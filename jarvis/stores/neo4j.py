@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
 from jarvis.config import Settings
 from jarvis.paths import cypher, cypher_statements
-from jarvis.stores.base import Health, measure
+from jarvis.stores.base import Health, map_unavailable, measure
 
 STORE = "neo4j"
+UNREACHABLE = (ServiceUnavailable, SessionExpired, AuthError)
 
 
 def driver(settings: Settings) -> Driver:
@@ -53,8 +55,10 @@ class Neo4jStore:
     def apply_schema(self) -> int:
         """Create the constraints and indexes of ``cypher/schema.cypher`` (all IF NOT EXISTS)."""
         statements = cypher_statements(cypher("schema"))
-        for statement in statements:
-            self.driver.execute_query(statement)
+        with map_unavailable(STORE, *UNREACHABLE):
+            ping(self.driver)  # fail fast, before the driver's retries would wait for a dead server
+            for statement in statements:
+                self.driver.execute_query(statement)
         return len(statements)
 
     def constraints(self) -> list[dict]:

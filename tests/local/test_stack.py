@@ -48,6 +48,10 @@ def test_neo4j_can_be_stopped_alone_and_comes_back_with_its_data(settings: Setti
         assert not report["neo4j"]["up"] and report["neo4j"]["detail"]
         assert all(report[name]["up"] for name in STORES if name != "neo4j")
 
+        migrate = jarvis_cli("migrate")
+        assert migrate.returncode == 1 and "neo4j: not reachable" in migrate.stderr
+        assert "Traceback" not in migrate.stderr
+
         started = jarvis_cli("up", "--store", "neo4j")
         assert started.returncode == 0 and "neo4j     started" in started.stdout, started.stderr
         assert _status(jarvis_cli)[0] == 0
