@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply SQL migrations, graph constraints and vector collections")
 
+    commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
+    rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
+    rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
+    verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
+    verify.add_argument("--store", action="append", choices=["neo4j", "chroma", "qdrant"])
+    verify.add_argument("--json", action="store_true")
+    commands.add_parser("requeue", help="rebuild the Redis task queues from pending task rows")
+
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -88,6 +96,68 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_stores(settings: Settings, job):
+    from jarvis.connections import Stores
+
+    stores = Stores(settings)
+    try:
+        return job(stores)
+    finally:
+        stores.close()
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.outbox import Projector
+
+    def job(stores) -> int:
+        projector = Projector(stores)
+        try:
+            applied, pending = projector.drain()
+        finally:
+            projector.close()
+        print(f"applied {applied.events} events; {pending} still pending")
+        for store, error in sorted(applied.lagging.items()):
+            print(f"  {store} lagging: {error}")
+        return 0 if pending == 0 else 1
+
+    return _with_stores(settings, job)
+
+
+def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.projections import rebuild
+
+    counts = _with_stores(settings, lambda stores: rebuild(stores, args.store))
+    print(f"{args.store} rebuilt from postgres: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from jarvis.jobs.projections import verify
+
+    differences = _with_stores(settings, lambda stores: verify(stores, args.store))
+    if args.json:
+        print(json.dumps([asdict(d) for d in differences], indent=2))
+    elif not differences:
+        print("clean: every projection matches postgres")
+    for d in differences if not args.json else []:
+        print(f"{d.store} {d.what}: {len(d.missing)} missing, {len(d.extra)} extra")
+        for key in d.missing[:20]:
+            print(f"  missing {key}")
+        for key in d.extra[:20]:
+            print(f"  extra   {key}")
+    return 1 if differences else 0
+
+
+def cmd_requeue(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.requeue import requeue
+
+    count = _with_stores(settings, requeue)
+    print(f"requeued {count} tasks")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -97,7 +167,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "serve": cmd_serve}
+COMMANDS = {
+    "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
+    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "serve": cmd_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,10 @@ class Embedder:
     def __init__(self, *, model_path: Path | None = None, batch_size: int = 64, cache_size: int = 50_000) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
         from sentence_transformers import SentenceTransformer
 
         if model_path is None:

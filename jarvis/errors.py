@@ -49,3 +49,15 @@ class InvalidInput(JarvisError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(f"{field}: {message}")
+
+
+class Conflict(JarvisError):
+    """The write contradicts existing data (a duplicate name or port, a finished task)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class LeaseLost(JarvisError):
+    """The worker's lease on a task expired and the task may be with another worker now."""

@@ -74,6 +74,46 @@ class ChromaStore:
                 )
         return list(COLLECTIONS)
 
+    # -- projection writes and reads --------------------------------------------------------
+    def _collection(self, name: str):
+        return self.api.get_collection(name, embedding_function=None)
+
+    def upsert(self, name: str, *, ids: list[str], embeddings: list, documents: list[str], metadatas: list[dict]) -> None:
+        """Idempotent by id. Metadata values that Chroma cannot hold (None) are dropped."""
+        clean = [{k: v for k, v in m.items() if v is not None} or None for m in metadatas]
+        with map_unavailable(STORE, httpx.TransportError):
+            self._collection(name).upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=clean)
+
+    def delete(self, name: str, ids: list[str]) -> None:
+        with map_unavailable(STORE, httpx.TransportError):
+            self._collection(name).delete(ids=ids)
+
+    def query(self, name: str, vector, *, limit: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the nearest documents, best first."""
+        with map_unavailable(STORE, httpx.TransportError):
+            result = self._collection(name).query(
+                query_embeddings=[vector], n_results=limit, where=where or None, include=["distances"]
+            )
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+
+    def ids(self, name: str) -> set[str]:
+        with map_unavailable(STORE, httpx.TransportError):
+            collection = self._collection(name)
+            found: set[str] = set()
+            offset, page = 0, 5000
+            while True:
+                batch = collection.get(include=[], limit=page, offset=offset)["ids"]
+                found.update(batch)
+                if len(batch) < page:
+                    return found
+                offset += page
+
+    def reset(self, name: str) -> None:
+        """Drop and recreate one collection (for a rebuild)."""
+        with map_unavailable(STORE, httpx.TransportError):
+            self.api.delete_collection(name)
+        self.ensure_collections()
+
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(dimension, distance space) of a collection, as Chroma stores them."""
         collection = self.api.get_collection(name, embedding_function=None)

@@ -12,6 +12,52 @@ from jarvis.stores.base import Health, map_unavailable, measure
 STORE = "neo4j"
 UNREACHABLE = (ServiceUnavailable, SessionExpired, AuthError)
 
+#: Node labels and the property that identifies each (Postgres' primary key).
+NODE_KEYS: dict[str, str] = {
+    "Agent": "id", "Task": "id", "User": "id", "Model": "id", "Knowledge": "id", "Capability": "name",
+}
+RELATIONSHIPS = (
+    "ASSIGNED_TO", "REQUESTED_BY", "DEPENDS_ON", "PRODUCES", "HAS_CAPABILITY", "USES_MODEL",
+    "COLLABORATES_WITH", "LEARNED_FROM", "PREFERS", "INTERACTED_WITH", "RELATED_TO", "GENERATED_BY", "USED_IN",
+)
+
+
+# Cypher cannot take a label or relationship type as a parameter, so there is one query per
+# label (and per relationship type and endpoint labels), built here from the fixed sets
+# above; every value still travels as a parameter.
+def _upsert_nodes(label: str) -> str:
+    key = NODE_KEYS[label]
+    return f"UNWIND $rows AS row MERGE (n:{label} {{{key}: row.key}}) SET n += row.props"
+
+
+def _delete_nodes(label: str) -> str:
+    return f"UNWIND $keys AS key MATCH (n:{label} {{{NODE_KEYS[label]}: key}}) DETACH DELETE n"
+
+
+def _upsert_edges(rel: str, src: str, dst: str) -> str:
+    return (
+        f"UNWIND $rows AS row MERGE (a:{src} {{{NODE_KEYS[src]}: row.src}}) "
+        f"MERGE (b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) MERGE (a)-[r:{rel}]->(b) SET r += row.props"
+    )
+
+
+def _delete_edges(rel: str, src: str, dst: str) -> str:
+    return (
+        f"UNWIND $rows AS row MATCH (a:{src} {{{NODE_KEYS[src]}: row.src}})-[r:{rel}]->"
+        f"(b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) DELETE r"
+    )
+
+
+def _node_keys(label: str) -> str:
+    return f"MATCH (n:{label}) RETURN n.{NODE_KEYS[label]} AS key"
+
+
+EDGE_KEYS = (
+    "MATCH (a)-[r]->(b) RETURN type(r) AS rel, labels(a)[0] AS src_label, "
+    "coalesce(a.id, a.name) AS src, labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst"
+)
+DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+
 
 def driver(settings: Settings) -> Driver:
     """A driver that fails fast when Neo4j is down instead of retrying for half a minute."""
@@ -60,6 +106,49 @@ class Neo4jStore:
             for statement in statements:
                 self.driver.execute_query(statement)
         return len(statements)
+
+    # -- projection writes (idempotent: MERGE keyed by the Postgres key) -------------------
+    # They run once, without the driver's retries: a failed write stays in the outbox, whose
+    # projector retries with backoff, so a dead Neo4j costs a write one refused connection.
+    def _write(self, query: str, **params: object) -> None:
+        with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
+            session.run(query, params).consume()
+
+    def upsert_nodes(self, label: str, rows: list[dict]) -> None:
+        """*rows*: ``{"key": ..., "props": {...}}``; properties are replaced field by field."""
+        self._write(_upsert_nodes(label), rows=rows)
+
+    def delete_nodes(self, label: str, node_keys: list[str]) -> None:
+        self._write(_delete_nodes(label), keys=node_keys)
+
+    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
+        """*rows*: ``{"src": key, "dst": key, "props": {...}}``; missing endpoints are created bare."""
+        self._write(_upsert_edges(rel, src_label, dst_label), rows=rows)
+
+    def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
+        self._write(_delete_edges(rel, src_label, dst_label), rows=rows)
+
+    def node_keys(self, label: str) -> set[str]:
+        with map_unavailable(STORE, *UNREACHABLE):
+            records, _, _ = self.driver.execute_query(_node_keys(label))
+        return {str(r["key"]) for r in records}
+
+    def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
+        with map_unavailable(STORE, *UNREACHABLE):
+            records, _, _ = self.driver.execute_query(EDGE_KEYS)
+        return {(r["rel"], r["src_label"], str(r["src"]), r["dst_label"], str(r["dst"])) for r in records}
+
+    def delete_everything(self) -> None:
+        """Empty the graph (for a rebuild), in batches so no transaction grows unbounded."""
+        with map_unavailable(STORE, *UNREACHABLE):
+            while self.driver.execute_query(DELETE_ALL_BATCH).records[0]["deleted"]:
+                pass
+
+    def run_named(self, name: str, **params: object) -> list[dict]:
+        """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
+        with map_unavailable(STORE, *UNREACHABLE):
+            records, _, _ = self.driver.execute_query(cypher(name), **params)
+        return [record.data() for record in records]
 
     def constraints(self) -> list[dict]:
         records, _, _ = self.driver.execute_query(

@@ -118,6 +118,90 @@ class QdrantStore:
                 self._shards[spec.name] = edge.EdgeShard.create(str(self._path / spec.name), config)
         return [spec.name for spec in COLLECTIONS]
 
+    # -- projection writes and reads --------------------------------------------------------
+    def upsert(self, name: str, points: list[tuple[str, list[float], dict]]) -> None:
+        """*points*: (id, vector, payload); idempotent by id."""
+        if self._client is not None:
+            from qdrant_client import models
+
+            self._client.upsert(name, points=[models.PointStruct(id=i, vector=list(v), payload=p) for i, v, p in points])
+            return
+        import qdrant_edge as edge
+
+        shard = self._shard(name)
+        shard.update(edge.UpdateOperation.upsert_points(
+            [edge.Point(id=i, vector=[float(x) for x in v], payload=p) for i, v, p in points]
+        ))
+
+    def delete(self, name: str, ids: list[str]) -> None:
+        if self._client is not None:
+            from qdrant_client import models
+
+            self._client.delete(name, points_selector=models.PointIdsList(points=ids))
+            return
+        import qdrant_edge as edge
+
+        self._shard(name).update(edge.UpdateOperation.delete_points(ids))
+
+    def query(self, name: str, vector, *, limit: int, must: dict | None = None) -> list[tuple[str, float, dict]]:
+        """(id, score, payload) best first; *must* is {payload field: value} equality."""
+        if self._client is not None:
+            from qdrant_client import models
+
+            condition = models.Filter(must=[
+                models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (must or {}).items()
+            ]) if must else None
+            hits = self._client.query_points(name, query=list(map(float, vector)), limit=limit,
+                                             query_filter=condition, with_payload=True).points
+            return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
+        import qdrant_edge as edge
+
+        condition = edge.Filter(must=[
+            edge.FieldCondition(key=k, match=edge.MatchValue(v)) for k, v in (must or {}).items()
+        ]) if must else None
+        hits = self._shard(name).query(edge.QueryRequest(
+            query=edge.Query.Nearest([float(x) for x in vector]), limit=limit, filter=condition, with_payload=True,
+        ))
+        return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
+
+    def ids(self, name: str) -> set[str]:
+        found: set[str] = set()
+        if self._client is not None:
+            offset = None
+            while True:
+                points, offset = self._client.scroll(name, limit=5000, offset=offset, with_payload=False)
+                found.update(str(p.id) for p in points)
+                if offset is None:
+                    return found
+        offset = None
+        shard = self._shard(name)
+        while True:
+            points, offset = shard.scroll(_scroll_request(offset))
+            found.update(str(p.id) for p in points)
+            if offset is None:
+                return found
+
+    def reset(self, name: str) -> None:
+        """Drop and recreate one collection (for a rebuild)."""
+        if self._client is not None:
+            self._client.delete_collection(name)
+        else:
+            import shutil
+
+            self._shards.pop(name).close()
+            shutil.rmtree(self._path / name)
+        self.ensure_collections()
+
+    def flush(self) -> None:
+        for shard in (self._shards or {}).values():
+            shard.flush()
+
+    def _shard(self, name: str):
+        try:
+            return self._shards[name]
+        except KeyError:
+            raise StoreUnavailable(STORE, f"collection {name!r} does not exist; run `jarvis migrate`") from None
+
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(vector size, distance) as the engine reports them, e.g. ``(384, "Cosine")``."""
         if self._client is not None:
@@ -126,6 +210,12 @@ class QdrantStore:
         config = json.loads((self._path / name / "edge_config.json").read_text())
         vector = config["vectors"][""]
         return int(vector["size"]), str(vector["distance"])
+
+
+def _scroll_request(offset):
+    import qdrant_edge as edge
+
+    return edge.ScrollRequest(offset=offset, limit=5000, with_payload=False, with_vector=False)
 
 
 def _load_shard(path: Path):

@@ -1,22 +1,33 @@
-"""Redis (or Valkey): sessions, caches, queues, locks. Never the only copy of anything durable."""
+"""Redis (or Valkey): sessions, caches, queues, locks, messages. Never the only copy of anything durable.
+
+Every key comes from :mod:`jarvis.stores.redis_keys`, with its TTL.
+"""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
 
 import redis
 
 from jarvis.config import Settings
-from jarvis.stores.base import Health, measure
+from jarvis.stores import redis_keys as keys
+from jarvis.stores.base import Health, map_unavailable, measure
+from jarvis.stores.redis_queue import AgentLocks, TaskQueues
 
 STORE = "redis"
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 
 
-def client(settings: Settings) -> redis.Redis:
+def client(settings: Settings, *, decode: bool = True) -> redis.Redis:
     """A client whose every call gives up after the connect timeout instead of hanging."""
     return redis.Redis.from_url(
         settings.redis_connection_url,
         socket_connect_timeout=settings.connect_timeout,
         socket_timeout=settings.connect_timeout,
-        decode_responses=True,
+        decode_responses=decode,
     )
 
 
@@ -27,21 +38,147 @@ def server_version(conn: redis.Redis) -> str:
     return f"redis {info.get('redis_version', '?')}"
 
 
-class RedisStore:
-    """One client (with its connection pool). ``close()`` twice is harmless."""
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
-    def __init__(self, conn: redis.Redis) -> None:
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+class RedisStore:
+    """A text client and a bytes client (voice audio). ``close()`` twice is harmless."""
+
+    def __init__(self, conn: redis.Redis, raw: redis.Redis) -> None:
         self.conn = conn
+        self.raw = raw
+        self.queues = TaskQueues(conn)
+        self.locks = AgentLocks(conn)
 
     @classmethod
     def connect(cls, settings: Settings) -> "RedisStore":
-        return cls(client(settings))
+        return cls(client(settings), client(settings, decode=False))
 
     def close(self) -> None:
         self.conn.close()
+        self.raw.close()
 
     def health(self) -> Health:
         return measure(STORE, lambda: server_version(self.conn))
+
+    def unavailable(self):
+        """Context manager: connection errors become StoreUnavailable('redis')."""
+        return map_unavailable(STORE, *UNREACHABLE)
+
+    # -- session:{id} (3600 s) ------------------------------------------------------
+    def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,
+                      context: dict | None = None) -> dict:
+        key = keys.session(session_id)
+        current = self.get_session(session_id) or {"created_at": _now(), "context": {}}
+        current.update({"user_id": user_id, "agent_id": agent_id, "last_activity": _now()})
+        if context:
+            current["context"] = {**current.get("context", {}), **context}
+        self.conn.set(key, _dump(current), ex=keys.SESSION_TTL)
+        return current
+
+    def get_session(self, session_id: str) -> dict | None:
+        raw = self.conn.get(keys.session(session_id))
+        return json.loads(raw) if raw else None
+
+    # -- agent:status:{id} (30 s) ---------------------------------------------------
+    def set_agent_status(self, agent_id: str, *, status: str, current_task: str | None = None,
+                         resource_usage: dict | None = None) -> None:
+        value = {"status": status, "last_heartbeat": _now(), "current_task": current_task,
+                 "resource_usage": resource_usage or {}}
+        self.conn.set(keys.agent_status(agent_id), _dump(value), ex=keys.AGENT_STATUS_TTL)
+
+    def get_agent_status(self, agent_id: str) -> dict | None:
+        raw = self.conn.get(keys.agent_status(agent_id))
+        return json.loads(raw) if raw else None
+
+    def forget_agent_status(self, agent_id: str) -> None:
+        self.conn.delete(keys.agent_status(agent_id))
+
+    # -- metrics:realtime:{type}:{source} (300 s) --------------------------------------
+    def set_realtime_metric(self, metric_type: str, source: str, value: float) -> None:
+        self.conn.set(keys.metrics_realtime(metric_type, source), _dump({"value": value, "timestamp": _now()}),
+                      ex=keys.METRICS_TTL)
+
+    def get_realtime_metric(self, metric_type: str, source: str) -> dict | None:
+        raw = self.conn.get(keys.metrics_realtime(metric_type, source))
+        return json.loads(raw) if raw else None
+
+    # -- model:cache:{name} (600 s) -------------------------------------------------
+    def set_model_cache(self, model_name: str, *, loaded: bool, memory_usage_mb: float | None) -> None:
+        value = {"loaded": loaded, "last_used": _now(), "memory_usage_mb": memory_usage_mb}
+        self.conn.set(keys.model_cache(model_name), _dump(value), ex=keys.MODEL_CACHE_TTL)
+
+    def get_model_cache(self, model_name: str) -> dict | None:
+        raw = self.conn.get(keys.model_cache(model_name))
+        return json.loads(raw) if raw else None
+
+    # -- voice:buffer:{session} (60 s) ----------------------------------------------
+    def append_voice(self, session_id: str, chunk: bytes) -> int:
+        pipe = self.raw.pipeline()
+        pipe.append(keys.voice_buffer(session_id), chunk)
+        pipe.expire(keys.voice_buffer(session_id), keys.VOICE_BUFFER_TTL)
+        return int(pipe.execute()[0])
+
+    def take_voice(self, session_id: str) -> bytes:
+        return self.raw.getdel(keys.voice_buffer(session_id)) or b""
+
+    # -- agent:comm:{from}:{to} (300 s) and pub/sub -------------------------------------
+    def send_message(self, from_agent: str, to_agent: str, message: dict) -> None:
+        key = keys.agent_comm(from_agent, to_agent)
+        envelope = {"from": from_agent, "to": to_agent, "sent_at": _now(), "message": message}
+        pipe = self.conn.pipeline()
+        pipe.lpush(key, _dump(envelope))
+        pipe.expire(key, keys.AGENT_COMM_TTL)
+        pipe.publish("inter_agent_communication", _dump(envelope))
+        pipe.execute()
+
+    def receive_messages(self, from_agent: str, to_agent: str, *, limit: int = 100) -> list[dict]:
+        """Oldest first; received messages are removed."""
+        items = self.conn.rpop(keys.agent_comm(from_agent, to_agent), limit) or []
+        return [json.loads(item) for item in items]
+
+    def publish(self, channel: str, payload: dict) -> int:
+        if channel not in keys.CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; choose from {', '.join(keys.CHANNELS)}")
+        return int(self.conn.publish(channel, _dump(payload)))
+
+    def subscribe(self, *channels: str, timeout: float = 1.0) -> Iterator[dict | None]:
+        """Yield decoded messages from *channels* (None on each idle *timeout*)."""
+        pubsub = self.conn.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(*(channels or keys.CHANNELS))
+        try:
+            while True:
+                message = pubsub.get_message(timeout=timeout)
+                yield None if message is None else {"channel": message["channel"], "data": json.loads(message["data"])}
+        finally:
+            pubsub.close()
+
+    # -- rate:limit:{client}:{endpoint} (60 s window) -----------------------------------
+    def hit_rate_limit(self, client_id: str, endpoint: str) -> tuple[int, int]:
+        """Count one request; return (requests in this window, seconds until it resets)."""
+        key = keys.rate_limit(client_id, endpoint)
+        pipe = self.conn.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, keys.RATE_LIMIT_TTL, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+        return int(count), max(int(ttl), 1)
+
+    # -- memory:cache:{agent}:{type}:{key} --------------------------------------------------
+    def get_cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
+        raw = self.conn.get(keys.memory_cache(agent_id, memory_type, key))
+        return json.loads(raw) if raw else None
+
+    def cache_memory(self, agent_id: str, memory_type: str, key: str, value: dict) -> None:
+        self.conn.set(keys.memory_cache(agent_id, memory_type, key), _dump(value), ex=keys.MEMORY_CACHE_TTL)
+
+    def forget_memory(self, agent_id: str, memory_type: str, key: str) -> None:
+        self.conn.delete(keys.memory_cache(agent_id, memory_type, key))
 
 
 def probe(settings: Settings) -> Health:

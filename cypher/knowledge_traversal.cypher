@@ -1,0 +1,8 @@
+// The seed's "knowledge graph traversal": knowledge reachable from a topic in 1 to 3 hops.
+// $max_hops is applied in the WHERE clause because variable-length bounds cannot be parameters.
+MATCH path = (k1:Knowledge)-[:RELATED_TO*1..3]-(k2:Knowledge)
+WHERE k1.topic = $topic AND length(path) <= $max_hops AND k2 <> k1
+WITH k2, min(length(path)) AS hops
+RETURN k2.id AS id, k2.topic AS topic, k2.content AS content, hops
+ORDER BY hops, topic
+LIMIT $limit

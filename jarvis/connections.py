@@ -1,0 +1,64 @@
+"""The five stores as one object, connected lazily and reconnected after an outage.
+
+PostgreSQL is required (the system of record). The projections are reached through
+``get(name)``, which raises :class:`StoreUnavailable` instead of hanging when a store is down,
+so a caller can carry on without it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from jarvis.config import Settings
+from jarvis.errors import StoreUnavailable
+from jarvis.stores import qdrant as qdrant_module
+from jarvis.stores.chroma import ChromaStore
+from jarvis.stores.neo4j import Neo4jStore
+from jarvis.stores.postgres import PostgresStore
+from jarvis.stores.qdrant import QdrantStore
+from jarvis.stores.redis import RedisStore
+
+_CONNECTORS = {"neo4j": Neo4jStore.connect, "chroma": ChromaStore.connect, "qdrant": QdrantStore.connect}
+
+
+class Stores:
+    """Holds one client per store. ``close()`` twice is harmless."""
+
+    def __init__(self, settings: Settings, *, postgres: PostgresStore | None = None) -> None:
+        self.settings = settings
+        self.postgres = postgres or PostgresStore.connect(settings)
+        self.redis = RedisStore.connect(settings)
+        self._projections: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        """The connected client of a projection store (``neo4j``, ``chroma``, ``qdrant``).
+
+        Raises:
+            StoreUnavailable: the store cannot be reached now.
+        """
+        if name == "qdrant" and self.settings.uses_qdrant_edge and qdrant_module.is_stopped(self.settings):
+            self.forget("qdrant")
+            raise StoreUnavailable("qdrant", "stopped (`jarvis up --store qdrant` restarts it)")
+        with self._lock:
+            store = self._projections.get(name)
+            if store is None:
+                store = _CONNECTORS[name](self.settings)
+                self._projections[name] = store
+            return store
+
+    def forget(self, name: str) -> None:
+        """Drop a client after an outage so the next ``get`` reconnects."""
+        with self._lock:
+            store = self._projections.pop(name, None)
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001 - closing a broken client may fail; it is gone either way
+                pass
+
+    def close(self) -> None:
+        for name in list(self._projections):
+            self.forget(name)
+        self.redis.close()
+        self.postgres.close()

@@ -1,0 +1,194 @@
+"""What happens between users and agents: conversations, collaborations, events, metrics,
+improvements, and messages between agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.outbox import Event
+from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
+
+ENSURE_USER = "INSERT INTO users (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id"
+INSERT_MESSAGE = """
+INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
+                           metadata, embedding)
+VALUES (%(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s, %(agent_id)s,
+        %(task_id)s, %(metadata)s, %(embedding)s)
+RETURNING id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
+"""
+HISTORY = """
+SELECT id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
+FROM conversations WHERE session_id = %(session_id)s
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+ORDER BY created_at, id LIMIT %(limit)s
+"""
+TEXT_SEARCH = """
+SELECT id, session_id, user_id, role, content, created_at,
+       ts_rank(to_tsvector('english', content), query) AS rank
+FROM conversations, websearch_to_tsquery('english', %(query)s) AS query
+WHERE to_tsvector('english', content) @@ query AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+ORDER BY rank DESC, created_at DESC LIMIT %(limit)s
+"""
+INSERT_COLLABORATION = """
+INSERT INTO agent_collaborations (task_id, coordinator_agent_id, participant_agent_ids, collaboration_type, workflow)
+VALUES (%(task_id)s, %(coordinator_agent_id)s, %(participant_agent_ids)s, %(collaboration_type)s, %(workflow)s)
+RETURNING *
+"""
+COUNT_AGENTS = "SELECT count(*) AS n FROM agents WHERE id = ANY(%s)"
+INSERT_EVENT = """
+INSERT INTO system_events (event_type, severity, source, agent_id, task_id, message, details)
+VALUES (%(event_type)s, %(severity)s, %(source)s, %(agent_id)s, %(task_id)s, %(message)s, %(details)s) RETURNING *
+"""
+INSERT_METRIC = """
+INSERT INTO performance_metrics (metric_type, source, agent_id, value, unit, metadata)
+VALUES (%(metric_type)s, %(source)s, %(agent_id)s, %(value)s, %(unit)s, %(metadata)s) RETURNING *
+"""
+INSERT_IMPROVEMENT = """
+INSERT INTO improvement_logs (improvement_type, target, description, before_state, after_state, performance_gain, agent_id)
+VALUES (%(improvement_type)s, %(target)s, %(description)s, %(before_state)s, %(after_state)s, %(performance_gain)s,
+        %(agent_id)s) RETURNING *
+"""
+APPROVE_IMPROVEMENT = "UPDATE improvement_logs SET approved = TRUE WHERE id = %s RETURNING *"
+APPLY_IMPROVEMENT = """
+UPDATE improvement_logs SET applied = TRUE, applied_at = CURRENT_TIMESTAMP WHERE id = %s AND approved RETURNING *
+"""
+
+
+def _json(value: dict | None) -> Jsonb | None:
+    return Jsonb(value) if value is not None else None
+
+
+class ActivityMixin(Base):
+    # -- conversations ---------------------------------------------------------------------
+    def append_message(self, **fields: Any) -> Written:
+        """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
+        the session in Redis, and record that the user INTERACTED_WITH the agent."""
+        spec = parse(MessageIn, fields)
+        vector = self._embed(spec.content, field="content")
+
+        def work(conn):
+            events = []
+            if spec.user_id and conn.execute(ENSURE_USER, (spec.user_id,)).fetchone():
+                events.append(Event("user", spec.user_id))
+            row = conn.execute(INSERT_MESSAGE, {**spec.model_dump(), "metadata": Jsonb(spec.metadata),
+                                                "embedding": vector}).fetchone()
+            events.append(Event("conversation", str(row["id"])))
+            if spec.user_id and spec.agent_id:
+                events.append(self._edge(conn, "INTERACTED_WITH", "User", spec.user_id, "Agent", spec.agent_id))
+            return jsonable(row), events
+
+        written = self._write(work)
+        try:
+            with self.stores.redis.unavailable():
+                self.stores.redis.touch_session(spec.session_id, user_id=spec.user_id,
+                                                agent_id=str(spec.agent_id) if spec.agent_id else None)
+        except StoreError:
+            written["lagging"] = sorted({*written["lagging"], "redis"})
+        return written
+
+    def conversation_history(self, session_id: str, *, user_id: str | None = None, limit: int = 200) -> list[dict]:
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit", "must be between 1 and 1000")
+        rows = self._all(HISTORY, {"session_id": session_id, "user_id": user_id, "limit": limit})
+        return [jsonable(r) for r in rows]
+
+    def search_conversations_text(self, query: str, *, user_id: str | None = None, limit: int = 20) -> list[dict]:
+        """Full-text search (English) over message content, through the seed's GIN index."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query", "must not be empty")
+        return [jsonable(r) for r in self._all(TEXT_SEARCH, {"query": query, "user_id": user_id, "limit": limit})]
+
+    def get_session(self, session_id: str) -> dict | None:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.get_session(session_id)
+
+    # -- collaborations ---------------------------------------------------------------------
+    def start_collaboration(self, **fields: Any) -> Written:
+        """A collaboration row; the coordinator COLLABORATES_WITH each participant (counted)."""
+        spec = parse(CollaborationIn, fields)
+        participants = sorted(set(spec.participant_agent_ids) - {spec.coordinator_agent_id})
+        if not participants:
+            raise InvalidInput("participant_agent_ids", "must name an agent other than the coordinator")
+
+        def work(conn):
+            if conn.execute(COUNT_AGENTS, (participants,)).fetchone()["n"] != len(participants):
+                raise InvalidInput("participant_agent_ids", "names an agent that does not exist")
+            row = conn.execute(INSERT_COLLABORATION, {**spec.model_dump(), "participant_agent_ids": participants,
+                                                      "workflow": Jsonb(spec.workflow)}).fetchone()
+            events = [self._edge(conn, "COLLABORATES_WITH", "Agent", spec.coordinator_agent_id, "Agent", other, bump=True)
+                      for other in participants]
+            return jsonable(row), events
+
+        return self._write(work)
+
+    def collaboration_history(self, agent_id: Any) -> list[dict]:
+        agent = str(as_uuid(agent_id, "agent_id"))
+        return self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
+
+    # -- events, metrics, improvements ---------------------------------------------------------
+    def log_event(self, **fields: Any) -> dict:
+        spec = parse(EventIn, fields)
+        row = jsonable(self._one(INSERT_EVENT, {**spec.model_dump(), "details": Jsonb(spec.details)}))
+        if spec.severity in ("warning", "error", "critical"):
+            try:
+                with self.stores.redis.unavailable():
+                    self.stores.redis.publish("system_monitoring", row)
+            except StoreError:
+                pass
+        return row
+
+    def record_metric(self, **fields: Any) -> dict:
+        """A metric row in Postgres plus ``metrics:realtime:{type}:{source}`` (300 s) in Redis."""
+        spec = parse(MetricIn, fields)
+        row = jsonable(self._one(INSERT_METRIC, {**spec.model_dump(), "metadata": Jsonb(spec.metadata)}))
+        try:
+            with self.stores.redis.unavailable():
+                self.stores.redis.set_realtime_metric(spec.metric_type, spec.source, spec.value)
+        except StoreError:
+            pass
+        return row
+
+    def realtime_metric(self, metric_type: str, source: str) -> dict | None:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.get_realtime_metric(metric_type, source)
+
+    def log_improvement(self, **fields: Any) -> dict:
+        spec = parse(ImprovementIn, fields)
+        return jsonable(self._one(INSERT_IMPROVEMENT, {**spec.model_dump(), "before_state": _json(spec.before_state),
+                                                       "after_state": _json(spec.after_state)}))
+
+    def approve_improvement(self, improvement_id: Any) -> dict:
+        key = as_uuid(improvement_id, "improvement_id")
+        return jsonable(self._one(APPROVE_IMPROVEMENT, (key,), missing=f"improvement {key} does not exist"))
+
+    def apply_improvement(self, improvement_id: Any) -> dict:
+        """Mark an approved improvement applied; an unapproved one is refused."""
+        key = as_uuid(improvement_id, "improvement_id")
+        row = self._one(APPLY_IMPROVEMENT, (key,))
+        if row is None:
+            raise NotFound(f"improvement {key} does not exist or is not approved")
+        return jsonable(row)
+
+    # -- messages between agents ----------------------------------------------------------------
+    def send_message(self, from_agent: Any, to_agent: Any, message: dict) -> None:
+        """``agent:comm:{from}:{to}`` (300 s), also published on ``inter_agent_communication``."""
+        if not isinstance(message, dict):
+            raise InvalidInput("message", "must be an object")
+        with self.stores.redis.unavailable():
+            self.stores.redis.send_message(str(as_uuid(from_agent, "from_agent")), str(as_uuid(to_agent, "to_agent")), message)
+
+    def receive_messages(self, from_agent: Any, to_agent: Any, *, limit: int = 100) -> list[dict]:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.receive_messages(str(as_uuid(from_agent, "from_agent")),
+                                                      str(as_uuid(to_agent, "to_agent")), limit=limit)
+
+    def publish(self, channel: str, payload: dict) -> int:
+        with self.stores.redis.unavailable():
+            try:
+                return self.stores.redis.publish(channel, payload)
+            except ValueError as exc:
+                raise InvalidInput("channel", str(exc)) from None

@@ -1,0 +1,172 @@
+"""Agents (with their capabilities) and models."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from jarvis.domain.base import Base, Written, as_uuid as _uuid, jsonable
+from jarvis.errors import InvalidInput, NotFound
+from jarvis.outbox import Event
+from jarvis.schemas import AgentIn, ModelIn, parse
+
+INSERT_AGENT = """
+INSERT INTO agents (name, type, status, capabilities, configuration, resources, port, performance_score, last_heartbeat)
+VALUES (%(name)s, %(type)s, %(status)s, %(capabilities)s, %(configuration)s, %(resources)s, %(port)s,
+        %(performance_score)s, CURRENT_TIMESTAMP)
+RETURNING *
+"""
+UPSERT_CAPABILITY = """
+INSERT INTO capabilities (name, category, description) VALUES (%s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET category = coalesce(EXCLUDED.category, capabilities.category),
+                                 description = coalesce(capabilities.description, EXCLUDED.description)
+"""
+UPSERT_AGENT_CAPABILITY = """
+INSERT INTO agent_capabilities (agent_id, capability, description, success_rate, avg_execution_time, embedding)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT ON CONSTRAINT agent_capabilities_agent_capability_key DO UPDATE SET
+    description = EXCLUDED.description, success_rate = EXCLUDED.success_rate,
+    avg_execution_time = EXCLUDED.avg_execution_time, embedding = EXCLUDED.embedding
+RETURNING id
+"""
+SELECT_AGENT = "SELECT * FROM agents WHERE id = %s"
+SELECT_AGENT_CAPABILITIES = (
+    "SELECT capability, description, success_rate, avg_execution_time FROM agent_capabilities "
+    "WHERE agent_id = %s ORDER BY capability"
+)
+LIST_AGENTS = """
+SELECT * FROM agents
+WHERE (%(type)s::text IS NULL OR type = %(type)s) AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY name LIMIT %(limit)s OFFSET %(offset)s
+"""
+UPDATE_CONFIGURATION = (
+    "UPDATE agents SET configuration = configuration || %s WHERE id = %s RETURNING *"
+)
+HEARTBEAT = "UPDATE agents SET last_heartbeat = CURRENT_TIMESTAMP, status = %s WHERE id = %s RETURNING *"
+TERMINATE = "UPDATE agents SET status = 'terminated', port = NULL WHERE id = %s RETURNING *"
+
+INSERT_MODEL = """
+INSERT INTO models (name, type, provider, size_mb, parameters, path) VALUES
+(%(name)s, %(type)s, %(provider)s, %(size_mb)s, %(parameters)s, %(path)s) RETURNING *
+"""
+RECORD_MODEL_USE = (
+    "UPDATE models SET usage_count = usage_count + 1, last_used = CURRENT_TIMESTAMP WHERE name = %s RETURNING *"
+)
+
+
+class AgentsMixin(Base):
+    def register_agent(self, **fields: Any) -> Written:
+        """Register an agent with its capabilities: Agent node, Capability nodes, HAS_CAPABILITY
+        edges and one ``agent_capabilities`` point per capability (embedded from its description)."""
+        spec = parse(AgentIn, fields)
+        texts = [cap.description or cap.name for cap in spec.capabilities]
+        vectors = self.embedder.embed_many(texts, field="capabilities") if texts else []
+
+        def work(conn):
+            agent = conn.execute(INSERT_AGENT, {
+                **spec.model_dump(exclude={"capabilities"}),
+                "capabilities": Jsonb([cap.name for cap in spec.capabilities]),
+                "configuration": Jsonb(spec.configuration), "resources": Jsonb(spec.resources),
+            }).fetchone()
+            events = [Event("agent", str(agent["id"]))]
+            for cap, vector in zip(spec.capabilities, vectors):
+                conn.execute(UPSERT_CAPABILITY, (cap.name, cap.category, cap.description))
+                point = conn.execute(UPSERT_AGENT_CAPABILITY, (
+                    agent["id"], cap.name, cap.description or cap.name, cap.success_rate,
+                    cap.avg_execution_time, vector,
+                )).fetchone()
+                events += [Event("capability", cap.name), Event("agent_capability", str(point["id"])),
+                           self._edge(conn, "HAS_CAPABILITY", "Agent", agent["id"], "Capability", cap.name)]
+            return jsonable(agent), events
+
+        written = self._write(work)
+        self._cache_status(written["id"], written["status"])
+        return written
+
+    def get_agent(self, agent_id: Any) -> dict:
+        agent_id = _uuid(agent_id, "agent_id")
+        agent = self._one(SELECT_AGENT, (agent_id,), missing=f"agent {agent_id} does not exist")
+        result = jsonable(agent)
+        result["capability_details"] = [jsonable(r) for r in self._all(SELECT_AGENT_CAPABILITIES, (agent_id,))]
+        with self.stores.redis.unavailable():
+            result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+        return result
+
+    def list_agents(self, *, type: str | None = None, status: str | None = None,
+                    limit: int = 100, offset: int = 0) -> list[dict]:
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit", "must be between 1 and 1000")
+        if offset < 0:
+            raise InvalidInput("offset", "must not be negative")
+        rows = self._all(LIST_AGENTS, {"type": type, "status": status, "limit": limit, "offset": offset})
+        return [jsonable(r) for r in rows]
+
+    def update_agent_configuration(self, agent_id: Any, configuration: dict) -> Written:
+        agent_id = _uuid(agent_id, "agent_id")
+        if not isinstance(configuration, dict):
+            raise InvalidInput("configuration", "must be an object")
+        return self._agent_update(UPDATE_CONFIGURATION, (Jsonb(configuration), agent_id), agent_id)
+
+    def heartbeat(self, agent_id: Any, *, status: str = "active", current_task: str | None = None,
+                  resource_usage: dict | None = None) -> Written:
+        """Record a heartbeat: ``last_heartbeat`` in Postgres, ``agent:status:{id}`` (30 s) in Redis."""
+        agent_id = _uuid(agent_id, "agent_id")
+        if status not in ("active", "inactive", "error", "updating"):
+            raise InvalidInput("status", "must be one of active, inactive, error, updating")
+        written = self._agent_update(HEARTBEAT, (status, agent_id), agent_id)
+        self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage)
+        return written
+
+    def terminate_agent(self, agent_id: Any) -> Written:
+        agent_id = _uuid(agent_id, "agent_id")
+        written = self._agent_update(TERMINATE, (agent_id,), agent_id)
+        with self.stores.redis.unavailable():
+            self.stores.redis.forget_agent_status(str(agent_id))
+        return written
+
+    def _agent_update(self, query: str, params: tuple, agent_id: UUID) -> Written:
+        def work(conn):
+            row = conn.execute(query, params).fetchone()
+            if row is None:
+                raise NotFound(f"agent {agent_id} does not exist")
+            return jsonable(row), [Event("agent", str(agent_id))]
+
+        return self._write(work)
+
+    def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> None:
+        try:
+            with self.stores.redis.unavailable():
+                self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
+                self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
+        except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
+            pass
+
+    # -- models ------------------------------------------------------------------------------
+    def register_model(self, **fields: Any) -> Written:
+        spec = parse(ModelIn, fields)
+
+        def work(conn):
+            row = conn.execute(INSERT_MODEL, {**spec.model_dump(), "parameters": Jsonb(spec.parameters)}).fetchone()
+            return jsonable(row), [Event("model", str(row["id"]))]
+
+        return self._write(work)
+
+    def record_model_use(self, model_name: str, *, memory_usage_mb: float | None = None) -> Written:
+        """Count one use (``usage_count``, ``last_used``) and refresh ``model:cache:{name}`` (600 s)."""
+        def work(conn):
+            row = conn.execute(RECORD_MODEL_USE, (model_name,)).fetchone()
+            if row is None:
+                raise NotFound(f"model {model_name!r} does not exist")
+            return jsonable(row), []
+
+        written = self._write(work)
+        with self.stores.redis.unavailable():
+            self.stores.redis.set_model_cache(model_name, loaded=True, memory_usage_mb=memory_usage_mb)
+        return written
+
+    def assign_model(self, agent_id: Any, model_id: Any) -> Written:
+        """``(Agent)-[:USES_MODEL]->(Model)``."""
+        agent_id, model_id = _uuid(agent_id, "agent_id"), _uuid(model_id, "model_id")
+        return self._link("USES_MODEL", ("Agent", "agents", agent_id, "agent_id"), ("Model", "models", model_id, "model_id"))

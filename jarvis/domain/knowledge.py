@@ -1,0 +1,124 @@
+"""Knowledge, code snippets, task patterns, users and their preferences: the things agents search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.errors import InvalidInput
+from jarvis.outbox import Event
+from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse
+
+INSERT_KNOWLEDGE = """
+INSERT INTO knowledge (topic, content, source, category, confidence, agent_id, embedding)
+VALUES (%(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s)
+RETURNING *
+"""
+INSERT_CODE = """
+INSERT INTO code_snippets (content, language, purpose, agent_id, performance_score, tested, embedding)
+VALUES (%(content)s, %(language)s, %(purpose)s, %(agent_id)s, %(performance_score)s, %(tested)s, %(embedding)s)
+RETURNING *
+"""
+INSERT_PATTERN = """
+INSERT INTO task_patterns (pattern_type, description, task_sequence, success_rate, optimal_agents, embedding)
+VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, %(optimal_agents)s, %(embedding)s)
+RETURNING *
+"""
+UPSERT_USER = """
+INSERT INTO users (id, name, preferences) VALUES (%(id)s, %(name)s, %(preferences)s)
+ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, users.name),
+                               preferences = users.preferences || EXCLUDED.preferences
+RETURNING *
+"""
+INSERT_PREFERENCE = """
+INSERT INTO user_preferences (user_id, preference_type, description, value, confidence, embedding)
+VALUES (%(user_id)s, %(preference_type)s, %(description)s, %(value)s, %(confidence)s, %(embedding)s)
+RETURNING *
+"""
+
+
+class KnowledgeMixin(Base):
+    def add_knowledge(self, **fields: Any) -> Written:
+        """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document."""
+        spec = parse(KnowledgeIn, fields)
+        vector = self._embed(spec.content, field="content")
+
+        def work(conn):
+            row = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "embedding": vector}).fetchone()
+            events = [Event("knowledge", str(row["id"]))]
+            if spec.agent_id:
+                events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
+            return jsonable(row), events
+
+        return self._write(work)
+
+    def relate_knowledge(self, knowledge_id: Any, related_id: Any) -> Written:
+        """``(Knowledge)-[:RELATED_TO]->(Knowledge)``."""
+        a, b = as_uuid(knowledge_id, "knowledge_id"), as_uuid(related_id, "related_id")
+        if a == b:
+            raise InvalidInput("related_id", "must differ from knowledge_id")
+        return self._link("RELATED_TO", ("Knowledge", "knowledge", a, "knowledge_id"), ("Knowledge", "knowledge", b, "related_id"))
+
+    def use_knowledge(self, knowledge_id: Any, task_id: Any) -> Written:
+        """``(Knowledge)-[:USED_IN]->(Task)``."""
+        k, t = as_uuid(knowledge_id, "knowledge_id"), as_uuid(task_id, "task_id")
+        return self._link("USED_IN", ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id"))
+
+    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50) -> list[dict]:
+        """Knowledge reachable from *topic* through RELATED_TO in 1 to *max_hops* (≤ 3) hops."""
+        if not 1 <= max_hops <= 3:
+            raise InvalidInput("max_hops", "must be 1, 2 or 3")
+        if not isinstance(topic, str) or not topic.strip():
+            raise InvalidInput("topic", "must not be empty")
+        return self.stores.get("neo4j").run_named("knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit)
+
+    def add_code_snippet(self, **fields: Any) -> Written:
+        spec = parse(CodeSnippetIn, fields)
+        vector = self._embed(f"{spec.purpose}\n{spec.content}" if spec.purpose else spec.content, field="content")
+
+        def work(conn):
+            row = conn.execute(INSERT_CODE, {**spec.model_dump(), "embedding": vector}).fetchone()
+            return jsonable(row), [Event("code_snippet", str(row["id"]))]
+
+        return self._write(work)
+
+    def add_task_pattern(self, **fields: Any) -> Written:
+        spec = parse(TaskPatternIn, fields)
+        vector = self._embed(spec.description, field="description")
+
+        def work(conn):
+            row = conn.execute(INSERT_PATTERN, {
+                **spec.model_dump(), "embedding": vector,
+                "task_sequence": Jsonb(spec.task_sequence), "optimal_agents": Jsonb(spec.optimal_agents),
+            }).fetchone()
+            return jsonable(row), [Event("task_pattern", str(row["id"]))]
+
+        return self._write(work)
+
+    def upsert_user(self, **fields: Any) -> Written:
+        spec = parse(UserIn, fields)
+
+        def work(conn):
+            row = conn.execute(UPSERT_USER, {**spec.model_dump(), "preferences": Jsonb(spec.preferences)}).fetchone()
+            return jsonable(row), [Event("user", spec.id)]
+
+        return self._write(work)
+
+    def add_user_preference(self, **fields: Any) -> Written:
+        """A preference point in ``user_preferences`` (euclidean), embedded from its description."""
+        spec = parse(UserPreferenceIn, fields)
+        vector = self._embed(spec.description, field="description")
+
+        def work(conn):
+            row = conn.execute(INSERT_PREFERENCE, {**spec.model_dump(), "embedding": vector,
+                                                   "value": Jsonb(spec.value)}).fetchone()
+            return jsonable(row), [Event("user_preference", str(row["id"]))]
+
+        return self._write(work)
+
+    def user_prefers(self, user_id: str, agent_id: Any) -> Written:
+        """``(User)-[:PREFERS]->(Agent)``."""
+        return self._link("PREFERS", ("User", "users", user_id, "user_id"),
+                          ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"))

@@ -1,0 +1,120 @@
+"""Agent memory, as in Letta: core, recall, archival and working memories keyed by (agent, type, key).
+
+Reads go through a Redis cache that every write invalidates (through the outbox, so a write
+whose invalidation failed is retried until the cache forgets). Every read counts as an
+access in PostgreSQL. Expired memories are never returned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.outbox import Event
+from jarvis.projections import MEMORY_ENTITY
+from jarvis.schemas import MemoryIn, parse
+
+UPSERT_MEMORY = """
+INSERT INTO agent_memory (agent_id, memory_type, key, value, embedding, importance, expires_at)
+VALUES (%(agent_id)s, %(memory_type)s, %(key)s, %(value)s, %(embedding)s, %(importance)s, %(expires_at)s)
+ON CONFLICT ON CONSTRAINT agent_memory_agent_type_key DO UPDATE SET
+    value = EXCLUDED.value, embedding = EXCLUDED.embedding, importance = EXCLUDED.importance,
+    expires_at = EXCLUDED.expires_at
+RETURNING id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at,
+          last_accessed, expires_at
+"""
+READ_MEMORY = """
+UPDATE agent_memory SET access_count = access_count + 1, last_accessed = CURRENT_TIMESTAMP
+WHERE agent_id = %s AND memory_type = %s AND key = %s
+  AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+RETURNING id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at,
+          last_accessed, expires_at
+"""
+COUNT_ACCESS = """
+UPDATE agent_memory SET access_count = access_count + 1, last_accessed = CURRENT_TIMESTAMP WHERE id = %s
+"""
+DELETE_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s AND memory_type = %s AND key = %s RETURNING id"
+RECALL = """
+SELECT id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at, last_accessed,
+       expires_at, 1 - (embedding <=> %(vector)s) AS score
+FROM agent_memory
+WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+  AND (%(memory_type)s::text IS NULL OR memory_type = %(memory_type)s)
+ORDER BY embedding <=> %(vector)s
+LIMIT %(limit)s
+"""
+MEMORY_TYPES = ("core", "recall", "archival", "working")
+
+
+def memory_key(agent_id: Any, memory_type: str, key: str) -> str:
+    return f"{agent_id}|{memory_type}|{key}"
+
+
+class MemoryMixin(Base):
+    def put_memory(self, **fields: Any) -> Written:
+        """Create or replace one memory (embedded once, here) and invalidate its cached copy."""
+        spec = parse(MemoryIn, fields)
+        vector = self._embed(spec.value, field="value")
+
+        def work(conn):
+            row = conn.execute(UPSERT_MEMORY, {**spec.model_dump(), "embedding": vector}).fetchone()
+            return jsonable(row), [Event(MEMORY_ENTITY, memory_key(spec.agent_id, spec.memory_type, spec.key))]
+
+        return self._write(work)
+
+    def get_memory(self, agent_id: Any, memory_type: str, key: str) -> dict:
+        """One memory; counts the access. Raises NotFound if it does not exist or has expired."""
+        agent_id = str(as_uuid(agent_id, "agent_id"))
+        if memory_type not in MEMORY_TYPES:
+            raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
+        cached = self._cached_memory(agent_id, memory_type, key)
+        if cached is not None:
+            with self._postgres() as conn:
+                conn.execute(COUNT_ACCESS, (cached["id"],))
+            cached["access_count"] += 1
+            return cached
+        row = self._one(READ_MEMORY, (agent_id, memory_type, key),
+                        missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
+        memory = jsonable(row)
+        try:
+            with self.stores.redis.unavailable():
+                self.stores.redis.cache_memory(agent_id, memory_type, key, memory)
+        except StoreError:
+            pass  # reads still work from Postgres
+        return memory
+
+    def delete_memory(self, agent_id: Any, memory_type: str, key: str) -> Written:
+        agent_id = str(as_uuid(agent_id, "agent_id"))
+
+        def work(conn):
+            if conn.execute(DELETE_MEMORY, (agent_id, memory_type, key)).fetchone() is None:
+                raise NotFound(f"memory {memory_type}/{key} of agent {agent_id} does not exist")
+            return {"agent_id": agent_id, "memory_type": memory_type, "key": key, "deleted": True}, [
+                Event(MEMORY_ENTITY, memory_key(agent_id, memory_type, key), "delete")
+            ]
+
+        return self._write(work)
+
+    def recall(self, agent_id: Any, query: str, *, limit: int = 5, memory_type: str | None = None) -> list[dict]:
+        """One agent's memories nearest in meaning to *query* (pgvector HNSW, cosine)."""
+        agent_id = str(as_uuid(agent_id, "agent_id"))
+        if not 1 <= limit <= 100:
+            raise InvalidInput("limit", "must be between 1 and 100")
+        if memory_type is not None and memory_type not in MEMORY_TYPES:
+            raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
+        vector = self._embed(query, field="query")
+        rows = self._all(RECALL, {"vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit})
+        return [jsonable(r) for r in rows]
+
+    def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
+        try:
+            with self.stores.redis.unavailable():
+                cached = self.stores.redis.get_cached_memory(agent_id, memory_type, key)
+        except StoreError:
+            return None
+        if cached and cached.get("expires_at"):
+            if datetime.fromisoformat(cached["expires_at"]) <= datetime.now(timezone.utc):
+                return None
+        return cached

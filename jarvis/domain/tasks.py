@@ -1,0 +1,225 @@
+"""Tasks: creation with dependencies, priority queues with at-least-once delivery, retries, locks.
+
+Redis delivers; PostgreSQL decides. A delivery carries a token that is also written to the
+task row when the worker claims it, and only that token can complete or fail the task. A
+worker that dies loses nothing: its lease expires and the task is delivered again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
+from jarvis.outbox import Event
+from jarvis.schemas import TaskIn, parse
+from jarvis.stores.redis_queue import Delivery
+
+ENSURE_USER = "INSERT INTO users (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id"
+INSERT_TASK = """
+INSERT INTO tasks (name, description, type, priority, agent_id, parent_task_id, input_data, requested_by, max_attempts)
+VALUES (%(name)s, %(description)s, %(type)s, %(priority)s, %(agent_id)s, %(parent_task_id)s, %(input_data)s,
+        %(requested_by)s, %(max_attempts)s)
+RETURNING *
+"""
+COUNT_TASKS = "SELECT count(*) AS n FROM tasks WHERE id = ANY(%s)"
+SELECT_TASK = "SELECT * FROM tasks WHERE id = %s"
+CLAIM = """
+UPDATE tasks SET status = 'running', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1,
+                 lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL
+WHERE id = %(id)s AND status IN ('pending', 'running')
+RETURNING *
+"""
+COMPLETE = """
+UPDATE tasks SET status = 'completed', output_data = %(output)s, completed_at = CURRENT_TIMESTAMP,
+    execution_time_ms = coalesce(%(ms)s, (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int),
+    lease_token = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
+RETURNING *
+"""
+FAIL = """
+UPDATE tasks SET
+    status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+    error_details = %(error)s,
+    run_after = CASE WHEN attempts < max_attempts
+        THEN CURRENT_TIMESTAMP + make_interval(secs => %(delay)s * power(2, attempts - 1)) END,
+    completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE CURRENT_TIMESTAMP END,
+    execution_time_ms = (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int,
+    lease_token = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
+RETURNING *
+"""
+ASSIGN = "UPDATE tasks SET agent_id = %s WHERE id = %s RETURNING *"
+CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL WHERE id = %s AND status IN ('pending', 'running') RETURNING *"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A task delivered to one worker; pass it back to :meth:`complete_task` or :meth:`fail_task`."""
+
+    task: dict
+    delivery: Delivery
+
+    @property
+    def task_id(self) -> str:
+        return self.delivery.task_id
+
+
+class TasksMixin(Base):
+    def create_task(self, **fields: Any) -> Written:
+        """Create a pending task (with DEPENDS_ON, REQUESTED_BY, ASSIGNED_TO) and queue it by priority."""
+        spec = parse(TaskIn, fields)
+        depends_on = sorted(set(spec.depends_on))
+
+        def work(conn):
+            events = []
+            if depends_on and conn.execute(COUNT_TASKS, (depends_on,)).fetchone()["n"] != len(depends_on):
+                raise InvalidInput("depends_on", "names a task that does not exist")
+            if spec.requested_by and conn.execute(ENSURE_USER, (spec.requested_by,)).fetchone():
+                events.append(Event("user", spec.requested_by))
+            task = conn.execute(INSERT_TASK, {
+                **spec.model_dump(exclude={"depends_on"}),
+                "input_data": Jsonb(spec.input_data) if spec.input_data is not None else None,
+            }).fetchone()
+            events.append(Event("task", str(task["id"])))
+            for dependency in depends_on:
+                events.append(self._edge(conn, "DEPENDS_ON", "Task", task["id"], "Task", dependency))
+            if spec.requested_by:
+                events.append(self._edge(conn, "REQUESTED_BY", "Task", task["id"], "User", spec.requested_by))
+            if spec.agent_id:
+                events.append(self._edge(conn, "ASSIGNED_TO", "Task", task["id"], "Agent", spec.agent_id))
+            return jsonable(task), events
+
+        written = self._write(work)
+        try:
+            with self.stores.redis.unavailable():
+                written["queue"] = self.stores.redis.queues.enqueue(written["id"], spec.priority)
+        except StoreError:
+            written["lagging"] = sorted({*written["lagging"], "redis"})  # `jarvis requeue` restores it
+        return written
+
+    def get_task(self, task_id: Any) -> dict:
+        task_id = as_uuid(task_id, "task_id")
+        return jsonable(self._one(SELECT_TASK, (task_id,), missing=f"task {task_id} does not exist"))
+
+    def dequeue_task(self, *, worker: str, visibility_timeout: float = 30.0) -> Lease | None:
+        """The next task by priority, claimed for *worker* until the lease ends; None if none is queued."""
+        if not 0.1 <= visibility_timeout <= 3600:
+            raise InvalidInput("visibility_timeout", "must be between 0.1 and 3600 seconds")
+        while True:
+            with self.stores.redis.unavailable():
+                delivery = self.stores.redis.queues.dequeue(visibility_timeout=visibility_timeout)
+            if delivery is None:
+                return None
+
+            def claim(conn, delivery=delivery):
+                row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker}).fetchone()
+                return (jsonable(row) if row else {}), ([Event("task", delivery.task_id)] if row else [])
+
+            claimed = self._write(claim)
+            if claimed.get("id"):
+                return Lease(task=claimed, delivery=delivery)
+            with self.stores.redis.unavailable():  # finished or cancelled meanwhile: drop the stale entry
+                self.stores.redis.queues.ack(delivery)
+
+    def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+
+    def complete_task(self, lease: Lease, *, output: dict | None = None,
+                      execution_time_ms: int | None = None, agent_id: Any = None) -> Written:
+        """Finish a task; with *agent_id*, the agent LEARNED_FROM it. Raises LeaseLost if the lease expired."""
+        if execution_time_ms is not None and execution_time_ms < 0:
+            raise InvalidInput("execution_time_ms", "must not be negative")
+        agent = as_uuid(agent_id, "agent_id") if agent_id is not None else None
+
+        def work(conn):
+            row = conn.execute(COMPLETE, {"id": lease.task_id, "token": lease.delivery.token,
+                                          "output": Jsonb(output or {}), "ms": execution_time_ms}).fetchone()
+            if row is None:
+                raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
+            events = [Event("task", lease.task_id)]
+            learner = agent or row["agent_id"]
+            if learner:
+                events.append(self._edge(conn, "LEARNED_FROM", "Agent", learner, "Task", lease.task_id))
+            return jsonable(row), events
+
+        written = self._write(work)
+        with self.stores.redis.unavailable():
+            self.stores.redis.queues.ack(lease.delivery)
+        return written
+
+    def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
+        """Record a failed attempt: back to the queue after a growing delay, or ``failed`` after the last."""
+        if not 0 <= retry_delay <= 86400:
+            raise InvalidInput("retry_delay", "must be between 0 and 86400 seconds")
+        details = error if isinstance(error, dict) else {"message": str(error)}
+
+        def work(conn):
+            row = conn.execute(FAIL, {"id": lease.task_id, "token": lease.delivery.token,
+                                      "error": Jsonb(details), "delay": retry_delay}).fetchone()
+            if row is None:
+                raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
+            return jsonable(row), [Event("task", lease.task_id)]
+
+        written = self._write(work)
+        with self.stores.redis.unavailable():
+            if written["status"] == "pending":
+                delay = retry_delay * 2 ** (written["attempts"] - 1)
+                self.stores.redis.queues.retry_later(lease.delivery, delay=delay)
+            else:
+                self.stores.redis.queues.ack(lease.delivery)
+        return written
+
+    def cancel_task(self, task_id: Any) -> Written:
+        task_id = as_uuid(task_id, "task_id")
+
+        def work(conn):
+            row = conn.execute(CANCEL, (task_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist or is already finished")
+            return jsonable(row), [Event("task", str(task_id))]
+
+        return self._write(work)
+
+    def assign_task(self, task_id: Any, agent_id: Any) -> Written:
+        """``(Task)-[:ASSIGNED_TO]->(Agent)``, announced on the ``task_assignment`` channel."""
+        task_id, agent_id = as_uuid(task_id, "task_id"), as_uuid(agent_id, "agent_id")
+
+        def work(conn):
+            row = conn.execute(ASSIGN, (agent_id, task_id)).fetchone()
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            return jsonable(row), [Event("task", str(task_id)),
+                                   self._edge(conn, "ASSIGNED_TO", "Task", task_id, "Agent", agent_id)]
+
+        written = self._write(work)
+        with self.stores.redis.unavailable():
+            self.stores.redis.publish("task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)})
+        return written
+
+    def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:
+        """``(Task)-[:PRODUCES]->(Knowledge)``."""
+        task_id, knowledge_id = as_uuid(task_id, "task_id"), as_uuid(knowledge_id, "knowledge_id")
+        return self._link("PRODUCES", ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
+
+    def queue_depths(self) -> dict[str, int]:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.queues.depths()
+
+    # -- lock:agent:{id} ------------------------------------------------------------------------
+    def acquire_agent_lock(self, agent_id: Any, holder: str, *, ttl: float = 30.0) -> bool:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.locks.acquire(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)
+
+    def release_agent_lock(self, agent_id: Any, holder: str) -> bool:
+        """True only if *holder* held the lock; nobody else can release it."""
+        with self.stores.redis.unavailable():
+            return self.stores.redis.locks.release(str(as_uuid(agent_id, "agent_id")), holder)
+
+    def extend_agent_lock(self, agent_id: Any, holder: str, *, ttl: float = 30.0) -> bool:
+        with self.stores.redis.unavailable():
+            return self.stores.redis.locks.extend(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)

@@ -1,0 +1,64 @@
+"""``Jarvis``: the one API that agents, the HTTP layer and the jobs call.
+
+It composes the areas in :mod:`jarvis.domain` over one :class:`~jarvis.connections.Stores`,
+one embedder and one outbox projector, and owns no driver code. Every write enters through
+PostgreSQL in one transaction with its outbox events and is then projected to Neo4j, Chroma
+and Qdrant concurrently; the result's ``lagging`` lists the stores that have not caught up
+(the projector retries them until they do).
+"""
+
+from __future__ import annotations
+
+from jarvis.config import Settings
+from jarvis.connections import Stores
+from jarvis.domain.activity import ActivityMixin
+from jarvis.domain.agents import AgentsMixin
+from jarvis.domain.knowledge import KnowledgeMixin
+from jarvis.domain.memory import MemoryMixin
+from jarvis.domain.search import SearchMixin
+from jarvis.domain.tasks import Lease, TasksMixin
+from jarvis.embeddings import Embedder
+from jarvis.outbox import Applied, Projector
+from jarvis.stores.base import Health
+from jarvis.stores.health import check_all
+
+__all__ = ["Jarvis", "Lease"]
+
+
+class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, SearchMixin):
+    """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
+
+    def __init__(self, *, settings: Settings, stores: Stores, embedder: Embedder, projector: Projector) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.embedder = embedder
+        self.projector = projector
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> "Jarvis":
+        """Connect to the stores named by *settings* (default: the environment).
+
+        Raises:
+            StoreUnavailable: PostgreSQL, the system of record, cannot be reached.
+        """
+        settings = settings or Settings.from_env()
+        stores = Stores(settings)
+        return cls(settings=settings, stores=stores, embedder=embedder or Embedder.shared(),
+                   projector=Projector(stores))
+
+    def close(self) -> None:
+        self.projector.close()
+        self.stores.close()
+
+    def __enter__(self) -> "Jarvis":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sync(self, *, max_rounds: int | None = None) -> tuple[Applied, int]:
+        """Retry every pending outbox event once it is due; return (what was done, still pending)."""
+        return self.projector.drain(max_rounds=max_rounds)
+
+    def health(self) -> list[Health]:
+        return check_all(self.settings)

@@ -1,0 +1,1 @@
+"""Jobs that cron and operators run: rebuild, verify, requeue (and later retention, backup)."""

@@ -1,0 +1,101 @@
+"""Rebuild a projection from PostgreSQL alone, and verify that every projection matches it.
+
+A rebuild empties the store and streams every row through the same writers the outbox uses,
+with the stored embeddings: nothing is embedded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from psycopg.rows import dict_row
+
+from jarvis.connections import Stores
+from jarvis.outbox import write_edges, write_rows
+from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
+
+BATCH = 1000
+EDGE_KEYS = (
+    "SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id FROM graph_edges"
+)
+
+
+def _stream(stores: Stores, query: str) -> Iterator[list[dict]]:
+    with stores.postgres.pool.connection() as conn:
+        with conn.transaction(), conn.cursor(name="jarvis_rebuild", row_factory=dict_row) as cur:
+            cur.itersize = BATCH
+            cur.execute(query)
+            while batch := cur.fetchmany(BATCH):
+                yield batch
+
+
+def rebuild(stores: Stores, store: str) -> dict[str, int]:
+    """Empty *store* (``neo4j``, ``chroma`` or ``qdrant``) and repopulate it; return counts written."""
+    client = stores.get(store)
+    counts: dict[str, int] = {}
+    specs = [spec for spec in ENTITIES.values() if store in spec.stores]
+    if store == "neo4j":
+        client.delete_everything()
+    for spec in specs:
+        if store == "chroma":
+            client.reset(spec.chroma)
+        elif store == "qdrant":
+            client.reset(spec.qdrant)
+        counts[spec.name] = 0
+        for rows in _stream(stores, spec.select_all):
+            write_rows(store, client, spec, rows, None)
+            counts[spec.name] += len(rows)
+    if store == "neo4j":
+        counts["edge"] = 0
+        for rows in _stream(stores, SELECT_ALL_EDGES):
+            write_edges(client, rows, None)
+            counts["edge"] += len(rows)
+    if store == "qdrant":
+        client.flush()
+    return counts
+
+
+@dataclass
+class Difference:
+    store: str
+    what: str  # e.g. "Agent nodes", "knowledge_base documents"
+    missing: list[str] = field(default_factory=list)  # in Postgres, not in the store
+    extra: list[str] = field(default_factory=list)    # in the store, not in Postgres
+
+
+def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
+    """Compare ids across the stores; every difference found (an empty list means clean).
+
+    Raises:
+        StoreUnavailable: a store to verify cannot be reached.
+    """
+    found: list[Difference] = []
+    chosen = only or ["neo4j", "chroma", "qdrant"]
+    with stores.postgres.pool.connection() as conn:
+        def keys(query: str) -> set[str]:
+            return {row[0] for row in conn.execute(query)}
+
+        for spec in ENTITIES.values():
+            expected = keys(spec.all_keys)
+            for store in spec.stores:
+                if store not in chosen:
+                    continue
+                client = stores.get(store)
+                if store == "neo4j":
+                    actual, what = client.node_keys(spec.label), f"{spec.label} nodes"
+                elif store == "chroma":
+                    actual, what = client.ids(spec.chroma), f"{spec.chroma} documents"
+                else:
+                    actual, what = client.ids(spec.qdrant), f"{spec.qdrant} points"
+                _compare(found, store, what, expected, actual)
+        if "neo4j" in chosen:
+            actual = {edge_key(*edge) for edge in stores.get("neo4j").edge_keys()}
+            _compare(found, "neo4j", "relationships", keys(EDGE_KEYS), actual)
+    return found
+
+
+def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str]) -> None:
+    missing, extra = sorted(expected - actual), sorted(actual - expected)
+    if missing or extra:
+        found.append(Difference(store, what, missing, extra))

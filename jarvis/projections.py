@@ -1,0 +1,171 @@
+"""How each PostgreSQL entity appears in Neo4j, Chroma and Qdrant.
+
+Projection is state-based: an outbox event only says "entity X changed"; applying it reads
+X's current row and makes every projection match it (upsert if the row exists, delete if it
+does not). So applying an event twice, late, or out of order changes nothing, and a rebuild
+is the same code run over every row. Vectors are read from Postgres, never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+PROJECTION_STORES = ("neo4j", "chroma", "qdrant")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _num(value: Any) -> Any:
+    return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One Postgres entity and its projections. ``select`` takes ``%(keys)s`` (a text array)."""
+
+    name: str
+    table: str
+    key: str
+    select: str
+    label: str | None = None                      # Neo4j node label
+    node: Callable[[dict], dict] | None = None    # row -> node properties
+    chroma: str | None = None                     # Chroma collection
+    document: Callable[[dict], tuple[str, dict]] | None = None   # row -> (document, metadata)
+    qdrant: str | None = None                     # Qdrant collection
+    payload: Callable[[dict], dict] | None = None                # row -> payload
+    stores: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        stores = tuple(s for s, on in (("neo4j", self.label), ("chroma", self.chroma), ("qdrant", self.qdrant)) if on)
+        object.__setattr__(self, "stores", stores)
+
+    @property
+    def select_all(self) -> str:
+        return self.select.replace(f"WHERE {self.key}::text = ANY(%(keys)s)", f"ORDER BY {self.key}")
+
+    @property
+    def all_keys(self) -> str:
+        return f"SELECT {self.key}::text FROM {self.table}"
+
+
+ENTITIES: dict[str, Entity] = {e.name: e for e in (
+    Entity(
+        "agent", "agents", "id",
+        "SELECT id::text, name, type, status, capabilities, performance_score, created_at "
+        "FROM agents WHERE id::text = ANY(%(keys)s)",
+        label="Agent",
+        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
+                        "capabilities": list(r["capabilities"]), "performance_score": r["performance_score"],
+                        "created_at": r["created_at"]},
+    ),
+    Entity(
+        "task", "tasks", "id",
+        "SELECT id::text, name, type, status, priority, created_at FROM tasks WHERE id::text = ANY(%(keys)s)",
+        label="Task",
+        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
+                        "priority": r["priority"], "created_at": r["created_at"]},
+    ),
+    Entity(
+        "user", "users", "id",
+        "SELECT id, name, preferences FROM users WHERE id::text = ANY(%(keys)s)",
+        label="User",
+        node=lambda r: {"id": r["id"], "name": r["name"], "preferences": json.dumps(r["preferences"])},
+    ),
+    Entity(
+        "model", "models", "id",
+        "SELECT id::text, name, type, provider FROM models WHERE id::text = ANY(%(keys)s)",
+        label="Model",
+        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "provider": r["provider"]},
+    ),
+    Entity(
+        "capability", "capabilities", "name",
+        "SELECT name, category, description FROM capabilities WHERE name::text = ANY(%(keys)s)",
+        label="Capability",
+        node=lambda r: {"name": r["name"], "category": r["category"], "description": r["description"]},
+    ),
+    Entity(
+        "knowledge", "knowledge", "id",
+        "SELECT id::text, topic, content, source, category, confidence, agent_id::text, embedding, created_at "
+        "FROM knowledge WHERE id::text = ANY(%(keys)s)",
+        label="Knowledge",
+        node=lambda r: {"id": r["id"], "topic": r["topic"], "content": r["content"], "source": r["source"],
+                        "created_at": r["created_at"]},
+        chroma="knowledge_base",
+        document=lambda r: (r["content"], {"topic": r["topic"], "source": r["source"], "agent_id": r["agent_id"],
+                                           "category": r["category"], "confidence": _num(r["confidence"]),
+                                           "created_at": _iso(r["created_at"])}),
+    ),
+    Entity(
+        "conversation", "conversations", "id",
+        "SELECT id::text, session_id, user_id, agent_id::text, role, message_type, content, embedding, "
+        "metadata, created_at FROM conversations WHERE id::text = ANY(%(keys)s)",
+        chroma="conversations",
+        document=lambda r: (r["content"], {"session_id": r["session_id"], "user_id": r["user_id"],
+                                           "agent_id": r["agent_id"], "role": r["role"],
+                                           "message_type": r["message_type"], "timestamp": _iso(r["created_at"]),
+                                           "sentiment": r["metadata"].get("sentiment")}),
+    ),
+    Entity(
+        "code_snippet", "code_snippets", "id",
+        "SELECT id::text, content, language, purpose, agent_id::text, performance_score, tested, embedding "
+        "FROM code_snippets WHERE id::text = ANY(%(keys)s)",
+        chroma="code_snippets",
+        document=lambda r: (r["content"], {"language": r["language"], "purpose": r["purpose"],
+                                           "agent_id": r["agent_id"], "performance_score": _num(r["performance_score"]),
+                                           "tested": r["tested"]}),
+    ),
+    Entity(
+        "agent_capability", "agent_capabilities", "id",
+        "SELECT id::text, agent_id::text, capability, description, success_rate, avg_execution_time, embedding "
+        "FROM agent_capabilities WHERE id::text = ANY(%(keys)s)",
+        qdrant="agent_capabilities",
+        payload=lambda r: {"agent_id": r["agent_id"], "capability": r["capability"], "description": r["description"],
+                           "success_rate": _num(r["success_rate"]), "avg_execution_time": r["avg_execution_time"]},
+    ),
+    Entity(
+        "task_pattern", "task_patterns", "id",
+        "SELECT id::text, pattern_type, description, task_sequence, success_rate, optimal_agents, embedding "
+        "FROM task_patterns WHERE id::text = ANY(%(keys)s)",
+        qdrant="task_patterns",
+        payload=lambda r: {"pattern_type": r["pattern_type"], "description": r["description"],
+                           "task_sequence": r["task_sequence"], "success_rate": _num(r["success_rate"]),
+                           "optimal_agents": r["optimal_agents"]},
+    ),
+    Entity(
+        "user_preference", "user_preferences", "id",
+        "SELECT id::text, user_id, preference_type, description, value, confidence, embedding "
+        "FROM user_preferences WHERE id::text = ANY(%(keys)s)",
+        qdrant="user_preferences",
+        payload=lambda r: {"user_id": r["user_id"], "preference_type": r["preference_type"],
+                           "description": r["description"], "value": r["value"], "confidence": _num(r["confidence"])},
+    ),
+)}
+
+#: Graph edges are their own entity: key "REL|SrcLabel|src|DstLabel|dst".
+EDGE_ENTITY = "edge"
+SELECT_EDGES = (
+    "SELECT rel_type, src_label, src_id, dst_label, dst_id, properties FROM graph_edges "
+    "WHERE (rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id) = ANY(%(keys)s)"
+)
+SELECT_ALL_EDGES = "SELECT rel_type, src_label, src_id, dst_label, dst_id, properties FROM graph_edges ORDER BY id"
+
+
+def edge_key(rel: str, src_label: str, src: str, dst_label: str, dst: str) -> str:
+    return "|".join((rel, src_label, str(src), dst_label, str(dst)))
+
+
+#: Agent memories project nowhere but Redis' read cache: key "agent_id|memory_type|key".
+MEMORY_ENTITY = "memory"
+
+
+def stores_for(entity: str) -> tuple[str, ...]:
+    if entity == EDGE_ENTITY:
+        return ("neo4j",)
+    if entity == MEMORY_ENTITY:
+        return ("redis",)
+    return ENTITIES[entity].stores

@@ -1,0 +1,198 @@
+"""Validated inputs: what callers may send, with limits. Shared by the facade and the API.
+
+:func:`parse` turns pydantic's errors into :class:`InvalidInput` naming the field, so bad
+input is refused before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jarvis.embeddings import MAX_TEXT_CHARS
+from jarvis.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Ids chosen by callers (users, capability names) may not hold "|", the projections' separator.
+Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^|\x00]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+Unit = Annotated[float, Field(ge=0, le=1)]
+JsonObject = Annotated[dict[str, Any], Field(max_length=200)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail mid-write.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    """Validate *data* as *model*; the first problem becomes InvalidInput naming its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or model.__name__
+        raise InvalidInput(field, error["msg"]) from None
+
+
+class CapabilityIn(Input):
+    name: Identifier
+    description: Text | None = None
+    category: Name | None = None
+    success_rate: Unit = 0.0
+    avg_execution_time: int = Field(default=0, ge=0)
+
+
+class AgentIn(Input):
+    name: Name
+    type: Name
+    capabilities: list[CapabilityIn] = Field(default_factory=list, max_length=100)
+    configuration: JsonObject = Field(default_factory=dict)
+    resources: JsonObject = Field(default_factory=dict)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    status: Literal["active", "inactive", "error", "updating"] = "active"
+    performance_score: Unit = 0.5
+
+
+class ModelIn(Input):
+    name: Name
+    type: Literal["llm", "embedding", "whisper", "tts"]
+    provider: Name
+    size_mb: int | None = Field(default=None, ge=0)
+    parameters: JsonObject = Field(default_factory=dict)
+    path: str | None = Field(default=None, max_length=4096)
+
+
+class TaskIn(Input):
+    name: Name
+    type: Literal["voice", "chat", "autonomous", "scheduled"]
+    description: Text | None = None
+    priority: int = Field(default=5, ge=1, le=10)
+    input_data: JsonObject | None = None
+    parent_task_id: UUID | None = None
+    depends_on: list[UUID] = Field(default_factory=list, max_length=100)
+    requested_by: Identifier | None = None
+    agent_id: UUID | None = None
+    max_attempts: int = Field(default=3, ge=1, le=20)
+
+
+class MessageIn(Input):
+    session_id: Identifier
+    role: Literal["user", "assistant", "system"]
+    content: Text
+    message_type: Literal["voice", "text", "system"] = "text"
+    user_id: Identifier | None = None
+    agent_id: UUID | None = None
+    task_id: UUID | None = None
+    audio_file_path: str | None = Field(default=None, max_length=4096)
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class MemoryIn(Input):
+    agent_id: UUID
+    memory_type: Literal["core", "recall", "archival", "working"]
+    key: Name
+    value: Text
+    importance: Unit = 0.5
+    expires_at: datetime | None = None
+
+
+class KnowledgeIn(Input):
+    topic: Name
+    content: Text
+    source: Name | None = None
+    category: Name | None = None
+    confidence: Unit = 1.0
+    agent_id: UUID | None = None
+
+
+class CodeSnippetIn(Input):
+    content: Text
+    language: Annotated[str, Field(min_length=1, max_length=50)]
+    purpose: Text | None = None
+    agent_id: UUID | None = None
+    performance_score: Unit | None = None
+    tested: bool = False
+
+
+class TaskPatternIn(Input):
+    pattern_type: Name
+    description: Text
+    task_sequence: list[Name] = Field(default_factory=list, max_length=100)
+    success_rate: Unit = 0.0
+    optimal_agents: list[Name] = Field(default_factory=list, max_length=100)
+
+
+class UserIn(Input):
+    id: Identifier
+    name: Name | None = None
+    preferences: JsonObject = Field(default_factory=dict)
+
+
+class UserPreferenceIn(Input):
+    user_id: Identifier
+    preference_type: Literal["agent", "task", "interface"]
+    description: Text
+    value: JsonObject = Field(default_factory=dict)
+    confidence: Unit = 0.5
+
+
+class CollaborationIn(Input):
+    coordinator_agent_id: UUID
+    participant_agent_ids: list[UUID] = Field(min_length=1, max_length=50)
+    collaboration_type: Literal["sequential", "parallel", "hierarchical"]
+    workflow: JsonObject
+    task_id: UUID | None = None
+
+
+class EventIn(Input):
+    event_type: Name
+    source: Name
+    message: Text
+    severity: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    agent_id: UUID | None = None
+    task_id: UUID | None = None
+    details: JsonObject = Field(default_factory=dict)
+
+
+class MetricIn(Input):
+    metric_type: Literal["latency", "throughput", "accuracy", "resource"]
+    source: Name
+    value: float = Field(ge=-999_999.9999, le=999_999.9999, allow_inf_nan=False)
+    unit: Annotated[str, Field(max_length=50)] | None = None
+    agent_id: UUID | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class ImprovementIn(Input):
+    improvement_type: Literal["code_generation", "optimization", "bug_fix"]
+    target: Name
+    description: Text | None = None
+    before_state: JsonObject | None = None
+    after_state: JsonObject | None = None
+    performance_gain: float | None = Field(default=None, ge=-999.99, le=999.99)
+    agent_id: UUID | None = None
+
+
+SEARCH_SCOPES = ("knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences", "memory")
+
+
+class SearchIn(Input):
+    query: Text
+    scopes: list[Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences",
+                         "memory"]] = Field(default_factory=lambda: ["knowledge", "conversations", "code"], min_length=1)
+    limit: int = Field(default=10, ge=1, le=100)
+    agent_id: UUID | None = None   # required for the "memory" scope
+    user_id: Identifier | None = None  # restricts conversations and preferences to one user

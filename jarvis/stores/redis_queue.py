@@ -1,0 +1,189 @@
+"""Task queues with at-least-once delivery, and token-checked agent locks, on Redis.
+
+A delivered task moves atomically (one Lua script) from its priority list to the
+``task:inflight`` sorted set, scored by its lease deadline; a task whose worker dies goes
+back to the front of its queue once the deadline passes. Retries wait in ``task:delayed``.
+All times are the Redis server's own clock (``TIME``), so workers' clocks do not matter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import redis
+
+from jarvis.stores import redis_keys as keys
+
+# Moves due members of a sorted set ("<queue>|<id>") back to the pop end of their queue.
+_REQUEUE_DUE = """
+local function requeue_due(zkey, now, limit, lease_prefix, drop_lease)
+  local due = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, limit)
+  for _, member in ipairs(due) do
+    local sep = string.find(member, '|', 1, true)
+    local queue = string.sub(member, 1, sep - 1)
+    local id = string.sub(member, sep + 1)
+    redis.call('ZREM', zkey, member)
+    redis.call('RPUSH', queue, id)
+    if drop_lease then redis.call('DEL', lease_prefix .. id) end
+  end
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+# KEYS: high, medium, low, inflight, delayed. ARGV: visibility ms, token, lease key prefix.
+DEQUEUE = _REQUEUE_DUE + """
+local now = now_ms()
+requeue_due(KEYS[5], now, 1000, ARGV[3], false)
+requeue_due(KEYS[4], now, 1000, ARGV[3], true)
+for i = 1, 3 do
+  local id = redis.call('RPOP', KEYS[i])
+  if id then
+    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[1]), KEYS[i] .. '|' .. id)
+    redis.call('SET', ARGV[3] .. id, ARGV[2], 'PX', ARGV[1])
+    return {id, KEYS[i]}
+  end
+end
+return false
+"""
+
+# KEYS: inflight, lease. ARGV: member, token. Removes the delivery if the token still holds it.
+ACK = """
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: inflight, lease, delayed. ARGV: member, token, delay ms.
+RETRY_LATER = _REQUEUE_DUE + """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[3], now_ms() + tonumber(ARGV[3]), ARGV[1])
+return 1
+"""
+
+# KEYS: inflight, lease. ARGV: member, token, visibility ms.
+EXTEND_LEASE = _REQUEUE_DUE + """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[1], 'XX', now_ms() + tonumber(ARGV[3]), ARGV[1])
+return 1
+"""
+
+# KEYS: lock. ARGV: token.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: lock. ARGV: token, ttl ms.
+EXTEND_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+LEASE_PREFIX = keys.task_lease("")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A task handed to one worker until ``deadline``; ``token`` proves who holds it."""
+
+    task_id: str
+    queue: str
+    token: str
+
+    @property
+    def member(self) -> str:
+        return f"{self.queue}|{self.task_id}"
+
+
+class TaskQueues:
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._dequeue = conn.register_script(DEQUEUE)
+        self._ack = conn.register_script(ACK)
+        self._retry = conn.register_script(RETRY_LATER)
+        self._extend = conn.register_script(EXTEND_LEASE)
+
+    def enqueue(self, task_id: str, priority: int) -> str:
+        queue = keys.queue_for_priority(priority)
+        self.conn.lpush(queue, task_id)
+        return queue
+
+    def dequeue(self, *, visibility_timeout: float) -> Delivery | None:
+        token = uuid.uuid4().hex
+        found = self._dequeue(
+            keys=[*keys.QUEUES, keys.QUEUE_INFLIGHT, keys.QUEUE_DELAYED],
+            args=[int(visibility_timeout * 1000), token, LEASE_PREFIX],
+        )
+        if not found:
+            return None
+        task_id, queue = found
+        return Delivery(task_id=task_id, queue=queue, token=token)
+
+    def ack(self, delivery: Delivery) -> bool:
+        """Forget a finished delivery; False if its lease had already expired."""
+        return bool(self._ack(keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
+                              args=[delivery.member, delivery.token]))
+
+    def retry_later(self, delivery: Delivery, *, delay: float) -> bool:
+        return bool(self._retry(
+            keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id), keys.QUEUE_DELAYED],
+            args=[delivery.member, delivery.token, int(delay * 1000)],
+        ))
+
+    def extend(self, delivery: Delivery, *, visibility_timeout: float) -> bool:
+        return bool(self._extend(
+            keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
+            args=[delivery.member, delivery.token, int(visibility_timeout * 1000)],
+        ))
+
+    def depths(self) -> dict[str, int]:
+        pipe = self.conn.pipeline(transaction=False)
+        for queue in keys.QUEUES:
+            pipe.llen(queue)
+        pipe.zcard(keys.QUEUE_INFLIGHT)
+        pipe.zcard(keys.QUEUE_DELAYED)
+        names = [*keys.QUEUES, keys.QUEUE_INFLIGHT, keys.QUEUE_DELAYED]
+        return dict(zip(names, pipe.execute()))
+
+    def known_task_ids(self) -> set[str]:
+        """Every task id that is queued, delivered or waiting for a retry."""
+        pipe = self.conn.pipeline(transaction=False)
+        for queue in keys.QUEUES:
+            pipe.lrange(queue, 0, -1)
+        pipe.zrange(keys.QUEUE_INFLIGHT, 0, -1)
+        pipe.zrange(keys.QUEUE_DELAYED, 0, -1)
+        *lists, inflight, delayed = pipe.execute()
+        found = {task_id for items in lists for task_id in items}
+        found |= {member.split("|", 1)[1] for member in (*inflight, *delayed)}
+        return found
+
+
+class AgentLocks:
+    """``lock:agent:{id}``: only the holder's token releases or extends it."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._release = conn.register_script(RELEASE_LOCK)
+        self._extend = conn.register_script(EXTEND_LOCK)
+
+    def acquire(self, agent_id: str, holder: str, *, ttl: float = keys.LOCK_TTL) -> bool:
+        return bool(self.conn.set(keys.agent_lock(agent_id), holder, nx=True, px=int(ttl * 1000)))
+
+    def release(self, agent_id: str, holder: str) -> bool:
+        return bool(self._release(keys=[keys.agent_lock(agent_id)], args=[holder]))
+
+    def extend(self, agent_id: str, holder: str, *, ttl: float = keys.LOCK_TTL) -> bool:
+        return bool(self._extend(keys=[keys.agent_lock(agent_id)], args=[holder, int(ttl * 1000)]))
+
+    def holder(self, agent_id: str) -> str | None:
+        return self.conn.get(keys.agent_lock(agent_id))
