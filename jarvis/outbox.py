@@ -34,6 +34,10 @@ SELECT_DUE = (
     "SELECT id, entity, entity_id, pending_stores FROM outbox "
     "WHERE cardinality(pending_stores) > 0 AND next_attempt_at <= CURRENT_TIMESTAMP ORDER BY id LIMIT %s"
 )
+SELECT_PENDING = (
+    "SELECT id, entity, entity_id, pending_stores FROM outbox "
+    "WHERE cardinality(pending_stores) > 0 ORDER BY id LIMIT %s"
+)
 COUNT_PENDING = "SELECT count(*) FROM outbox WHERE cardinality(pending_stores) > 0"
 # Removing the stores that succeeded commutes with any concurrent apply of the same event.
 MARK_EVENT = """
@@ -91,14 +95,15 @@ class Projector:
             events = conn.execute(SELECT_EVENTS, (event_ids,)).fetchall()
         return self._apply(events)
 
-    def drain(self, *, batch: int = 500, max_rounds: int | None = None) -> tuple[Applied, int]:
-        """Retry every due pending event; return (what was done, events still pending)."""
+    def drain(self, *, batch: int = 500, max_rounds: int | None = None, due_only: bool = False) -> tuple[Applied, int]:
+        """Retry pending events (with *due_only*, only those whose backoff has passed, as the
+        background loop does); return (what was done, events still pending)."""
         total = Applied()
         rounds = 0
         while max_rounds is None or rounds < max_rounds:
             rounds += 1
             with self.stores.postgres.pool.connection() as conn:
-                events = conn.execute(SELECT_DUE, (batch,)).fetchall()
+                events = conn.execute(SELECT_DUE if due_only else SELECT_PENDING, (batch,)).fetchall()
             if not events:
                 break
             applied = self._apply(events)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
@@ -190,9 +190,16 @@ SEARCH_SCOPES = ("knowledge", "conversations", "code", "capabilities", "task_pat
 
 
 class SearchIn(Input):
-    query: Text
+    query: Text | None = None
+    vector: list[float] | None = None  # instead of query: an embedding of our model (384-d)
     scopes: list[Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences",
                          "memory"]] = Field(default_factory=lambda: ["knowledge", "conversations", "code"], min_length=1)
     limit: int = Field(default=10, ge=1, le=100)
     agent_id: UUID | None = None   # required for the "memory" scope
     user_id: Identifier | None = None  # restricts conversations and preferences to one user
+
+    @model_validator(mode="after")
+    def _query_or_vector(self) -> "SearchIn":
+        if (self.query is None) == (self.vector is None):
+            raise ValueError("give either query or vector")
+        return self

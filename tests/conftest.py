@@ -76,3 +76,19 @@ def jarvis_cli():
 
 def project_path(*parts: str) -> Path:
     return PROJECT_ROOT.joinpath(*parts)
+
+
+@pytest.fixture(scope="session")
+def jarvis(stack: Settings):
+    """The facade, as an agent's process holds it: one per session (the model loads once)."""
+    from jarvis.facade import Jarvis
+
+    facade = Jarvis.from_settings(stack)
+    yield facade
+    facade.close()
+
+
+@pytest.fixture
+def name() -> str:
+    """A name no other test uses, for agents, topics and sessions."""
+    return f"t{uuid.uuid4().hex[:10]}"

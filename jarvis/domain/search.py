@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jarvis.domain.base import Base, jsonable
+from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.schemas import SearchIn, parse
 
@@ -81,7 +82,7 @@ class SearchMixin(Base):
         spec = parse(SearchIn, fields)
         if "memory" in spec.scopes and spec.agent_id is None:
             raise InvalidInput("agent_id", "is required to search the memory scope")
-        vector = self._embed(spec.query, field="query")
+        vector = check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query")
         params = {"limit": spec.limit, "user_id": spec.user_id,
                   "agent_id": str(spec.agent_id) if spec.agent_id else None}
         with ThreadPoolExecutor(max_workers=len(spec.scopes)) as pool:
