@@ -46,7 +46,8 @@ def migrated(fresh_database: str) -> str:
 
 def test_a_new_database_gets_every_migration_and_a_second_run_is_a_no_op(fresh_database: str) -> None:
     applied = migrate_postgres(fresh_database)
-    assert applied == [m.name for m in discover()] == ["001_initial_schema.sql", "002_partitioning.sql"]
+    assert applied == [m.name for m in discover()]
+    assert applied[:2] == ["001_initial_schema.sql", "002_partitioning.sql"]
     assert migrate_postgres(fresh_database) == []
     with psycopg.connect(fresh_database) as conn:
         rows = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()

@@ -20,12 +20,10 @@ def test_chroma_collections_are_cosine_384_without_an_embedding_function(setting
         chroma.close()
 
 
-def test_qdrant_collections_have_the_seeds_sizes_and_distances(settings: Settings) -> None:
-    qdrant = QdrantStore.connect(settings)
-    try:
-        shapes = {name: qdrant.collection_shape(name) for name in ("agent_capabilities", "task_patterns", "user_preferences")}
-    finally:
-        qdrant.close()
+def test_qdrant_collections_have_the_seeds_sizes_and_distances(jarvis) -> None:
+    # Qdrant Edge belongs to one process: use the facade's open store.
+    qdrant: QdrantStore = jarvis.stores.get("qdrant")
+    shapes = {name: qdrant.collection_shape(name) for name in ("agent_capabilities", "task_patterns", "user_preferences")}
     assert shapes == {
         "agent_capabilities": (384, "Cosine"),
         "task_patterns": (384, "Cosine"),
@@ -33,12 +31,13 @@ def test_qdrant_collections_have_the_seeds_sizes_and_distances(settings: Setting
     }
 
 
-def test_ensuring_collections_again_keeps_them(settings: Settings) -> None:
+def test_ensuring_collections_again_keeps_them(settings: Settings, jarvis) -> None:
     chroma = ChromaStore.connect(settings)
-    qdrant = QdrantStore.connect(settings)
     try:
         assert chroma.ensure_collections() == ["conversations", "knowledge_base", "code_snippets"]
-        assert qdrant.ensure_collections() == ["agent_capabilities", "task_patterns", "user_preferences"]
     finally:
         chroma.close()
-        qdrant.close()
+    qdrant: QdrantStore = jarvis.stores.get("qdrant")
+    before = {name: len(qdrant.ids(name)) for name in ("agent_capabilities", "task_patterns", "user_preferences")}
+    assert qdrant.ensure_collections() == ["agent_capabilities", "task_patterns", "user_preferences"]
+    assert {name: len(qdrant.ids(name)) for name in before} == before
