@@ -163,7 +163,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from jarvis.api import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings, run_projector=True), host=args.host, port=args.port, log_level="info")
     return 0
 
 

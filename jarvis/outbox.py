@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,6 +113,15 @@ class Projector:
             if applied.lagging:
                 break  # a store is down: the rest would fail the same way; backoff decides the next try
         return total, self.pending()
+
+    def run(self, stop: threading.Event, *, interval: float = 1.0) -> None:
+        """The background projector: drain due events until *stop* is set (never raises)."""
+        while not stop.is_set():
+            try:
+                self.drain(due_only=True, max_rounds=10)
+            except Exception:  # noqa: BLE001 - Postgres may be down too; keep trying, quietly
+                logger.warning("background projection round failed", exc_info=True)
+            stop.wait(interval)
 
     def pending(self) -> int:
         with self.stores.postgres.pool.connection() as conn:

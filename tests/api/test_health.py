@@ -24,3 +24,24 @@ def test_health_is_503_when_postgres_does_not_answer(settings: Settings) -> None
         response = client.get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "down" and "postgres" in response.json()["degraded"]
+
+
+def test_the_server_projects_pending_events_in_the_background(settings: Settings, jarvis, name) -> None:
+    import time
+
+    from jarvis import local
+    from jarvis.jobs.projections import verify
+
+    jarvis.sync()
+    local.down(settings, ["neo4j"])
+    try:
+        written = jarvis.add_knowledge(topic=f"{name}-bg", content="Projected later by the server's own loop.")
+        assert written["lagging"] == ["neo4j"]
+    finally:
+        local.up(settings, ["neo4j"])
+    with TestClient(create_app(settings, run_projector=True)):
+        deadline = time.monotonic() + 30
+        while jarvis.projector.pending() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert jarvis.projector.pending() == 0
+    assert verify(jarvis.stores, ["neo4j"]) == []
