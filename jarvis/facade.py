@@ -28,11 +28,19 @@ __all__ = ["Jarvis", "Lease"]
 class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, SearchMixin):
     """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
 
-    def __init__(self, *, settings: Settings, stores: Stores, embedder: Embedder, projector: Projector) -> None:
+    def __init__(self, *, settings: Settings, stores: Stores, projector: Projector,
+                 embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.stores = stores
-        self.embedder = embedder
         self.projector = projector
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        """The process's embedder, loaded on first use: workers that only move tasks never load it."""
+        if self._embedder is None:
+            self._embedder = Embedder.shared()
+        return self._embedder
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> "Jarvis":
@@ -43,8 +51,7 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         """
         settings = settings or Settings.from_env()
         stores = Stores(settings)
-        return cls(settings=settings, stores=stores, embedder=embedder or Embedder.shared(),
-                   projector=Projector(stores))
+        return cls(settings=settings, stores=stores, embedder=embedder, projector=Projector(stores))
 
     def close(self) -> None:
         self.projector.close()

@@ -81,3 +81,14 @@ def test_applying_the_same_event_twice_changes_nothing(synced, name) -> None:
     records = jarvis.stores.get("neo4j").driver.execute_query(
         "MATCH (k:Knowledge {id: $id}) RETURN count(k) AS n", id=item["id"]).records
     assert records[0]["n"] == 1
+
+
+def test_a_deleted_item_leaves_every_projection(synced, name) -> None:
+    jarvis = synced
+    first = jarvis.add_knowledge(topic=f"{name}-doomed", content="This fact will be forgotten.")
+    second = jarvis.add_knowledge(topic=f"{name}-kept", content="This one stays.")
+    jarvis.relate_knowledge(first["id"], second["id"])
+    assert jarvis.delete_knowledge(first["id"])["lagging"] == []
+    assert first["id"] not in jarvis.stores.get("chroma").ids("knowledge_base")
+    assert first["id"] not in jarvis.stores.get("neo4j").node_keys("Knowledge")
+    assert verify(jarvis.stores) == []

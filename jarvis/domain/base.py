@@ -62,8 +62,11 @@ class Written(dict):
 class Base:
     settings: Settings
     stores: Stores
-    embedder: Embedder
     projector: Projector
+
+    @property
+    def embedder(self) -> Embedder:  # provided by the facade
+        raise NotImplementedError
 
     # -- the write path ---------------------------------------------------------------------
     def _write(self, work: Callable[[psycopg.Connection], tuple[dict, list[Event]]]) -> Written:

@@ -7,7 +7,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import Base, Written, as_uuid, jsonable
-from jarvis.errors import InvalidInput
+from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse
 
@@ -26,6 +26,7 @@ INSERT INTO task_patterns (pattern_type, description, task_sequence, success_rat
 VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, %(optimal_agents)s, %(embedding)s)
 RETURNING *
 """
+DELETE_KNOWLEDGE = "DELETE FROM knowledge WHERE id = %s RETURNING id"
 UPSERT_USER = """
 INSERT INTO users (id, name, preferences) VALUES (%(id)s, %(name)s, %(preferences)s)
 ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, users.name),
@@ -51,6 +52,18 @@ class KnowledgeMixin(Base):
             if spec.agent_id:
                 events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
             return jsonable(row), events
+
+        return self._write(work)
+
+    def delete_knowledge(self, knowledge_id: Any) -> Written:
+        """Delete an item and its relationships; the outbox removes it from Neo4j and Chroma."""
+        key = as_uuid(knowledge_id, "knowledge_id")
+
+        def work(conn):
+            events = self._drop_edges_of(conn, "Knowledge", key)
+            if conn.execute(DELETE_KNOWLEDGE, (key,)).fetchone() is None:
+                raise NotFound(f"knowledge {key} does not exist")
+            return {"id": str(key), "deleted": True}, [*events, Event("knowledge", str(key), "delete")]
 
         return self._write(work)
 

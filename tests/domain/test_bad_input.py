@@ -17,6 +17,7 @@ def _footprint(jarvis) -> dict:
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # noqa: S608 - fixed names
     counts["chroma"] = len(jarvis.stores.get("chroma").ids("knowledge_base"))
     counts["qdrant"] = len(jarvis.stores.get("qdrant").ids("agent_capabilities"))
+    counts["neo4j"] = len(jarvis.stores.get("neo4j").node_keys("Agent")) + len(jarvis.stores.get("neo4j").edge_keys())
     return counts
 
 

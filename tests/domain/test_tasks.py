@@ -75,6 +75,42 @@ def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_
     assert done["status"] == "completed" and done["attempts"] == 2
 
 
+def test_a_worker_process_killed_while_holding_a_task_loses_nothing(quiet_queues, name) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from jarvis.paths import PROJECT_ROOT
+
+    jarvis = quiet_queues
+    task = jarvis.create_task(name=f"{name}-killed", type="chat")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER_THAT_HANGS], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    try:
+        assert worker.stdout.readline().strip() == task["id"]
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert jarvis.get_task(task["id"])["lease_owner"] == "doomed"
+    time.sleep(1.2)
+    lease = jarvis.dequeue_task(worker="survivor")
+    assert lease.task_id == task["id"]
+    assert jarvis.complete_task(lease, output={})["status"] == "completed"
+
+
+WORKER_THAT_HANGS = """
+import time
+from jarvis.facade import Jarvis
+jarvis = Jarvis.from_settings()
+lease = jarvis.dequeue_task(worker="doomed", visibility_timeout=1.0)
+print(lease.task_id, flush=True)
+time.sleep(600)
+"""
+
+
 def test_a_failed_task_is_retried_after_a_delay_then_fails_for_good(quiet_queues, name) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-flaky", type="chat", max_attempts=2)
@@ -93,7 +129,7 @@ def test_a_failed_task_is_retried_after_a_delay_then_fails_for_good(quiet_queues
 def test_after_redis_loses_its_queues_requeue_puts_every_pending_task_back_once(quiet_queues, name) -> None:
     jarvis = quiet_queues
     tasks = [jarvis.create_task(name=f"{name}-{i}", type="chat", priority=p)["id"] for i, p in enumerate((1, 5, 9))]
-    jarvis.stores.redis.conn.delete(*keys.QUEUES)  # what a flush does to the queues
+    jarvis.stores.redis.conn.flushdb()  # Redis loses everything
     assert requeue(jarvis.stores) == 3
     assert requeue(jarvis.stores) == 0
     queued = [item for queue in keys.QUEUES for item in jarvis.stores.redis.conn.lrange(queue, 0, -1)]
