@@ -12,6 +12,7 @@ import threading
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
 from jarvis.stores import qdrant as qdrant_module
+from jarvis.stores.base import Health
 from jarvis.stores.chroma import ChromaStore
 from jarvis.stores.neo4j import Neo4jStore
 from jarvis.stores.postgres import PostgresStore
@@ -46,6 +47,20 @@ class Stores:
                 store = _CONNECTORS[name](self.settings)
                 self._projections[name] = store
             return store
+
+    def health(self) -> list[Health]:
+        """Each store's health through this process's own clients (an in-process Qdrant Edge
+        cannot be probed from outside while we hold it)."""
+        report = [self.postgres.health(), self.redis.health()]
+        for name in ("neo4j", "chroma", "qdrant"):
+            try:
+                health = self.get(name).health()
+            except StoreUnavailable as exc:
+                health = Health(store=name, up=False, detail=str(exc))
+            if not health.up:
+                self.forget(name)
+            report.append(health)
+        return report
 
     def forget(self, name: str) -> None:
         """Drop a client after an outage so the next ``get`` reconnects."""

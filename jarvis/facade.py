@@ -20,7 +20,6 @@ from jarvis.domain.tasks import Lease, TasksMixin
 from jarvis.embeddings import Embedder
 from jarvis.outbox import Applied, Projector
 from jarvis.stores.base import Health
-from jarvis.stores.health import check_all
 
 __all__ = ["Jarvis", "Lease"]
 
@@ -68,4 +67,5 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         return self.projector.drain(max_rounds=max_rounds)
 
     def health(self) -> list[Health]:
-        return check_all(self.settings)
+        """Every store's health, in ``STORES`` order, through this facade's own clients."""
+        return self.stores.health()

@@ -7,12 +7,11 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
 
-ENSURE_USER = "INSERT INTO users (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id"
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
                            metadata, embedding)

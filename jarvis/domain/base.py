@@ -43,6 +43,9 @@ DELETE FROM graph_edges WHERE (src_label = %(label)s AND src_id = %(id)s) OR (ds
 RETURNING rel_type, src_label, src_id, dst_label, dst_id
 """
 
+#: A user row for an id seen first in a task or a message (users are created on first sight).
+ENSURE_USER = "INSERT INTO users (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id"
+
 #: Existence checks for linking two entities; the table and key names are fixed here.
 EXISTS = {
     "agents": "SELECT 1 FROM agents WHERE id = %s",

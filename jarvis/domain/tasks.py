@@ -12,13 +12,12 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
 from jarvis.stores.redis_queue import Delivery
 
-ENSURE_USER = "INSERT INTO users (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id"
 INSERT_TASK = """
 INSERT INTO tasks (name, description, type, priority, agent_id, parent_task_id, input_data, requested_by, max_attempts)
 VALUES (%(name)s, %(description)s, %(type)s, %(priority)s, %(agent_id)s, %(parent_task_id)s, %(input_data)s,

@@ -95,3 +95,9 @@ def test_memory_reads_count_use_honour_expiry_and_see_every_write(jarvis, name) 
     jarvis.delete_memory(agent, "working", "focus")
     with pytest.raises(NotFound):
         jarvis.get_memory(agent, "working", "focus")
+
+
+def test_the_facade_reports_every_store_healthy_through_its_own_clients(jarvis) -> None:
+    report = jarvis.health()
+    assert [h.store for h in report] == ["postgres", "redis", "neo4j", "chroma", "qdrant"]
+    assert all(h.up for h in report), report
