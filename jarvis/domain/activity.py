@@ -185,6 +185,23 @@ class ActivityMixin(Base):
             return self.stores.redis.receive_messages(str(as_uuid(from_agent, "from_agent")),
                                                       str(as_uuid(to_agent, "to_agent")), limit=limit)
 
+    def subscribe(self, *channels: str, timeout: float = 1.0):
+        """Yield live messages from the pub/sub channels (all four by default); None when idle."""
+        return self.stores.redis.subscribe(*channels, timeout=timeout)
+
+    # -- voice:buffer:{session} (60 s) -------------------------------------------------------
+    def buffer_voice(self, session_id: str, chunk: bytes) -> int:
+        """Append audio to the session's buffer; returns its size in bytes."""
+        if not isinstance(chunk, (bytes, bytearray)) or not chunk:
+            raise InvalidInput("chunk", "must be non-empty bytes")
+        with self.stores.redis.unavailable():
+            return self.stores.redis.append_voice(session_id, bytes(chunk))
+
+    def take_voice(self, session_id: str) -> bytes:
+        """The buffered audio, removed from the buffer."""
+        with self.stores.redis.unavailable():
+            return self.stores.redis.take_voice(session_id)
+
     def publish(self, channel: str, payload: dict) -> int:
         with self.stores.redis.unavailable():
             try:

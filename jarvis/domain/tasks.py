@@ -7,6 +7,7 @@ worker that dies loses nothing: its lease expires and the task is delivered agai
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,8 @@ COUNT_TASKS = "SELECT count(*) AS n FROM tasks WHERE id = ANY(%s)"
 SELECT_TASK = "SELECT * FROM tasks WHERE id = %s"
 CLAIM = """
 UPDATE tasks SET status = 'running', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1,
-                 lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL
+                 lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL,
+                 agent_id = coalesce(%(agent_id)s, agent_id)
 WHERE id = %(id)s AND status IN ('pending', 'running')
 RETURNING *
 """
@@ -57,10 +59,15 @@ CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL WHERE id = %
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A task delivered to one worker; pass it back to :meth:`complete_task` or :meth:`fail_task`."""
+    """A task delivered to one worker; pass it back to :meth:`complete_task` or :meth:`fail_task`.
+
+    With ``agent_id``, the agent's ``lock:agent:{id}`` is held (by ``lock_holder``) until then.
+    """
 
     task: dict
     delivery: Delivery
+    agent_id: str | None = None
+    lock_holder: str | None = None
 
     @property
     def task_id(self) -> str:
@@ -104,10 +111,31 @@ class TasksMixin(Base):
         task_id = as_uuid(task_id, "task_id")
         return jsonable(self._one(SELECT_TASK, (task_id,), missing=f"task {task_id} does not exist"))
 
-    def dequeue_task(self, *, worker: str, visibility_timeout: float = 30.0) -> Lease | None:
-        """The next task by priority, claimed for *worker* until the lease ends; None if none is queued."""
+    def dequeue_task(self, *, worker: str, visibility_timeout: float = 30.0, agent_id: Any = None) -> Lease | None:
+        """The next task by priority, claimed for *worker* until the lease ends; None if none is queued.
+
+        With *agent_id*, the task is ASSIGNED_TO that agent and ``lock:agent:{id}`` is held while it
+        works; if another task holds the agent's lock, nothing is dequeued (None).
+        """
         if not 0.1 <= visibility_timeout <= 3600:
             raise InvalidInput("visibility_timeout", "must be between 0.1 and 3600 seconds")
+        agent = str(as_uuid(agent_id, "agent_id")) if agent_id is not None else None
+        holder = f"{worker}:{uuid.uuid4().hex}" if agent else None
+        if agent and not self.acquire_agent_lock(agent, holder, ttl=visibility_timeout):
+            return None
+        try:
+            lease = self._claim_next(worker, visibility_timeout, agent)
+        except BaseException:
+            if agent:
+                self.release_agent_lock(agent, holder)
+            raise
+        if lease is None:
+            if agent:
+                self.release_agent_lock(agent, holder)
+            return None
+        return Lease(task=lease.task, delivery=lease.delivery, agent_id=agent, lock_holder=holder)
+
+    def _claim_next(self, worker: str, visibility_timeout: float, agent: str | None) -> Lease | None:
         while True:
             with self.stores.redis.unavailable():
                 delivery = self.stores.redis.queues.dequeue(visibility_timeout=visibility_timeout)
@@ -115,8 +143,14 @@ class TasksMixin(Base):
                 return None
 
             def claim(conn, delivery=delivery):
-                row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker}).fetchone()
-                return (jsonable(row) if row else {}), ([Event("task", delivery.task_id)] if row else [])
+                row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker,
+                                           "agent_id": agent}).fetchone()
+                if row is None:
+                    return {}, []
+                events = [Event("task", delivery.task_id)]
+                if agent:
+                    events.append(self._edge(conn, "ASSIGNED_TO", "Task", delivery.task_id, "Agent", agent))
+                return jsonable(row), events
 
             claimed = self._write(claim)
             if claimed.get("id"):
@@ -125,8 +159,19 @@ class TasksMixin(Base):
                 self.stores.redis.queues.ack(delivery)
 
     def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
+        """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
         with self.stores.redis.unavailable():
-            return self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+            extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+        if extended and lease.agent_id:
+            self.extend_agent_lock(lease.agent_id, lease.lock_holder, ttl=visibility_timeout)
+        return extended
+
+    def _finish(self, lease: Lease) -> None:
+        if lease.agent_id:
+            try:
+                self.release_agent_lock(lease.agent_id, lease.lock_holder)
+            except StoreError:
+                pass  # the lock expires on its own
 
     def complete_task(self, lease: Lease, *, output: dict | None = None,
                       execution_time_ms: int | None = None, agent_id: Any = None) -> Written:
@@ -146,9 +191,12 @@ class TasksMixin(Base):
                 events.append(self._edge(conn, "LEARNED_FROM", "Agent", learner, "Task", lease.task_id))
             return jsonable(row), events
 
-        written = self._write(work)
-        with self.stores.redis.unavailable():
-            self.stores.redis.queues.ack(lease.delivery)
+        try:
+            written = self._write(work)
+            with self.stores.redis.unavailable():
+                self.stores.redis.queues.ack(lease.delivery)
+        finally:
+            self._finish(lease)
         return written
 
     def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
@@ -164,13 +212,16 @@ class TasksMixin(Base):
                 raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
             return jsonable(row), [Event("task", lease.task_id)]
 
-        written = self._write(work)
-        with self.stores.redis.unavailable():
-            if written["status"] == "pending":
-                delay = retry_delay * 2 ** (written["attempts"] - 1)
-                self.stores.redis.queues.retry_later(lease.delivery, delay=delay)
-            else:
-                self.stores.redis.queues.ack(lease.delivery)
+        try:
+            written = self._write(work)
+            with self.stores.redis.unavailable():
+                if written["status"] == "pending":
+                    delay = retry_delay * 2 ** (written["attempts"] - 1)
+                    self.stores.redis.queues.retry_later(lease.delivery, delay=delay)
+                else:
+                    self.stores.redis.queues.ack(lease.delivery)
+        finally:
+            self._finish(lease)
         return written
 
     def cancel_task(self, task_id: Any) -> Written:

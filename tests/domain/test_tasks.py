@@ -147,3 +147,17 @@ def test_a_lock_is_released_only_by_its_holder_and_an_expired_lock_can_be_taken(
     assert jarvis.acquire_agent_lock(agent, "task-b")
     assert not jarvis.release_agent_lock(agent, "task-a")
     assert jarvis.release_agent_lock(agent, "task-b")
+
+
+def test_an_agent_working_a_task_holds_its_lock_and_takes_no_second_task(quiet_queues, name) -> None:
+    jarvis = quiet_queues
+    agent = jarvis.register_agent(name=f"{name}-busy", type="letta")["id"]
+    jarvis.create_task(name=f"{name}-1", type="chat")
+    jarvis.create_task(name=f"{name}-2", type="chat")
+    lease = jarvis.dequeue_task(worker="w", agent_id=agent)
+    assert lease.task["agent_id"] == agent
+    assert jarvis.stores.redis.locks.holder(agent) == lease.lock_holder
+    assert jarvis.dequeue_task(worker="w2", agent_id=agent) is None  # busy
+    jarvis.complete_task(lease, output={})
+    assert jarvis.stores.redis.locks.holder(agent) is None
+    assert jarvis.dequeue_task(worker="w2", agent_id=agent) is not None

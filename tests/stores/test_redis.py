@@ -57,3 +57,10 @@ def test_the_agent_lock_lives_thirty_seconds_by_default(jarvis, name) -> None:
     assert jarvis.acquire_agent_lock(agent, "task-1")
     assert 28 <= _ttl(jarvis.stores.redis, keys.agent_lock(agent)) <= 30
     assert jarvis.release_agent_lock(agent, "task-1")
+
+
+def test_voice_audio_is_buffered_per_session_for_a_minute(jarvis, name) -> None:
+    assert jarvis.buffer_voice(name, b"RIFF") == 4
+    assert jarvis.buffer_voice(name, b"data") == 8
+    assert 58 <= _ttl(jarvis.stores.redis, keys.voice_buffer(name)) <= 60
+    assert jarvis.take_voice(name) == b"RIFFdata" and jarvis.take_voice(name) == b""
