@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true")
     commands.add_parser("requeue", help="rebuild the Redis task queues from pending task rows")
 
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", default="read", help="comma-separated: read, write, admin, backup")
+    create.add_argument("--user", help="bind the key to one user: it sees only that user's conversations")
+    key_commands.add_parser("list", help="list keys (never their secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -158,6 +168,32 @@ def cmd_requeue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis import apikeys
+    from jarvis.stores.postgres import PostgresStore
+
+    pg = PostgresStore.connect(settings)
+    try:
+        if args.keys_command == "create":
+            key, record = apikeys.create_key(pg, name=args.name, scopes=[s.strip() for s in args.scopes.split(",")],
+                                             user_id=args.user)
+            print(key)
+            print(f"id {record['id']}  prefix {record['prefix']}  scopes {','.join(record['scopes'])}"
+                  f"{'  user ' + record['user_id'] if record['user_id'] else ''}  (store the key now: it is not kept)",
+                  file=sys.stderr)
+        elif args.keys_command == "list":
+            for row in apikeys.list_keys(pg):
+                state = "revoked" if row["revoked_at"] else "live"
+                print(f"{row['id']}  {row['prefix']}  {state:<7}  {','.join(row['scopes']):<22} "
+                      f"{row['user_id'] or '-':<20} {row['name']}")
+        else:
+            apikeys.revoke_key(pg, args.key)
+            print(f"revoked {args.key}")
+    finally:
+        pg.close()
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -169,7 +205,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
-    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "serve": cmd_serve,
+    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "serve": cmd_serve,
 }
 
 

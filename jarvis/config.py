@@ -26,7 +26,7 @@ StoreName = Literal["postgres", "redis", "neo4j", "chroma", "qdrant"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
-_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password")
+_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password")
 
 
 class Settings(BaseSettings):
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         default=None, description="Full libpq DSN; overrides host/port/user/password/db"
     )
     postgres_pool_max: int = 10
+
+    api_db_user: str = Field(default="jarvis_api", description="The API's Postgres role (row-level security applies)")
+    api_db_password: SecretStr | None = None
+
+    api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
+    api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
+    api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")
 
     redis_host: str = "127.0.0.1"
     redis_port: int = 10001
@@ -95,6 +102,15 @@ class Settings(BaseSettings):
             dbname=self.postgres_db,
             connect_timeout=max(1, int(self.connect_timeout)),
         )
+
+    @property
+    def api_postgres_conninfo(self) -> str:
+        """The same database, as the API's role (subject to row-level security)."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self.postgres_conninfo)
+        params.update(user=self.api_db_user, password=_secret(self.api_db_password))
+        return make_conninfo(**params)
 
     def postgres_conninfo_for(self, dbname: str) -> str:
         """The same server, another database (used to create databases and in tests)."""

@@ -20,6 +20,7 @@ from jarvis.domain.tasks import Lease, TasksMixin
 from jarvis.embeddings import Embedder
 from jarvis.outbox import Applied, Projector
 from jarvis.stores.base import Health
+from jarvis.stores.postgres import PostgresStore
 
 __all__ = ["Jarvis", "Lease"]
 
@@ -42,14 +43,18 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         return self._embedder
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> "Jarvis":
-        """Connect to the stores named by *settings* (default: the environment).
+    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                      as_api: bool = False) -> "Jarvis":
+        """Connect to the stores named by *settings* (default: the environment). With *as_api*,
+        PostgreSQL is reached as the API's role, so row-level security isolates users.
 
         Raises:
             StoreUnavailable: PostgreSQL, the system of record, cannot be reached.
         """
         settings = settings or Settings.from_env()
-        stores = Stores(settings)
+        postgres = (PostgresStore.connect(settings, conninfo=settings.api_postgres_conninfo, wait=False)
+                    if as_api else None)
+        stores = Stores(settings, postgres=postgres)
         return cls(settings=settings, stores=stores, embedder=embedder, projector=Projector(stores))
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 from jarvis.config import Settings
 from jarvis.errors import MigrationError
@@ -109,6 +110,21 @@ def _refuse_if_changed(migration: Migration, name: str, checksum: str) -> None:
         )
 
 
+SET_API_PASSWORD = "ALTER ROLE {} WITH LOGIN PASSWORD {}"
+
+
+def grant_api_login(settings: Settings) -> None:
+    """Let the API's role log in with the password from the settings (idempotent)."""
+    if settings.api_db_password is None:
+        return
+    statement = psycopg.sql.SQL(SET_API_PASSWORD).format(
+        psycopg.sql.Identifier(settings.api_db_user), psycopg.sql.Literal(settings.api_db_password.get_secret_value())
+    )
+    with map_unavailable("postgres", psycopg.OperationalError):
+        with psycopg.connect(settings.postgres_conninfo, autocommit=True) as conn:
+            conn.execute(statement)
+
+
 def migrate_all(settings: Settings) -> dict[str, object]:
     """Postgres migrations, then Neo4j constraints, Chroma and Qdrant collections.
 
@@ -119,6 +135,7 @@ def migrate_all(settings: Settings) -> dict[str, object]:
     from jarvis.stores.qdrant import QdrantStore
 
     report: dict[str, object] = {"postgres": migrate_postgres(settings.postgres_conninfo)}
+    grant_api_login(settings)
     neo4j = Neo4jStore.connect(settings)
     try:
         report["neo4j"] = f"{neo4j.apply_schema()} schema statements"

@@ -23,9 +23,11 @@ from psycopg.rows import dict_row, tuple_row
 
 from jarvis.connections import Stores
 from jarvis.errors import StoreError
+from jarvis.principal import Principal, scope_transaction
 from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, stores_for
 
 logger = logging.getLogger("jarvis.outbox")
+EVERY_USER = Principal(user_id=None)
 
 INSERT_EVENT = (
     "INSERT INTO outbox (entity, entity_id, operation, pending_stores) VALUES (%s, %s, %s, %s) RETURNING id"
@@ -178,8 +180,10 @@ class Projector:
             write_rows(store, self.stores.get(store), spec, rows, keys)
 
     def _rows(self, query: str, keys: list[str]) -> list[dict]:
-        with self.stores.postgres.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query, {"keys": keys}).fetchall()
+        with self.stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
+            with conn.cursor(row_factory=dict_row) as cur:
+                return cur.execute(query, {"keys": keys}).fetchall()
 
 
 def _vector(value) -> list[float]:

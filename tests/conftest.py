@@ -92,3 +92,36 @@ def jarvis(stack: Settings):
 def name() -> str:
     """A name no other test uses, for agents, topics and sessions."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def api_jarvis(stack: Settings, jarvis):
+    """The facade the API serves with: PostgreSQL as the API's role, so row-level security applies."""
+    from jarvis.facade import Jarvis
+
+    facade = Jarvis.from_settings(stack, embedder=jarvis.embedder, as_api=True)
+    yield facade
+    facade.close()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Settings, api_jarvis):
+    """An HTTP client for the API (in-process ASGI, real stores)."""
+    from fastapi.testclient import TestClient
+
+    from jarvis.api import create_app
+
+    with TestClient(create_app(stack, jarvis=api_jarvis)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def make_key(jarvis):
+    """Create API keys: ``make_key("read", "write", user="ada")`` -> headers for requests."""
+    from jarvis import apikeys
+
+    def make(*scopes: str, user: str | None = None, name: str = "test") -> dict[str, str]:
+        key, _ = apikeys.create_key(jarvis.stores.postgres, name=name, scopes=list(scopes or ("read",)), user_id=user)
+        return {"X-API-Key": key}
+
+    return make

@@ -1,4 +1,4 @@
-"""The FastAPI application: one router per resource, settings injected at creation."""
+"""The FastAPI application: one router per resource, under /api/v1; /health and /metrics."""
 
 from __future__ import annotations
 
@@ -9,44 +9,50 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jarvis import __version__
-from jarvis.api.routes import health
+from jarvis.api import errors, metrics
+from jarvis.api.limits import BodyLimit
+from jarvis.api.routes import agents, conversations, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
 
+ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
+           knowledge.router, users.router, operations.router, messages.router, search.router, live.router)
 
-def create_app(settings: Settings, *, run_projector: bool = False) -> FastAPI:
-    """The API. With *run_projector*, a background thread retries the outbox while it serves."""
+
+def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) -> FastAPI:
+    """The API over a facade that reaches PostgreSQL as the API's role (row-level security on).
+
+    Pass *jarvis* to share a facade; otherwise one is made (and closed) with the app. With
+    *run_projector*, a background thread retries pending outbox events while it serves.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from jarvis.facade import Jarvis
+
+        owned = jarvis is None
+        app.state.jarvis = jarvis or Jarvis.from_settings(settings, as_api=True)
         stop = threading.Event()
         worker = None
         if run_projector:
-            worker = threading.Thread(target=_project_until, args=(settings, stop), name="jarvis-projector", daemon=True)
+            worker = threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
+                                      name="jarvis-projector", daemon=True)
             worker.start()
-        yield
-        stop.set()
-        if worker is not None:
-            worker.join(timeout=10)
-
-    app = FastAPI(title="JARVIS Memory", version=__version__, lifespan=lifespan)
-    app.state.settings = settings
-    app.include_router(health.router)
-    return app
-
-
-def _project_until(settings: Settings, stop: threading.Event) -> None:
-    from jarvis.connections import Stores
-    from jarvis.outbox import Projector
-
-    while not stop.is_set():
         try:
-            stores = Stores(settings)
-        except Exception:  # noqa: BLE001 - Postgres down at start: wait and retry
-            stop.wait(2.0)
-            continue
-        projector = Projector(stores)
-        try:
-            projector.run(stop)
+            yield
         finally:
-            projector.close()
-            stores.close()
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=10)
+            if owned:
+                app.state.jarvis.close()
+
+    app = FastAPI(title="JARVIS Memory", version=__version__, lifespan=lifespan,
+                  description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
+                              "Chroma and Qdrant. Every route but /health needs an X-API-Key.")
+    app.state.settings = settings
+    errors.install(app)
+    metrics.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    return app

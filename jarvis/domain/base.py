@@ -21,6 +21,7 @@ from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
 from jarvis.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from jarvis.outbox import Event, Projector, record
+from jarvis.principal import scope_transaction
 from jarvis.projections import EDGE_ENTITY, edge_key
 
 T = TypeVar("T")
@@ -88,6 +89,7 @@ class Base:
         """A pooled connection with dict rows; database errors become ours, naming the field."""
         try:
             with self.stores.postgres.pool.connection() as conn:
+                scope_transaction(conn)
                 conn.row_factory = dict_row
                 try:
                     yield conn

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
-from jarvis.outbox import write_edges, write_rows
+from jarvis.outbox import EVERY_USER, write_edges, write_rows
+from jarvis.principal import scope_transaction
 from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
 
 BATCH = 1000
@@ -23,6 +24,7 @@ EDGE_KEYS = (
 
 def _stream(stores: Stores, query: str) -> Iterator[list[dict]]:
     with stores.postgres.pool.connection() as conn:
+        scope_transaction(conn, EVERY_USER)
         with conn.transaction(), conn.cursor(name="jarvis_rebuild", row_factory=dict_row) as cur:
             cur.itersize = BATCH
             cur.execute(query)
@@ -73,6 +75,8 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
     found: list[Difference] = []
     chosen = only or ["neo4j", "chroma", "qdrant"]
     with stores.postgres.pool.connection() as conn:
+        scope_transaction(conn, EVERY_USER)
+
         def keys(query: str) -> set[str]:
             return {row[0] for row in conn.execute(query)}
 

@@ -10,7 +10,7 @@ import logging
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
@@ -32,18 +32,21 @@ def _configure(conn: psycopg.Connection) -> None:
 class PostgresStore:
     """The pool every Postgres operation borrows from. ``close()`` twice is harmless."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, *, timeout: float = 3.0) -> None:
         self.pool = pool
+        self.timeout = timeout
 
     @classmethod
-    def connect(cls, settings: Settings, *, min_size: int = 1) -> "PostgresStore":
-        """Open the pool and wait for one working connection.
+    def connect(cls, settings: Settings, *, min_size: int = 1, conninfo: str | None = None,
+                wait: bool = True) -> "PostgresStore":
+        """Open the pool (as the owner, or as *conninfo* says); with *wait*, wait for one working
+        connection (a server passes False so it can start, and report 503, while Postgres is down).
 
         Raises:
             StoreUnavailable: Postgres did not answer within the connect timeout.
         """
         pool = ConnectionPool(
-            settings.postgres_conninfo,
+            conninfo or settings.postgres_conninfo,
             min_size=min_size,
             max_size=max(min_size, settings.postgres_pool_max),
             configure=_configure,
@@ -52,18 +55,18 @@ class PostgresStore:
             open=False,
         )
         try:
-            pool.open(wait=True, timeout=settings.connect_timeout * 2)
-        except psycopg.Error as exc:
+            pool.open(wait=wait, timeout=settings.connect_timeout * 2)
+        except (psycopg.Error, PoolTimeout) as exc:
             pool.close()
             raise StoreUnavailable(STORE, f"cannot connect: {type(exc).__name__}") from None
-        return cls(pool)
+        return cls(pool, timeout=settings.connect_timeout)
 
     def close(self) -> None:
         self.pool.close()
 
     def health(self) -> Health:
         def query() -> str:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=self.timeout) as conn:
                 return str(conn.execute(VERSION_QUERY).fetchone()[0])
 
         return measure(STORE, query)

@@ -12,6 +12,7 @@ process refuse to open the shards, which is what a fault drill needs.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -37,6 +38,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("task_patterns", "Cosine"),
     CollectionSpec("user_preferences", "Euclid"),
 )
+
+
+_EDGE_LOCK = threading.Lock()
+_EDGE_SHARDS: dict[Path, list] = {}  # path -> [shards by collection, handles open]
 
 
 def is_stopped(settings: Settings) -> bool:
@@ -65,19 +70,40 @@ class QdrantStore:
             return cls(client=QdrantClient(url=settings.qdrant_url, api_key=key, timeout=int(settings.connect_timeout) + 1))
         if is_stopped(settings):
             raise StoreUnavailable(STORE, f"stopped (marker {settings.qdrant_path / STOPPED_MARKER})")
-        store = cls(shards={}, path=settings.qdrant_path)
-        for spec in COLLECTIONS:
-            if (settings.qdrant_path / spec.name / "edge_config.json").exists():
-                store._shards[spec.name] = _load_shard(settings.qdrant_path / spec.name)
-        return store
+        path = settings.qdrant_path.resolve()
+        with _EDGE_LOCK:
+            # One process, one set of open shards: every store object of this process shares them.
+            shared = _EDGE_SHARDS.get(path)
+            if shared is None:
+                shards = {}
+                try:
+                    for spec in COLLECTIONS:
+                        if (path / spec.name / "edge_config.json").exists():
+                            shards[spec.name] = _load_shard(path / spec.name)
+                except StoreUnavailable:
+                    for shard in shards.values():
+                        shard.close()
+                    raise
+                shared = _EDGE_SHARDS[path] = [shards, 0]
+            shared[1] += 1
+            return cls(shards=shared[0], path=path)
 
     def close(self) -> None:
-        if self._shards:
-            for shard in self._shards.values():
-                shard.close()
-            self._shards.clear()
+        """Release this handle; the shards close when the process's last handle does."""
         if self._client is not None:
             self._client.close()
+            self._client = None
+        if self._shards is None or self._path is None:
+            return
+        with _EDGE_LOCK:
+            shared = _EDGE_SHARDS.get(self._path)
+            if shared is not None and shared[0] is self._shards:
+                shared[1] -= 1
+                if shared[1] <= 0:
+                    for shard in shared[0].values():
+                        shard.close()
+                    del _EDGE_SHARDS[self._path]
+            self._path = None
 
     @property
     def engine(self) -> str:
@@ -188,7 +214,8 @@ class QdrantStore:
         else:
             import shutil
 
-            self._shards.pop(name).close()
+            with _EDGE_LOCK:
+                self._shards.pop(name).close()
             shutil.rmtree(self._path / name)
         self.ensure_collections()
 

@@ -159,12 +159,12 @@ class RedisStore:
             pubsub.close()
 
     # -- rate:limit:{client}:{endpoint} (60 s window) -----------------------------------
-    def hit_rate_limit(self, client_id: str, endpoint: str) -> tuple[int, int]:
+    def hit_rate_limit(self, client_id: str, endpoint: str, *, window: int = keys.RATE_LIMIT_TTL) -> tuple[int, int]:
         """Count one request; return (requests in this window, seconds until it resets)."""
         key = keys.rate_limit(client_id, endpoint)
         pipe = self.conn.pipeline()
         pipe.incr(key)
-        pipe.expire(key, keys.RATE_LIMIT_TTL, nx=True)
+        pipe.expire(key, window, nx=True)
         pipe.ttl(key)
         count, _, ttl = pipe.execute()
         return int(count), max(int(ttl), 1)

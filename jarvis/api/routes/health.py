@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from jarvis.stores.health import check_all
 
 router = APIRouter(tags=["health"])
 
@@ -28,7 +27,7 @@ class HealthReport(BaseModel):
 @router.get("/health", response_model=HealthReport, responses={503: {"model": HealthReport}})
 async def get_health(request: Request, response: Response) -> HealthReport:
     """Degraded stores are listed; only a Postgres outage makes the service unhealthy (503)."""
-    report = await run_in_threadpool(check_all, request.app.state.settings)
+    report = await run_in_threadpool(request.app.state.jarvis.health)
     down = [health.store for health in report if not health.up]
     postgres_up = "postgres" not in down
     if not postgres_up:

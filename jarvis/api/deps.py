@@ -1,0 +1,80 @@
+"""Dependencies every route shares: the facade, the caller's key (with scope and rate limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from jarvis.apikeys import ApiKey, authenticate
+from jarvis.errors import StoreError
+from jarvis.facade import Jarvis
+from jarvis.principal import acting_as
+
+T = TypeVar("T")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `jarvis keys create`")
+
+
+def get_jarvis(request: Request) -> Jarvis:
+    return request.app.state.jarvis
+
+
+JarvisDep = Annotated[Jarvis, Depends(get_jarvis)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated key behind a request; ``run`` calls the facade on its user's behalf."""
+
+    key: ApiKey
+    jarvis: Jarvis
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with acting_as(self.key.user_id):
+            return fn(*args, **kwargs)
+
+    def user_for(self, requested: str | None) -> str | None:
+        """The user a write is for: a key bound to a user may only write as that user."""
+        if self.key.user_id is None:
+            return requested
+        if requested not in (None, self.key.user_id):
+            raise HTTPException(403, f"this key acts for user {self.key.user_id!r} only")
+        return self.key.user_id
+
+
+def require(scope: str) -> Callable[..., Caller]:
+    """A dependency: a valid, unrevoked key with *scope* (admin implies all), within its rate limit."""
+
+    def dependency(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
+        jarvis: Jarvis = request.app.state.jarvis
+        found = authenticate(jarvis.stores.postgres, key) if key else None
+        if found is None:
+            raise HTTPException(401, "a valid X-API-Key header is required", headers={"WWW-Authenticate": "APIKey"})
+        if not found.allows(scope):
+            raise HTTPException(403, f"this key lacks the {scope!r} scope")
+        _rate_limit(request, jarvis, found)
+        return Caller(key=found, jarvis=jarvis)
+
+    return dependency
+
+
+def _rate_limit(request: Request, jarvis: Jarvis, key: ApiKey) -> None:
+    route = request.scope.get("route")
+    endpoint = f"{request.method}:{getattr(route, 'path', request.url.path)}"
+    settings = jarvis.settings
+    try:
+        with jarvis.stores.redis.unavailable():
+            count, reset = jarvis.stores.redis.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window)
+    except StoreError:
+        return  # Redis down: serve rather than refuse everyone; /health shows the outage
+    if count > settings.api_rate_limit:
+        raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "
+                                 f"{settings.api_rate_window} s", headers={"Retry-After": str(reset)})
+
+
+Reader = Annotated[Caller, Depends(require("read"))]
+Writer = Annotated[Caller, Depends(require("write"))]
+Admin = Annotated[Caller, Depends(require("admin"))]

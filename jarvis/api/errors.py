@@ -1,0 +1,64 @@
+"""One error body everywhere: ``{"error": {"code", "message", "field"}}``, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jarvis.errors import Conflict, InvalidInput, JarvisError, LeaseLost, NotFound, StoreUnavailable, StoreTimeout
+
+logger = logging.getLogger("jarvis.api")
+
+#: Our errors and the HTTP status each becomes (the first match in order wins).
+STATUS = (
+    (InvalidInput, 422, "invalid_input"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (LeaseLost, 409, "lease_lost"),
+    (StoreUnavailable, 503, "store_unavailable"),
+    (StoreTimeout, 503, "store_timeout"),
+    (JarvisError, 500, "internal_error"),
+)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status,
+                        headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(JarvisError)
+    async def jarvis_error(request: Request, exc: JarvisError) -> JSONResponse:
+        for cls, status, code in STATUS:
+            if isinstance(exc, cls):
+                if status >= 500 and code == "internal_error":
+                    logger.error("unexpected %s on %s", type(exc).__name__, request.url.path)
+                return error_response(status, code, str(exc), getattr(exc, "field", None))
+        raise exc  # unreachable: JarvisError is the last entry
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        location = [str(part) for part in first.get("loc", ())]
+        if location and location[0] in ("body", "query", "path", "header"):
+            location = location[1:] or location
+        field = ".".join(location) or "body"
+        if first.get("type") == "json_invalid":
+            return error_response(400, "malformed_json", f"the body is not valid JSON: {first.get('msg')}", "body")
+        return error_response(422, "invalid_input", f"{field}: {first.get('msg')}", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s", request.url.path)
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,63 @@
+"""``/metrics`` in Prometheus' text format: requests and latency per route, outbox backlog,
+queue lengths and store health (the last three measured when scraped)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from jarvis.api.deps import Reader
+
+router = APIRouter(tags=["health"])
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("jarvis_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("jarvis_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                                 registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.outbox = Gauge("jarvis_outbox_pending_events", "Outbox events not yet applied everywhere",
+                            registry=self.registry)
+        self.queue = Gauge("jarvis_task_queue_length", "Tasks per Redis queue", ["queue"], registry=self.registry)
+        self.store_up = Gauge("jarvis_store_up", "1 if the store answers", ["store"], registry=self.registry)
+        self.store_latency = Gauge("jarvis_store_latency_seconds", "Store round trip", ["store"], registry=self.registry)
+
+
+def install(app: FastAPI) -> None:
+    metrics = app.state.metrics = Metrics()
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def prometheus(request: Request, caller: Reader) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    jarvis = caller.jarvis
+
+    def refresh() -> None:
+        for health in jarvis.health():
+            metrics.store_up.labels(health.store).set(1 if health.up else 0)
+            if health.latency_ms is not None:
+                metrics.store_latency.labels(health.store).set(health.latency_ms / 1000)
+        try:
+            metrics.outbox.set(jarvis.projector.pending())
+            for queue, length in jarvis.queue_depths().items():
+                metrics.queue.labels(queue).set(length)
+        except Exception:  # noqa: BLE001 - a store is down; its health gauge already says so
+            pass
+
+    await run_in_threadpool(refresh)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,77 @@
+"""/api/v1/agents and /api/v1/models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from jarvis.api.deps import Reader, Writer
+from jarvis.schemas import AgentIn, ModelIn
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+Row = dict[str, Any]
+
+
+class Heartbeat(BaseModel):
+    status: Literal["active", "inactive", "error", "updating"] = "active"
+    current_task: str | None = Field(default=None, max_length=255)
+    resource_usage: dict[str, Any] = Field(default_factory=dict, max_length=100)
+
+
+class ModelUse(BaseModel):
+    memory_usage_mb: float | None = Field(default=None, ge=0, le=10_000_000)
+
+
+@router.post("/agents", status_code=201)
+def register_agent(body: AgentIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.register_agent, **body.model_dump())
+
+
+@router.get("/agents")
+def list_agents(caller: Reader, type: str | None = Query(default=None, max_length=100),
+                status: Literal["active", "inactive", "error", "updating", "terminated"] | None = None,
+                limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> list[Row]:
+    return caller.run(caller.jarvis.list_agents, type=type, status=status, limit=limit, offset=offset)
+
+
+@router.get("/agents/{agent_id}")
+def get_agent(agent_id: UUID, caller: Reader) -> Row:
+    return caller.run(caller.jarvis.get_agent, agent_id)
+
+
+@router.patch("/agents/{agent_id}/configuration")
+def update_configuration(agent_id: UUID, configuration: dict[str, Any], caller: Writer) -> Row:
+    return caller.run(caller.jarvis.update_agent_configuration, agent_id, configuration)
+
+
+@router.post("/agents/{agent_id}/heartbeat")
+def heartbeat(agent_id: UUID, body: Heartbeat, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.heartbeat, agent_id, **body.model_dump())
+
+
+@router.delete("/agents/{agent_id}")
+def terminate_agent(agent_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.terminate_agent, agent_id)
+
+
+@router.put("/agents/{agent_id}/models/{model_id}")
+def assign_model(agent_id: UUID, model_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.assign_model, agent_id, model_id)
+
+
+@router.get("/agents/{agent_id}/collaborations")
+def collaboration_history(agent_id: UUID, caller: Reader) -> list[Row]:
+    return caller.run(caller.jarvis.collaboration_history, agent_id)
+
+
+@router.post("/models", status_code=201, tags=["models"])
+def register_model(body: ModelIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.register_model, **body.model_dump())
+
+
+@router.post("/models/{name}/use", tags=["models"])
+def record_model_use(name: str, body: ModelUse, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.record_model_use, name, memory_usage_mb=body.memory_usage_mb)

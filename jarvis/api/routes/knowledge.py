@@ -1,0 +1,50 @@
+"""/api/v1/knowledge, /code-snippets, /task-patterns: what agents know and reuse."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from jarvis.api.deps import Reader, Writer
+from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn
+
+router = APIRouter(prefix="/api/v1", tags=["knowledge"])
+Row = dict[str, Any]
+
+
+@router.post("/knowledge", status_code=201)
+def add_knowledge(body: KnowledgeIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.add_knowledge, **body.model_dump())
+
+
+@router.get("/knowledge/traverse")
+def traverse(caller: Reader, topic: str = Query(min_length=1, max_length=255),
+             max_hops: int = Query(default=3, ge=1, le=3), limit: int = Query(default=50, ge=1, le=500)) -> list[Row]:
+    return caller.run(caller.jarvis.traverse_knowledge, topic, max_hops=max_hops, limit=limit)
+
+
+@router.delete("/knowledge/{knowledge_id}")
+def delete_knowledge(knowledge_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.delete_knowledge, knowledge_id)
+
+
+@router.put("/knowledge/{knowledge_id}/related/{related_id}")
+def relate(knowledge_id: UUID, related_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.relate_knowledge, knowledge_id, related_id)
+
+
+@router.put("/knowledge/{knowledge_id}/used-in/{task_id}")
+def used_in(knowledge_id: UUID, task_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.use_knowledge, knowledge_id, task_id)
+
+
+@router.post("/code-snippets", status_code=201, tags=["code snippets"])
+def add_code_snippet(body: CodeSnippetIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.add_code_snippet, **body.model_dump())
+
+
+@router.post("/task-patterns", status_code=201, tags=["task patterns"])
+def add_task_pattern(body: TaskPatternIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.add_task_pattern, **body.model_dump())

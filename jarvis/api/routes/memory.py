@@ -1,0 +1,50 @@
+"""/api/v1/memory/{agent_id}/{memory_type}/{key}: an agent's core, recall, archival, working memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from jarvis.api.deps import Reader, Writer
+from jarvis.embeddings import MAX_TEXT_CHARS
+
+router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
+Row = dict[str, Any]
+MemoryType = Literal["core", "recall", "archival", "working"]
+
+
+class MemoryValue(BaseModel):
+    value: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    importance: float = Field(default=0.5, ge=0, le=1)
+    expires_at: datetime | None = None
+
+
+class RecallIn(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    limit: int = Field(default=5, ge=1, le=100)
+    memory_type: MemoryType | None = None
+
+
+@router.put("/{agent_id}/{memory_type}/{key}")
+def put_memory(agent_id: UUID, memory_type: MemoryType, key: str, body: MemoryValue, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.put_memory, agent_id=agent_id, memory_type=memory_type, key=key,
+                      **body.model_dump())
+
+
+@router.get("/{agent_id}/{memory_type}/{key}")
+def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Reader) -> Row:
+    return caller.run(caller.jarvis.get_memory, agent_id, memory_type, key)
+
+
+@router.delete("/{agent_id}/{memory_type}/{key}")
+def delete_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.delete_memory, agent_id, memory_type, key)
+
+
+@router.post("/{agent_id}/recall")
+def recall(agent_id: UUID, body: RecallIn, caller: Reader) -> list[Row]:
+    return caller.run(caller.jarvis.recall, agent_id, body.query, limit=body.limit, memory_type=body.memory_type)

@@ -1,0 +1,35 @@
+"""/api/v1/search and /api/v1/best-agent: finding things and agents by meaning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from jarvis.api.deps import Reader
+from jarvis.embeddings import MAX_TEXT_CHARS
+from jarvis.schemas import SearchIn
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+
+class BestAgentIn(BaseModel):
+    task_description: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    capability: str | None = Field(default=None, min_length=1, max_length=255)
+    limit: int = Field(default=3, ge=1, le=50)
+
+
+@router.post("/search")
+def search(body: SearchIn, caller: Reader) -> dict[str, Any]:
+    fields = body.model_dump(exclude_none=True)
+    if caller.key.user_id is not None:
+        if body.user_id not in (None, caller.key.user_id):
+            raise HTTPException(403, f"this key acts for user {caller.key.user_id!r} only")
+        fields["user_id"] = caller.key.user_id
+    return caller.run(caller.jarvis.search, **fields)
+
+
+@router.post("/best-agent")
+def best_agent(body: BestAgentIn, caller: Reader) -> dict[str, Any]:
+    return caller.run(caller.jarvis.best_agent, body.task_description, capability=body.capability, limit=body.limit)

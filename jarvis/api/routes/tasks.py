@@ -1,0 +1,118 @@
+"""/api/v1/tasks: create, and the worker protocol (dequeue, extend, complete, fail)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from jarvis.api.deps import Reader, Writer
+from jarvis.domain.tasks import Lease
+from jarvis.schemas import TaskIn
+from jarvis.stores.redis_queue import Delivery
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+Row = dict[str, Any]
+
+
+class LeaseIn(BaseModel):
+    """What a worker got from ``dequeue`` and hands back to finish the task."""
+
+    task_id: UUID
+    queue: str = Field(pattern=r"^task:queue:(high|medium|low)$")
+    token: str = Field(min_length=1, max_length=64)
+    agent_id: UUID | None = None
+    lock_holder: str | None = Field(default=None, max_length=300)
+
+    def lease(self, task_id: UUID) -> Lease:
+        if task_id != self.task_id:
+            raise HTTPException(422, "lease.task_id does not match the task in the path")
+        delivery = Delivery(task_id=str(self.task_id), queue=self.queue, token=self.token)
+        return Lease(task={}, delivery=delivery, agent_id=str(self.agent_id) if self.agent_id else None,
+                     lock_holder=self.lock_holder)
+
+
+class DequeueIn(BaseModel):
+    worker: str = Field(min_length=1, max_length=255)
+    visibility_timeout: float = Field(default=30.0, ge=0.1, le=3600)
+    agent_id: UUID | None = None
+
+
+class CompleteIn(BaseModel):
+    lease: LeaseIn
+    output: dict[str, Any] = Field(default_factory=dict)
+    execution_time_ms: int | None = Field(default=None, ge=0, le=2_000_000_000)
+
+
+class FailIn(BaseModel):
+    lease: LeaseIn
+    error: dict[str, Any]
+    retry_delay: float = Field(default=5.0, ge=0, le=86400)
+
+
+class ExtendIn(BaseModel):
+    lease: LeaseIn
+    visibility_timeout: float = Field(default=30.0, ge=0.1, le=3600)
+
+
+def _lease_out(lease: Lease | None) -> Row | None:
+    if lease is None:
+        return None
+    return {"task": lease.task, "lease": {"task_id": lease.task_id, "queue": lease.delivery.queue,
+                                          "token": lease.delivery.token, "agent_id": lease.agent_id,
+                                          "lock_holder": lease.lock_holder}}
+
+
+@router.post("", status_code=201)
+def create_task(body: TaskIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.create_task, **body.model_dump())
+
+
+@router.get("/queues")
+def queue_depths(caller: Reader) -> dict[str, int]:
+    return caller.run(caller.jarvis.queue_depths)
+
+
+@router.post("/dequeue")
+def dequeue(body: DequeueIn, caller: Writer) -> Row | None:
+    """The next task by priority with its lease, or null when every queue is empty."""
+    return _lease_out(caller.run(caller.jarvis.dequeue_task, **body.model_dump()))
+
+
+@router.get("/{task_id}")
+def get_task(task_id: UUID, caller: Reader) -> Row:
+    return caller.run(caller.jarvis.get_task, task_id)
+
+
+@router.post("/{task_id}/extend")
+def extend(task_id: UUID, body: ExtendIn, caller: Writer) -> dict[str, bool]:
+    return {"extended": caller.run(caller.jarvis.extend_lease, body.lease.lease(task_id),
+                                   visibility_timeout=body.visibility_timeout)}
+
+
+@router.post("/{task_id}/complete")
+def complete(task_id: UUID, body: CompleteIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.complete_task, body.lease.lease(task_id), output=body.output,
+                      execution_time_ms=body.execution_time_ms)
+
+
+@router.post("/{task_id}/fail")
+def fail(task_id: UUID, body: FailIn, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.fail_task, body.lease.lease(task_id), error=body.error, retry_delay=body.retry_delay)
+
+
+@router.post("/{task_id}/cancel")
+def cancel(task_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.cancel_task, task_id)
+
+
+@router.put("/{task_id}/agent/{agent_id}")
+def assign(task_id: UUID, agent_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.assign_task, task_id, agent_id)
+
+
+@router.put("/{task_id}/produced/{knowledge_id}")
+def produced(task_id: UUID, knowledge_id: UUID, caller: Writer) -> Row:
+    return caller.run(caller.jarvis.task_produced, task_id, knowledge_id)

@@ -1,0 +1,90 @@
+"""API keys: created once and shown once, stored as a SHA-256 hash, with scopes, revocable.
+
+A key is ``jm_<prefix>_<secret>`` with 256 random bits, so a fast hash is enough (there is
+nothing to brute-force) and lookup is by the prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from psycopg.rows import dict_row
+
+from jarvis.errors import InvalidInput, NotFound
+from jarvis.stores.postgres import PostgresStore
+
+SCOPES = ("read", "write", "admin", "backup")
+
+INSERT_KEY = """
+INSERT INTO api_keys (name, prefix, key_hash, scopes, user_id) VALUES (%s, %s, %s, %s, %s)
+RETURNING id, name, prefix, scopes, user_id, created_at
+"""
+FIND_KEY = "SELECT id, name, key_hash, scopes, user_id FROM api_keys WHERE prefix = %s AND revoked_at IS NULL"
+# At most one write a minute per key, so authenticating stays a read on the hot path.
+TOUCH_KEY = """
+UPDATE api_keys SET last_used_at = CURRENT_TIMESTAMP
+WHERE id = %s AND (last_used_at IS NULL OR last_used_at < CURRENT_TIMESTAMP - interval '1 minute')
+"""
+LIST_KEYS = """
+SELECT id, name, prefix, scopes, user_id, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at
+"""
+REVOKE_KEY = """
+UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE (id::text = %(key)s OR prefix = %(key)s) AND revoked_at IS NULL
+RETURNING id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    user_id: str | None
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(pg: PostgresStore, *, name: str, scopes: list[str], user_id: str | None = None) -> tuple[str, dict]:
+    """Return (the key, to show once; its stored record)."""
+    if not name or len(name) > 255:
+        raise InvalidInput("name", "must be 1 to 255 characters")
+    unknown = [s for s in scopes if s not in SCOPES]
+    if not scopes or unknown:
+        raise InvalidInput("scopes", f"must be some of {', '.join(SCOPES)}")
+    prefix = secrets.token_hex(6)
+    key = f"jm_{prefix}_{secrets.token_urlsafe(32)}"
+    with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        record = cur.execute(INSERT_KEY, (name, prefix, _hash(key), list(dict.fromkeys(scopes)), user_id)).fetchone()
+    return key, record
+
+
+def authenticate(pg: PostgresStore, key: str) -> ApiKey | None:
+    """The live key matching *key*, or None (unknown, malformed or revoked)."""
+    parts = key.split("_", 2) if key else []
+    if len(parts) != 3 or parts[0] != "jm":
+        return None
+    with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(FIND_KEY, (parts[1],)).fetchone()
+        if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
+            return None
+        cur.execute(TOUCH_KEY, (row["id"],))
+    return ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])
+
+
+def list_keys(pg: PostgresStore) -> list[dict]:
+    with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(LIST_KEYS).fetchall()
+
+
+def revoke_key(pg: PostgresStore, key_id_or_prefix: str) -> None:
+    with pg.pool.connection() as conn:
+        if conn.execute(REVOKE_KEY, {"key": key_id_or_prefix}).fetchone() is None:
+            raise NotFound(f"no live API key {key_id_or_prefix!r}")
