@@ -64,7 +64,7 @@ def require(scope: str) -> Callable[..., Caller]:
 def _rate_limit(request: Request, jarvis: Jarvis, key: ApiKey) -> None:
     route = request.scope.get("route")
     endpoint = f"{request.method}:{getattr(route, 'path', request.url.path)}"
-    settings = jarvis.settings
+    settings = request.app.state.settings
     try:
         with jarvis.stores.redis.unavailable():
             count, reset = jarvis.stores.redis.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window)
