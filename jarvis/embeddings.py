@@ -128,4 +128,7 @@ def check_vector(vector: Sequence[float] | np.ndarray, *, field: str = "vector")
         raise InvalidInput(field, f"must have {DIMENSION} dimensions, got {array.shape[0] if array.ndim == 1 else array.shape}")
     if not np.isfinite(array).all():
         raise InvalidInput(field, "must contain only finite numbers")
-    return array
+    norm = float(np.linalg.norm(array))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise InvalidInput(field, "must not be all zeros")
+    return array / norm  # our vectors are unit length; so is every vector we search with

@@ -50,9 +50,11 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
                   description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
                               "Chroma and Qdrant. Every route but /health needs an X-API-Key.")
     app.state.settings = settings
+    if jarvis is not None:
+        app.state.jarvis = jarvis  # usable even by clients that skip the lifespan (ASGI test transports)
     errors.install(app)
     metrics.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     return app

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jarvis.errors import Conflict, InvalidInput, JarvisError, LeaseLost, NotFound, StoreUnavailable, StoreTimeout
@@ -23,6 +24,30 @@ STATUS = (
     (StoreTimeout, 503, "store_timeout"),
     (JarvisError, 500, "internal_error"),
 )
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
+#: Documented on every /api/v1 route, so the OpenAPI schema says what clients may get.
+COMMON_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Malformed JSON"), (401, "No valid API key"), (403, "The key lacks the scope, or acts for another user"),
+        (404, "Not found"), (409, "Conflict, or a lost task lease"), (413, "Body too large"),
+        (422, "Invalid input; `field` names it"), (429, "Rate limited; see Retry-After"),
+        (503, "A store the request needs is down"),
+    )
+}
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None,

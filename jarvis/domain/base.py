@@ -104,7 +104,10 @@ class Base:
             raise Conflict(_column(exc), "already exists") from None
         except psycopg.errors.CheckViolation as exc:
             raise InvalidInput(exc.diag.constraint_name or "value", "is out of range") from None
-        except psycopg.errors.InvalidTextRepresentation as exc:
+        except (psycopg.errors.InvalidTextRepresentation, psycopg.errors.CharacterNotInRepertoire,
+                psycopg.errors.UntranslatableCharacter, psycopg.errors.NumericValueOutOfRange) as exc:
+            raise InvalidInput(exc.diag.column_name or "value", str(exc).splitlines()[0]) from None
+        except psycopg.DataError as exc:  # e.g. a NUL byte, which PostgreSQL text cannot hold
             raise InvalidInput("value", str(exc).splitlines()[0]) from None
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("postgres", type(exc).__name__) from None

@@ -6,22 +6,22 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jarvis.api.deps import Reader, Writer
-from jarvis.schemas import AgentIn, ModelIn
+from jarvis.schemas import AgentIn, Input, ModelIn
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 Row = dict[str, Any]
 
 
-class Heartbeat(BaseModel):
+class Heartbeat(Input):
     status: Literal["active", "inactive", "error", "updating"] = "active"
     current_task: str | None = Field(default=None, max_length=255)
     resource_usage: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
 
-class ModelUse(BaseModel):
+class ModelUse(Input):
     memory_usage_mb: float | None = Field(default=None, ge=0, le=10_000_000)
 
 

@@ -7,8 +7,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from jarvis.schemas import Input
 from jarvis.api.deps import Reader, Writer
 from jarvis.embeddings import MAX_TEXT_CHARS
 
@@ -17,13 +18,13 @@ Row = dict[str, Any]
 MemoryType = Literal["core", "recall", "archival", "working"]
 
 
-class MemoryValue(BaseModel):
+class MemoryValue(Input):
     value: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     importance: float = Field(default=0.5, ge=0, le=1)
     expires_at: datetime | None = None
 
 
-class RecallIn(BaseModel):
+class RecallIn(Input):
     query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     limit: int = Field(default=5, ge=1, le=100)
     memory_type: MemoryType | None = None

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jarvis.api.deps import Reader
 from jarvis.embeddings import MAX_TEXT_CHARS
-from jarvis.schemas import SearchIn
+from jarvis.schemas import Input, SearchIn
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-class BestAgentIn(BaseModel):
+class BestAgentIn(Input):
     task_description: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     capability: str | None = Field(default=None, min_length=1, max_length=255)
     limit: int = Field(default=3, ge=1, le=50)

@@ -6,18 +6,18 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jarvis.api.deps import Reader, Writer
 from jarvis.domain.tasks import Lease
-from jarvis.schemas import TaskIn
+from jarvis.schemas import Input, TaskIn
 from jarvis.stores.redis_queue import Delivery
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 Row = dict[str, Any]
 
 
-class LeaseIn(BaseModel):
+class LeaseIn(Input):
     """What a worker got from ``dequeue`` and hands back to finish the task."""
 
     task_id: UUID
@@ -34,25 +34,25 @@ class LeaseIn(BaseModel):
                      lock_holder=self.lock_holder)
 
 
-class DequeueIn(BaseModel):
+class DequeueIn(Input):
     worker: str = Field(min_length=1, max_length=255)
     visibility_timeout: float = Field(default=30.0, ge=0.1, le=3600)
     agent_id: UUID | None = None
 
 
-class CompleteIn(BaseModel):
+class CompleteIn(Input):
     lease: LeaseIn
     output: dict[str, Any] = Field(default_factory=dict)
     execution_time_ms: int | None = Field(default=None, ge=0, le=2_000_000_000)
 
 
-class FailIn(BaseModel):
+class FailIn(Input):
     lease: LeaseIn
     error: dict[str, Any]
     retry_delay: float = Field(default=5.0, ge=0, le=86400)
 
 
-class ExtendIn(BaseModel):
+class ExtendIn(Input):
     lease: LeaseIn
     visibility_timeout: float = Field(default=30.0, ge=0.1, le=3600)
 

@@ -6,8 +6,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from jarvis.schemas import Input
 from jarvis.api.deps import Writer
 from jarvis.embeddings import MAX_TEXT_CHARS
 
@@ -15,12 +16,12 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 Row = dict[str, Any]
 
 
-class UserBody(BaseModel):
+class UserBody(Input):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     preferences: dict[str, Any] = Field(default_factory=dict, max_length=200)
 
 
-class PreferenceBody(BaseModel):
+class PreferenceBody(Input):
     preference_type: Literal["agent", "task", "interface"]
     description: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     value: dict[str, Any] = Field(default_factory=dict, max_length=200)
