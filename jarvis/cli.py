@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true")
     commands.add_parser("requeue", help="rebuild the Redis task queues from pending task rows")
 
+    demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
+    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--url", help="use a running API instead of starting one (with --api-key)")
+    demo.add_argument("--api-key", help="an API key with read and write scopes for --url")
+
     keys = commands.add_parser("keys", help="API keys: create, list, revoke")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="create a key and print it (shown only once)")
@@ -168,6 +173,18 @@ def cmd_requeue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis import demo, local
+    from jarvis.migrate import migrate_all
+
+    if not args.url:
+        local.up(settings)
+        migrate_all(settings)
+    report = demo.run(settings, base_url=args.url, api_key=args.api_key)
+    print(demo.main_json(report) if args.json else demo.render(report))
+    return 0
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import apikeys
     from jarvis.stores.postgres import PostgresStore
@@ -205,7 +222,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
-    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "serve": cmd_serve,
+    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo,
+    "serve": cmd_serve,
 }
 
 

@@ -61,3 +61,20 @@ class Conflict(JarvisError):
 
 class LeaseLost(JarvisError):
     """The worker's lease on a task expired and the task may be with another worker now."""
+
+
+class ApiError(JarvisError):
+    """An error answered by the memory API (see :mod:`jarvis.client`)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 retry_after: float | None = None) -> None:
+        self.status, self.code, self.field, self.retry_after = status, code, field, retry_after
+        super().__init__(f"{status} {code}: {message}")
+
+
+class Unauthorized(ApiError):
+    """No valid API key (401) or a key without the needed scope (403)."""
+
+
+class RateLimited(ApiError):
+    """Too many requests (429); ``retry_after`` says when to try again."""

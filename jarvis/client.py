@@ -1,0 +1,279 @@
+"""A typed Python client for the memory API, synchronous and asynchronous (httpx).
+
+    with JarvisClient("http://127.0.0.1:8000", api_key=key) as jarvis:
+        agent = jarvis.register_agent(name="atlas", type="crewai", capabilities=[...])
+        jarvis.search(query="...", scopes=["knowledge"])
+
+    async with AsyncJarvisClient(url, api_key=key) as jarvis:
+        await jarvis.best_agent("translate this letter")
+
+Errors come back as this package's exceptions: InvalidInput (naming the field), NotFound,
+Conflict, LeaseLost, StoreUnavailable, Unauthorized, RateLimited, ApiError.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+import httpx
+
+from jarvis.errors import ApiError, Conflict, InvalidInput, LeaseLost, NotFound, RateLimited, StoreUnavailable, Unauthorized
+
+Row = dict[str, Any]
+Id = str | UUID
+MemoryType = Literal["core", "recall", "archival", "working"]
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        error = {"code": "http_error", "message": response.text[:500], "field": None}
+    code, message, field = error.get("code", "http_error"), error.get("message", ""), error.get("field")
+    status = response.status_code
+    if status == 422:
+        raise InvalidInput(field or "body", message)
+    if status == 404:
+        raise NotFound(message)
+    if status == 409:
+        raise (LeaseLost(message) if code == "lease_lost" else Conflict(field or "body", message))
+    if status == 503:
+        raise StoreUnavailable("api", message)
+    if status == 429:
+        raise RateLimited(status, code, message, field, retry_after=float(response.headers.get("Retry-After", 1)))
+    if status in (401, 403):
+        raise Unauthorized(status, code, message, field)
+    raise ApiError(status, code, message, field)
+
+
+def _json(response: httpx.Response) -> Any:
+    _raise_for(response)
+    return response.json() if response.content else None
+
+
+class _Endpoints:
+    """Every operation of the API; the subclass decides whether calls block or are awaited."""
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        raise NotImplementedError
+
+    # agents and models
+    def register_agent(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/agents", json=fields)
+
+    def list_agents(self, *, type: str | None = None, status: str | None = None, limit: int = 100,
+                    offset: int = 0) -> list[Row]:
+        params = {k: v for k, v in {"type": type, "status": status, "limit": limit, "offset": offset}.items() if v is not None}
+        return self._call("GET", "/api/v1/agents", params=params)
+
+    def get_agent(self, agent_id: Id) -> Row:
+        return self._call("GET", f"/api/v1/agents/{agent_id}")
+
+    def update_agent_configuration(self, agent_id: Id, configuration: dict) -> Row:
+        return self._call("PATCH", f"/api/v1/agents/{agent_id}/configuration", json=configuration)
+
+    def heartbeat(self, agent_id: Id, **fields: Any) -> Row:
+        return self._call("POST", f"/api/v1/agents/{agent_id}/heartbeat", json=fields)
+
+    def terminate_agent(self, agent_id: Id) -> Row:
+        return self._call("DELETE", f"/api/v1/agents/{agent_id}")
+
+    def assign_model(self, agent_id: Id, model_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/agents/{agent_id}/models/{model_id}")
+
+    def collaboration_history(self, agent_id: Id) -> list[Row]:
+        return self._call("GET", f"/api/v1/agents/{agent_id}/collaborations")
+
+    def register_model(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/models", json=fields)
+
+    def record_model_use(self, name: str, *, memory_usage_mb: float | None = None) -> Row:
+        return self._call("POST", f"/api/v1/models/{name}/use", json={"memory_usage_mb": memory_usage_mb})
+
+    # tasks
+    def create_task(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/tasks", json=fields)
+
+    def get_task(self, task_id: Id) -> Row:
+        return self._call("GET", f"/api/v1/tasks/{task_id}")
+
+    def queue_depths(self) -> dict[str, int]:
+        return self._call("GET", "/api/v1/tasks/queues")
+
+    def dequeue_task(self, *, worker: str, visibility_timeout: float = 30.0, agent_id: Id | None = None) -> Row | None:
+        """``{"task": {...}, "lease": {...}}``, or None when every queue is empty."""
+        body = {"worker": worker, "visibility_timeout": visibility_timeout, "agent_id": str(agent_id) if agent_id else None}
+        return self._call("POST", "/api/v1/tasks/dequeue", json=body)
+
+    def extend_lease(self, lease: Row, *, visibility_timeout: float = 30.0) -> Row:
+        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/extend",
+                          json={"lease": lease, "visibility_timeout": visibility_timeout})
+
+    def complete_task(self, lease: Row, *, output: dict | None = None, execution_time_ms: int | None = None) -> Row:
+        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/complete",
+                          json={"lease": lease, "output": output or {}, "execution_time_ms": execution_time_ms})
+
+    def fail_task(self, lease: Row, *, error: dict, retry_delay: float = 5.0) -> Row:
+        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/fail",
+                          json={"lease": lease, "error": error, "retry_delay": retry_delay})
+
+    def cancel_task(self, task_id: Id) -> Row:
+        return self._call("POST", f"/api/v1/tasks/{task_id}/cancel")
+
+    def assign_task(self, task_id: Id, agent_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/tasks/{task_id}/agent/{agent_id}")
+
+    def task_produced(self, task_id: Id, knowledge_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/tasks/{task_id}/produced/{knowledge_id}")
+
+    # conversations and memory
+    def append_message(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/conversations/messages", json=fields)
+
+    def conversation_history(self, session_id: str, *, limit: int = 200) -> list[Row]:
+        return self._call("GET", f"/api/v1/conversations/{session_id}", params={"limit": limit})
+
+    def search_conversations_text(self, query: str, *, limit: int = 20) -> list[Row]:
+        return self._call("GET", "/api/v1/conversations/search", params={"q": query, "limit": limit})
+
+    def put_memory(self, agent_id: Id, memory_type: MemoryType, key: str, value: str, *, importance: float = 0.5,
+                   expires_at: str | None = None) -> Row:
+        return self._call("PUT", f"/api/v1/memory/{agent_id}/{memory_type}/{key}",
+                          json={"value": value, "importance": importance, "expires_at": expires_at})
+
+    def get_memory(self, agent_id: Id, memory_type: MemoryType, key: str) -> Row:
+        return self._call("GET", f"/api/v1/memory/{agent_id}/{memory_type}/{key}")
+
+    def delete_memory(self, agent_id: Id, memory_type: MemoryType, key: str) -> Row:
+        return self._call("DELETE", f"/api/v1/memory/{agent_id}/{memory_type}/{key}")
+
+    def recall(self, agent_id: Id, query: str, *, limit: int = 5, memory_type: MemoryType | None = None) -> list[Row]:
+        return self._call("POST", f"/api/v1/memory/{agent_id}/recall",
+                          json={"query": query, "limit": limit, "memory_type": memory_type})
+
+    # knowledge, code, patterns, users
+    def add_knowledge(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/knowledge", json=fields)
+
+    def delete_knowledge(self, knowledge_id: Id) -> Row:
+        return self._call("DELETE", f"/api/v1/knowledge/{knowledge_id}")
+
+    def relate_knowledge(self, knowledge_id: Id, related_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/knowledge/{knowledge_id}/related/{related_id}")
+
+    def use_knowledge(self, knowledge_id: Id, task_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/knowledge/{knowledge_id}/used-in/{task_id}")
+
+    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50) -> list[Row]:
+        return self._call("GET", "/api/v1/knowledge/traverse", params={"topic": topic, "max_hops": max_hops, "limit": limit})
+
+    def add_code_snippet(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/code-snippets", json=fields)
+
+    def add_task_pattern(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/task-patterns", json=fields)
+
+    def upsert_user(self, user_id: str, **fields: Any) -> Row:
+        return self._call("PUT", f"/api/v1/users/{user_id}", json=fields)
+
+    def add_user_preference(self, user_id: str, **fields: Any) -> Row:
+        return self._call("POST", f"/api/v1/users/{user_id}/preferences", json=fields)
+
+    def user_prefers(self, user_id: str, agent_id: Id) -> Row:
+        return self._call("PUT", f"/api/v1/users/{user_id}/prefers/{agent_id}")
+
+    # operations
+    def start_collaboration(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/collaborations", json=fields)
+
+    def log_event(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/events", json=fields)
+
+    def record_metric(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/performance-metrics", json=fields)
+
+    def log_improvement(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/improvements", json=fields)
+
+    def approve_improvement(self, improvement_id: Id) -> Row:
+        return self._call("POST", f"/api/v1/improvements/{improvement_id}/approve")
+
+    def apply_improvement(self, improvement_id: Id) -> Row:
+        return self._call("POST", f"/api/v1/improvements/{improvement_id}/apply")
+
+    # messages
+    def send_message(self, from_agent: Id, to_agent: Id, message: dict) -> Row:
+        return self._call("POST", f"/api/v1/messages/{from_agent}/{to_agent}", json=message)
+
+    def receive_messages(self, from_agent: Id, to_agent: Id, *, limit: int = 100) -> list[Row]:
+        return self._call("POST", f"/api/v1/messages/{from_agent}/{to_agent}/receive", params={"limit": limit})
+
+    # search and health
+    def search(self, **fields: Any) -> Row:
+        return self._call("POST", "/api/v1/search", json=fields)
+
+    def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> Row:
+        return self._call("POST", "/api/v1/best-agent",
+                          json={"task_description": task_description, "capability": capability, "limit": limit})
+
+    def health(self) -> Row:
+        return self._call("GET", "/health")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: UUIDs as strings, inside dicts and lists too."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class JarvisClient(_Endpoints):
+    """Blocking client. ``close()`` (or ``with``) releases its connections."""
+
+    def __init__(self, base_url: str, *, api_key: str, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout,
+                                  transport=transport)
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        health = path == "/health"
+        response = self._http.request(method, path, json=_clean(json), params=params)
+        return response.json() if health else _json(response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "JarvisClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncJarvisClient(_Endpoints):
+    """Asynchronous client: every method returns an awaitable."""
+
+    def __init__(self, base_url: str, *, api_key: str, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout,
+                                       transport=transport)
+
+    async def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        response = await self._http.request(method, path, json=_clean(json), params=params)
+        return response.json() if path == "/health" else _json(response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncJarvisClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
