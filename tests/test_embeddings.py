@@ -57,4 +57,7 @@ def test_a_vector_of_the_wrong_size_is_refused() -> None:
         check_vector([0.1, 0.2, 0.3])
     with pytest.raises(InvalidInput, match="finite"):
         check_vector([float("nan")] * DIMENSION)
-    assert check_vector([0.0] * DIMENSION).shape == (DIMENSION,)
+    with pytest.raises(InvalidInput, match="all zeros"):
+        check_vector([0.0] * DIMENSION)
+    unit = check_vector([3.0] + [0.0] * (DIMENSION - 1))
+    assert unit.shape == (DIMENSION,) and unit[0] == 1.0

@@ -39,8 +39,11 @@ def test_best_agent_picks_the_capability_described_in_other_words(jarvis, name) 
     jarvis.register_agent(name=f"{name}-chef", type="letta", performance_score=0.9, capabilities=[
         {"name": f"{name}-cooking", "description": "Plan weekly meals and grocery lists"}])
     try:
-        best = jarvis.best_agent("Render this letter from Paris into the language spoken in London")
-        assert best["agents"][0]["agent_id"] == translator["id"]
+        best = jarvis.best_agent("Render this letter from Paris into the language spoken in London", limit=50)
+        # Other tests (and the demo) register translators too; among this test's agents:
+        ours = [a for a in best["agents"] if a["name"].startswith(name)]
+        assert ours[0]["agent_id"] == translator["id"]
+        assert "transl" in best["agents"][0]["matched_capability"]
         with_capability = jarvis.best_agent("anything at all", capability=f"{name}-translation")
         assert [a["agent_id"] for a in with_capability["agents"]] == [translator["id"]]
     finally:
