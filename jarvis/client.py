@@ -133,8 +133,8 @@ class _Endpoints:
     def append_message(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/conversations/messages", json=fields)
 
-    def conversation_history(self, session_id: str, *, limit: int = 200) -> list[Row]:
-        return self._call("GET", f"/api/v1/conversations/{session_id}", params={"limit": limit})
+    def conversation_history(self, session_id: str, *, limit: int = 200, offset: int = 0) -> list[Row]:
+        return self._call("GET", f"/api/v1/conversations/{session_id}", params={"limit": limit, "offset": offset})
 
     def search_conversations_text(self, query: str, *, limit: int = 20) -> list[Row]:
         return self._call("GET", "/api/v1/conversations/search", params={"q": query, "limit": limit})
@@ -191,6 +191,11 @@ class _Endpoints:
 
     def log_event(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/events", json=fields)
+
+    def list_events(self, *, severity: str | None = None, event_type: str | None = None, source: str | None = None,
+                    limit: int = 100, offset: int = 0) -> list[Row]:
+        params = {"severity": severity, "event_type": event_type, "source": source, "limit": limit, "offset": offset}
+        return self._call("GET", "/api/v1/events", params={k: v for k, v in params.items() if v is not None})
 
     def record_metric(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/performance-metrics", json=fields)

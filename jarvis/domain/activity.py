@@ -23,7 +23,14 @@ HISTORY = """
 SELECT id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
 FROM conversations WHERE session_id = %(session_id)s
   AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
-ORDER BY created_at, id LIMIT %(limit)s
+ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s
+"""
+LIST_EVENTS = """
+SELECT * FROM system_events
+WHERE (%(severity)s::text IS NULL OR severity = %(severity)s)
+  AND (%(event_type)s::text IS NULL OR event_type = %(event_type)s)
+  AND (%(source)s::text IS NULL OR source = %(source)s)
+ORDER BY created_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
 """
 TEXT_SEARCH = """
 SELECT id, session_id, user_id, role, content, created_at,
@@ -55,6 +62,13 @@ APPROVE_IMPROVEMENT = "UPDATE improvement_logs SET approved = TRUE WHERE id = %s
 APPLY_IMPROVEMENT = """
 UPDATE improvement_logs SET applied = TRUE, applied_at = CURRENT_TIMESTAMP WHERE id = %s AND approved RETURNING *
 """
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be between 1 and 1000")
+    if offset < 0:
+        raise InvalidInput("offset", "must not be negative")
 
 
 def _json(value: dict | None) -> Jsonb | None:
@@ -89,10 +103,11 @@ class ActivityMixin(Base):
             written["lagging"] = sorted({*written["lagging"], "redis"})
         return written
 
-    def conversation_history(self, session_id: str, *, user_id: str | None = None, limit: int = 200) -> list[dict]:
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        rows = self._all(HISTORY, {"session_id": session_id, "user_id": user_id, "limit": limit})
+    def conversation_history(self, session_id: str, *, user_id: str | None = None, limit: int = 200,
+                             offset: int = 0) -> list[dict]:
+        """A session's messages, oldest first, one page at a time."""
+        _check_page(limit, offset)
+        rows = self._all(HISTORY, {"session_id": session_id, "user_id": user_id, "limit": limit, "offset": offset})
         return [jsonable(r) for r in rows]
 
     def search_conversations_text(self, query: str, *, user_id: str | None = None, limit: int = 20) -> list[dict]:
@@ -139,6 +154,13 @@ class ActivityMixin(Base):
             except StoreError:
                 pass
         return row
+
+    def list_events(self, *, severity: str | None = None, event_type: str | None = None, source: str | None = None,
+                    limit: int = 100, offset: int = 0) -> list[dict]:
+        """System events, newest first, filtered and paginated."""
+        _check_page(limit, offset)
+        return [jsonable(r) for r in self._all(LIST_EVENTS, {"severity": severity, "event_type": event_type,
+                                                             "source": source, "limit": limit, "offset": offset})]
 
     def record_metric(self, **fields: Any) -> dict:
         """A metric row in Postgres plus ``metrics:realtime:{type}:{source}`` (300 s) in Redis."""

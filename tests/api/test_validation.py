@@ -72,3 +72,13 @@ def test_a_worker_finishes_a_task_over_http_and_a_stale_lease_is_409(api, writer
     assert done.status_code == 200 and done.json()["status"] == "completed"
     again = api.post(f"/api/v1/tasks/{task_id}/complete", headers=writer, json={"lease": delivered["lease"]})
     assert again.status_code == 409 and again.json()["error"]["code"] == "lease_lost"
+
+
+def test_lists_are_filtered_and_paginated(api, writer, name) -> None:
+    for n in range(3):
+        api.post("/api/v1/events", headers=writer, json={"event_type": "task_complete", "source": name,
+                                                          "message": f"done {n}", "severity": "info"})
+    page = api.get("/api/v1/events", headers=writer, params={"source": name, "limit": 2}).json()
+    rest = api.get("/api/v1/events", headers=writer, params={"source": name, "limit": 2, "offset": 2}).json()
+    assert [e["message"] for e in page + rest] == ["done 2", "done 1", "done 0"]
+    assert api.get("/api/v1/events", headers=writer, params={"limit": 0}).json()["error"]["field"] == "limit"

@@ -28,5 +28,7 @@ def search_text(caller: Reader, q: str = Query(min_length=1, max_length=1000),
 
 
 @router.get("/{session_id}")
-def history(session_id: str, caller: Reader, limit: int = Query(default=200, ge=1, le=1000)) -> list[Row]:
-    return caller.run(caller.jarvis.conversation_history, session_id, user_id=caller.key.user_id, limit=limit)
+def history(session_id: str, caller: Reader, limit: int = Query(default=200, ge=1, le=1000),
+            offset: int = Query(default=0, ge=0)) -> list[Row]:
+    return caller.run(caller.jarvis.conversation_history, session_id, user_id=caller.key.user_id, limit=limit,
+                      offset=offset)
