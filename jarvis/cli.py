@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from jarvis.config import STORES, Settings
 from jarvis.errors import JarvisError
@@ -46,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--store", action="append", choices=["neo4j", "chroma", "qdrant"])
     verify.add_argument("--json", action="store_true")
     commands.add_parser("requeue", help="rebuild the Redis task queues from pending task rows")
+
+    retention = commands.add_parser("retention", help="apply the retention policy across every store")
+    retention.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    retention.add_argument("--now", help="the clock to apply the policy at (ISO-8601), default: now")
+    retention.add_argument("--json", action="store_true")
+    partitions = commands.add_parser("partitions", help="create the coming months' partitions; report DEFAULT rows")
+    partitions.add_argument("--ahead", type=int, default=3)
+    backup = commands.add_parser("backup", help="back up all five stores into a new directory under --out")
+    backup.add_argument("--out", required=True, type=Path)
+    backup.add_argument("--keep", type=float, default=30.0, help="delete backups older than this many days (30)")
+    backup.add_argument("--json", action="store_true")
+    restore = commands.add_parser("restore", help="restore a backup directory (checked against its manifest)")
+    restore.add_argument("directory", type=Path)
 
     demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
@@ -173,6 +187,75 @@ def cmd_requeue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_now(text: str | None):
+    from datetime import datetime, timezone
+
+    from jarvis.errors import InvalidInput
+
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("--now", f"{text!r} is not an ISO-8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.retention import apply_retention
+
+    now = _parse_now(args.now)
+    report = _with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
+    if args.json:
+        print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
+                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging}))
+        return 0
+    verb = "would delete" if args.dry_run else "deleted"
+    for policy, count in report.counts.items():
+        print(f"{policy:<48} {verb} {count}")
+    for partition in report.dropped_partitions:
+        print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
+    if report.lagging:
+        print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
+    return 0
+
+
+def cmd_partitions(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.partitions import ensure_partitions
+
+    created, in_default = _with_stores(settings, lambda stores: ensure_partitions(stores, ahead=args.ahead))
+    print(f"created {len(created)} partitions" + (": " + ", ".join(created) if created else ""))
+    for table, rows in in_default.items():
+        print(f"{table}_default holds {rows} rows")
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.backup import backup, prune, terminal_progress
+
+    target = _with_stores(settings, lambda stores: backup(stores, args.out, progress=terminal_progress))
+    removed = prune(args.out, keep_days=args.keep)
+    manifest = json.loads((target / "manifest.json").read_text())
+    if args.json:
+        print(json.dumps({"backup": str(target), "pruned": [str(p) for p in removed], **manifest}))
+    else:
+        print(f"backup {target} in {manifest['seconds']} s")
+        for store, entry in manifest["stores"].items():
+            size = sum(f["bytes"] for f in entry["files"].values())
+            print(f"  {store:<9} {size:>12} bytes  {entry['items']}")
+        for path in removed:
+            print(f"pruned {path}")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.jobs.backup import restore, terminal_progress
+
+    restored = _with_stores(settings, lambda stores: restore(stores, args.directory, progress=terminal_progress))
+    print(f"restored {args.directory}: {json.dumps(restored)}")
+    return 0 if restored["differences"] == 0 else 1
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import demo, local
     from jarvis.migrate import migrate_all
@@ -223,6 +306,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo,
+    "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
     "serve": cmd_serve,
 }
 

@@ -103,3 +103,27 @@ def _compare(found: list[Difference], store: str, what: str, expected: set[str],
     missing, extra = sorted(expected - actual), sorted(actual - expected)
     if missing or extra:
         found.append(Difference(store, what, missing, extra))
+
+
+def reconcile(stores: Stores) -> int:
+    """Make every projection match PostgreSQL for each id ``verify`` finds different; return how many."""
+    from jarvis.projections import SELECT_EDGES
+
+    fixed = 0
+    for difference in verify(stores):
+        keys = difference.missing + difference.extra
+        client = stores.get(difference.store)
+        with stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)
+            with conn.cursor(row_factory=dict_row) as cur:
+                if difference.what == "relationships":
+                    write_edges(client, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
+                else:
+                    spec = next(s for s in ENTITIES.values() if difference.what in _descriptions(s))
+                    write_rows(difference.store, client, spec, cur.execute(spec.select, {"keys": keys}).fetchall(), keys)
+        fixed += len(keys)
+    return fixed
+
+
+def _descriptions(spec) -> set[str]:
+    return {f"{spec.label} nodes", f"{spec.chroma} documents", f"{spec.qdrant} points"}

@@ -64,6 +64,12 @@ class PostgresStore:
     def close(self) -> None:
         self.pool.close()
 
+    def reset(self) -> None:
+        """Replace every pooled connection (after a restore recreated the schema and its types)."""
+        self.pool.close()
+        self.pool = ConnectionPool(self.pool.conninfo, min_size=self.pool.min_size, max_size=self.pool.max_size,
+                                   configure=_configure, timeout=self.pool.timeout, name=self.pool.name, open=True)
+
     def health(self) -> Health:
         def query() -> str:
             with self.pool.connection(timeout=self.timeout) as conn:

@@ -207,6 +207,26 @@ class QdrantStore:
             if offset is None:
                 return found
 
+    def points(self, name: str):
+        """Every point of a collection as (id, vector, payload), in pages."""
+        if self._client is not None:
+            offset = None
+            while True:
+                page, offset = self._client.scroll(name, limit=1000, offset=offset, with_payload=True, with_vectors=True)
+                for p in page:
+                    yield str(p.id), [float(x) for x in p.vector], p.payload or {}
+                if offset is None:
+                    return
+        import qdrant_edge as edge
+
+        shard, offset = self._shard(name), None
+        while True:
+            page, offset = shard.scroll(edge.ScrollRequest(offset=offset, limit=1000, with_payload=True, with_vector=True))
+            for p in page:
+                yield str(p.id), [float(x) for x in _plain_vector(p.vector)], p.payload or {}
+            if offset is None:
+                return
+
     def reset(self, name: str) -> None:
         """Drop and recreate one collection (for a rebuild)."""
         if self._client is not None:
@@ -237,6 +257,11 @@ class QdrantStore:
         config = json.loads((self._path / name / "edge_config.json").read_text())
         vector = config["vectors"][""]
         return int(vector["size"]), str(vector["distance"])
+
+
+def _plain_vector(vector):
+    """Edge returns the default (unnamed) vector either bare or under the name ''."""
+    return vector[""] if isinstance(vector, dict) else vector
 
 
 def _scroll_request(offset):
