@@ -85,7 +85,10 @@ def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None 
     say = progress or (lambda message: None)
     started = datetime.now(timezone.utc)
     target = out / f"{PREFIX}{started.strftime(STAMP)}"
-    target.mkdir(parents=True)
+    try:
+        target.mkdir(parents=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create {target}: {exc.strerror}") from None
     manifest: dict[str, Any] = {"format": 1, "jarvis_version": __version__, "created_at": started.isoformat(),
                                 "stores": {}}
     versions = {health.store: health.version for health in stores.health()}

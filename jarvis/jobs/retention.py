@@ -56,10 +56,11 @@ ROW_RULES: tuple[tuple[str, str, timedelta], ...] = (
      "DELETE FROM improvement_logs WHERE NOT applied AND created_at < %(cutoff)s RETURNING NULL, NULL", 30 * DAY),
 )
 VOICE_POLICY, VOICE_WINDOW = "voice recordings (30 days)", 30 * DAY
+# PostgreSQL 18's RETURNING old.* gives the path being cleared, so the file can go too.
 CLEAR_VOICE = """
 UPDATE conversations SET audio_file_path = NULL
 WHERE message_type = 'voice' AND audio_file_path IS NOT NULL AND created_at < %(cutoff)s
-RETURNING audio_file_path
+RETURNING old.audio_file_path
 """
 
 # Metrics keep raw values 24 hours, hourly aggregates 7 days, daily aggregates 90 days.

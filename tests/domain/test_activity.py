@@ -101,3 +101,12 @@ def test_the_facade_reports_every_store_healthy_through_its_own_clients(jarvis) 
     report = jarvis.health()
     assert [h.store for h in report] == ["postgres", "redis", "neo4j", "chroma", "qdrant"]
     assert all(h.up for h in report), report
+
+
+def test_reading_a_memory_counts_an_access_without_changing_updated_at(jarvis, name) -> None:
+    agent = jarvis.register_agent(name=f"{name}-reader", type="letta")["id"]
+    written = jarvis.put_memory(agent_id=agent, memory_type="core", key="k", value="v1")
+    read = jarvis.get_memory(agent, "core", "k")
+    assert read["updated_at"] == written["updated_at"] and read["last_accessed"]
+    rewritten = jarvis.put_memory(agent_id=agent, memory_type="core", key="k", value="v2")
+    assert rewritten["updated_at"] > written["updated_at"]
