@@ -67,11 +67,16 @@ class Event:
 
 def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
     """Insert *events* inside the caller's transaction; return their ids."""
+    if not events:
+        return []
     with conn.cursor(row_factory=tuple_row) as cur:
-        return [
-            cur.execute(INSERT_EVENT, (event.entity, event.key, event.operation, list(stores_for(event.entity)))).fetchone()[0]
-            for event in events
-        ]
+        cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, list(stores_for(e.entity))) for e in events],
+                        returning=True)
+        ids = []
+        while True:
+            ids.append(cur.fetchone()[0])
+            if not cur.nextset():
+                return ids
 
 
 @dataclass

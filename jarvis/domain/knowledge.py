@@ -55,6 +55,26 @@ class KnowledgeMixin(Base):
 
         return self._write(work)
 
+    def add_knowledge_many(self, items: list[dict[str, Any]]) -> Written:
+        """Add a batch in one transaction: one embedding pass, one projection round (ingest)."""
+        if not isinstance(items, list) or not 1 <= len(items) <= 1000:
+            raise InvalidInput("items", "must be a list of 1 to 1000 items")
+        specs = [parse(KnowledgeIn, item) for item in items]
+        vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
+
+        def work(conn):
+            events, ids = [], []
+            with conn.cursor() as cur:
+                for spec, vector in zip(specs, vectors):
+                    row = cur.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "embedding": vector}).fetchone()
+                    ids.append(str(row["id"]))
+                    events.append(Event("knowledge", ids[-1]))
+                    if spec.agent_id:
+                        events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
+            return {"ids": ids, "count": len(ids)}, events
+
+        return self._write(work)
+
     def delete_knowledge(self, knowledge_id: Any) -> Written:
         """Delete an item and its relationships; the outbox removes it from Neo4j and Chroma."""
         key = as_uuid(knowledge_id, "knowledge_id")

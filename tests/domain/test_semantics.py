@@ -61,3 +61,13 @@ def test_search_merges_scopes_and_hydrates_rows(jarvis, name) -> None:
     assert found["results"][0]["scope"] == "code"
     assert found["results"][0]["item"]["content"] == snippet["content"]
     assert "embedding" not in found["results"][0]["item"]
+
+
+def test_a_batch_of_knowledge_lands_in_every_store_at_once(jarvis, name) -> None:
+    added = jarvis.add_knowledge_many([{"topic": f"{name}-{i}", "content": f"Batch fact {i} about {name}."}
+                                       for i in range(64)])
+    assert added["count"] == 64 and added["lagging"] == []
+    assert set(added["ids"]) <= jarvis.stores.get("chroma").ids("knowledge_base")
+    assert set(added["ids"]) <= jarvis.stores.get("neo4j").node_keys("Knowledge")
+    for item_id in added["ids"]:
+        jarvis.delete_knowledge(item_id)
