@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup directory (checked against its manifest)")
     restore.add_argument("directory", type=Path)
 
+    bench = commands.add_parser("bench", help="measure the platform against the raw stores (and write docs/)")
+    bench.add_argument("--quick", action="store_true", help="N = 2,000, small samples: a smoke test")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--n", default="10000,100000", help="comma-separated knowledge_base sizes")
+    bench.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+
     demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.add_argument("--url", help="use a running API instead of starting one (with --api-key)")
@@ -256,6 +262,29 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if restored["differences"] == 0 else 1
 
 
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis import bench, local
+    from jarvis.bench import report
+    from jarvis.errors import InvalidInput
+    from jarvis.facade import Jarvis
+    from jarvis.migrate import migrate_all
+
+    try:
+        ns = [int(n) for n in args.n.split(",") if n]
+    except ValueError:
+        raise InvalidInput("--n", "must be comma-separated integers") from None
+    local.up(settings)
+    migrate_all(settings)
+    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
+    with Jarvis.from_settings(settings) as jarvis:
+        figures, curve = bench.run(jarvis, settings, quick=args.quick, ns=ns, progress=progress)
+    print(report.as_json(figures) if args.json else report.table(figures))
+    if not args.no_docs:
+        command = "scripts/jarvis bench " + ("--quick" if args.quick else f"--n {args.n}")
+        print(f"wrote {report.write_docs(figures, curve, command)}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import demo, local
     from jarvis.migrate import migrate_all
@@ -305,7 +334,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
-    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo,
+    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
     "serve": cmd_serve,
 }

@@ -102,6 +102,11 @@ class Embedder:
                     out[row] = fresh[key]
         return out
 
+    def clear_cache(self) -> None:
+        """Forget every cached vector (benchmarks measure embedding, not the cache)."""
+        with self._lock:
+            self._cache.clear()
+
     def cache_info(self) -> dict[str, int]:
         with self._lock:
             return {"size": len(self._cache), "max_size": self._cache_size}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class Applied:
 
     events: int = 0
     lagging: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # from the start of projection until every store answered
 
 
 class Projector:
@@ -136,6 +138,7 @@ class Projector:
 
     # -- internals ------------------------------------------------------------------------
     def _apply(self, events: list[tuple]) -> Applied:
+        started = time.perf_counter()
         by_store: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for _, entity, key, pending in events:
             for store in pending:
@@ -164,7 +167,7 @@ class Projector:
                     }
                     for event_id, _, _, pending in events
                 ])
-        return Applied(events=len(events), lagging=errors)
+        return Applied(events=len(events), lagging=errors, seconds=time.perf_counter() - started)
 
     def _project(self, store: str, items: list[tuple[str, str]]) -> None:
         keys_by_entity: dict[str, list[str]] = defaultdict(list)

@@ -1,0 +1,34 @@
+"""``jarvis bench``: the platform measured against the raw client of each store, in one run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jarvis.bench.runner import Bench, Figure
+
+QUICK_N = 2000
+
+
+def run(jarvis, settings, *, quick: bool, ns: list[int], progress: Callable[[str], None] = lambda m: None,
+        ) -> tuple[list[Figure], dict[int, dict[str, float]]]:
+    """Every figure, for each N in *ns* (``--quick``: N = 2,000 and small samples)."""
+    bench = Bench(jarvis, settings=settings, progress=progress)
+    sizes = [QUICK_N] if quick else sorted(ns)
+    samples = 20 if quick else 200
+    curve: dict[int, dict[str, float]] = {}
+    try:
+        bench.single_add(samples)
+        ingested, seconds = 0, 0.0
+        for n in sizes:
+            seconds += bench.ingest(n - ingested)
+            ingested = n
+            curve[n] = bench.search(n, samples)
+        bench.rebuild(sizes[-1], seconds)
+        bench.queues(2000 if quick else 20000)
+        bench._rss("API process RSS idle, model loaded (this process)")
+        bench.api(400 if quick else 4000)
+        bench.add("peer: Mem0 OSS", None, float("nan"), "-", None, target="ingest >= 2.5x, search p50 <= 0.5x",
+                  met=None)
+    finally:
+        bench.cleanup()
+    return bench.figures, curve

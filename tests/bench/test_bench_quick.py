@@ -1,0 +1,29 @@
+"""`jarvis bench --quick` works end to end (its speed is measured by the benchmark, not here)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from jarvis import bench
+from jarvis.bench import report
+
+
+def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settings, tmp_path) -> None:
+    figures, curve = bench.run(jarvis, settings, quick=True, ns=[])
+    names = {f.figure for f in figures}
+    for expected in ("ingest, write-through to all stores, batches of 64", "single add p50",
+                     "search recall@10 vs exact", "queue: enqueue -> dequeue -> ack, 4 workers",
+                     "lock acquire/release pairs, 4 workers", "API cached memory read, 16 concurrent",
+                     "API search, 8 concurrent", "rebuild qdrant from postgres (no re-embedding)",
+                     "projection lag p99 (commit -> searchable everywhere)"):
+        assert expected in names
+    measured = [f for f in figures if f.unit != "-"]
+    assert all(math.isfinite(f.value) and f.value > 0 for f in measured)
+    assert all(f.ratio is None or f.ratio > 0 for f in measured)
+    rows = json.loads(report.as_json(figures))
+    assert set(rows[0]) == {"figure", "n", "value", "unit", "reference", "ratio", "target", "met"}
+    doc = report.write_docs(figures, curve, "test", directory=tmp_path)
+    assert "| search recall@10 vs exact |" in doc.read_text() and (tmp_path / "img" / "search_latency_vs_n.png").exists()
+    with jarvis.stores.postgres.pool.connection() as conn:  # the benchmark cleans up after itself
+        assert conn.execute("SELECT count(*) FROM knowledge WHERE category LIKE 'bench-%%'").fetchone()[0] == 0
