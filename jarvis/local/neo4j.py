@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from pathlib import Path
 
 from jarvis.config import Settings
 from jarvis.errors import StoreStartError

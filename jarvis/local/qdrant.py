@@ -9,7 +9,7 @@ are created by ``jarvis migrate``.
 from __future__ import annotations
 
 from jarvis.config import Settings
-from jarvis.stores.qdrant import STOPPED_MARKER, STORE, probe
+from jarvis.stores.qdrant import STOPPED_MARKER, STORE
 
 __all__ = ["start", "stop"]
 

@@ -143,11 +143,11 @@ def test_a_backup_taken_during_writes_restores_consistently(jarvis, api_jarvis, 
     agent = jarvis.register_agent(name=f"{name}-busy", type="letta")["id"]
 
     def write() -> None:
-        n = 0
+        n, previous = 0, None
         while not stop.is_set():
             item = jarvis.add_knowledge(topic=f"{name}-{n}", content=f"Fact {n} {uuid.uuid4()}", agent_id=agent)
             jarvis.put_memory(agent_id=agent, memory_type="archival", key=f"m{n}", value=f"memory {n}")
-            if n:
+            if previous:
                 jarvis.relate_knowledge(item["id"], previous)
             previous, n = item["id"], n + 1
 
