@@ -287,13 +287,6 @@ def probe(settings: Settings) -> Health:
     """Edge: open each shard and count (a shard held by a live process counts as up)."""
 
     def query() -> str:
-        if not settings.uses_qdrant_edge:
-            store = QdrantStore.connect(settings)
-            try:
-                store._client.get_collections()
-            finally:
-                store.close()
-            return "qdrant server"
         try:
             store = QdrantStore.connect(settings)
         except StoreUnavailable as exc:
