@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +20,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from jarvis.errors import ConfigurationError
 
 STORES: tuple[str, ...] = ("postgres", "redis", "neo4j", "chroma", "qdrant")
-StoreName = Literal["postgres", "redis", "neo4j", "chroma", "qdrant"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -127,10 +125,6 @@ class Settings(BaseSettings):
         password = _secret(self.redis_password)
         auth = f":{password}@" if password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
-
-    @property
-    def chroma_url(self) -> str:
-        return f"http://{self.chroma_host}:{self.chroma_port}"
 
     @property
     def qdrant_path(self) -> Path:

@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROJECTION_STORES = ("neo4j", "chroma", "qdrant")
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -26,12 +23,12 @@ def _num(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Entity:
-    """One Postgres entity and its projections. ``select`` takes ``%(keys)s`` (a text array)."""
+    """One Postgres entity and its projections; ``columns`` are what the projections read."""
 
     name: str
     table: str
     key: str
-    select: str
+    columns: str
     label: str | None = None                      # Neo4j node label
     node: Callable[[dict], dict] | None = None    # row -> node properties
     chroma: str | None = None                     # Chroma collection
@@ -44,9 +41,15 @@ class Entity:
         stores = tuple(s for s, on in (("neo4j", self.label), ("chroma", self.chroma), ("qdrant", self.qdrant)) if on)
         object.__setattr__(self, "stores", stores)
 
+    # Table, key and columns are the fixed names above, never input.
+    @property
+    def select(self) -> str:
+        """The rows whose keys are in ``%(keys)s`` (a text array)."""
+        return f"SELECT {self.columns} FROM {self.table} WHERE {self.key}::text = ANY(%(keys)s)"
+
     @property
     def select_all(self) -> str:
-        return self.select.replace(f"WHERE {self.key}::text = ANY(%(keys)s)", f"ORDER BY {self.key}")
+        return f"SELECT {self.columns} FROM {self.table} ORDER BY {self.key}"
 
     @property
     def all_keys(self) -> str:
@@ -56,8 +59,7 @@ class Entity:
 ENTITIES: dict[str, Entity] = {e.name: e for e in (
     Entity(
         "agent", "agents", "id",
-        "SELECT id::text, name, type, status, capabilities, performance_score, created_at "
-        "FROM agents WHERE id::text = ANY(%(keys)s)",
+        "id::text, name, type, status, capabilities, performance_score, created_at",
         label="Agent",
         node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
                         "capabilities": list(r["capabilities"]), "performance_score": r["performance_score"],
@@ -65,33 +67,32 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     ),
     Entity(
         "task", "tasks", "id",
-        "SELECT id::text, name, type, status, priority, created_at FROM tasks WHERE id::text = ANY(%(keys)s)",
+        "id::text, name, type, status, priority, created_at",
         label="Task",
         node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
                         "priority": r["priority"], "created_at": r["created_at"]},
     ),
     Entity(
         "user", "users", "id",
-        "SELECT id, name, preferences FROM users WHERE id::text = ANY(%(keys)s)",
+        "id, name, preferences",
         label="User",
         node=lambda r: {"id": r["id"], "name": r["name"], "preferences": json.dumps(r["preferences"])},
     ),
     Entity(
         "model", "models", "id",
-        "SELECT id::text, name, type, provider FROM models WHERE id::text = ANY(%(keys)s)",
+        "id::text, name, type, provider",
         label="Model",
         node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "provider": r["provider"]},
     ),
     Entity(
         "capability", "capabilities", "name",
-        "SELECT name, category, description FROM capabilities WHERE name::text = ANY(%(keys)s)",
+        "name, category, description",
         label="Capability",
         node=lambda r: {"name": r["name"], "category": r["category"], "description": r["description"]},
     ),
     Entity(
         "knowledge", "knowledge", "id",
-        "SELECT id::text, topic, content, source, category, confidence, agent_id::text, embedding, created_at "
-        "FROM knowledge WHERE id::text = ANY(%(keys)s)",
+        "id::text, topic, content, source, category, confidence, agent_id::text, embedding, created_at",
         label="Knowledge",
         node=lambda r: {"id": r["id"], "topic": r["topic"], "content": r["content"], "source": r["source"],
                         "created_at": r["created_at"]},
@@ -102,8 +103,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     ),
     Entity(
         "conversation", "conversations", "id",
-        "SELECT id::text, session_id, user_id, agent_id::text, role, message_type, content, embedding, "
-        "metadata, created_at FROM conversations WHERE id::text = ANY(%(keys)s)",
+        "id::text, session_id, user_id, agent_id::text, role, message_type, content, embedding, metadata, created_at",
         chroma="conversations",
         document=lambda r: (r["content"], {"session_id": r["session_id"], "user_id": r["user_id"],
                                            "agent_id": r["agent_id"], "role": r["role"],
@@ -112,8 +112,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     ),
     Entity(
         "code_snippet", "code_snippets", "id",
-        "SELECT id::text, content, language, purpose, agent_id::text, performance_score, tested, embedding "
-        "FROM code_snippets WHERE id::text = ANY(%(keys)s)",
+        "id::text, content, language, purpose, agent_id::text, performance_score, tested, embedding",
         chroma="code_snippets",
         document=lambda r: (r["content"], {"language": r["language"], "purpose": r["purpose"],
                                            "agent_id": r["agent_id"], "performance_score": _num(r["performance_score"]),
@@ -121,16 +120,14 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     ),
     Entity(
         "agent_capability", "agent_capabilities", "id",
-        "SELECT id::text, agent_id::text, capability, description, success_rate, avg_execution_time, embedding "
-        "FROM agent_capabilities WHERE id::text = ANY(%(keys)s)",
+        "id::text, agent_id::text, capability, description, success_rate, avg_execution_time, embedding",
         qdrant="agent_capabilities",
         payload=lambda r: {"agent_id": r["agent_id"], "capability": r["capability"], "description": r["description"],
                            "success_rate": _num(r["success_rate"]), "avg_execution_time": r["avg_execution_time"]},
     ),
     Entity(
         "task_pattern", "task_patterns", "id",
-        "SELECT id::text, pattern_type, description, task_sequence, success_rate, optimal_agents, embedding "
-        "FROM task_patterns WHERE id::text = ANY(%(keys)s)",
+        "id::text, pattern_type, description, task_sequence, success_rate, optimal_agents, embedding",
         qdrant="task_patterns",
         payload=lambda r: {"pattern_type": r["pattern_type"], "description": r["description"],
                            "task_sequence": r["task_sequence"], "success_rate": _num(r["success_rate"]),
@@ -138,8 +135,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
     ),
     Entity(
         "user_preference", "user_preferences", "id",
-        "SELECT id::text, user_id, preference_type, description, value, confidence, embedding "
-        "FROM user_preferences WHERE id::text = ANY(%(keys)s)",
+        "id::text, user_id, preference_type, description, value, confidence, embedding",
         qdrant="user_preferences",
         payload=lambda r: {"user_id": r["user_id"], "preference_type": r["preference_type"],
                            "description": r["description"], "value": r["value"], "confidence": _num(r["confidence"])},
@@ -148,11 +144,12 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
 
 #: Graph edges are their own entity: key "REL|SrcLabel|src|DstLabel|dst".
 EDGE_ENTITY = "edge"
+EDGE_COLUMNS = "rel_type, src_label, src_id, dst_label, dst_id, properties"
 SELECT_EDGES = (
-    "SELECT rel_type, src_label, src_id, dst_label, dst_id, properties FROM graph_edges "
+    f"SELECT {EDGE_COLUMNS} FROM graph_edges "
     "WHERE (rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id) = ANY(%(keys)s)"
 )
-SELECT_ALL_EDGES = "SELECT rel_type, src_label, src_id, dst_label, dst_id, properties FROM graph_edges ORDER BY id"
+SELECT_ALL_EDGES = f"SELECT {EDGE_COLUMNS} FROM graph_edges ORDER BY id"
 
 
 def edge_key(rel: str, src_label: str, src: str, dst_label: str, dst: str) -> str:

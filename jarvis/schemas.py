@@ -186,9 +186,6 @@ class ImprovementIn(Input):
     agent_id: UUID | None = None
 
 
-SEARCH_SCOPES = ("knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences", "memory")
-
-
 class SearchIn(Input):
     query: Text | None = None
     vector: list[float] | None = None  # instead of query: an embedding of our model (384-d)

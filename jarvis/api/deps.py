@@ -18,13 +18,6 @@ T = TypeVar("T")
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `jarvis keys create`")
 
 
-def get_jarvis(request: Request) -> Jarvis:
-    return request.app.state.jarvis
-
-
-JarvisDep = Annotated[Jarvis, Depends(get_jarvis)]
-
-
 @dataclass(frozen=True)
 class Caller:
     """The authenticated key behind a request; ``run`` calls the facade on its user's behalf."""

@@ -105,10 +105,6 @@ class QdrantStore:
                     del _EDGE_SHARDS[self._path]
             self._path = None
 
-    @property
-    def engine(self) -> str:
-        return "edge" if self._shards is not None else "server"
-
     def health(self) -> Health:
         def query() -> str:
             if self._client is not None:
