@@ -2,6 +2,11 @@
 
 A key is ``jm_<prefix>_<secret>`` with 256 random bits, so a fast hash is enough (there is
 nothing to brute-force) and lookup is by the prefix.
+
+A process remembers a key it has verified for :data:`AUTH_CACHE_SECONDS`, so a request does
+not pay a PostgreSQL round trip to authenticate. Revoking a key forgets it at once in the
+revoking process; other processes (another API worker, after ``jarvis keys revoke``) stop
+accepting it within :data:`AUTH_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from psycopg.rows import dict_row
@@ -52,6 +59,35 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+AUTH_CACHE_SECONDS = 5.0
+
+
+class _VerifiedKeys:
+    """Keys this process verified lately, by hash (never the key itself); bounded."""
+
+    def __init__(self, *, ttl: float, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, key_hash: str) -> ApiKey | None:
+        hit = self._keys.get(key_hash)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key_hash: str, key: ApiKey) -> None:
+        with self._lock:
+            if len(self._keys) >= self.size:
+                self._keys.clear()
+            self._keys[key_hash] = (time.monotonic() + self.ttl, key)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+_verified = _VerifiedKeys(ttl=AUTH_CACHE_SECONDS)
+
+
 def create_key(pg: PostgresStore, *, name: str, scopes: list[str], user_id: str | None = None) -> tuple[str, dict]:
     """Return (the key, to show once; its stored record)."""
     if not name or len(name) > 255:
@@ -71,12 +107,17 @@ def authenticate(pg: PostgresStore, key: str) -> ApiKey | None:
     parts = key.split("_", 2) if key else []
     if len(parts) != 3 or parts[0] != "jm":
         return None
+    key_hash = _hash(key)
+    if (known := _verified.get(key_hash)) is not None:
+        return known
     with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(FIND_KEY, (parts[1],)).fetchone()
-        if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
+        if row is None or not hmac.compare_digest(row["key_hash"], key_hash):
             return None
         cur.execute(TOUCH_KEY, (row["id"],))
-    return ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])
+    found = ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])
+    _verified.put(key_hash, found)
+    return found
 
 
 def list_keys(pg: PostgresStore) -> list[dict]:
@@ -88,3 +129,4 @@ def revoke_key(pg: PostgresStore, key_id_or_prefix: str) -> None:
     with pg.pool.connection() as conn:
         if conn.execute(REVOKE_KEY, {"key": key_id_or_prefix}).fetchone() is None:
             raise NotFound(f"no live API key {key_id_or_prefix!r}")
+    _verified.forget()

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     api_db_user: str = Field(default="jarvis_api", description="The API's Postgres role (row-level security applies)")
     api_db_password: SecretStr | None = None
 
+    write_wait: bool = Field(
+        default=True,
+        description="Writes wait for every projection (read-your-writes); false returns at commit "
+                    "and projects milliseconds later (a call's own `wait` overrides it)",
+    )
+
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
     api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
     api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")

@@ -9,6 +9,7 @@ and Qdrant concurrently; the result's ``lagging`` lists the stores that have not
 
 from __future__ import annotations
 
+from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.domain.activity import ActivityMixin
@@ -34,6 +35,7 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         self.stores = stores
         self.projector = projector
         self._embedder = embedder
+        self.access_counts = AccessCounts(stores.postgres)
 
     @property
     def embedder(self) -> Embedder:
@@ -58,6 +60,7 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         return cls(settings=settings, stores=stores, embedder=embedder, projector=Projector(stores))
 
     def close(self) -> None:
+        self.access_counts.flush()
         self.projector.close()
         self.stores.close()
 

@@ -3,6 +3,9 @@
 A write records events in the same PostgreSQL transaction as its rows. After commit the
 facade calls :meth:`Projector.apply` (write-through): each event is applied to its stores
 concurrently and each store that succeeded is removed from the event's ``pending_stores``.
+A writer that does not need to wait (``wait=False``) hands its events to the
+:class:`Applier` instead, which applies them right away on its own thread, coalescing what
+queued up meanwhile; the write returns at commit and the projection lag is a few milliseconds.
 A store that failed stays pending with an attempt count, its last error, and a backoff;
 :meth:`Projector.drain` (``jarvis sync``, and a loop in the server) retries until nothing is
 pending. Projection is state-based (see :mod:`jarvis.projections`), so nothing is applied twice
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,9 +35,14 @@ from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGE
 logger = logging.getLogger("jarvis.outbox")
 EVERY_USER = Principal(user_id=None)
 
+# The writer applies its own events at once; the background loop takes them only after a grace
+# period, so it retries what a writer could not apply (its process died) without racing it.
 INSERT_EVENT = (
-    "INSERT INTO outbox (entity, entity_id, operation, pending_stores) VALUES (%s, %s, %s, %s) RETURNING id"
+    "INSERT INTO outbox (entity, entity_id, operation, pending_stores, next_attempt_at) "
+    "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP + interval '10 seconds') RETURNING id"
 )
+#: An outbox row as the projector reads it: (id, entity, entity_id, pending_stores).
+Outboxed = tuple[int, str, str, Sequence[str]]
 SELECT_EVENTS = "SELECT id, entity, entity_id, pending_stores FROM outbox WHERE id = ANY(%s) ORDER BY id"
 SELECT_DUE = (
     "SELECT id, entity, entity_id, pending_stores FROM outbox "
@@ -66,6 +76,11 @@ class Event:
     operation: str = "upsert"
 
 
+def recorded(event_ids: list[int], events: list[Event]) -> list[Outboxed]:
+    """The rows :func:`record` just wrote, without reading them back."""
+    return [(i, e.entity, e.key, stores_for(e.entity)) for i, e in zip(event_ids, events)]
+
+
 def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
     """Insert *events* inside the caller's transaction; return their ids."""
     if not events:
@@ -87,23 +102,115 @@ class Applied:
     events: int = 0
     lagging: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0  # from the start of projection until every store answered
+    finished: float = 0.0  # perf_counter() when every store had answered
+
+
+class Ticket:
+    """A write handed to the :class:`Applier`: ``wait()`` until its events were projected."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.applied = Applied()
+
+    def settle(self, applied: Applied) -> None:
+        self.applied = applied
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> Applied:
+        if not self._done.wait(timeout):
+            raise TimeoutError("projection did not finish in time")
+        return self.applied
+
+
+class Applier:
+    """Applies committed events on one background thread, as soon as they arrive.
+
+    Whatever queued up while a round ran is applied together in the next round, so under
+    load the stores see a few large writes instead of many small ones, and the writer's
+    next embedding overlaps the projection of its last write.
+    """
+
+    def __init__(self, projector: "Projector", *, max_events: int = 2048) -> None:
+        self.projector, self.max_events = projector, max_events
+        self._queue: queue.SimpleQueue[tuple[list[Outboxed], Ticket] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+        self._idle = threading.Condition()
+        self._unsettled = 0
+
+    def submit(self, events: list[Outboxed]) -> Ticket:
+        ticket = Ticket()
+        if not events:
+            ticket.settle(Applied(finished=time.perf_counter()))
+            return ticket
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="jarvis-applier", daemon=True)
+                self._thread.start()
+        with self._idle:
+            self._unsettled += 1
+        self._queue.put((events, ticket))
+        return ticket
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far was applied (or left pending in the outbox)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unsettled == 0, timeout)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.flush(timeout=60)
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            batch = [item]
+            size = len(item[0])
+            while size < self.max_events:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # close() after this round
+                    break
+                batch.append(item)
+                size += len(item[0])
+            try:
+                applied = self.projector.apply_events([e for events, _ in batch for e in events])
+            except Exception as exc:  # noqa: BLE001 - Postgres itself failed: the events stay pending
+                logger.warning("background apply failed; the outbox keeps the events", exc_info=True)
+                applied = Applied(lagging={"postgres": f"{type(exc).__name__}: {exc}"}, finished=time.perf_counter())
+            for _, ticket in batch:
+                ticket.settle(applied)
+            with self._idle:
+                self._unsettled -= len(batch)
+                self._idle.notify_all()
 
 
 class Projector:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jarvis-projector")
+        self.applier = Applier(self)
 
     def close(self) -> None:
+        self.applier.close()
         self._pool.shutdown(wait=True)
 
     def apply(self, event_ids: list[int]) -> Applied:
-        """Write-through for events just committed."""
+        """Write-through for events committed earlier, read back by id."""
         if not event_ids:
             return Applied()
         with self.stores.postgres.pool.connection() as conn:
             events = conn.execute(SELECT_EVENTS, (event_ids,)).fetchall()
         return self._apply(events)
+
+    def apply_events(self, events: list[Outboxed]) -> Applied:
+        """Write-through for events just committed, as :func:`recorded` describes them."""
+        return self._apply(events) if events else Applied(finished=time.perf_counter())
 
     def drain(self, *, batch: int = 500, max_rounds: int | None = None, due_only: bool = False) -> tuple[Applied, int]:
         """Retry pending events (with *due_only*, only those whose backoff has passed, as the
@@ -137,13 +244,17 @@ class Projector:
             return int(conn.execute(COUNT_PENDING).fetchone()[0])
 
     # -- internals ------------------------------------------------------------------------
-    def _apply(self, events: list[tuple]) -> Applied:
+    def _apply(self, events: list[Outboxed]) -> Applied:
         started = time.perf_counter()
-        by_store: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        by_store: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for _, entity, key, pending in events:
             for store in pending:
-                by_store[store].append((entity, key))
-        futures = {store: self._pool.submit(self._project, store, items) for store, items in by_store.items()}
+                keys = by_store[store][entity]
+                if key not in keys:
+                    keys.append(key)
+        rows = self._current_rows({entity for keyed in by_store.values() for entity in keyed},
+                                  {(entity, key) for _, entity, key, _ in events})
+        futures = {store: self._pool.submit(self._project, store, keyed, rows) for store, keyed in by_store.items()}
         errors: dict[str, str] = {}
         for store, future in futures.items():
             try:
@@ -167,31 +278,37 @@ class Projector:
                     }
                     for event_id, _, _, pending in events
                 ])
-        return Applied(events=len(events), lagging=errors, seconds=time.perf_counter() - started)
+        finished = time.perf_counter()
+        return Applied(events=len(events), lagging=errors, seconds=finished - started, finished=finished)
 
-    def _project(self, store: str, items: list[tuple[str, str]]) -> None:
-        keys_by_entity: dict[str, list[str]] = defaultdict(list)
-        for entity, key in items:
-            if key not in keys_by_entity[entity]:
-                keys_by_entity[entity].append(key)
-        for entity, keys in keys_by_entity.items():
+    def _current_rows(self, entities: set[str], wanted: set[tuple[str, str]]) -> dict[str, list[dict]]:
+        """Each entity's current rows, read once for every store that projects it (state-based:
+        whatever the event said, the store is made to match the row as it is now)."""
+        queries = {entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select
+                   for entity in entities if entity != MEMORY_ENTITY}
+        if not queries:
+            return {}
+        keys = defaultdict(list)
+        for entity, key in wanted:
+            keys[entity].append(key)
+        with self.stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
+            with conn.cursor(row_factory=dict_row) as cur:
+                return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall()
+                        for entity, query in queries.items()}
+
+    def _project(self, store: str, keyed: dict[str, list[str]], rows: dict[str, list[dict]]) -> None:
+        for entity, keys in keyed.items():
             if entity == MEMORY_ENTITY:
                 with self.stores.redis.unavailable():
                     for key in keys:
                         self.stores.redis.forget_memory(*key.split("|", 2))
-                continue
-            if entity == EDGE_ENTITY:
-                write_edges(self.stores.get("neo4j"), self._rows(SELECT_EDGES, keys), keys)
-                continue
-            spec = ENTITIES[entity]
-            rows = self._rows(spec.select, keys)
-            write_rows(store, self.stores.get(store), spec, rows, keys)
-
-    def _rows(self, query: str, keys: list[str]) -> list[dict]:
-        with self.stores.postgres.pool.connection() as conn:
-            scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
-            with conn.cursor(row_factory=dict_row) as cur:
-                return cur.execute(query, {"keys": keys}).fetchall()
+            elif entity == EDGE_ENTITY:
+                write_edges(self.stores.get("neo4j"), rows[entity], keys)
+            else:
+                spec, wanted = ENTITIES[entity], set(keys)
+                current = [row for row in rows[entity] if str(row[spec.key]) in wanted]
+                write_rows(store, self.stores.get(store), spec, current, keys)
 
 
 def _vector(value) -> list[float]:

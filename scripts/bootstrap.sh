@@ -41,3 +41,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
   "$VENV/bin/python" -m pip install --quiet -r "$VENV/.requirements.txt"
   printf '%s' "$requirements" > "$stamp"
 fi
+
+# The benchmark's peer (Mem0 OSS) in a virtualenv of its own that sees ours behind its own
+# packages: it reuses torch, sentence-transformers and the model, and keeps its own pins.
+PEER=${JARVIS_PEER_VENV:-$CACHE/venv-mem0}
+peer_requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
+import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["peer"]))
+PY
+)
+peer_stamp="$PEER/.jarvis-requirements"
+if [ "$(cat "$peer_stamp" 2>/dev/null)" != "$peer_requirements" ]; then
+  say "installing the benchmark peer into $PEER"
+  [ -x "$PEER/bin/python" ] || "$PYTHON" -m venv "$PEER"
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  peer_site=$("$PEER/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n' "$site" > "$peer_site/jarvis-main-venv.pth"
+  # shellcheck disable=SC2086
+  "$PEER/bin/python" -m pip install --quiet $peer_requirements
+  printf '%s' "$peer_requirements" > "$peer_stamp"
+fi

@@ -25,7 +25,7 @@ def test_writes_survive_a_projection_outage_and_catch_up_once_it_returns(synced,
     local.down(settings, [store])
     try:
         agent = jarvis.register_agent(name=f"{name}-agent", type="letta", capabilities=[
-            {"name": f"{name}-triage", "description": "Sort incoming support tickets by urgency"}])
+            {"name": f"{name}-triage", "description": f"Sort incoming support tickets by urgency ({name})"}])
         fact = f"Backups are only as good as their restores ({name})."
         knowledge = jarvis.add_knowledge(topic=f"{name}-topic", content=fact, agent_id=agent["id"])
         expected = {"neo4j": ["neo4j"], "chroma": [], "qdrant": ["qdrant"]}[store]
@@ -37,7 +37,7 @@ def test_writes_survive_a_projection_outage_and_catch_up_once_it_returns(synced,
             degraded = jarvis.search(query=fact, scopes=["knowledge"], limit=5)
             assert degraded["degraded"] == ["chroma"] and degraded["results"][0]["id"] == knowledge["id"]
         if store == "qdrant":  # capabilities are answered from pgvector over the same rows
-            degraded = jarvis.search(query="Sort incoming support tickets by urgency", scopes=["capabilities"])
+            degraded = jarvis.search(query=f"Sort incoming support tickets by urgency ({name})", scopes=["capabilities"])
             assert degraded["degraded"] == ["qdrant"]
             assert agent["id"] in {r["item"]["agent_id"] for r in degraded["results"]}
     finally:

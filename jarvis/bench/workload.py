@@ -1,4 +1,9 @@
-"""Realistic generated English (deterministic): what agents store and ask about."""
+"""Realistic generated English (deterministic): what agents store and ask about.
+
+A knowledge item is a short paragraph, as in a team's incident notes: what happened, what was
+done about it, and what was learned (about 35 words, 45 tokens). Over 16 million distinct
+paragraphs exist, so N = 100,000 needs no numbering to stay distinct.
+"""
 
 from __future__ import annotations
 
@@ -21,17 +26,36 @@ REASONS = ["after a configuration change", "during the peak hour", "because a ce
            "for the new mobile release", "when retries piled up", "after the vendor changed their API",
            "to meet the new regulation", "because the cache was cold", "during the office move"]
 
+ACTIONS = ["The team restored service by rolling back the last release",
+           "An engineer added retries with exponential backoff",
+           "We moved the job to a quieter hour of the night", "Support told the affected customers by email",
+           "The vendor issued a new certificate within the hour", "We doubled the size of the connection pool",
+           "A feature flag now turns the new code path off", "The old index was dropped and built again",
+           "Finance approved a bigger budget for the cluster", "We added an alert on the queue length",
+           "The data was restored from the nightly backup", "Traffic was shifted to the standby region",
+           "The cache is now warmed before the release", "A second reviewer now signs off every migration",
+           "The timeout was raised from five to thirty seconds", "We split the work into smaller batches"]
+LESSONS = ["Next time we check the dashboards before paging anyone.",
+           "The runbook now describes every step.", "Nobody lost data, but the report was late by a day.",
+           "It cost about two hours of engineering time.", "The same thing had happened twice last year.",
+           "Customers noticed it before our monitoring did.", "We wrote a test that fails if it happens again.",
+           "The postmortem is linked from the wiki.", "Latency went back to normal within minutes.",
+           "It was fixed before most users woke up.", "We still do not know why it started that day.",
+           "Legal asked to be told sooner in the future.", "The fix was deployed to every region on Monday.",
+           "Two other services depended on it without knowing.", "The budget for next quarter accounts for it.",
+           "A junior engineer found the cause first."]
+
 
 def sentences(n: int, *, seed: int = 7) -> list[str]:
-    """*n* distinct sentences, the same for the same seed."""
+    """*n* distinct knowledge paragraphs, the same for the same seed."""
     rng = random.Random(seed)
     out, seen = [], set()
     while len(out) < n:
-        text = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(REASONS)}."
-        if text in seen:
-            text = text[:-1] + f" (case {len(out)})."
-        seen.add(text)
-        out.append(text)
+        text = (f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(REASONS)}. "
+                f"{rng.choice(ACTIONS)}. {rng.choice(LESSONS)}")
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
     return out
 
 

@@ -17,11 +17,12 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import PoolTimeout
 
+from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
 from jarvis.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from jarvis.outbox import Event, Projector, record
+from jarvis.outbox import Event, Projector, Ticket, record, recorded
 from jarvis.principal import scope_transaction
 from jarvis.projections import EDGE_ENTITY, edge_key
 
@@ -61,44 +62,67 @@ _DETAIL_COLUMN = re.compile(r"Key \(([^)]+)\)")
 
 
 class Written(dict):
-    """A write's result: the row as a dict, plus ``lagging`` (stores that have not caught up yet).
+    """A write's result: the row as a dict, plus ``lagging`` (stores that have not caught up yet)
+    and ``projected`` (false when the write returned at commit, before its projection).
 
-    ``projection_seconds`` (an attribute, not a key) is the time from commit until every
-    projection store answered: the projection lag the benchmarks report.
+    ``committed`` (perf_counter at commit) and ``ticket`` (for a write that did not wait) are
+    attributes, not keys: :meth:`projection_seconds` is the lag the benchmarks report.
     """
 
-    projection_seconds: float = 0.0
+    committed: float = 0.0
+    ticket: Ticket | None = None
+    _projection_seconds: float | None = None
+
+    def projection_seconds(self, timeout: float | None = 30.0) -> float:
+        """Seconds from commit until every projection store answered (waits if still running)."""
+        if self._projection_seconds is None and self.ticket is not None:
+            self._projection_seconds = self.ticket.wait(timeout).finished - self.committed
+        return self._projection_seconds or 0.0
 
 
 class Base:
     settings: Settings
     stores: Stores
     projector: Projector
+    access_counts: AccessCounts
 
     @property
     def embedder(self) -> Embedder:  # provided by the facade
         raise NotImplementedError
 
     # -- the write path ---------------------------------------------------------------------
-    def _write(self, work: Callable[[psycopg.Connection], tuple[dict, list[Event]]]) -> Written:
-        """Run *work* in one transaction with its outbox events, then project them (write-through)."""
-        with self._postgres() as conn:
-            with conn.transaction():
-                result, events = work(conn)
-                event_ids = record(conn, events)
-        committed = time.perf_counter()
-        applied = self.projector.apply(event_ids)
+    def _write(self, work: Callable[[psycopg.Connection], tuple[dict, list[Event]]], *,
+               wait: bool | None = None) -> Written:
+        """Run *work* in one transaction with its outbox events, then project them.
+
+        With *wait* (default: ``settings.write_wait``) the caller waits for every projection
+        store (write-through, read-your-writes); without, the write returns once committed
+        (durable) and the :class:`~jarvis.outbox.Applier` projects it milliseconds later.
+        """
+        with self._postgres() as conn:  # one transaction: the rows and their outbox events
+            result, events = work(conn)
+            event_ids = record(conn, events)
         written = Written(result)
-        written["lagging"] = sorted(applied.lagging)
-        written.projection_seconds = time.perf_counter() - committed
+        written.committed = time.perf_counter()
+        outboxed = recorded(event_ids, events)
+        if self.settings.write_wait if wait is None else wait:
+            applied = self.projector.apply_events(outboxed)
+            written["lagging"], written["projected"] = sorted(applied.lagging), True
+            written._projection_seconds = applied.finished - written.committed if event_ids else 0.0
+        else:
+            written.ticket = self.projector.applier.submit(outboxed)
+            written["lagging"], written["projected"] = [], False
         return written
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every write that did not wait has been projected (or left in the outbox)."""
+        return self.projector.applier.flush(timeout)
 
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection]:
         """A pooled connection with dict rows; database errors become ours, naming the field."""
         try:
-            with self.stores.postgres.pool.connection() as conn:
-                scope_transaction(conn)
+            with self.stores.postgres.transaction(scope_transaction) as conn:
                 conn.row_factory = dict_row
                 try:
                     yield conn

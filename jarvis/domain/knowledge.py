@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -11,10 +12,11 @@ from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse
 
+# The row comes back without its embedding: the caller has it, and 384 floats cost a parse.
 INSERT_KNOWLEDGE = """
 INSERT INTO knowledge (topic, content, source, category, confidence, agent_id, embedding)
 VALUES (%(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s)
-RETURNING *
+RETURNING id, topic, content, source, category, confidence, agent_id, created_at, updated_at
 """
 INSERT_CODE = """
 INSERT INTO code_snippets (content, language, purpose, agent_id, performance_score, tested, embedding)
@@ -26,6 +28,7 @@ INSERT INTO task_patterns (pattern_type, description, task_sequence, success_rat
 VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, %(optimal_agents)s, %(embedding)s)
 RETURNING *
 """
+INSERT_KNOWLEDGE_ID = INSERT_KNOWLEDGE.split("RETURNING")[0] + "RETURNING id"
 DELETE_KNOWLEDGE = "DELETE FROM knowledge WHERE id = %s RETURNING id"
 UPSERT_USER = """
 INSERT INTO users (id, name, preferences) VALUES (%(id)s, %(name)s, %(preferences)s)
@@ -40,9 +43,18 @@ RETURNING *
 """
 
 
+def _results(cur) -> Iterator[dict]:
+    """Each row an ``executemany(..., returning=True)`` produced, in order."""
+    while True:
+        yield from cur.fetchall()
+        if not cur.nextset():
+            return
+
+
 class KnowledgeMixin(Base):
-    def add_knowledge(self, **fields: Any) -> Written:
-        """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document."""
+    def add_knowledge(self, *, wait: bool | None = None, **fields: Any) -> Written:
+        """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document; *wait* as in
+        :meth:`_write`."""
         spec = parse(KnowledgeIn, fields)
         vector = self._embed(spec.content, field="content")
 
@@ -53,27 +65,30 @@ class KnowledgeMixin(Base):
                 events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
             return jsonable(row), events
 
-        return self._write(work)
+        return self._write(work, wait=wait)
 
-    def add_knowledge_many(self, items: list[dict[str, Any]]) -> Written:
-        """Add a batch in one transaction: one embedding pass, one projection round (ingest)."""
+    def add_knowledge_many(self, items: list[dict[str, Any]], *, wait: bool | None = None) -> Written:
+        """Add a batch in one transaction: one embedding pass, one projection round (ingest).
+
+        Ingest with ``wait=False`` and :meth:`flush` at the end: each batch's projection then
+        runs while the next batch is embedded."""
         if not isinstance(items, list) or not 1 <= len(items) <= 1000:
             raise InvalidInput("items", "must be a list of 1 to 1000 items")
         specs = [parse(KnowledgeIn, item) for item in items]
         vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
 
         def work(conn):
-            events, ids = [], []
-            with conn.cursor() as cur:
-                for spec, vector in zip(specs, vectors):
-                    row = cur.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "embedding": vector}).fetchone()
-                    ids.append(str(row["id"]))
-                    events.append(Event("knowledge", ids[-1]))
-                    if spec.agent_id:
-                        events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
+            with conn.cursor() as cur:  # one pipelined round trip for the whole batch
+                cur.executemany(INSERT_KNOWLEDGE_ID, [{**spec.model_dump(), "embedding": vector}
+                                                      for spec, vector in zip(specs, vectors)], returning=True)
+                ids = [str(row["id"]) for row in _results(cur)]
+            events = [Event("knowledge", key) for key in ids]
+            for spec, key in zip(specs, ids):
+                if spec.agent_id:
+                    events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
             return {"ids": ids, "count": len(ids)}, events
 
-        return self._write(work)
+        return self._write(work, wait=wait)
 
     def delete_knowledge(self, knowledge_id: Any) -> Written:
         """Delete an item and its relationships; the outbox removes it from Neo4j and Chroma."""

@@ -2,7 +2,8 @@
 
 Reads go through a Redis cache that every write invalidates (through the outbox, so a write
 whose invalidation failed is retried until the cache forgets). Every read counts as an
-access in PostgreSQL. Expired memories are never returned.
+access in PostgreSQL: a read from PostgreSQL at once, a read from the cache a second later,
+gathered with the others (:mod:`jarvis.access_counts`). Expired memories are never returned.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ WHERE agent_id = %s AND memory_type = %s AND key = %s
   AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
 RETURNING id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at,
           last_accessed, expires_at
-"""
-COUNT_ACCESS = """
-UPDATE agent_memory SET access_count = access_count + 1, last_accessed = CURRENT_TIMESTAMP WHERE id = %s
 """
 DELETE_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s AND memory_type = %s AND key = %s RETURNING id"
 RECALL = """
@@ -71,8 +69,7 @@ class MemoryMixin(Base):
             raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
         cached = self._cached_memory(agent_id, memory_type, key)
         if cached is not None:
-            with self._postgres() as conn:
-                conn.execute(COUNT_ACCESS, (cached["id"],))
+            self.access_counts.count(cached["id"])
             cached["access_count"] += 1
             return cached
         row = self._one(READ_MEMORY, (agent_id, memory_type, key),

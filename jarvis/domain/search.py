@@ -9,6 +9,7 @@ projection that lags behind a delete never returns a ghost.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +39,15 @@ def _nearest(table: str, *, where: str = "TRUE", op: str = "<=>") -> str:
 
 _BY_USER = "(%(user_id)s::text IS NULL OR user_id = %(user_id)s)"
 
+
+def _rows(table: str, columns: str) -> str:
+    """Hydrate hits by id. The embedding is left out: the caller never shows it, and 384
+    floats per row cost more to parse than the rest of the search."""
+    return f"SELECT {columns} FROM {table} WHERE id = ANY(%(ids)s::uuid[])"
+
 SCOPES: dict[str, Scope] = {
     "knowledge": Scope("chroma", "knowledge_base", _nearest("knowledge"),
-                       "SELECT * FROM knowledge WHERE id = ANY(%(ids)s::uuid[])"),
+                       _rows("knowledge", "id, topic, content, source, category, confidence, agent_id, created_at, updated_at")),
     "conversations": Scope("chroma", "conversations", _nearest("conversations", where=_BY_USER),
                            "SELECT * FROM conversations WHERE id = ANY(%(ids)s::uuid[])", filter_field="user_id"),
     "code": Scope("chroma", "code_snippets", _nearest("code_snippets"),
@@ -76,6 +83,12 @@ WHERE c.capability = %(capability)s AND a.status = 'active'
 """
 
 
+@cache
+def _scope_pool() -> ThreadPoolExecutor:
+    """Scopes are asked concurrently, on threads shared by every search of the process."""
+    return ThreadPoolExecutor(max_workers=len(SCOPES), thread_name_prefix="jarvis-search")
+
+
 class SearchMixin(Base):
     def search(self, **fields: Any) -> dict:
         """Search *query* in *scopes*; hits merged best first with their rows, and ``degraded``."""
@@ -85,8 +98,10 @@ class SearchMixin(Base):
         vector = check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query")
         params = {"limit": spec.limit, "user_id": spec.user_id,
                   "agent_id": str(spec.agent_id) if spec.agent_id else None}
-        with ThreadPoolExecutor(max_workers=len(spec.scopes)) as pool:
-            answers = list(pool.map(lambda name: self._search_scope(name, vector, params), spec.scopes))
+        if len(spec.scopes) == 1:
+            answers = [self._search_scope(spec.scopes[0], vector, params)]
+        else:
+            answers = list(_scope_pool().map(lambda name: self._search_scope(name, vector, params), spec.scopes))
         results, degraded = [], set()
         for name, (hits, lagging_store) in zip(spec.scopes, answers):
             if lagging_store:

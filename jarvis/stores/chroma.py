@@ -6,13 +6,19 @@ in Postgres' transaction, and passes it in, so Chroma never downloads or runs a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import chromadb
 import httpx
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from jarvis.config import Settings
 from jarvis.stores.base import Health, map_unavailable, measure
+
+T = TypeVar("T")
 
 STORE = "chroma"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -44,6 +50,7 @@ class ChromaStore:
 
     def __init__(self, api: ClientAPI) -> None:
         self.api = api
+        self._handles: dict[str, Any] = {}
 
     @classmethod
     def connect(cls, settings: Settings) -> "ChromaStore":
@@ -75,30 +82,38 @@ class ChromaStore:
         return list(COLLECTIONS)
 
     # -- projection writes and reads --------------------------------------------------------
-    def _collection(self, name: str):
-        return self.api.get_collection(name, embedding_function=None)
+    def _collection(self, name: str, *, fresh: bool = False):
+        """The collection's handle, looked up once (a lookup is an HTTP round trip of its own)."""
+        handle = None if fresh else self._handles.get(name)
+        if handle is None:
+            handle = self._handles[name] = self.api.get_collection(name, embedding_function=None)
+        return handle
+
+    def _call(self, name: str, operation: Callable[[Any], T]) -> T:
+        """Run *operation* on the collection; if the handle went stale (the collection was
+        recreated, by a rebuild or a restore in another process), look it up again, once."""
+        with map_unavailable(STORE, httpx.TransportError):
+            try:
+                return operation(self._collection(name))
+            except NotFoundError:
+                return operation(self._collection(name, fresh=True))
 
     def upsert(self, name: str, *, ids: list[str], embeddings: list, documents: list[str], metadatas: list[dict]) -> None:
         """Idempotent by id. Metadata values that Chroma cannot hold (None) are dropped."""
         clean = [{k: v for k, v in m.items() if v is not None} or None for m in metadatas]
-        with map_unavailable(STORE, httpx.TransportError):
-            self._collection(name).upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=clean)
+        self._call(name, lambda c: c.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=clean))
 
     def delete(self, name: str, ids: list[str]) -> None:
-        with map_unavailable(STORE, httpx.TransportError):
-            self._collection(name).delete(ids=ids)
+        self._call(name, lambda c: c.delete(ids=ids))
 
     def query(self, name: str, vector, *, limit: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the nearest documents, best first."""
-        with map_unavailable(STORE, httpx.TransportError):
-            result = self._collection(name).query(
-                query_embeddings=[vector], n_results=limit, where=where or None, include=["distances"]
-            )
+        result = self._call(name, lambda c: c.query(query_embeddings=[vector], n_results=limit, where=where or None,
+                                                    include=["distances"]))
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     def ids(self, name: str) -> set[str]:
-        with map_unavailable(STORE, httpx.TransportError):
-            collection = self._collection(name)
+        def every_id(collection) -> set[str]:
             found: set[str] = set()
             offset, page = 0, 5000
             while True:
@@ -108,8 +123,11 @@ class ChromaStore:
                     return found
                 offset += page
 
+        return self._call(name, every_id)
+
     def reset(self, name: str) -> None:
         """Drop and recreate one collection (for a rebuild)."""
+        self._handles.pop(name, None)
         with map_unavailable(STORE, httpx.TransportError):
             self.api.delete_collection(name)
         self.ensure_collections()

@@ -7,6 +7,8 @@ once the ``vector`` extension exists (the migrations create it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -60,6 +62,25 @@ class PostgresStore:
             pool.close()
             raise StoreUnavailable(STORE, f"cannot connect: {type(exc).__name__}") from None
         return cls(pool, timeout=settings.connect_timeout)
+
+    @contextmanager
+    def transaction(self, scope: Callable[[psycopg.Connection], None] | None = None) -> Iterator[psycopg.Connection]:
+        """A pooled connection in one transaction, in pipeline mode, committed on success.
+
+        Pipeline mode lets ``BEGIN``, *scope* (the row-level-security settings) and the first
+        statement travel in one round trip, and the ``COMMIT`` in one more: a short write costs
+        three round trips instead of seven (``pool.connection()`` plus a nested transaction).
+        Statements that need their results still get them; COPY and server-side cursors do not
+        work here (use ``pool.connection()`` for those).
+        """
+        conn = self.pool.getconn(timeout=self.timeout)
+        try:
+            with conn.pipeline(), conn.transaction():
+                if scope is not None:
+                    scope(conn)
+                yield conn
+        finally:
+            self.pool.putconn(conn)
 
     def close(self) -> None:
         self.pool.close()

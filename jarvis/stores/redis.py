@@ -162,7 +162,7 @@ class RedisStore:
     def hit_rate_limit(self, client_id: str, endpoint: str, *, window: int = keys.RATE_LIMIT_TTL) -> tuple[int, int]:
         """Count one request; return (requests in this window, seconds until it resets)."""
         key = keys.rate_limit(client_id, endpoint)
-        pipe = self.conn.pipeline()
+        pipe = self.conn.pipeline(transaction=False)  # one round trip; EXPIRE NX makes order harmless
         pipe.incr(key)
         pipe.expire(key, window, nx=True)
         pipe.ttl(key)
