@@ -24,6 +24,11 @@ def run(jarvis, settings, *, quick: bool, ns: list[int], progress: Callable[[str
             seconds += bench.ingest(n - ingested)
             ingested = n
             curve[n] = bench.search(n, samples)
+        for small, large in zip(sizes, sizes[1:]):
+            if large >= 10 * small:
+                growth = curve[large]["p50"] / curve[small]["p50"]
+                bench.add(f"search p50 at N={large:,} vs N={small:,}", large, curve[large]["p50"], "ms",
+                          curve[small]["p50"], target="<= 2 x", met=growth <= 2)
         bench.rebuild(sizes[-1], seconds)
         bench.queues(2000 if quick else 20000)
         bench._rss("API process RSS idle, model loaded (this process)")

@@ -57,7 +57,9 @@ def write_docs(figures: list[Figure], search_curve: dict[int, dict[str, float]],
     lines = [
         "# Benchmarks", "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `{command}`. Every reference is measured "
-        "in the same run on the same machine; ratios are platform / reference.", "",
+        "in the same run on the same machine; ratios are platform / reference. How each figure is measured, "
+        "what was changed to reach the targets and what each change bought: "
+        "[benchmark-notes.md](benchmark-notes.md).", "",
         "| figure | n | value | unit | reference | ratio | target | met |", "|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:

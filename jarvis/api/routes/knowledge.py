@@ -15,8 +15,11 @@ Row = dict[str, Any]
 
 
 @router.post("/knowledge", status_code=201)
-def add_knowledge(body: KnowledgeIn, caller: Writer) -> Row:
-    return caller.run(caller.jarvis.add_knowledge, **body.model_dump())
+def add_knowledge(body: KnowledgeIn, caller: Writer,
+                  wait: bool | None = Query(default=None, description=(
+                      "true: answer after every projection store has the item (read-your-writes); false: answer "
+                      "at commit, projected milliseconds later; unset: the server's JARVIS_WRITE_WAIT"))) -> Row:
+    return caller.run(caller.jarvis.add_knowledge, wait=wait, **body.model_dump())
 
 
 @router.get("/knowledge/traverse")
