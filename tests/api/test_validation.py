@@ -82,3 +82,11 @@ def test_lists_are_filtered_and_paginated(api, writer, name) -> None:
     rest = api.get("/api/v1/events", headers=writer, params={"source": name, "limit": 2, "offset": 2}).json()
     assert [e["message"] for e in page + rest] == ["done 2", "done 1", "done 0"]
     assert api.get("/api/v1/events", headers=writer, params={"limit": 0}).json()["error"]["field"] == "limit"
+
+
+def test_knowledge_can_be_added_without_waiting_for_its_projection(api, writer, api_jarvis) -> None:
+    response = api.post("/api/v1/knowledge?wait=false", headers=writer,
+                        json={"topic": "api-no-wait", "content": "Parcels to Iceland take nine days."})
+    assert response.status_code == 201 and response.json()["projected"] is False
+    api_jarvis.flush(timeout=30)
+    assert api.delete(f"/api/v1/knowledge/{response.json()['id']}", headers=writer).status_code in (200, 204)
