@@ -3,8 +3,9 @@
 It composes the areas in :mod:`jarvis.domain` over one :class:`~jarvis.connections.Stores`,
 one embedder and one outbox projector, and owns no driver code. Every write enters through
 PostgreSQL in one transaction with its outbox events and is then projected to Neo4j, Chroma
-and Qdrant concurrently; the result's ``lagging`` lists the stores that have not caught up
-(the projector retries them until they do).
+and Qdrant concurrently — waited for by default, or (``wait=False``) by the process's applier
+just after the write returns; ``lagging`` lists the stores that have not caught up (the
+projector retries them until they do).
 """
 
 from __future__ import annotations

@@ -88,11 +88,7 @@ def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
     with conn.cursor(row_factory=tuple_row) as cur:
         cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, list(stores_for(e.entity))) for e in events],
                         returning=True)
-        ids = []
-        while True:
-            ids.append(cur.fetchone()[0])
-            if not cur.nextset():
-                return ids
+        return [cur.fetchone()[0] for _ in cur.results()]
 
 
 @dataclass

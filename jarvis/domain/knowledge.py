@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -43,14 +42,6 @@ RETURNING *
 """
 
 
-def _results(cur) -> Iterator[dict]:
-    """Each row an ``executemany(..., returning=True)`` produced, in order."""
-    while True:
-        yield from cur.fetchall()
-        if not cur.nextset():
-            return
-
-
 class KnowledgeMixin(Base):
     def add_knowledge(self, *, wait: bool | None = None, **fields: Any) -> Written:
         """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document; *wait* as in
@@ -81,7 +72,7 @@ class KnowledgeMixin(Base):
             with conn.cursor() as cur:  # one pipelined round trip for the whole batch
                 cur.executemany(INSERT_KNOWLEDGE_ID, [{**spec.model_dump(), "embedding": vector}
                                                       for spec, vector in zip(specs, vectors)], returning=True)
-                ids = [str(row["id"]) for row in _results(cur)]
+                ids = [str(cur.fetchone()["id"]) for _ in cur.results()]
             events = [Event("knowledge", key) for key in ids]
             for spec, key in zip(specs, ids):
                 if spec.agent_id:
