@@ -102,10 +102,20 @@ def create_key(pg: PostgresStore, *, name: str, scopes: list[str], user_id: str 
     return key, record
 
 
+def _parts(key: str | None) -> list[str] | None:
+    parts = key.split("_", 2) if key else []
+    return parts if len(parts) == 3 and parts[0] == "jm" else None
+
+
+def remembered(key: str | None) -> ApiKey | None:
+    """The key if this process verified it in the last :data:`AUTH_CACHE_SECONDS` (no I/O:
+    the API's event loop asks this first and goes to PostgreSQL only when it says None)."""
+    return _verified.get(_hash(key)) if _parts(key) else None
+
+
 def authenticate(pg: PostgresStore, key: str) -> ApiKey | None:
     """The live key matching *key*, or None (unknown, malformed or revoked)."""
-    parts = key.split("_", 2) if key else []
-    if len(parts) != 3 or parts[0] != "jm":
+    if (parts := _parts(key)) is None:
         return None
     key_hash = _hash(key)
     if (known := _verified.get(key_hash)) is not None:

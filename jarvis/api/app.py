@@ -13,6 +13,7 @@ from jarvis.api import errors, metrics
 from jarvis.api.limits import BodyLimit
 from jarvis.api.routes import agents, conversations, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
+from jarvis.stores.redis_async import AsyncRedis
 
 ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
            knowledge.router, users.router, operations.router, messages.router, search.router, live.router)
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
             yield
         finally:
             stop.set()
+            await app.state.redis_async.close()
             if worker is not None:
                 worker.join(timeout=10)
             if owned:
@@ -50,6 +52,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
                   description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
                               "Chroma and Qdrant. Every route but /health needs an X-API-Key.")
     app.state.settings = settings
+    app.state.redis_async = AsyncRedis(settings)  # the rate limit and cached reads, on the event loop
     if jarvis is not None:
         app.state.jarvis = jarvis  # usable even by clients that skip the lifespan (ASGI test transports)
     errors.install(app)

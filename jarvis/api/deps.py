@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
-from jarvis.apikeys import ApiKey, authenticate
-from jarvis.errors import StoreError
+from jarvis.apikeys import ApiKey, authenticate, remembered
 from jarvis.facade import Jarvis
 from jarvis.principal import acting_as
 
@@ -41,28 +41,30 @@ class Caller:
 def require(scope: str) -> Callable[..., Caller]:
     """A dependency: a valid, unrevoked key with *scope* (admin implies all), within its rate limit."""
 
-    def dependency(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
+    async def dependency(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
+        # On the event loop: a key verified lately and the rate limit cost no thread-pool hop.
         jarvis: Jarvis = request.app.state.jarvis
-        found = authenticate(jarvis.stores.postgres, key) if key else None
+        found = remembered(key)
+        if found is None and key:
+            found = await run_in_threadpool(authenticate, jarvis.stores.postgres, key)
         if found is None:
             raise HTTPException(401, "a valid X-API-Key header is required", headers={"WWW-Authenticate": "APIKey"})
         if not found.allows(scope):
             raise HTTPException(403, f"this key lacks the {scope!r} scope")
-        _rate_limit(request, jarvis, found)
+        await _rate_limit(request, found)
         return Caller(key=found, jarvis=jarvis)
 
     return dependency
 
 
-def _rate_limit(request: Request, jarvis: Jarvis, key: ApiKey) -> None:
+async def _rate_limit(request: Request, key: ApiKey) -> None:
     route = request.scope.get("route")
     endpoint = f"{request.method}:{getattr(route, 'path', request.url.path)}"
     settings = request.app.state.settings
-    try:
-        with jarvis.stores.redis.unavailable():
-            count, reset = jarvis.stores.redis.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window)
-    except StoreError:
+    hit = await request.app.state.redis_async.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window)
+    if hit is None:
         return  # Redis down: serve rather than refuse everyone; /health shows the outage
+    count, reset = hit
     if count > settings.api_rate_limit:
         raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "
                                  f"{settings.api_rate_window} s", headers={"Retry-After": str(reset)})

@@ -69,9 +69,7 @@ class MemoryMixin(Base):
             raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
         cached = self._cached_memory(agent_id, memory_type, key)
         if cached is not None:
-            self.access_counts.count(cached["id"])
-            cached["access_count"] += 1
-            return cached
+            return self.served_from_cache(cached)
         row = self._one(READ_MEMORY, (agent_id, memory_type, key),
                         missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
         memory = jsonable(row)
@@ -105,13 +103,25 @@ class MemoryMixin(Base):
         rows = self._all(RECALL, {"vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit})
         return [jsonable(r) for r in rows]
 
+    def served_from_cache(self, cached: dict) -> dict:
+        """*cached* (a fresh copy from the Redis cache, see :func:`fresh`) as a read returns it:
+        the access is counted, gathered with others into one UPDATE a second later."""
+        self.access_counts.count(cached["id"])
+        cached["access_count"] += 1
+        return cached
+
     def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
         try:
             with self.stores.redis.unavailable():
-                cached = self.stores.redis.get_cached_memory(agent_id, memory_type, key)
+                return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key))
         except StoreError:
             return None
-        if cached and cached.get("expires_at"):
-            if datetime.fromisoformat(cached["expires_at"]) <= datetime.now(timezone.utc):
-                return None
-        return cached
+
+
+def fresh(cached: dict | None) -> dict | None:
+    """A cached memory unless it has expired since it was cached (the cache's TTL is not the
+    memory's): expired memories are never returned."""
+    if cached and cached.get("expires_at"):
+        if datetime.fromisoformat(cached["expires_at"]) <= datetime.now(timezone.utc):
+            return None
+    return cached

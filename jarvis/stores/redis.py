@@ -46,6 +46,22 @@ def _dump(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+def queue_rate_limit(pipe, client_id: str, endpoint: str, window: int):
+    """Queue one request's count on *pipe* (sync or asyncio, ``transaction=False``: one round
+    trip, and EXPIRE NX makes the order harmless); :func:`rate_limit_answer` reads the reply."""
+    key = keys.rate_limit(client_id, endpoint)
+    pipe.incr(key)
+    pipe.expire(key, window, nx=True)
+    pipe.ttl(key)
+    return pipe
+
+
+def rate_limit_answer(replies: list) -> tuple[int, int]:
+    """(requests in this window, seconds until it resets) from :func:`queue_rate_limit`'s replies."""
+    count, _, ttl = replies
+    return int(count), max(int(ttl), 1)
+
+
 class RedisStore:
     """A text client and a bytes client (voice audio). ``close()`` twice is harmless."""
 
@@ -161,13 +177,8 @@ class RedisStore:
     # -- rate:limit:{client}:{endpoint} (60 s window) -----------------------------------
     def hit_rate_limit(self, client_id: str, endpoint: str, *, window: int = keys.RATE_LIMIT_TTL) -> tuple[int, int]:
         """Count one request; return (requests in this window, seconds until it resets)."""
-        key = keys.rate_limit(client_id, endpoint)
-        pipe = self.conn.pipeline(transaction=False)  # one round trip; EXPIRE NX makes order harmless
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        pipe.ttl(key)
-        count, _, ttl = pipe.execute()
-        return int(count), max(int(ttl), 1)
+        return rate_limit_answer(queue_rate_limit(self.conn.pipeline(transaction=False), client_id, endpoint,
+                                                  window).execute())
 
     # -- memory:cache:{agent}:{type}:{key} --------------------------------------------------
     def get_cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from jarvis.schemas import Input
 from jarvis.api.deps import Reader, Writer
+from jarvis.domain.memory import fresh
 from jarvis.embeddings import MAX_TEXT_CHARS
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -37,8 +39,13 @@ def put_memory(agent_id: UUID, memory_type: MemoryType, key: str, body: MemoryVa
 
 
 @router.get("/{agent_id}/{memory_type}/{key}")
-def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Reader) -> Row:
-    return caller.run(caller.jarvis.get_memory, agent_id, memory_type, key)
+async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Reader, request: Request) -> Row:
+    # The hot read: a cached copy is awaited on the event loop; anything else (a miss, Redis
+    # down, an expired copy) is the facade's read from PostgreSQL, in the thread pool.
+    cached = fresh(await request.app.state.redis_async.get_cached_memory(str(agent_id), memory_type, key))
+    if cached is not None:
+        return caller.jarvis.served_from_cache(cached)
+    return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)
 
 
 @router.delete("/{agent_id}/{memory_type}/{key}")
