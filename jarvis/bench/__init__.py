@@ -18,6 +18,7 @@ def run(jarvis, settings, *, quick: bool, ns: list[int], progress: Callable[[str
     samples = 20 if quick else 200
     curve: dict[int, dict[str, float]] = {}
     try:
+        bench.start_from_compact_projections()
         bench.single_add(samples)
         ingested, seconds = 0, 0.0
         for n in sizes:

@@ -59,19 +59,29 @@ class Bench:
                                    None if ratio is None else round(ratio, 3), target, met))
         self.say(f"{figure} (n={n}): {value:.3f} {unit}, reference {reference}, ratio {ratio}")
 
+    def start_from_compact_projections(self) -> None:
+        """Rebuild Chroma from PostgreSQL before measuring: its HNSW index keeps a tombstone
+        for every deleted item (an earlier run's cleanup leaves one per item), and those make
+        every later insert slower — 1.85 against 4.65 CPU-seconds per 2,000 items after a few
+        runs. ``jarvis rebuild --store chroma`` compacts it the same way."""
+        from jarvis.jobs.projections import rebuild
+
+        self.say("rebuilding chroma from postgres (compact index) before measuring")
+        rebuild(self.jarvis.stores, "chroma")
+
     # -- ingest and single adds ---------------------------------------------------------------
     def ingest(self, n: int) -> float:
         """Batches of 64 through the facade against the embedder alone; returns the ingest seconds."""
         texts = sentences(n, seed=hash(self.run) % 10_000)
         embedder = self.jarvis.embedder
         embedder.clear_cache()
-        reference = timed(lambda: [embedder.embed_many(texts[i:i + 64]) for i in range(0, n, 64)])
+        # the embedder at its best on the same batches: its lanes, as ingest uses them
+        reference = timed(lambda: list(embedder.embed_batches(texts[i:i + 64] for i in range(0, n, 64))))
         embedder.clear_cache()
         items = [{"topic": f"{self.category}-{i}", "content": t, "category": self.category} for i, t in enumerate(texts)]
 
-        def ingest() -> None:  # each batch committed, then projected while the next one is embedded
-            for i in range(0, n, 64):
-                self.jarvis.add_knowledge_many(items[i:i + 64], wait=False)
+        def ingest() -> None:  # each batch committed and projected while the next one is embedded
+            self.jarvis.ingest_knowledge(items, batch_size=64, wait=False)
             self.jarvis.flush()  # the clock stops when every store has every item
 
         seconds = timed(ingest)

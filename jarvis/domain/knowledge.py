@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
+
+import numpy as np
 
 from psycopg.types.json import Jsonb
 
@@ -59,15 +64,49 @@ class KnowledgeMixin(Base):
         return self._write(work, wait=wait)
 
     def add_knowledge_many(self, items: list[dict[str, Any]], *, wait: bool | None = None) -> Written:
-        """Add a batch in one transaction: one embedding pass, one projection round (ingest).
+        """Add a batch in one transaction: one embedding pass, one projection round.
 
-        Ingest with ``wait=False`` and :meth:`flush` at the end: each batch's projection then
-        runs while the next batch is embedded."""
+        For more than one batch, :meth:`ingest_knowledge` overlaps the batches' embedding
+        with their writes."""
         if not isinstance(items, list) or not 1 <= len(items) <= 1000:
             raise InvalidInput("items", "must be a list of 1 to 1000 items")
-        specs = [parse(KnowledgeIn, item) for item in items]
-        vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
+        specs = _parsed(items)
+        return self._insert_knowledge(specs, self._embed_contents(specs), wait)
 
+    def ingest_knowledge(self, items: Iterable[dict[str, Any]], *, batch_size: int = 64,
+                         wait: bool | None = None) -> dict[str, Any]:
+        """Bulk import: every item is checked before anything is written (a bad one is refused,
+        naming it), then batches of *batch_size*, each its own transaction. The embedder's
+        lanes work ahead while each batch commits (and, with *wait*, is projected) on a writer
+        thread, so the embedder — the one thing that cannot go faster — never waits for a store.
+
+        Returns ``{"ids", "count"}`` once the last batch has committed; with ``wait=False``,
+        :meth:`flush` waits for the last projection. If a batch fails (a store down), the
+        batches before it stay committed and the error is raised."""
+        items = list(items)
+        if not items:
+            raise InvalidInput("items", "must not be empty")
+        if not 1 <= batch_size <= 1000:
+            raise InvalidInput("batch_size", "must be between 1 and 1000")
+        specs = _parsed(items)
+        batches = [specs[start:start + batch_size] for start in range(0, len(specs), batch_size)]
+        embedded = self.embedder.embed_batches(([spec.content for spec in batch] for batch in batches),
+                                               field="items.content")
+        ids: list[str] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ingest") as writer:
+            committing: Future[Written] | None = None
+            for batch, vectors in zip(batches, embedded):
+                if committing is not None:
+                    ids += committing.result()["ids"]
+                # the caller's principal (the API's user) goes with the batch to the writer thread
+                committing = writer.submit(copy_context().run, self._insert_knowledge, batch, vectors, wait)
+            ids += committing.result()["ids"]
+        return {"ids": ids, "count": len(ids)}
+
+    def _embed_contents(self, specs: list[KnowledgeIn]) -> np.ndarray:
+        return self.embedder.embed_many([spec.content for spec in specs], field="items.content")
+
+    def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
             with conn.cursor() as cur:  # one pipelined round trip for the whole batch
                 cur.executemany(INSERT_KNOWLEDGE_ID, [{**spec.model_dump(), "embedding": vector}
@@ -161,3 +200,16 @@ class KnowledgeMixin(Base):
         """``(User)-[:PREFERS]->(Agent)``."""
         return self._link("PREFERS", ("User", "users", user_id, "user_id"),
                           ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"))
+
+
+def _parsed(items: list[Any]) -> list[KnowledgeIn]:
+    """Every item as KnowledgeIn, or InvalidInput naming the first bad one (``items[3].content``)."""
+    specs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"items[{index}]", "must be an object")
+        try:
+            specs.append(parse(KnowledgeIn, item))
+        except InvalidInput as exc:
+            raise InvalidInput(f"items[{index}].{exc.field}", exc.reason) from None
+    return specs

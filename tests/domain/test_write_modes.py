@@ -49,6 +49,32 @@ def test_batches_ingested_without_waiting_reach_every_projection(jarvis, name, f
     assert pending == 0
 
 
+def test_a_bulk_import_commits_every_batch_and_flush_waits_for_the_projections(jarvis, name, forget) -> None:
+    items = [{"topic": f"{name}-{i}", "content": f"Runbook step {i}: drain node {i} of the {name} cluster first.",
+              "category": name} for i in range(150)]
+    imported = jarvis.ingest_knowledge(items, batch_size=64, wait=False)  # 3 transactions: 64, 64, 22
+    forget.extend(imported["ids"])
+    assert imported["count"] == 150 and len(set(imported["ids"])) == 150
+    assert jarvis.flush(timeout=60)
+    assert set(imported["ids"]) <= jarvis.stores.get("chroma").ids("knowledge_base")
+    assert set(imported["ids"]) <= jarvis.stores.get("neo4j").node_keys("Knowledge")
+    found = jarvis.search(query=f"which machine of the {name} cluster is emptied at step 42", scopes=["knowledge"],
+                          limit=5)
+    assert any(hit["id"] in imported["ids"] for hit in found["results"])
+
+
+def test_a_bulk_import_with_one_bad_item_writes_nothing_and_names_it(jarvis, name) -> None:
+    from jarvis.errors import InvalidInput
+
+    items = [{"topic": f"{name}-{i}", "content": f"Fact {i} about {name}.", "category": name} for i in range(100)]
+    items[70]["content"] = ""
+    with pytest.raises(InvalidInput) as refused:
+        jarvis.ingest_knowledge(items, batch_size=32)
+    assert refused.value.field == "items[70].content"
+    with jarvis.stores.postgres.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM knowledge WHERE category = %s", (name,)).fetchone()[0] == 0
+
+
 def test_reads_from_the_cache_are_counted_in_postgres_a_moment_later(jarvis, name) -> None:
     agent = jarvis.register_agent(name=f"{name}-agent", type="letta")["id"]
     jarvis.put_memory(agent_id=agent, memory_type="core", key="tea", value="Ada likes green tea.")
