@@ -91,9 +91,12 @@ class Base:
         raise NotImplementedError
 
     # -- the write path ---------------------------------------------------------------------
-    def _write(self, work: Callable[[psycopg.Connection], tuple[dict, list[Event]]], *,
+    def _write(self, work: Callable[[psycopg.Connection], tuple[dict | Callable[[], dict], list[Event]]], *,
                wait: bool | None = None) -> Written:
         """Run *work* in one transaction with its outbox events, then project them.
+
+        *work* may return its result as a function, called once the outbox insert has been
+        answered: statements it only queued then share that round trip.
 
         With *wait* (default: ``settings.write_wait``) the caller waits for every projection
         store (write-through, read-your-writes); without, the write returns once committed
@@ -102,6 +105,8 @@ class Base:
         with self._postgres() as conn:  # one transaction: the rows and their outbox events
             result, events = work(conn)
             event_ids = record(conn, events)
+            if callable(result):
+                result = result()
         written = Written(result)
         written.committed = time.perf_counter()
         outboxed = recorded(event_ids, events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
@@ -16,10 +17,12 @@ from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse
 
-# The row comes back without its embedding: the caller has it, and 384 floats cost a parse.
+# The id is made here, not by the database, so the outbox event can be queued behind the
+# insert without waiting for its answer: both travel in one round trip. The row comes back
+# without its embedding: the caller has it, and 384 floats cost a parse.
 INSERT_KNOWLEDGE = """
-INSERT INTO knowledge (topic, content, source, category, confidence, agent_id, embedding)
-VALUES (%(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s)
+INSERT INTO knowledge (id, topic, content, source, category, confidence, agent_id, embedding)
+VALUES (%(id)s, %(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s)
 RETURNING id, topic, content, source, category, confidence, agent_id, created_at, updated_at
 """
 INSERT_CODE = """
@@ -32,7 +35,7 @@ INSERT INTO task_patterns (pattern_type, description, task_sequence, success_rat
 VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, %(optimal_agents)s, %(embedding)s)
 RETURNING *
 """
-INSERT_KNOWLEDGE_ID = INSERT_KNOWLEDGE.split("RETURNING")[0] + "RETURNING id"
+INSERT_KNOWLEDGE_BATCH = INSERT_KNOWLEDGE.split("RETURNING")[0]
 DELETE_KNOWLEDGE = "DELETE FROM knowledge WHERE id = %s RETURNING id"
 UPSERT_USER = """
 INSERT INTO users (id, name, preferences) VALUES (%(id)s, %(name)s, %(preferences)s)
@@ -55,11 +58,12 @@ class KnowledgeMixin(Base):
         vector = self._embed(spec.content, field="content")
 
         def work(conn):
-            row = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "embedding": vector}).fetchone()
-            events = [Event("knowledge", str(row["id"]))]
+            key = uuid.uuid4()
+            inserted = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "id": key, "embedding": vector})
+            events = [Event("knowledge", str(key))]
             if spec.agent_id:
-                events.append(self._edge(conn, "GENERATED_BY", "Knowledge", row["id"], "Agent", spec.agent_id))
-            return jsonable(row), events
+                events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
+            return lambda: jsonable(inserted.fetchone()), events  # read once the outbox insert is answered
 
         return self._write(work, wait=wait)
 
@@ -108,10 +112,11 @@ class KnowledgeMixin(Base):
 
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
-            with conn.cursor() as cur:  # one pipelined round trip for the whole batch
-                cur.executemany(INSERT_KNOWLEDGE_ID, [{**spec.model_dump(), "embedding": vector}
-                                                      for spec, vector in zip(specs, vectors)], returning=True)
-                ids = [str(cur.fetchone()["id"]) for _ in cur.results()]
+            keys = [uuid.uuid4() for _ in specs]
+            with conn.cursor() as cur:  # queued with the outbox events: one round trip for the batch
+                cur.executemany(INSERT_KNOWLEDGE_BATCH, [{**spec.model_dump(), "id": key, "embedding": vector}
+                                                         for spec, key, vector in zip(specs, keys, vectors)])
+            ids = [str(key) for key in keys]
             events = [Event("knowledge", key) for key in ids]
             for spec, key in zip(specs, ids):
                 if spec.agent_id:
