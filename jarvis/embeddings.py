@@ -171,6 +171,10 @@ def _single_threaded(ready: threading.Barrier) -> None:
     import torch
 
     torch.set_num_threads(1)
+    # A thread's first parallel op copies the process default into the thread; asking for the
+    # count does that now, while the default is still 1 (it is put back once every lane is made).
+    if torch.get_num_threads() != 1:
+        raise RuntimeError("an embedder lane could not make torch single-threaded")
     ready.wait(timeout=30)  # hold this thread until every lane has one: each task gets its own thread
 
 
