@@ -132,22 +132,32 @@ class Bench:
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, n: int, queries: int) -> dict[str, float]:
+        """Per query, in a shuffled order (as :meth:`single_add`): its embedding alone, the raw
+        Chroma top-10 with its vector, and the platform's whole search."""
+        import random
+
         jarvis, embedder = self.jarvis, self.jarvis.embedder
-        asks = questions(2 * queries, seed=n)
-        embedder.clear_cache()
-        embed_ms = [timed(lambda q=q: embedder.embed(q)) * 1000 for q in asks[:queries]]
+        asks = questions(queries, seed=n)
+        order = random.Random(n)
         # the raw reference: chromadb's own client and collection handle, no adapter in between
         collection = jarvis.stores.get("chroma").api.get_collection("knowledge_base", embedding_function=None)
-        vectors = [embedder.embed(q) for q in asks[queries:]]
-        raw_ms = [timed(lambda v=v: collection.query(query_embeddings=[v.tolist()], n_results=10,
-                                                     include=["distances"])) * 1000 for v in vectors]
-        embedder.clear_cache()
-        platform_ms, found = [], []
-        for q in asks[queries:]:
-            started = time.perf_counter()
-            result = jarvis.search(query=q, scopes=["knowledge"], limit=10)
-            platform_ms.append((time.perf_counter() - started) * 1000)
-            found.append([r["id"] for r in result["results"]])
+        vectors = [embedder.embed(q) for q in asks]
+        embed_ms, raw_ms, platform_ms, found = [], [], [], []
+        for q, v in zip(asks, vectors):
+            steps = ["embed", "raw", "ours"]
+            order.shuffle(steps)
+            for step in steps:
+                embedder.clear_cache()
+                if step == "embed":
+                    embed_ms.append(timed(lambda: embedder.embed(q)) * 1000)
+                elif step == "raw":
+                    raw_ms.append(timed(lambda: collection.query(query_embeddings=[v.tolist()], n_results=10,
+                                                                 include=["distances"])) * 1000)
+                else:
+                    started = time.perf_counter()
+                    result = jarvis.search(query=q, scopes=["knowledge"], limit=10)
+                    platform_ms.append((time.perf_counter() - started) * 1000)
+                    found.append([r["id"] for r in result["results"]])
         exact = self._exact_top10(vectors)
         recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact))
         reference = pct(embed_ms, 50) + pct(raw_ms, 50)
@@ -159,10 +169,10 @@ class Bench:
         return {"p50": pct(platform_ms, 50), "p99": pct(platform_ms, 99), "reference": reference}
 
     def _exact_top10(self, vectors: list[np.ndarray]) -> list[list[str]]:
-        with self.jarvis.stores.postgres.pool.connection() as conn:
-            rows = conn.execute("SELECT id::text, embedding FROM knowledge").fetchall()
+        with self.jarvis.stores.postgres.pool.connection() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute("SELECT id::text, embedding FROM knowledge").fetchall()
         ids = [r[0] for r in rows]
-        matrix = np.stack([np.asarray(r[1].to_list(), dtype=np.float32) for r in rows])
+        matrix = np.stack([np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows])  # pgvector Vector
         tops = []
         for v in vectors:
             scores = matrix @ v
