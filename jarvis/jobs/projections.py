@@ -25,7 +25,8 @@ EDGE_KEYS = (
 def _stream(stores: Stores, query: str) -> Iterator[list[dict]]:
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
-        with conn.transaction(), conn.cursor(name="jarvis_rebuild", row_factory=dict_row) as cur:
+        # binary: each embedding arrives as its 1.5 KB of floats, not as 384 numbers in text
+        with conn.transaction(), conn.cursor(name="jarvis_rebuild", row_factory=dict_row, binary=True) as cur:
             cur.itersize = BATCH
             cur.execute(query)
             while batch := cur.fetchmany(BATCH):
