@@ -29,3 +29,16 @@ def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settin
     assert "| search recall@10 vs exact |" in doc.read_text() and (tmp_path / "img" / "search_latency_vs_n.png").exists()
     with jarvis.stores.postgres.pool.connection() as conn:  # the benchmark cleans up after itself
         assert conn.execute("SELECT count(*) FROM knowledge WHERE category LIKE 'bench-%%'").fetchone()[0] == 0
+
+
+def test_the_cpu_accounting_names_every_store_and_leaves_nothing_behind(jarvis) -> None:
+    from jarvis.bench.cpu import account
+
+    phases = account(jarvis, 128)
+    assert set(phases) == {"embedder alone", "ingest"}
+    ingest = phases["ingest"]
+    assert ingest["seconds"] > 0 and {"this process", "postgres", "chroma", "neo4j"} <= set(ingest["processes"])
+    assert all(spent >= 0 for spent in ingest["processes"].values())
+    assert any(name.startswith("jarvis-embed-lane") for name in phases["embedder alone"]["threads"])
+    with jarvis.stores.postgres.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM knowledge WHERE category LIKE 'bench-%%'").fetchone()[0] == 0
