@@ -23,26 +23,18 @@ from jarvis.bench.workload import sentences
 STORE_PROCESSES = {"postgres": "postgres", "chroma": "chroma", "neo4j": "neo4j", "redis": "valkey"}
 
 
-def _store_processes() -> dict[str, list[psutil.Process]]:
-    found: dict[str, list[psutil.Process]] = defaultdict(list)
+def _store_cpu() -> dict[tuple[str, int], float]:
+    """CPU-seconds so far of every store process, by (store, pid): looked up afresh each time,
+    because PostgreSQL starts a backend process per new pooled connection."""
+    found: dict[tuple[str, int], float] = {}
     me = psutil.Process().pid
-    for process in psutil.process_iter(["cmdline"]):
+    for process in psutil.process_iter(["cmdline", "cpu_times"]):
         command = " ".join(process.info["cmdline"] or [])
+        times = process.info["cpu_times"]
         for store, marker in STORE_PROCESSES.items():
-            if marker in command and process.pid != me:
-                found[store].append(process)
+            if marker in command and process.pid != me and times is not None:
+                found[(store, process.pid)] = times.user + times.system
     return found
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass  # a backend that exited
-    return total
 
 
 def _threads() -> dict[str, float]:
@@ -55,15 +47,16 @@ def _threads() -> dict[str, float]:
     return seconds
 
 
-def _snapshot(stores: dict[str, list[psutil.Process]]) -> tuple[float, dict[str, float], dict[str, float]]:
-    processes = {"this process": _cpu_seconds([psutil.Process()])}
-    processes.update({store: _cpu_seconds(p) for store, p in stores.items()})
-    return time.perf_counter(), processes, _threads()
+def _snapshot() -> tuple[float, dict[tuple[str, int], float], dict[str, float]]:
+    me = psutil.Process().cpu_times()
+    return time.perf_counter(), {**_store_cpu(), ("this process", 0): me.user + me.system}, _threads()
 
 
 def _phase(before, after) -> dict:
-    return {"seconds": after[0] - before[0],
-            "processes": {name: after[1][name] - before[1].get(name, 0.0) for name in after[1]},
+    processes: dict[str, float] = defaultdict(float)
+    for (name, pid), used in after[1].items():
+        processes[name] += used - before[1].get((name, pid), 0.0)  # a process new since then: all of it
+    return {"seconds": after[0] - before[0], "processes": dict(processes),
             "threads": {name: used - before[2].get(name, 0.0) for name, used in after[2].items()
                         if used - before[2].get(name, 0.0) >= 0.01}}
 
@@ -80,14 +73,13 @@ def account(jarvis, n: int) -> dict[str, dict]:
     list(embedder.embed_batches([texts[:64]]))  # the lanes exist before the clock starts
     embedder.clear_cache()
     try:
-        stores = _store_processes()  # after connecting: PostgreSQL's backends are processes
-        before = _snapshot(stores)
+        before = _snapshot()
         list(embedder.embed_batches(texts[i:i + 64] for i in range(0, n, 64)))
-        alone = _snapshot(stores)
+        alone = _snapshot()
         embedder.clear_cache()
         jarvis.ingest_knowledge(items, batch_size=64, wait=False)
         jarvis.flush()
-        ingested = _snapshot(stores)
+        ingested = _snapshot()
     finally:
         bench.cleanup()
     return {"embedder alone": _phase(before, alone), "ingest": _phase(alone, ingested)}
