@@ -282,7 +282,7 @@ class Bench:
                 self.add("API search, 8 concurrent", len(asks), over_http["rps"], "req/s", inproc,
                          target=">= 0.8 x in-process facade", met=over_http["rps"] / inproc >= 0.8)
                 self.add("API search p99", len(asks), over_http["p99"], "ms", None, target="report", met=None)
-                self._rss("API process RSS under search load (this process)")
+                self.rss("API process RSS under search load (an upper bound: also holds the benchmark's data)")
         finally:
             api_jarvis.close()
             apikeys.revoke_key(self.jarvis.stores.postgres, record["prefix"])
@@ -329,7 +329,7 @@ class Bench:
         self.add(f"peer: {label} single add p50 (for orientation)", n, mem0["add_p50_ms"], "ms", None,
                  target="report", met=None)
 
-    def _rss(self, label: str) -> None:
+    def rss(self, label: str) -> None:
         import psutil
 
         self.add(label, None, psutil.Process().memory_info().rss / 2**20, "MiB", None, target="report", met=None)
