@@ -24,6 +24,7 @@ class Caller:
 
     key: ApiKey
     jarvis: Jarvis
+    prefetched: str | None = None  # the cache value the route asked for, read with the rate limit
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with acting_as(self.key.user_id):
@@ -38,8 +39,10 @@ class Caller:
         return self.key.user_id
 
 
-def require(scope: str) -> Callable[..., Caller]:
-    """A dependency: a valid, unrevoked key with *scope* (admin implies all), within its rate limit."""
+def require(scope: str, *, prefetch: Callable[[Request], str | None] | None = None) -> Callable[..., Caller]:
+    """A dependency: a valid, unrevoked key with *scope* (admin implies all), within its rate
+    limit. *prefetch* names the cache key the route will read (from the request), which is
+    then read in the rate limit's round trip (``Caller.prefetched``)."""
 
     async def dependency(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
         # On the event loop: a key verified lately and the rate limit cost no thread-pool hop.
@@ -51,23 +54,25 @@ def require(scope: str) -> Callable[..., Caller]:
             raise HTTPException(401, "a valid X-API-Key header is required", headers={"WWW-Authenticate": "APIKey"})
         if not found.allows(scope):
             raise HTTPException(403, f"this key lacks the {scope!r} scope")
-        await _rate_limit(request, found)
-        return Caller(key=found, jarvis=jarvis)
+        prefetched = await _rate_limit(request, found, prefetch(request) if prefetch else None)
+        return Caller(key=found, jarvis=jarvis, prefetched=prefetched)
 
     return dependency
 
 
-async def _rate_limit(request: Request, key: ApiKey) -> None:
+async def _rate_limit(request: Request, key: ApiKey, also_get: str | None) -> str | None:
     route = request.scope.get("route")
     endpoint = f"{request.method}:{getattr(route, 'path', request.url.path)}"
     settings = request.app.state.settings
-    hit = await request.app.state.redis_async.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window)
+    hit = await request.app.state.redis_async.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window,
+                                                             also_get=also_get)
     if hit is None:
-        return  # Redis down: serve rather than refuse everyone; /health shows the outage
-    count, reset = hit
+        return None  # Redis down: serve rather than refuse everyone; /health shows the outage
+    count, reset, value = hit
     if count > settings.api_rate_limit:
         raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "
                                  f"{settings.api_rate_window} s", headers={"Retry-After": str(reset)})
+    return value
 
 
 Reader = Annotated[Caller, Depends(require("read"))]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from jarvis.schemas import Input
-from jarvis.api.deps import Reader, Writer
+from jarvis.api.deps import Caller, Reader, Writer, require
 from jarvis.domain.memory import fresh
 from jarvis.embeddings import MAX_TEXT_CHARS
+from jarvis.stores import redis_keys as keys
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 Row = dict[str, Any]
@@ -38,11 +40,26 @@ def put_memory(agent_id: UUID, memory_type: MemoryType, key: str, body: MemoryVa
                       **body.model_dump())
 
 
+def _cache_key(request: Request) -> str | None:
+    """The memory's cache key, from the raw path (None if the agent id is not a UUID: the
+    route then answers 422 without it)."""
+    params = request.path_params
+    try:
+        agent_id = str(UUID(params["agent_id"]))
+    except (KeyError, ValueError):
+        return None
+    return keys.memory_cache(agent_id, params.get("memory_type", ""), params.get("key", ""))
+
+
+CachedReader = Annotated[Caller, Depends(require("read", prefetch=_cache_key))]
+
+
 @router.get("/{agent_id}/{memory_type}/{key}")
-async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Reader, request: Request) -> Row:
-    # The hot read: a cached copy is awaited on the event loop; anything else (a miss, Redis
-    # down, an expired copy) is the facade's read from PostgreSQL, in the thread pool.
-    cached = fresh(await request.app.state.redis_async.get_cached_memory(str(agent_id), memory_type, key))
+async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: CachedReader) -> Row:
+    # The hot read: the cached copy came with the rate limit's round trip, on the event loop;
+    # anything else (a miss, Redis down, an expired copy) is the facade's read from
+    # PostgreSQL, in the thread pool.
+    cached = fresh(json.loads(caller.prefetched)) if caller.prefetched else None
     if cached is not None:
         return caller.jarvis.served_from_cache(cached)
     return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)
