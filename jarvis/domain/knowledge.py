@@ -9,7 +9,6 @@ from contextvars import copy_context
 from typing import Any
 
 import numpy as np
-
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import Base, Written, as_uuid, jsonable
