@@ -150,13 +150,6 @@ class Embedder:
         return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
 
-    def close(self) -> None:
-        """Stop the lanes (the process-wide embedder keeps them until the process ends)."""
-        with self._lanes_lock:
-            if self._lanes is not None:
-                self._lanes.shutdown(wait=True)
-                self._lanes = None
-
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure embedding, not the cache)."""
         with self._lock:

@@ -242,12 +242,12 @@ class Projector:
     # -- internals ------------------------------------------------------------------------
     def _apply(self, events: list[Outboxed]) -> Applied:
         started = time.perf_counter()
-        by_store: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for _, entity, key, pending in events:
+        keyed_by_store: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
+        for _, entity, key, pending in events:  # each key once, in order (a round holds up to 2,048)
             for store in pending:
-                keys = by_store[store][entity]
-                if key not in keys:
-                    keys.append(key)
+                keyed_by_store[store][entity][key] = None
+        by_store = {store: {entity: list(keys) for entity, keys in keyed.items()}
+                    for store, keyed in keyed_by_store.items()}
         rows = self._current_rows({entity for keyed in by_store.values() for entity in keyed},
                                   {(entity, key) for _, entity, key, _ in events})
         futures = {store: self._pool.submit(self._project, store, keyed, rows) for store, keyed in by_store.items()}

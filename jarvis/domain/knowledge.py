@@ -74,7 +74,8 @@ class KnowledgeMixin(Base):
         if not isinstance(items, list) or not 1 <= len(items) <= 1000:
             raise InvalidInput("items", "must be a list of 1 to 1000 items")
         specs = _parsed(items)
-        return self._insert_knowledge(specs, self._embed_contents(specs), wait)
+        vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
+        return self._insert_knowledge(specs, vectors, wait)
 
     def ingest_knowledge(self, items: Iterable[dict[str, Any]], *, batch_size: int = 64,
                          wait: bool | None = None) -> dict[str, Any]:
@@ -105,9 +106,6 @@ class KnowledgeMixin(Base):
                 committing = writer.submit(copy_context().run, self._insert_knowledge, batch, vectors, wait)
             ids += committing.result()["ids"]
         return {"ids": ids, "count": len(ids)}
-
-    def _embed_contents(self, specs: list[KnowledgeIn]) -> np.ndarray:
-        return self.embedder.embed_many([spec.content for spec in specs], field="items.content")
 
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
