@@ -44,6 +44,8 @@ fi
 
 # The benchmark's peer (Mem0 OSS) in a virtualenv of its own that sees ours behind its own
 # packages: it reuses torch, sentence-transformers and the model, and keeps its own pins.
+# Only the benchmark and the test suite need it (JARVIS_BOOTSTRAP_PEER=1): the main job does not.
+[ "${JARVIS_BOOTSTRAP_PEER:-0}" = 1 ] || exit 0
 PEER=${JARVIS_PEER_VENV:-$CACHE/venv-mem0}
 peer_requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
 import sys, tomllib

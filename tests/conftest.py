@@ -1,4 +1,10 @@
-"""The test session runs against the real local stack, started here if it is not up.
+"""The test session runs against a real local stack of its own, started here if it is not up.
+
+The test stack lives in ``.jarvis-test/`` on ports of its own (``JARVIS_TEST_PORT_BASE``,
+default 11000: PostgreSQL +0, Redis +1, Neo4j +2, Chroma +100), never the defaults, so
+``scripts/test`` can run beside a user's ``jarvis up`` and leaves that stack's data alone.
+The variables are set in this process's environment before anything reads settings, so the
+``jarvis`` subprocesses and servers the tests start use the same stack.
 
 A store that cannot start fails the session (it is never skipped): CI has nothing else.
 Stores this session started are stopped at its end; stores that were already up are left.
@@ -22,6 +28,55 @@ from jarvis.config import Settings
 from jarvis.errors import JarvisError
 from jarvis.migrate import migrate_all
 from jarvis.paths import PROJECT_ROOT
+
+#: The defaults a user's own stack runs on; the suite must never connect to them.
+DEFAULT_PORTS = frozenset({10000, 10001, 10002, 10100, 10101, 8000})
+
+
+def test_stack_environment(base: int) -> dict[str, str]:
+    """The ``JARVIS_*`` variables that point every store at the test stack on *base*."""
+    return {
+        "JARVIS_DATA_DIR": str(PROJECT_ROOT / ".jarvis-test"),
+        "JARVIS_POSTGRES_HOST": "127.0.0.1",
+        "JARVIS_POSTGRES_PORT": str(base),
+        "JARVIS_REDIS_HOST": "127.0.0.1",
+        "JARVIS_REDIS_PORT": str(base + 1),
+        "JARVIS_NEO4J_URI": f"bolt://127.0.0.1:{base + 2}",
+        "JARVIS_CHROMA_HOST": "127.0.0.1",
+        "JARVIS_CHROMA_PORT": str(base + 100),
+    }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the whole session (and its subprocesses) at the test stack, before any settings are read."""
+    base = int(os.environ.get("JARVIS_TEST_PORT_BASE", "11000"))
+    for variable in ("JARVIS_POSTGRES_DSN", "JARVIS_REDIS_URL", "JARVIS_QDRANT_URL",
+                     "JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD",
+                     "JARVIS_API_DB_PASSWORD"):
+        os.environ.pop(variable, None)
+    os.environ.update(test_stack_environment(base))
+    sys.addaudithook(_record_default_port_connections)
+
+
+#: (host, port) of every connection this process opened to a default port on the loopback.
+_DEFAULT_PORT_CONNECTIONS: list[tuple[str, int]] = []
+
+
+def _record_default_port_connections(event: str, args: tuple) -> None:
+    if event != "socket.connect" or len(args) < 2:
+        return
+    address = args[1]
+    if isinstance(address, tuple) and len(address) >= 2 and address[1] in DEFAULT_PORTS:
+        if str(address[0]) in ("127.0.0.1", "::1", "localhost"):
+            _DEFAULT_PORT_CONNECTIONS.append((str(address[0]), int(address[1])))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything in it connected to a user's stack on the default ports."""
+    if _DEFAULT_PORT_CONNECTIONS:
+        print(f"\nthe test session connected to default ports {sorted(set(_DEFAULT_PORT_CONNECTIONS))}: "
+              "tests must only use their own stack", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import stat
 
 from jarvis.config import Settings
+from tests.conftest import DEFAULT_PORTS, test_stack_environment
 
 
 def test_with_nothing_set_every_store_is_the_local_stack(tmp_path, monkeypatch) -> None:
-    for name in ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_QDRANT_URL"):
+    for name in ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_QDRANT_URL",
+                 *test_stack_environment(0)):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env(data_dir=tmp_path)
     assert all(settings.is_local(store) for store in ("postgres", "redis", "neo4j", "chroma", "qdrant"))
@@ -27,3 +29,10 @@ def test_the_environment_overrides_local_secrets_and_repr_hides_them(tmp_path, m
     assert settings.neo4j_password.get_secret_value() == "from-the-environment"
     assert "from-the-environment" not in repr(settings)
     assert not settings.is_local("qdrant") and not settings.uses_qdrant_edge
+
+
+def test_the_suite_runs_on_a_stack_of_its_own(settings: Settings) -> None:
+    """The session's stack is never a user's: its own data directory, no default port."""
+    assert settings.data_dir.name == ".jarvis-test"
+    ports = {settings.postgres_port, settings.redis_port, settings.chroma_port, int(settings.neo4j_uri.rsplit(":", 1)[1])}
+    assert not ports & DEFAULT_PORTS
