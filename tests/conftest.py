@@ -33,7 +33,7 @@ from jarvis.paths import PROJECT_ROOT
 DEFAULT_PORTS = frozenset({10000, 10001, 10002, 10100, 10101, 8000})
 
 
-def test_stack_environment(base: int) -> dict[str, str]:
+def stack_environment(base: int) -> dict[str, str]:
     """The ``JARVIS_*`` variables that point every store at the test stack on *base*."""
     return {
         "JARVIS_DATA_DIR": str(PROJECT_ROOT / ".jarvis-test"),
@@ -54,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
                      "JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD",
                      "JARVIS_API_DB_PASSWORD"):
         os.environ.pop(variable, None)
-    os.environ.update(test_stack_environment(base))
+    os.environ.update(stack_environment(base))
     sys.addaudithook(_record_default_port_connections)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import stat
 
 from jarvis.config import Settings
-from tests.conftest import DEFAULT_PORTS, test_stack_environment
+from tests.conftest import DEFAULT_PORTS, stack_environment
 
 
 def test_with_nothing_set_every_store_is_the_local_stack(tmp_path, monkeypatch) -> None:
     for name in ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_QDRANT_URL",
-                 *test_stack_environment(0)):
+                 *stack_environment(0)):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env(data_dir=tmp_path)
     assert all(settings.is_local(store) for store in ("postgres", "redis", "neo4j", "chroma", "qdrant"))
