@@ -24,7 +24,7 @@ STORES: tuple[str, ...] = ("postgres", "redis", "neo4j", "chroma", "qdrant")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
-_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password")
+_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password")
 
 
 class Settings(BaseSettings):
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
 
     api_db_user: str = Field(default="jarvis_api", description="The API's Postgres role (row-level security applies)")
     api_db_password: SecretStr | None = None
+    service_db_user: str = Field(
+        default="jarvis_service",
+        description="The API's Postgres role for service keys and the projector (may act for every user)",
+    )
+    service_db_password: SecretStr | None = None
 
     write_wait: bool = Field(
         default=True,
@@ -114,6 +119,15 @@ class Settings(BaseSettings):
 
         params = conninfo_to_dict(self.postgres_conninfo)
         params.update(user=self.api_db_user, password=_secret(self.api_db_password))
+        return make_conninfo(**params)
+
+    @property
+    def service_postgres_conninfo(self) -> str:
+        """The same database, as the API's service role (the only role that may act for every user)."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self.postgres_conninfo)
+        params.update(user=self.service_db_user, password=_secret(self.service_db_password))
         return make_conninfo(**params)
 
     def postgres_conninfo_for(self, dbname: str) -> str:

@@ -64,6 +64,7 @@ class AgentIn(Input):
     port: int | None = Field(default=None, ge=1, le=65535)
     status: Literal["active", "inactive", "error", "updating"] = "active"
     performance_score: Unit = 0.5
+    owner_user_id: Identifier | None = None  # None: a shared agent (its memory is for service keys only)
 
 
 class ModelIn(Input):

@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     base = int(os.environ.get("JARVIS_TEST_PORT_BASE", "11000"))
     for variable in ("JARVIS_POSTGRES_DSN", "JARVIS_REDIS_URL", "JARVIS_QDRANT_URL",
                      "JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD",
-                     "JARVIS_API_DB_PASSWORD"):
+                     "JARVIS_API_DB_PASSWORD", "JARVIS_SERVICE_DB_PASSWORD"):
         os.environ.pop(variable, None)
     os.environ.update(stack_environment(base))
     sys.addaudithook(_record_default_port_connections)

@@ -39,6 +39,9 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_api') THEN
         CREATE ROLE jarvis_api NOLOGIN NOSUPERUSER NOBYPASSRLS;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_service') THEN
+        CREATE ROLE jarvis_service NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
 END $$
 """
 
@@ -160,6 +163,8 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
     _run([_pg_tool("pg_restore"), *args, "--single-transaction", "--exit-on-error",
           str(directory / "postgres.dump")], env, "pg_restore")
     stores.postgres.reset()  # new type OIDs (pgvector) after the schema was recreated
+    if stores.user_postgres is not None:
+        stores.user_postgres.reset()
     from jarvis.migrate import grant_api_login
 
     grant_api_login(stores.settings)

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
+from jarvis.api.live_ownership import EventOwnership
 from jarvis.apikeys import authenticate
 from jarvis.stores.redis_keys import CHANNELS
 
@@ -40,11 +41,15 @@ async def live(websocket: WebSocket, channels: str | None = None, api_key: str |
     await pubsub.subscribe(*chosen)
     await websocket.send_json({"subscribed": chosen})
 
+    ownership = EventOwnership(jarvis, found.user_id)  # a user-bound key gets its user's events only
+
     async def pump() -> None:
         while True:
             message = await pubsub.get_message(timeout=1.0)
             if message is not None:
-                await websocket.send_json({"channel": message["channel"], "data": json.loads(message["data"])})
+                data = json.loads(message["data"])
+                if await ownership.allows(data):
+                    await websocket.send_json({"channel": message["channel"], "data": data})
 
     async def until_closed() -> None:
         while True:
