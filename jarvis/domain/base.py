@@ -217,7 +217,14 @@ class Base:
 
 def _column(exc: psycopg.Error) -> str:
     match = _DETAIL_COLUMN.search(exc.diag.message_detail or "")
-    return match.group(1) if match else (exc.diag.column_name or "value")
+    if match:
+        return match.group(1)
+    # PostgreSQL leaves the key out of the detail when row-level security guards the referenced
+    # table; a foreign key named the default way (<table>_<column>_fkey) still names the column.
+    table, constraint = exc.diag.table_name or "", exc.diag.constraint_name or ""
+    if table and constraint.startswith(f"{table}_") and constraint.endswith("_fkey"):
+        return constraint[len(table) + 1:-len("_fkey")]
+    return exc.diag.column_name or "value"
 
 
 def _table(exc: psycopg.Error) -> str:
