@@ -14,6 +14,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as websocket_connect
 
+from jarvis import local
 from jarvis.api.server import running_server
 from jarvis.errors import Forbidden
 from jarvis.ownership import with_owner
@@ -185,6 +186,20 @@ def test_bobs_searches_find_his_data_and_never_adas(people, scopes) -> None:
     asked_for_ada = bob.client.post("/api/v1/search", json={"query": query, "scopes": scopes, "user_id": ada.user,
                                                             "agent_id": bob.agent})
     assert asked_for_ada.status_code == 403
+
+
+def test_with_chroma_and_qdrant_down_the_pgvector_fallback_keeps_each_to_their_own(people, settings) -> None:
+    ada, bob = people
+    local.down(settings, ["chroma", "qdrant"])
+    try:
+        for person in (bob, ada):
+            body = _ok(person.client.post("/api/v1/search", json={
+                "query": "door bank tea jazz trumpet", "scopes": ["conversations", "preferences"], "limit": 100}))
+            assert body["degraded"] == ["chroma", "qdrant"]
+            assert {hit["item"]["user_id"] for hit in body["results"]} == {person.user}
+            assert {hit["scope"] for hit in body["results"]} == {"conversations", "preferences"}
+    finally:
+        local.up(settings, ["chroma", "qdrant"])
 
 
 def test_the_vector_stores_themselves_are_asked_for_the_owners_points_only(people, api_jarvis, jarvis) -> None:
