@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default=Path("~/.cache/jarvis"), description="Shared by clones: virtualenv, Maven repository, Neo4j build"
     )
+    audio_dir: Path | None = Field(
+        default=None, description="Voice recordings: `audio_file_path` names a file in here (default <data dir>/audio)"
+    )
 
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 10000
@@ -86,6 +89,7 @@ class Settings(BaseSettings):
         settings = cls(**overrides)  # type: ignore[arg-type]
         settings.data_dir = settings.data_dir.expanduser().resolve()
         settings.cache_dir = settings.cache_dir.expanduser().resolve()
+        settings.audio_dir = (settings.audio_dir or settings.data_dir / "audio").expanduser().resolve()
         stored = _load_or_create_secrets(settings.data_dir / "secrets.json")
         for name in _LOCAL_SECRETS:
             if getattr(settings, name) is None:
