@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
     api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
     api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")
+    api_auth_failure_limit: int = Field(
+        default=30, description="Failed key lookups per client address per rate-limit window; past it, 429"
+    )
+    api_key_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="An open live WebSocket re-checks its key this often (a revoked key closes it)"
+    )
+    api_health_cache_seconds: float = Field(
+        default=1.0, ge=0, description="/health and /metrics probe each store at most once per this many seconds"
+    )
 
     redis_host: str = "127.0.0.1"
     redis_port: int = 10001
@@ -74,6 +83,9 @@ class Settings(BaseSettings):
 
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 10100
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Sent as `Authorization: Bearer` to a Chroma behind token auth (compose.yaml)"
+    )
 
     qdrant_url: str | None = Field(
         default=None, description="A Qdrant server; unset means Qdrant Edge in-process"
