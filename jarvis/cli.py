@@ -326,9 +326,11 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from jarvis.api import create_app
+    from jarvis.api import create_app, logs
 
-    uvicorn.run(create_app(settings, run_projector=True), host=args.host, port=args.port, log_level="info")
+    config = uvicorn.Config(create_app(settings, run_projector=True), host=args.host, port=args.port, log_level="info")
+    logs.install()  # after uvicorn configured logging: no key or token in a URL reaches the access log
+    uvicorn.Server(config).run()
     return 0
 
 
