@@ -59,7 +59,8 @@ def test_the_lease_token_is_only_in_the_workers_dequeue_answer(api, make_key, ja
     token = delivered["lease"]["token"]
     assert token and "lease_token" not in delivered["task"]
     with jarvis.stores.postgres.pool.connection() as conn:  # the row does hold it: PostgreSQL decides who finishes
-        assert conn.execute("SELECT lease_token FROM tasks WHERE id = %s", (created.json()["id"],)).fetchone()[0] == token
+        stored = conn.execute("SELECT lease_token FROM tasks WHERE id = %s", (created.json()["id"],)).fetchone()[0]
+    assert stored == token
 
     for headers in (reader, writer):
         seen = api.get(f"/api/v1/tasks/{created.json()['id']}", headers=headers)
