@@ -62,7 +62,7 @@ def test_chroma_demands_a_token_and_qdrant_an_api_key() -> None:
     assert gate["environment"]["JARVIS_CHROMA_TOKEN"].startswith("${JARVIS_CHROMA_TOKEN:?")
     template_mount = next(v for v in gate["volumes"] if v.endswith("default.conf.template:ro"))
     template = (PROJECT_ROOT / template_mount.split(":")[0]).read_text()
-    assert '"Bearer ${JARVIS_CHROMA_TOKEN}" 1;' in template and "return 401;" in template
+    assert '$http_authorization != "Bearer ${JARVIS_CHROMA_TOKEN}"' in template and "return 401;" in template
     assert "proxy_pass http://chroma:8000;" in template
     assert services["qdrant"]["environment"]["QDRANT__SERVICE__API_KEY"].startswith("${JARVIS_QDRANT_API_KEY:?")
     api = services["api"]["environment"]
