@@ -214,7 +214,8 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     report = _with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
     if args.json:
         print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
-                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging}))
+                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging,
+                          "refused_audio": report.refused_audio}))
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for policy, count in report.counts.items():
@@ -223,6 +224,9 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
         print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
     if report.lagging:
         print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
+    if report.refused_audio:
+        print(f"{len(report.refused_audio)} expired recordings not deleted: their path is not a name inside "
+              "JARVIS_AUDIO_DIR")
     return 0
 
 

@@ -9,7 +9,7 @@ Never in the URL: URLs end up in access logs and browser history, so a URL carry
 The socket is accepted before any check: a close before the handshake completes reaches the
 client as a bare HTTP 403, never as a close code. Close codes: 4401 without a valid key (or
 once it is revoked), 4403 without the read scope, 4422 for an unknown channel, 4429 after
-too many failed key lookups from the client's address.
+too many failed key lookups from the client's address, 1013 while PostgreSQL is down.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ async def live(websocket: WebSocket, channels: str | None = None) -> None:
         found = await check_key(websocket.app, key, address=client_address(websocket.client))
     except HTTPException as refused:
         await _close(websocket, CLOSE_CODES.get(refused.status_code, 4401), str(refused.detail))
+        return
+    except JarvisError:  # PostgreSQL down: nobody's key can be checked
+        await _close(websocket, 1013, "PostgreSQL is unavailable; try again later")
         return
     chosen = [c for c in (channels or ",".join(CHANNELS)).split(",") if c]
     if not found.allows("read"):
