@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default=Path("~/.cache/jarvis"), description="Shared by clones: virtualenv, Maven repository, Neo4j build"
     )
+    audio_dir: Path | None = Field(
+        default=None, description="Voice recordings: `audio_file_path` names a file in here (default <data dir>/audio)"
+    )
 
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 10000
@@ -64,6 +67,15 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
     api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
     api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")
+    api_auth_failure_limit: int = Field(
+        default=30, description="Failed key lookups per client address per rate-limit window; past it, 429"
+    )
+    api_key_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="An open live WebSocket re-checks its key this often (a revoked key closes it)"
+    )
+    api_health_cache_seconds: float = Field(
+        default=1.0, ge=0, description="/health and /metrics probe each store at most once per this many seconds"
+    )
 
     redis_host: str = "127.0.0.1"
     redis_port: int = 10001
@@ -76,6 +88,9 @@ class Settings(BaseSettings):
 
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 10100
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Sent as `Authorization: Bearer` to a Chroma behind token auth (compose.yaml)"
+    )
 
     qdrant_url: str | None = Field(
         default=None, description="A Qdrant server; unset means Qdrant Edge in-process"
@@ -91,6 +106,7 @@ class Settings(BaseSettings):
         settings = cls(**overrides)  # type: ignore[arg-type]
         settings.data_dir = settings.data_dir.expanduser().resolve()
         settings.cache_dir = settings.cache_dir.expanduser().resolve()
+        settings.audio_dir = (settings.audio_dir or settings.data_dir / "audio").expanduser().resolve()
         stored = _load_or_create_secrets(settings.data_dir / "secrets.json")
         for name in _LOCAL_SECRETS:
             if getattr(settings, name) is None:

@@ -232,9 +232,14 @@ def _table(exc: psycopg.Error) -> str:
     return match.group(1) if match else "referenced"
 
 
+#: Columns no caller is shown: the embedding (large, ours), and a task's lease token, which only
+#: the worker that dequeued the task holds (in its lease), so nobody else can finish or fail it.
+HIDDEN_COLUMNS = frozenset({"embedding", "lease_token"})
+
+
 def jsonable(row: dict) -> dict:
-    """A row without its embedding, ready for JSON (UUIDs, times and decimals as plain values)."""
-    return {key: _plain(value) for key, value in row.items() if key != "embedding"}
+    """A row without its hidden columns, ready for JSON (UUIDs, times and decimals as plain values)."""
+    return {key: _plain(value) for key, value in row.items() if key not in HIDDEN_COLUMNS}
 
 
 def _plain(value: Any) -> Any:
