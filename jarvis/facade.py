@@ -19,6 +19,7 @@ from jarvis.domain.activity import ActivityMixin
 from jarvis.domain.agents import AgentsMixin
 from jarvis.domain.knowledge import KnowledgeMixin
 from jarvis.domain.memory import MemoryMixin
+from jarvis.domain.messages_batch import MessageBatchMixin
 from jarvis.domain.search import SearchMixin
 from jarvis.domain.tasks import Lease, TasksMixin
 from jarvis import embedding_space
@@ -30,7 +31,7 @@ from jarvis.stores.postgres import PostgresStore
 __all__ = ["Jarvis", "Lease"]
 
 
-class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, SearchMixin):
+class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, MessageBatchMixin, SearchMixin):
     """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
 
     def __init__(self, *, settings: Settings, stores: Stores, projector: Projector,
