@@ -87,6 +87,11 @@ class Embedder:
         return {"backend": self.backend, "family": self.family, "batch_backend": self.batch_backend,
                 "note": self.note}
 
+    @property
+    def export(self) -> Any:
+        """The ONNX export serving (with its manifest of measured figures), or None under torch."""
+        return getattr(self._encoder, "export", None)
+
     def embed(self, text: str, *, field: str = "text") -> np.ndarray:
         """One vector. Raises InvalidInput (naming *field*) for empty or oversized text."""
         return self.embed_many([text], field=field)[0]
