@@ -289,10 +289,12 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:
         figures, curve = bench.run(jarvis, settings, quick=args.quick, ns=ns, progress=progress)
+        serving = jarvis.embedder.describe()
+    print(f"embedder: {serving['backend']} ({serving['family']}), batches on {serving['batch_backend']}")
     print(report.as_json(figures) if args.json else report.table(figures))
     if not args.no_docs:
         command = "scripts/jarvis bench " + ("--quick" if args.quick else f"--n {args.n}")
-        print(f"wrote {report.write_docs(figures, curve, command)}", file=sys.stderr)
+        print(f"wrote {report.write_docs(figures, curve, command, embedder=serving)}", file=sys.stderr)
     return 0
 
 
