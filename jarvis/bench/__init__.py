@@ -30,6 +30,8 @@ def run(jarvis, settings, *, quick: bool, ns: list[int], progress: Callable[[str
                   target="<= 400 MiB", met=served["rss_mib"] <= 400)
         embedder.compare_backends(bench, singles=20 if quick else 200, batch_texts=256 if quick else 1024,
                                   rounds=1 if quick else 3)
+        if not quick:
+            embedder.locomo_recall(bench)
         ingested, seconds = 0, 0.0
         for n in sizes:
             seconds += bench.ingest(n - ingested)

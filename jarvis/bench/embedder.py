@@ -136,3 +136,22 @@ def conversation_import(bench, n: int) -> None:
             event_ids = record(conn, [Event("conversation", i, "delete") for i in ids])
     for i in range(0, len(event_ids), 1000):
         jarvis.projector.apply(event_ids[i:i + 1000])
+
+
+def locomo_recall(bench) -> None:
+    """Evidence recall@10 on LoCoMo per backend (exact cosine), int8 judged against fp32:
+    int8 may only ever be the default if it is within 0.01 (skipped without the data set)."""
+    from jarvis.bench.locomo import DATASET, conversations, evidence_recall
+
+    if not DATASET.is_dir():
+        bench.say(f"LoCoMo evidence recall skipped: no data set at {DATASET}")
+        return
+    data = conversations()
+    recall = {name: evidence_recall(Embedder(backend=name, cache_dir=bench.settings.cache_dir), data)
+              for name in ("onnx", "onnx-int8")}
+    for name, figures in recall.items():
+        gap = recall["onnx"]["R@10"] - figures["R@10"]
+        bench.add(f"LoCoMo-dev evidence recall@10, {name} (vs onnx fp32)", int(figures["questions"]),
+                  figures["R@10"], "fraction", recall["onnx"]["R@10"],
+                  target="int8: within 0.01 of fp32" if name == "onnx-int8" else "report",
+                  met=(gap <= 0.01) if name == "onnx-int8" else None)
