@@ -61,8 +61,11 @@ def ensure_export(*, cache_dir: Path, force: bool = False, log=print) -> Path:
         for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE, PROBE_FILE, MANIFEST_FILE):
             os.replace(work / name, final / name)
         if target.exists():
-            shutil.rmtree(target)
-        os.replace(final, target)
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(final, target)
+        except OSError:  # another process finished the same export first: keep theirs if it is valid
+            Export.open(target, checksum=checksum)
     log(f"embedder: ONNX export ready in {target} ({time.perf_counter() - started:.0f} s)")
     return target
 
@@ -135,7 +138,7 @@ def _int8_quality(fp32: OnnxEncoder, int8: OnnxEncoder, torch_encode) -> dict:
     corpus, queries = workload()
     quantized = {name: np.vstack([int8.encode([t]) for t in texts]) for name, texts in
                  (("corpus", corpus), ("queries", queries), ("probe", PROBE_TEXTS))}
-    probe_reference = np.vstack([fp32.encode([t]) for t in PROBE_TEXTS])
+    probe_reference = np.vstack([torch_encode([t]) for t in PROBE_TEXTS])  # what the start-up check compares
     quality = compare(torch_encode(corpus), quantized["corpus"], reference_queries=torch_encode(queries),
                       candidate_queries=quantized["queries"])
     return {**quality, "corpus": len(corpus), "queries": len(queries),
