@@ -123,7 +123,7 @@ def _export_into(work: Path, *, model_path: Path, checksum: str, log) -> dict:
     fp32 = OnnxEncoder(export=export)
     manifest["probe_min_cosine"] = fp32.check_probe()
     int8 = OnnxEncoder(export=export, variant="onnx-int8")
-    manifest["int8"] = _int8_quality(fp32, int8, torch_encode)
+    manifest["int8"] = _int8_quality(int8, torch_encode)
     manifest["batch"] = _faster_for_batches(fp32, torch_encode)
     log(f"embedder: ONNX fp32 probe cosine to torch >= {manifest['probe_min_cosine']:.6f}; "
         f"int8 (opt-in): cosine to torch mean {manifest['int8']['cosine_mean']:.4f} min {manifest['int8']['cosine_min']:.4f}, "
@@ -131,7 +131,7 @@ def _export_into(work: Path, *, model_path: Path, checksum: str, log) -> dict:
     return manifest
 
 
-def _int8_quality(fp32: OnnxEncoder, int8: OnnxEncoder, torch_encode) -> dict:
+def _int8_quality(int8: OnnxEncoder, torch_encode) -> dict:
     """int8 against torch on a fixed workload: cosine mean/min, top-10 neighbour agreement."""
     from jarvis.embedder_quality import compare, workload
 
