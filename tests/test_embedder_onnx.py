@@ -163,3 +163,12 @@ def _rewrite_manifest(target: Path) -> None:
 def test_export_invalid_names_a_missing_export(tmp_path: Path) -> None:
     with pytest.raises(ExportInvalid, match="no ONNX export at"):
         Export.open(tmp_path / "nothing", checksum="0" * 64)
+
+
+def test_the_embedder_status_says_what_serves_and_what_the_store_holds(jarvis_cli) -> None:
+    done = jarvis_cli("embedder", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["backend"] == "onnx" and report["family"] == "fp32" and report["note"] is None
+    assert report["probe_min_cosine"] >= 0.9999 and report["store_vectors"] == "fp32"
+    assert "top-10 neighbours agree" in report["int8"]
