@@ -82,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key")
 
+    reembed = commands.add_parser("reembed", help="embed every stored text again with another backend "
+                                                  "(switches fp32/int8 vectors; resumable, with progress)")
+    reembed.add_argument("--to", required=True, choices=["torch", "onnx", "onnx-int8"])
+    embedder = commands.add_parser("embedder", help="the embedder: which backend serves, its ONNX export and quality")
+    embedder_commands = embedder.add_subparsers(dest="embedder_command", required=True, metavar="ACTION")
+    embedder_status = embedder_commands.add_parser("status", help="the serving backend, the export's measured "
+                                                                  "figures, the store's vector family")
+    embedder_status.add_argument("--json", action="store_true")
+    embedder_export = embedder_commands.add_parser("export", help="make the ONNX export (set-up time; needs torch)")
+    embedder_export.add_argument("--force", action="store_true", help="make it again even if it is valid")
+
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -282,10 +293,12 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:
         figures, curve = bench.run(jarvis, settings, quick=args.quick, ns=ns, progress=progress)
+        serving = jarvis.embedder.describe()
+    print(f"embedder: {serving['backend']} ({serving['family']}), batches on {serving['batch_backend']}")
     print(report.as_json(figures) if args.json else report.table(figures))
     if not args.no_docs:
         command = "scripts/jarvis bench " + ("--quick" if args.quick else f"--n {args.n}")
-        print(f"wrote {report.write_docs(figures, curve, command)}", file=sys.stderr)
+        print(f"wrote {report.write_docs(figures, curve, command, embedder=serving)}", file=sys.stderr)
     return 0
 
 
@@ -327,6 +340,48 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.embedder_report import int8_quality_line
+    from jarvis.embeddings import Embedder
+    from jarvis.jobs.reembed import reembed
+    from jarvis.outbox import Projector
+
+    embedder = Embedder(backend=args.to, cache_dir=settings.cache_dir)
+    if embedder.family == "int8":
+        print(f"reembed: {int8_quality_line(embedder)}")
+
+    def job(stores) -> int:
+        reembed(stores, embedder, progress=lambda line: print(line, flush=True))
+        projector = Projector(stores)
+        try:
+            applied, pending = projector.drain()
+        finally:
+            projector.close()
+        print(f"reembed: projected {applied.events} events; {pending} still pending"
+              + ("" if not pending else " (`jarvis sync` retries them)"))
+        print(f"reembed: serve with JARVIS_EMBEDDER={args.to}")
+        return 0 if pending == 0 else 1
+
+    return _with_stores(settings, job)
+
+
+def cmd_embedder(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.embedder_report import status
+
+    if args.embedder_command == "export":
+        from jarvis.embedder_export import ensure_export
+
+        print(ensure_export(cache_dir=settings.cache_dir, force=args.force))
+        return 0
+    report = status(settings)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -342,7 +397,7 @@ COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
-    "serve": cmd_serve,
+    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder,
 }
 
 

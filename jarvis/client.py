@@ -133,6 +133,11 @@ class _Endpoints:
     def append_message(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/conversations/messages", json=fields)
 
+    def append_messages(self, messages: list[dict[str, Any]], *, wait: bool | None = None) -> Row:
+        """Up to 1,000 messages in order, all or none (``{"ids", "count", "lagging"}``)."""
+        params = {"wait": str(wait).lower()} if wait is not None else None
+        return self._call("POST", "/api/v1/conversations/messages/batch", json={"messages": messages}, params=params)
+
     def conversation_history(self, session_id: str, *, limit: int = 200, offset: int = 0) -> list[Row]:
         return self._call("GET", f"/api/v1/conversations/{session_id}", params={"limit": limit, "offset": offset})
 

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,12 @@ class Settings(BaseSettings):
         default=None, description="A Qdrant server; unset means Qdrant Edge in-process"
     )
     qdrant_api_key: SecretStr | None = None
+
+    embedder: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="The embedder's backend: auto (ONNX when its export passes the start-up check, else torch), "
+                    "torch, onnx, or onnx-int8 (opt-in: other vectors, needs `jarvis reembed`)",
+    )
 
     connect_timeout: float = Field(default=3.0, description="Seconds before a store counts as down")
     start_timeout: float = Field(default=120.0, description="Seconds `jarvis up` waits per store")

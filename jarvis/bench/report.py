@@ -12,7 +12,7 @@ from pathlib import Path
 from jarvis.bench.runner import Figure
 from jarvis.paths import PROJECT_ROOT
 
-PACKAGES = ("torch", "sentence-transformers", "chromadb", "qdrant-edge-py", "neo4j", "psycopg", "redis", "fastapi")
+PACKAGES = ("torch", "sentence-transformers", "onnxruntime", "chromadb", "qdrant-edge-py", "neo4j", "psycopg", "redis", "fastapi")
 
 
 def table(figures: list[Figure]) -> str:
@@ -49,7 +49,7 @@ def _version(name: str) -> str:
 
 
 def write_docs(figures: list[Figure], search_curve: dict[int, dict[str, float]], command: str,
-               directory: Path = PROJECT_ROOT / "docs") -> Path:
+               directory: Path = PROJECT_ROOT / "docs", *, embedder: dict | None = None) -> Path:
     """docs/benchmarks.md with the table, machine, versions and command; the plot under docs/img."""
     (directory / "img").mkdir(parents=True, exist_ok=True)
     plot = _plot(search_curve, directory / "img" / "search_latency_vs_n.png")
@@ -60,6 +60,8 @@ def write_docs(figures: list[Figure], search_curve: dict[int, dict[str, float]],
         "in the same run on the same machine; ratios are platform / reference. How each figure is measured, "
         "what was changed to reach the targets and what each change bought: "
         "[benchmark-notes.md](benchmark-notes.md).", "",
+        *([f"The embedder served with **{embedder['backend']}** ({embedder['family']} vectors; batches on "
+           f"{embedder['batch_backend']}) for every end-to-end figure.", ""] if embedder else []),
         "| figure | n | value | unit | reference | ratio | target | met |", "|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:

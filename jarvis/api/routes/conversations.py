@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from jarvis.api.deps import Reader, Writer
 from jarvis.schemas import MessageIn
@@ -19,6 +20,30 @@ def append_message(body: MessageIn, caller: Writer) -> Row:
     fields = body.model_dump()
     fields["user_id"] = caller.user_for(body.user_id)
     return caller.run(caller.jarvis.append_message, **fields)
+
+
+class MessagesIn(BaseModel):
+    """A batch of messages, stored in order in one transaction (all or none)."""
+
+    model_config = ConfigDict(extra="forbid")
+    messages: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/messages/batch", status_code=201)
+def append_messages(body: MessagesIn, caller: Writer,
+                    wait: bool | None = Query(default=None, description=(
+                        "true: answer after every projection store has the messages; false: answer at commit; "
+                        "unset: the server's JARVIS_WRITE_WAIT"))) -> Row:
+    """Many messages at the embedder's batch speed; a bad one is refused (422) naming
+    ``messages[i].field`` before anything is written."""
+    messages = []
+    for index, message in enumerate(body.messages):
+        try:
+            user = caller.user_for(message.get("user_id"))
+        except HTTPException as exc:
+            raise HTTPException(exc.status_code, f"messages[{index}].user_id: {exc.detail}") from None
+        messages.append({**message, "user_id": user} if user is not None else message)
+    return caller.run(caller.jarvis.append_messages, messages, wait=wait)
 
 
 @router.get("/search")
