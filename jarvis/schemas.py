@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
+from jarvis.json_bounds import bounded
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,7 +23,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^|\x
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Unit = Annotated[float, Field(ge=0, le=1)]
-JsonObject = Annotated[dict[str, Any], Field(max_length=200)]
+#: Any JSON object a caller stores: at most 200 keys, nested and sized within :mod:`jarvis.json_bounds`.
+JsonObject = Annotated[dict[str, Any], Field(max_length=200), AfterValidator(bounded)]
 
 
 class Input(BaseModel):

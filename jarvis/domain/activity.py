@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
 
@@ -199,6 +200,7 @@ class ActivityMixin(Base):
         """``agent:comm:{from}:{to}`` (300 s), also published on ``inter_agent_communication``."""
         if not isinstance(message, dict):
             raise InvalidInput("message", "must be an object")
+        check_json(message, field="message")
         with self.stores.redis.unavailable():
             self.stores.redis.send_message(str(as_uuid(from_agent, "from_agent")), str(as_uuid(to_agent, "to_agent")), message)
 

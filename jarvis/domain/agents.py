@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import Base, Written, as_uuid as _uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import AgentIn, ModelIn, parse
 
@@ -107,6 +108,7 @@ class AgentsMixin(Base):
         agent_id = _uuid(agent_id, "agent_id")
         if not isinstance(configuration, dict):
             raise InvalidInput("configuration", "must be an object")
+        check_json(configuration, field="configuration")
         return self._agent_update(UPDATE_CONFIGURATION, (Jsonb(configuration), agent_id), agent_id)
 
     def heartbeat(self, agent_id: Any, *, status: str = "active", current_task: str | None = None,
@@ -115,6 +117,8 @@ class AgentsMixin(Base):
         agent_id = _uuid(agent_id, "agent_id")
         if status not in ("active", "inactive", "error", "updating"):
             raise InvalidInput("status", "must be one of active, inactive, error, updating")
+        if resource_usage is not None:
+            check_json(resource_usage, field="resource_usage")
         written = self._agent_update(HEARTBEAT, (status, agent_id), agent_id)
         self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage)
         return written

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
 from jarvis.stores.redis_queue import Delivery
@@ -178,6 +179,7 @@ class TasksMixin(Base):
         """Finish a task; with *agent_id*, the agent LEARNED_FROM it. Raises LeaseLost if the lease expired."""
         if execution_time_ms is not None and execution_time_ms < 0:
             raise InvalidInput("execution_time_ms", "must not be negative")
+        check_json(output or {}, field="output")
         agent = as_uuid(agent_id, "agent_id") if agent_id is not None else None
 
         def work(conn):
@@ -203,7 +205,7 @@ class TasksMixin(Base):
         """Record a failed attempt: back to the queue after a growing delay, or ``failed`` after the last."""
         if not 0 <= retry_delay <= 86400:
             raise InvalidInput("retry_delay", "must be between 0 and 86400 seconds")
-        details = error if isinstance(error, dict) else {"message": str(error)}
+        details = check_json(error if isinstance(error, dict) else {"message": str(error)}, field="error")
 
         def work(conn):
             row = conn.execute(FAIL, {"id": lease.task_id, "token": lease.delivery.token,
