@@ -131,6 +131,8 @@ def authenticate(pg: PostgresStore, key: str) -> ApiKey | None:
                 return None
             cur.execute(TOUCH_KEY, (row["id"],))
     except (PoolTimeout, psycopg.OperationalError) as exc:
+        if isinstance(exc, psycopg.OperationalError):
+            pg.check_idle()
         raise StoreUnavailable("postgres", f"cannot check the API key: {type(exc).__name__}") from None
     found = ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])
     _verified.put(key_hash, found)

@@ -23,7 +23,8 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     """The API over a facade that reaches PostgreSQL as the API's role (row-level security on).
 
     Pass *jarvis* to share a facade; otherwise one is made (and closed) with the app. With
-    *run_projector*, a background thread retries pending outbox events while it serves.
+    *run_projector*, background threads retry pending outbox events and repair what Redis
+    missed (:mod:`jarvis.jobs.repair`) while it serves.
     """
 
     @asynccontextmanager
@@ -32,18 +33,23 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
 
         owned = jarvis is None
         app.state.jarvis = jarvis or Jarvis.from_settings(settings, as_api=True)
+        from jarvis.jobs.repair import run_repairs
+
         stop = threading.Event()
-        worker = None
-        if run_projector:
-            worker = threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
-                                      name="jarvis-projector", daemon=True)
-            worker.start()
+        workers = []
+        if run_projector:  # the outbox projector, and the loop that repairs what Redis missed
+            workers = [threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
+                                        name="jarvis-projector", daemon=True),
+                       threading.Thread(target=run_repairs, args=(app.state.jarvis.stores, stop),
+                                        name="jarvis-repair", daemon=True)]
+            for worker in workers:
+                worker.start()
         try:
             yield
         finally:
             stop.set()
             await app.state.redis_async.close()
-            if worker is not None:
+            for worker in workers:
                 worker.join(timeout=10)
             if owned:
                 app.state.jarvis.close()

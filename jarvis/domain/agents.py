@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import Base, Written, as_uuid as _uuid, jsonable
-from jarvis.errors import InvalidInput, NotFound
+from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import AgentIn, ModelIn, parse
@@ -91,8 +91,14 @@ class AgentsMixin(Base):
         agent = self._one(SELECT_AGENT, (agent_id,), missing=f"agent {agent_id} does not exist")
         result = jsonable(agent)
         result["capability_details"] = [jsonable(r) for r in self._all(SELECT_AGENT_CAPABILITIES, (agent_id,))]
-        with self.stores.redis.unavailable():
-            result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+        # Only the live status needs Redis: without it the agent is still answered, with the
+        # live field empty and Redis named in ``degraded``.
+        result["live_status"], result["degraded"] = None, []
+        try:
+            with self.stores.redis.unavailable():
+                result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+        except StoreError:
+            result["degraded"] = ["redis"]
         return result
 
     def list_agents(self, *, type: str | None = None, status: str | None = None,

@@ -8,6 +8,7 @@ worker that dies loses nothing: its lease expires and the task is delivered agai
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
-from jarvis.stores.redis_queue import Delivery
+from jarvis.stores.redis_queue import Delivery, TaskQueues
 
 INSERT_TASK = """
 INSERT INTO tasks (name, description, type, priority, agent_id, parent_task_id, input_data, requested_by, max_attempts)
@@ -31,14 +32,28 @@ SELECT_TASK = "SELECT * FROM tasks WHERE id = %s"
 CLAIM = """
 UPDATE tasks SET status = 'running', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1,
                  lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL,
+                 lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s),
                  agent_id = coalesce(%(agent_id)s, agent_id)
-WHERE id = %(id)s AND status IN ('pending', 'running')
+WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts < max_attempts
 RETURNING *
+"""
+# A delivery of a task that already used its last attempt (its leases kept expiring: the
+# worker died each time) ends it as failed instead of delivering it forever.
+EXHAUST = """
+UPDATE tasks SET status = 'failed', completed_at = CURRENT_TIMESTAMP, lease_token = NULL, lease_expires_at = NULL,
+    error_details = jsonb_build_object('message', 'the lease expired on the last allowed attempt',
+                                       'attempts', attempts)
+WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts >= max_attempts
+RETURNING *
+"""
+EXTEND = """
+UPDATE tasks SET lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s)
+WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 """
 COMPLETE = """
 UPDATE tasks SET status = 'completed', output_data = %(output)s, completed_at = CURRENT_TIMESTAMP,
     execution_time_ms = coalesce(%(ms)s, (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int),
-    lease_token = NULL
+    lease_token = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 RETURNING *
 """
@@ -50,12 +65,12 @@ UPDATE tasks SET
         THEN CURRENT_TIMESTAMP + make_interval(secs => %(delay)s * power(2, attempts - 1)) END,
     completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE CURRENT_TIMESTAMP END,
     execution_time_ms = (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int,
-    lease_token = NULL
+    lease_token = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 RETURNING *
 """
 ASSIGN = "UPDATE tasks SET agent_id = %s WHERE id = %s RETURNING *"
-CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL WHERE id = %s AND status IN ('pending', 'running') RETURNING *"
+CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL WHERE id = %s AND status IN ('pending', 'running') RETURNING *"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +116,8 @@ class TasksMixin(Base):
             return jsonable(task), events
 
         written = self._write(work)
-        try:
-            with self.stores.redis.unavailable():
-                written["queue"] = self.stores.redis.queues.enqueue(written["id"], spec.priority)
-        except StoreError:
-            written["lagging"] = sorted({*written["lagging"], "redis"})  # `jarvis requeue` restores it
+        written["queue"] = None  # Redis missed it: the server's repair loop (or `jarvis requeue`) queues it
+        self._after_commit(written, lambda queues: written.update(queue=queues.enqueue(written["id"], spec.priority)))
         return written
 
     def get_task(self, task_id: Any) -> dict:
@@ -145,9 +157,10 @@ class TasksMixin(Base):
 
             def claim(conn, delivery=delivery):
                 row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker,
-                                           "agent_id": agent}).fetchone()
+                                           "agent_id": agent, "visibility": visibility_timeout}).fetchone()
                 if row is None:
-                    return {}, []
+                    exhausted = conn.execute(EXHAUST, {"id": delivery.task_id}).fetchone()
+                    return {}, [Event("task", delivery.task_id)] if exhausted else []
                 events = [Event("task", delivery.task_id)]
                 if agent:
                     events.append(self._edge(conn, "ASSIGNED_TO", "Task", delivery.task_id, "Agent", agent))
@@ -163,6 +176,10 @@ class TasksMixin(Base):
         """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
         with self.stores.redis.unavailable():
             extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+        if extended:  # PostgreSQL's copy of the deadline, which `requeue` respects
+            with self._postgres() as conn:
+                conn.execute(EXTEND, {"id": lease.task_id, "token": lease.delivery.token,
+                                      "visibility": visibility_timeout})
         if extended and lease.agent_id:
             self.extend_agent_lock(lease.agent_id, lease.lock_holder, ttl=visibility_timeout)
         return extended
@@ -195,10 +212,11 @@ class TasksMixin(Base):
 
         try:
             written = self._write(work)
-            with self.stores.redis.unavailable():
-                self.stores.redis.queues.ack(lease.delivery)
         finally:
             self._finish(lease)
+        # Committed: from here on nothing raises. A delivery Redis could not forget is dropped
+        # when it comes round again (the task is no longer running, so nobody can claim it).
+        self._after_commit(written, lambda queues: queues.ack(lease.delivery))
         return written
 
     def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
@@ -216,15 +234,22 @@ class TasksMixin(Base):
 
         try:
             written = self._write(work)
-            with self.stores.redis.unavailable():
-                if written["status"] == "pending":
-                    delay = retry_delay * 2 ** (written["attempts"] - 1)
-                    self.stores.redis.queues.retry_later(lease.delivery, delay=delay)
-                else:
-                    self.stores.redis.queues.ack(lease.delivery)
         finally:
             self._finish(lease)
+        if written["status"] == "pending":  # a retry Redis missed is re-queued by the server's repair loop
+            delay = retry_delay * 2 ** (written["attempts"] - 1)
+            self._after_commit(written, lambda queues: queues.retry_later(lease.delivery, delay=delay))
+        else:
+            self._after_commit(written, lambda queues: queues.ack(lease.delivery))
         return written
+
+    def _after_commit(self, written: Written, step: Callable[[TaskQueues], object]) -> None:
+        """Run a queue step after PostgreSQL committed; if Redis fails, say so in ``lagging``."""
+        try:
+            with self.stores.redis.unavailable():
+                step(self.stores.redis.queues)
+        except StoreError:
+            written["lagging"] = sorted({*written["lagging"], "redis"})
 
     def cancel_task(self, task_id: Any) -> Written:
         task_id = as_uuid(task_id, "task_id")
