@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply SQL migrations, graph constraints and vector collections")
 
-    commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
+    sync = commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
+    sync.add_argument("--retry-dead", action="store_true",
+                      help="first make the dead-lettered events pending again (after fixing their rows)")
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
     rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
@@ -110,14 +112,35 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.stores.health import check_all
 
     report = check_all(settings)
+    outbox = _outbox_line(settings) if report[0].up else None
     if args.json:
-        print(json.dumps([health.as_dict() for health in report], indent=2))
+        entries = [health.as_dict() for health in report]
+        print(json.dumps(entries + ([{"store": "outbox", "up": True, "detail": outbox}] if outbox else []), indent=2))
     else:
         for health in report:
             state = "up" if health.up else "down"
             latency = f"{health.latency_ms:.1f} ms" if health.latency_ms is not None else "-"
             print(f"{health.store:<9} {state:<5} {health.version or '-':<40} {latency:>9}  {health.detail or ''}".rstrip())
+        if outbox:
+            print(f"outbox    {outbox}")
     return 0 if all(health.up for health in report) else 1
+
+
+def _outbox_line(settings: Settings) -> str | None:
+    """What `status` says about the outbox: only dead letters, which need someone's attention."""
+    import psycopg
+
+    from jarvis.dead_letters import outbox_stats
+
+    try:
+        with psycopg.connect(settings.postgres_conninfo, connect_timeout=max(1, int(settings.connect_timeout))) as conn:
+            stats = outbox_stats(conn)
+    except psycopg.Error:
+        return None  # an old schema, or PostgreSQL just went away: the store lines say enough
+    if not stats.dead:
+        return None
+    return (f"{stats.dead} dead-lettered events, {stats.pending} pending: `jarvis verify` lists them, "
+            "`jarvis sync --retry-dead` retries them")
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -144,15 +167,24 @@ def _with_stores(settings: Settings, job):
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.outbox import Projector
 
+    from jarvis.dead_letters import outbox_stats, retry_dead
+
     def job(stores) -> int:
+        if args.retry_dead:
+            with stores.postgres.pool.connection() as conn:
+                print(f"{retry_dead(conn)} dead-lettered events made pending again")
         projector = Projector(stores)
         try:
             applied, pending = projector.drain()
         finally:
             projector.close()
-        print(f"applied {applied.events} events; {pending} still pending")
+        with stores.postgres.pool.connection() as conn:
+            dead = outbox_stats(conn).dead
+        print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered")
         for store, error in sorted(applied.lagging.items()):
             print(f"  {store} lagging: {error}")
+        if dead:  # they block nothing: sync succeeds; verify lists them until they are retried
+            print("  dead-lettered events: see `jarvis verify`; fix the rows, then `jarvis sync --retry-dead`")
         return 0 if pending == 0 else 1
 
     return _with_stores(settings, job)

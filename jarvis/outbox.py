@@ -30,7 +30,7 @@ from psycopg.rows import dict_row, tuple_row
 from jarvis.connections import Stores
 from jarvis.errors import StoreError
 from jarvis.principal import Principal, scope_transaction
-from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, stores_for
+from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, edge_key, stores_for
 
 logger = logging.getLogger("jarvis.outbox")
 EVERY_USER = Principal(user_id=None)
@@ -60,10 +60,22 @@ UPDATE outbox SET
     attempts = attempts + %(failed)s,
     last_error = last_error || %(errors)s::jsonb,
     next_attempt_at = CASE WHEN %(failed)s = 1
-        THEN CURRENT_TIMESTAMP + make_interval(secs => least(300, 0.5 * power(2, least(attempts, 10))))
+        THEN CURRENT_TIMESTAMP + make_interval(secs => least(10, 0.5 * power(2, least(attempts, 10))))
         ELSE next_attempt_at END,
     processed_at = CASE WHEN pending_stores <@ %(done)s::text[] THEN CURRENT_TIMESTAMP END
 WHERE id = %(id)s
+"""
+# A store answered and refused one event: count it; after too many, the event is dead for that
+# store (it leaves pending_stores, so it neither blocks nor slows anything, and stays visible).
+REFUSE_EVENT = """
+UPDATE outbox SET refusals = refusals || jsonb_build_object(%(store)s::text,
+    coalesce((refusals ->> %(store)s::text)::int, 0) + 1)
+WHERE id = %(id)s RETURNING (refusals ->> %(store)s::text)::int
+"""
+DEAD_EVENT = """
+UPDATE outbox SET pending_stores = array_remove(pending_stores, %(store)s::text),
+                  dead_stores = array_append(array_remove(dead_stores, %(store)s::text), %(store)s::text)
+WHERE id = %(id)s AND %(store)s::text = ANY(pending_stores)
 """
 
 
@@ -97,6 +109,8 @@ class Applied:
 
     events: int = 0
     lagging: dict[str, str] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)  # lagging because down, not because they refused
+    dead: int = 0  # events dead-lettered in this round
     seconds: float = 0.0  # from the start of projection until every store answered
     finished: float = 0.0  # perf_counter() when every store had answered
 
@@ -222,7 +236,9 @@ class Projector:
             applied = self._apply(events)
             total.events += applied.events
             total.lagging.update(applied.lagging)
-            if applied.lagging:
+            total.unreachable |= applied.unreachable
+            total.dead += applied.dead
+            if applied.unreachable:
                 break  # a store is down: the rest would fail the same way; backoff decides the next try
         return total, self.pending()
 
@@ -251,31 +267,60 @@ class Projector:
         rows = self._current_rows({entity for keyed in by_store.values() for entity in keyed},
                                   {(entity, key) for _, entity, key, _ in events})
         futures = {store: self._pool.submit(self._project, store, keyed, rows) for store, keyed in by_store.items()}
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {}  # store -> why it is down: every event pending for it waits
+        refused: dict[int, dict[str, str]] = defaultdict(dict)  # event -> store -> why it refused that event
         for store, future in futures.items():
             try:
                 future.result()
             except StoreError as exc:
                 errors[store] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any failure leaves the event pending, with its reason
-                logger.exception("projection to %s failed", store)
-                errors[store] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the store answered and refused something in the batch
+                logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
+                               type(exc).__name__)
+                self._isolate(store, events, rows, errors, refused)
         for store in errors:
             if store != "redis":
                 self.stores.forget(store)
+        failed = {event_id: {s: errors[s] for s in pending if s in errors} | refused.get(event_id, {})
+                  for event_id, _, _, pending in events}
+        dead = 0
         with self.stores.postgres.pool.connection() as conn:
             with conn.cursor() as cur:
                 cur.executemany(MARK_EVENT, [
                     {
                         "id": event_id,
-                        "done": [s for s in pending if s not in errors],
-                        "failed": int(any(s in errors for s in pending)),
-                        "errors": json.dumps({s: errors[s] for s in pending if s in errors}),
+                        "done": [s for s in pending if s not in failed[event_id]],
+                        "failed": int(bool(failed[event_id])),
+                        "errors": json.dumps(failed[event_id]),
                     }
                     for event_id, _, _, pending in events
                 ])
+                for event_id, by_store in refused.items():
+                    for store in by_store:
+                        count = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()[0]
+                        if count >= self.stores.settings.outbox_max_attempts:
+                            cur.execute(DEAD_EVENT, {"id": event_id, "store": store})
+                            dead += cur.rowcount
+        lagging = dict(errors)
+        for by_store in refused.values():
+            lagging.update(by_store)
         finished = time.perf_counter()
-        return Applied(events=len(events), lagging=errors, seconds=finished - started, finished=finished)
+        return Applied(events=len(events), lagging=lagging, unreachable=set(errors), dead=dead,
+                       seconds=finished - started, finished=finished)
+
+    def _isolate(self, store: str, events: list[Outboxed], rows: dict[str, list[dict]], errors: dict[str, str],
+                 refused: dict[int, dict[str, str]]) -> None:
+        """Retry a refused batch for *store* event by event, so one poisoned event fails alone."""
+        for event_id, entity, key, pending in events:
+            if store not in pending:
+                continue
+            try:
+                self._project(store, {entity: [key]}, rows)
+            except StoreError as exc:  # the store went down meanwhile: the rest waits for it
+                errors[store] = str(exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - this event is refused; its reason is kept
+                refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
 
     def _current_rows(self, entities: set[str], wanted: set[tuple[str, str]]) -> dict[str, list[dict]]:
         """Each entity's current rows, read once for every store that projects it (state-based:
@@ -301,11 +346,17 @@ class Projector:
                     for key in keys:
                         self.stores.redis.forget_memory(*key.split("|", 2))
             elif entity == EDGE_ENTITY:
-                write_edges(self.stores.get("neo4j"), rows[entity], keys)
+                wanted = set(keys)
+                current = [row for row in rows[entity] if _edge_key_of(row) in wanted]
+                write_edges(self.stores.get("neo4j"), current, keys)
             else:
                 spec, wanted = ENTITIES[entity], set(keys)
                 current = [row for row in rows[entity] if str(row[spec.key]) in wanted]
                 write_rows(store, self.stores.get(store), spec, current, keys)
+
+
+def _edge_key_of(row: dict) -> str:
+    return edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"])
 
 
 def _vector(value) -> list[float]:

@@ -6,6 +6,7 @@ input is refused before anything is written anywhere.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -25,6 +26,15 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 #: Any JSON object a caller stores: at most 200 keys, nested and sized within :mod:`jarvis.json_bounds`.
 JsonObject = Annotated[dict[str, Any], Field(max_length=200), AfterValidator(bounded)]
+
+
+def is_flat_scalar(value: Any) -> bool:
+    """What Chroma takes as a metadata value: null, a boolean, a finite number or a short string."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return math.isfinite(value) and abs(value) < 2**63
+    return isinstance(value, str) and len(value) <= 1000
 
 
 class Input(BaseModel):
@@ -100,6 +110,16 @@ class MessageIn(Input):
     task_id: UUID | None = None
     audio_file_path: str | None = Field(default=None, max_length=4096)
     metadata: JsonObject = Field(default_factory=dict)
+
+    @field_validator("metadata", mode="after")
+    @classmethod
+    def _projectable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        # metadata.sentiment becomes a Chroma metadata value, which must be one flat scalar:
+        # refused here, not by Chroma after the commit (where it would fail its whole batch).
+        sentiment = metadata.get("sentiment")
+        if not is_flat_scalar(sentiment):
+            raise ValueError("sentiment must be a string, a number, a boolean or null (Chroma metadata is flat)")
+        return metadata
 
 
 class MemoryIn(Input):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
+from jarvis.dead_letters import dead_letters
 from jarvis.outbox import EVERY_USER, write_edges, write_rows
 from jarvis.principal import scope_transaction
 from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
@@ -97,7 +98,24 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
         if "neo4j" in chosen:
             actual = {edge_key(*edge) for edge in stores.get("neo4j").edge_keys()}
             _compare(found, "neo4j", "relationships", keys(EDGE_KEYS), actual)
+        found.extend(_dead_letters(conn, chosen))
     return found
+
+
+#: What verify calls the events a store kept refusing (see :mod:`jarvis.dead_letters`).
+DEAD_LETTERS = "dead-lettered events"
+
+
+def _dead_letters(conn, chosen: list[str]) -> list[Difference]:
+    """Per store, the events it refused for good: "missing" from it until `sync --retry-dead`."""
+    per_store: dict[str, list[str]] = {}
+    for event in dead_letters(conn, limit=1000):
+        for store in event["dead_stores"]:
+            if store in chosen:
+                reason = event["last_error"].get(store, "")
+                per_store.setdefault(store, []).append(
+                    f"event {event['id']} {event['entity']} {event['entity_id']}: {reason}")
+    return [Difference(store, DEAD_LETTERS, missing=items) for store, items in sorted(per_store.items())]
 
 
 def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str]) -> None:
@@ -112,6 +130,8 @@ def reconcile(stores: Stores) -> int:
 
     fixed = 0
     for difference in verify(stores):
+        if difference.what == DEAD_LETTERS:
+            continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
         keys = difference.missing + difference.extra
         client = stores.get(difference.store)
         with stores.postgres.pool.connection() as conn:
