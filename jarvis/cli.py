@@ -168,6 +168,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.outbox import Projector
 
     from jarvis.dead_letters import outbox_stats, retry_dead
+    from jarvis.jobs.outbox_prune import prune_outbox
 
     def job(stores) -> int:
         if args.retry_dead:
@@ -180,7 +181,9 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             projector.close()
         with stores.postgres.pool.connection() as conn:
             dead = outbox_stats(conn).dead
-        print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered")
+        pruned = prune_outbox(stores)
+        print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
+              f"{pruned} applied events pruned")
         for store, error in sorted(applied.lagging.items()):
             print(f"  {store} lagging: {error}")
         if dead:  # they block nothing: sync succeeds; verify lists them until they are retried

@@ -126,14 +126,14 @@ class AgentsMixin(Base):
         if resource_usage is not None:
             check_json(resource_usage, field="resource_usage")
         written = self._agent_update(HEARTBEAT, (status, agent_id), agent_id)
-        self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage)
+        if not self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage):
+            written["lagging"] = sorted({*written["lagging"], "redis"})
         return written
 
     def terminate_agent(self, agent_id: Any) -> Written:
         agent_id = _uuid(agent_id, "agent_id")
         written = self._agent_update(TERMINATE, (agent_id,), agent_id)
-        with self.stores.redis.unavailable():
-            self.stores.redis.forget_agent_status(str(agent_id))
+        self._after_commit(written, lambda redis: redis.forget_agent_status(str(agent_id)))  # else its TTL ends it
         return written
 
     def _agent_update(self, query: str, params: tuple, agent_id: UUID) -> Written:
@@ -145,13 +145,15 @@ class AgentsMixin(Base):
 
         return self._write(work)
 
-    def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> None:
+    def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> bool:
+        """False if Redis missed it (the cache is optional; PostgreSQL has the truth)."""
         try:
             with self.stores.redis.unavailable():
                 self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
                 self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
         except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
-            pass
+            return False
+        return True
 
     # -- models ------------------------------------------------------------------------------
     def register_model(self, **fields: Any) -> Written:
@@ -172,8 +174,8 @@ class AgentsMixin(Base):
             return jsonable(row), []
 
         written = self._write(work)
-        with self.stores.redis.unavailable():
-            self.stores.redis.set_model_cache(model_name, loaded=True, memory_usage_mb=memory_usage_mb)
+        self._after_commit(written, lambda redis: redis.set_model_cache(model_name, loaded=True,
+                                                                        memory_usage_mb=memory_usage_mb))
         return written
 
     def assign_model(self, agent_id: Any, model_id: Any) -> Written:

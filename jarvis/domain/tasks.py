@@ -8,7 +8,6 @@ worker that dies loses nothing: its lease expires and the task is delivered agai
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
-from jarvis.stores.redis_queue import Delivery, TaskQueues
+from jarvis.stores.redis_queue import Delivery
 
 INSERT_TASK = """
 INSERT INTO tasks (name, description, type, priority, agent_id, parent_task_id, input_data, requested_by, max_attempts)
@@ -117,7 +116,7 @@ class TasksMixin(Base):
 
         written = self._write(work)
         written["queue"] = None  # Redis missed it: the server's repair loop (or `jarvis requeue`) queues it
-        self._after_commit(written, lambda queues: written.update(queue=queues.enqueue(written["id"], spec.priority)))
+        self._after_commit(written, lambda redis: written.update(queue=redis.queues.enqueue(written["id"], spec.priority)))
         return written
 
     def get_task(self, task_id: Any) -> dict:
@@ -169,8 +168,11 @@ class TasksMixin(Base):
             claimed = self._write(claim)
             if claimed.get("id"):
                 return Lease(task=claimed, delivery=delivery)
-            with self.stores.redis.unavailable():  # finished or cancelled meanwhile: drop the stale entry
-                self.stores.redis.queues.ack(delivery)
+            try:  # finished or cancelled meanwhile: drop the stale entry (it comes round again if this fails)
+                with self.stores.redis.unavailable():
+                    self.stores.redis.queues.ack(delivery)
+            except StoreError:
+                pass
 
     def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
         """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
@@ -216,7 +218,7 @@ class TasksMixin(Base):
             self._finish(lease)
         # Committed: from here on nothing raises. A delivery Redis could not forget is dropped
         # when it comes round again (the task is no longer running, so nobody can claim it).
-        self._after_commit(written, lambda queues: queues.ack(lease.delivery))
+        self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
         return written
 
     def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
@@ -238,18 +240,10 @@ class TasksMixin(Base):
             self._finish(lease)
         if written["status"] == "pending":  # a retry Redis missed is re-queued by the server's repair loop
             delay = retry_delay * 2 ** (written["attempts"] - 1)
-            self._after_commit(written, lambda queues: queues.retry_later(lease.delivery, delay=delay))
+            self._after_commit(written, lambda redis: redis.queues.retry_later(lease.delivery, delay=delay))
         else:
-            self._after_commit(written, lambda queues: queues.ack(lease.delivery))
+            self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
         return written
-
-    def _after_commit(self, written: Written, step: Callable[[TaskQueues], object]) -> None:
-        """Run a queue step after PostgreSQL committed; if Redis fails, say so in ``lagging``."""
-        try:
-            with self.stores.redis.unavailable():
-                step(self.stores.redis.queues)
-        except StoreError:
-            written["lagging"] = sorted({*written["lagging"], "redis"})
 
     def cancel_task(self, task_id: Any) -> Written:
         task_id = as_uuid(task_id, "task_id")
@@ -274,8 +268,8 @@ class TasksMixin(Base):
                                    self._edge(conn, "ASSIGNED_TO", "Task", task_id, "Agent", agent_id)]
 
         written = self._write(work)
-        with self.stores.redis.unavailable():
-            self.stores.redis.publish("task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)})
+        self._after_commit(written, lambda redis: redis.publish(
+            "task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)}))
         return written
 
     def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:
