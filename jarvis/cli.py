@@ -168,6 +168,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.outbox import Projector
 
     from jarvis.dead_letters import outbox_stats, retry_dead
+    from jarvis.jobs.orphans import remove_orphan_edges
     from jarvis.jobs.outbox_prune import prune_outbox
 
     def job(stores) -> int:
@@ -182,8 +183,9 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         with stores.postgres.pool.connection() as conn:
             dead = outbox_stats(conn).dead
         pruned = prune_outbox(stores)
+        orphans = remove_orphan_edges(stores)
         print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
-              f"{pruned} applied events pruned")
+              f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else ""))
         for store, error in sorted(applied.lagging.items()):
             print(f"  {store} lagging: {error}")
         if dead:  # they block nothing: sync succeeds; verify lists them until they are retried

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
 from jarvis.dead_letters import dead_letters
+from jarvis.jobs.orphans import orphan_edges, remove_orphan_edges
 from jarvis.outbox import EVERY_USER, write_edges, write_rows
 from jarvis.principal import scope_transaction
 from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
@@ -99,7 +100,14 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
             actual = {edge_key(*edge) for edge in stores.get("neo4j").edge_keys()}
             _compare(found, "neo4j", "relationships", keys(EDGE_KEYS), actual)
         found.extend(_dead_letters(conn, chosen))
+        orphans = orphan_edges(conn)
+        if orphans:  # rows PostgreSQL itself should not hold: reported whichever store was chosen
+            found.append(Difference("postgres", ORPHAN_EDGES, extra=orphans))
     return found
+
+
+#: What verify calls edge rows whose endpoint row is gone (see :mod:`jarvis.jobs.orphans`).
+ORPHAN_EDGES = "orphan edges"
 
 
 #: What verify calls the events a store kept refusing (see :mod:`jarvis.dead_letters`).
@@ -132,6 +140,9 @@ def reconcile(stores: Stores) -> int:
     for difference in verify(stores):
         if difference.what == DEAD_LETTERS:
             continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
+        if difference.what == ORPHAN_EDGES:
+            fixed += remove_orphan_edges(stores)
+            continue
         keys = difference.missing + difference.extra
         client = stores.get(difference.store)
         with stores.postgres.pool.connection() as conn:
