@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key")
 
+    erase = commands.add_parser("erase", help="erase a user, agent, session or preference everywhere, with a receipt")
+    erase.add_argument("what", choices=["user", "agent", "session", "preference", "receipt"],
+                       help="what to erase (`receipt ID`: fetch and re-check an earlier erasure's receipt)")
+    erase.add_argument("id")
+    erase.add_argument("--json", action="store_true")
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -334,6 +339,25 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the receipt is complete, 1 while a store still lags (re-check: `erase receipt ID`)."""
+    from jarvis.facade import Jarvis
+
+    with Jarvis.from_settings(settings) as jarvis:
+        receipt = {"user": jarvis.forget_user, "agent": jarvis.delete_agent, "session": jarvis.delete_session,
+                   "preference": jarvis.delete_preference, "receipt": jarvis.erasure_receipt}[args.what](args.id)
+    if args.json:
+        print(json.dumps(receipt, indent=2))
+    else:
+        print(f"receipt {receipt['id']}: {receipt['subject_type']} {receipt['subject_id']} "
+              f"{'erased everywhere' if receipt['complete'] else 'erased; lagging: ' + ', '.join(receipt['lagging'])}")
+        for store, what in receipt["removed"].items():
+            left = receipt["remaining"].get(store)
+            print(f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
+                  f"{'unchecked (down)' if left is None else f'{left} left'}")
+    return 0 if receipt["complete"] else 1
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import apikeys
     from jarvis.stores.postgres import PostgresStore
@@ -373,7 +397,7 @@ COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
-    "serve": cmd_serve,
+    "serve": cmd_serve, "erase": cmd_erase,
 }
 
 

@@ -103,3 +103,19 @@ CREATE TRIGGER capabilities_drop_edges AFTER DELETE ON capabilities
 
 -- Edges already orphaned before this migration (the race it closes) are listed by
 -- `jarvis verify` and removed by `jarvis sync` (with their outbox events, so Neo4j follows).
+
+-- ------------------------------------------------------------------ erasure receipts
+-- What `forget_user` (and the other erasures) removed, kept so the receipt can be fetched
+-- again: the ids erased per store, to check later that none remains (a store that was down
+-- during the erasure is completed by the outbox projector when it returns).
+CREATE TABLE erasure_receipts (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    subject_type VARCHAR(32) NOT NULL CONSTRAINT erasure_receipts_subject_type_check
+        CHECK (subject_type IN ('user', 'agent', 'session', 'preference')),
+    subject_id TEXT NOT NULL,
+    removed JSONB NOT NULL,          -- store -> {what: count} removed from PostgreSQL's view
+    erased JSONB NOT NULL,           -- store -> {collection or label: [ids]} to check for leftovers
+    requested_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX idx_erasure_receipts_subject ON erasure_receipts (subject_type, subject_id);
+GRANT SELECT, INSERT, UPDATE, DELETE ON erasure_receipts TO jarvis_api;

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from jarvis import __version__
 from jarvis.api import errors, metrics
 from jarvis.api.limits import BodyLimit
-from jarvis.api.routes import agents, conversations, health, knowledge, live, memory, messages, operations, search, tasks, users
+from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
 from jarvis.stores.redis_async import AsyncRedis
 
 ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
-           knowledge.router, users.router, operations.router, messages.router, search.router, live.router)
+           knowledge.router, users.router, operations.router, messages.router, search.router, live.router,
+           erasure.router)
 
 
 def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) -> FastAPI:
