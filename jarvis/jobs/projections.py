@@ -136,13 +136,12 @@ def reconcile(stores: Stores) -> int:
     """Make every projection match PostgreSQL for each id ``verify`` finds different; return how many."""
     from jarvis.projections import SELECT_EDGES
 
-    fixed = 0
+    fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
     for difference in verify(stores):
         if difference.what == DEAD_LETTERS:
             continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
         if difference.what == ORPHAN_EDGES:
-            fixed += remove_orphan_edges(stores)
-            continue
+            continue  # removed above; one that appeared since is removed by the next sync
         keys = difference.missing + difference.extra
         client = stores.get(difference.store)
         with stores.postgres.pool.connection() as conn:

@@ -128,17 +128,21 @@ class Neo4jStore:
     def delete_nodes(self, label: str, node_keys: list[str]) -> None:
         self._write(_delete_nodes(label), keys=node_keys)
 
-    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
-        """*rows*: ``{"src": key, "dst": key, "props": {...}}``; both endpoints must already be nodes.
+    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict], *,
+                     require_endpoints: bool = True) -> int:
+        """*rows*: ``{"src": key, "dst": key, "props": {...}}``; an edge is written only between two
+        existing nodes. Returns how many were written.
 
         Raises:
-            EndpointMissing: some endpoint is not in the graph (yet): the outbox retries the event.
+            EndpointMissing: with *require_endpoints*, some endpoint is not in the graph (yet): the
+                outbox retries the event.
         """
         with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
             written = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()["written"]
-        if written < len(rows):
+        if require_endpoints and written < len(rows):
             raise EndpointMissing(f"{len(rows) - written} of {len(rows)} {rel} edges lack an endpoint node "
                                   f"({src_label} or {dst_label}) in Neo4j")
+        return written
 
     def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
         self._write(_delete_edges(rel, src_label, dst_label), rows=rows)
