@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
     sync.add_argument("--retry-dead", action="store_true",
                       help="first make the dead-lettered events pending again (after fixing their rows)")
+    sync.add_argument("--reconcile", action="store_true",
+                      help="then make every projection match PostgreSQL where verify finds it different "
+                           "(removes ghost nodes and orphan relationships)")
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
     rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
@@ -189,6 +192,10 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             dead = outbox_stats(conn).dead
         pruned = prune_outbox(stores)
         orphans = remove_orphan_edges(stores)
+        if args.reconcile:
+            from jarvis.jobs.projections import reconcile
+
+            print(f"reconciled {reconcile(stores)} ids with postgres")
         print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
               f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else ""))
         for store, error in sorted(applied.lagging.items()):

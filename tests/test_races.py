@@ -159,3 +159,14 @@ def test_two_projector_processes_draining_one_backlog_leave_the_graph_equal_to_p
                         ids=agents)
     assert {r["id"]: r["status"] for r in graph} == expected
     assert verify(jarvis.stores, ["neo4j"]) == []
+
+
+def test_a_ghost_node_is_reported_by_verify_and_removed_by_sync_reconcile(synced, jarvis_cli, name) -> None:
+    jarvis = synced
+    ghost = f"{name}-ghost"
+    graph = jarvis.stores.get("neo4j")
+    graph.driver.execute_query("MERGE (:Knowledge {id: $id})", id=ghost)  # what an older projector left behind
+    assert any(ghost in d.extra for d in verify(jarvis.stores, ["neo4j"]))
+    result = jarvis_cli("sync", "--reconcile")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not any(ghost in d.extra for d in verify(jarvis.stores, ["neo4j"]))
