@@ -19,9 +19,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 
-from jarvis.errors import InvalidInput, NotFound
+from jarvis.errors import InvalidInput, NotFound, StoreUnavailable
 from jarvis.stores.postgres import PostgresStore
 
 SCOPES = ("read", "write", "admin", "backup")
@@ -159,13 +161,20 @@ def authenticate(pg: PostgresStore, key: str, *, fresh: bool = False) -> ApiKey 
     key_hash = _hash(key)
     if not fresh and (known := _verified.get(key_hash)) is not None:
         return known
-    with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(FIND_KEY, (parts[1],)).fetchone()
-        if row is None or not hmac.compare_digest(row["key_hash"], key_hash):
-            _verified.drop(key_hash)
-            _refused.add(key_hash)
-            return None
-        cur.execute(TOUCH_KEY, (row["id"],))
+    # Within the connect timeout, and as StoreUnavailable: with PostgreSQL down every keyed
+    # request must answer 503 quickly, not a 500 after the pool's longer wait.
+    try:
+        with pg.pool.connection(timeout=pg.timeout) as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(FIND_KEY, (parts[1],)).fetchone()
+            if row is None or not hmac.compare_digest(row["key_hash"], key_hash):
+                _verified.drop(key_hash)
+                _refused.add(key_hash)
+                return None
+            cur.execute(TOUCH_KEY, (row["id"],))
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        if isinstance(exc, psycopg.OperationalError):
+            pg.check_idle()
+        raise StoreUnavailable("postgres", f"cannot check the API key: {type(exc).__name__}") from None
     found = ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])
     _verified.put(key_hash, found)
     return found

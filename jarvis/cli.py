@@ -40,7 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply SQL migrations, graph constraints and vector collections")
 
-    commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
+    sync = commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
+    sync.add_argument("--retry-dead", action="store_true",
+                      help="first make the dead-lettered events pending again (after fixing their rows)")
+    sync.add_argument("--reconcile", action="store_true",
+                      help="then make every projection match PostgreSQL where verify finds it different "
+                           "(removes ghost nodes and orphan relationships)")
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
     rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
@@ -93,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     embedder_export = embedder_commands.add_parser("export", help="make the ONNX export (set-up time; needs torch)")
     embedder_export.add_argument("--force", action="store_true", help="make it again even if it is valid")
 
+    erase = commands.add_parser("erase", help="erase a user, agent, session or preference everywhere, with a receipt")
+    erase.add_argument("what", choices=["user", "agent", "session", "preference", "receipt"],
+                       help="what to erase (`receipt ID`: fetch and re-check an earlier erasure's receipt)")
+    erase.add_argument("id")
+    erase.add_argument("--json", action="store_true")
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -121,14 +131,35 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.stores.health import check_all
 
     report = check_all(settings)
+    outbox = _outbox_line(settings) if report[0].up else None
     if args.json:
-        print(json.dumps([health.as_dict() for health in report], indent=2))
+        entries = [health.as_dict() for health in report]
+        print(json.dumps(entries + ([{"store": "outbox", "up": True, "detail": outbox}] if outbox else []), indent=2))
     else:
         for health in report:
             state = "up" if health.up else "down"
             latency = f"{health.latency_ms:.1f} ms" if health.latency_ms is not None else "-"
             print(f"{health.store:<9} {state:<5} {health.version or '-':<40} {latency:>9}  {health.detail or ''}".rstrip())
+        if outbox:
+            print(f"outbox    {outbox}")
     return 0 if all(health.up for health in report) else 1
+
+
+def _outbox_line(settings: Settings) -> str | None:
+    """What `status` says about the outbox: only dead letters, which need someone's attention."""
+    import psycopg
+
+    from jarvis.dead_letters import outbox_stats
+
+    try:
+        with psycopg.connect(settings.postgres_conninfo, connect_timeout=max(1, int(settings.connect_timeout))) as conn:
+            stats = outbox_stats(conn)
+    except psycopg.Error:
+        return None  # an old schema, or PostgreSQL just went away: the store lines say enough
+    if not stats.dead:
+        return None
+    return (f"{stats.dead} dead-lettered events, {stats.pending} pending: `jarvis verify` lists them, "
+            "`jarvis sync --retry-dead` retries them")
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,15 +186,33 @@ def _with_stores(settings: Settings, job):
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.outbox import Projector
 
+    from jarvis.dead_letters import outbox_stats, retry_dead
+    from jarvis.jobs.orphans import remove_orphan_edges
+    from jarvis.jobs.outbox_prune import prune_outbox
+
     def job(stores) -> int:
+        if args.retry_dead:
+            with stores.postgres.pool.connection() as conn:
+                print(f"{retry_dead(conn)} dead-lettered events made pending again")
         projector = Projector(stores)
         try:
             applied, pending = projector.drain()
         finally:
             projector.close()
-        print(f"applied {applied.events} events; {pending} still pending")
+        with stores.postgres.pool.connection() as conn:
+            dead = outbox_stats(conn).dead
+        pruned = prune_outbox(stores)
+        orphans = remove_orphan_edges(stores)
+        if args.reconcile:
+            from jarvis.jobs.projections import reconcile
+
+            print(f"reconciled {reconcile(stores)} ids with postgres")
+        print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
+              f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else ""))
         for store, error in sorted(applied.lagging.items()):
             print(f"  {store} lagging: {error}")
+        if dead:  # they block nothing: sync succeeds; verify lists them until they are retried
+            print("  dead-lettered events: see `jarvis verify`; fix the rows, then `jarvis sync --retry-dead`")
         return 0 if pending == 0 else 1
 
     return _with_stores(settings, job)
@@ -314,6 +363,25 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the receipt is complete, 1 while a store still lags (re-check: `erase receipt ID`)."""
+    from jarvis.facade import Jarvis
+
+    with Jarvis.from_settings(settings) as jarvis:
+        receipt = {"user": jarvis.forget_user, "agent": jarvis.delete_agent, "session": jarvis.delete_session,
+                   "preference": jarvis.delete_preference, "receipt": jarvis.erasure_receipt}[args.what](args.id)
+    if args.json:
+        print(json.dumps(receipt, indent=2))
+    else:
+        print(f"receipt {receipt['id']}: {receipt['subject_type']} {receipt['subject_id']} "
+              f"{'erased everywhere' if receipt['complete'] else 'erased; lagging: ' + ', '.join(receipt['lagging'])}")
+        for store, what in receipt["removed"].items():
+            left = receipt["remaining"].get(store)
+            print(f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
+                  f"{'unchecked (down)' if left is None else f'{left} left'}")
+    return 0 if receipt["complete"] else 1
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import apikeys
     from jarvis.stores.postgres import PostgresStore
@@ -397,7 +465,7 @@ COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
-    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder,
+    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder, "erase": cmd_erase,
 }
 
 

@@ -190,6 +190,22 @@ class _Endpoints:
     def user_prefers(self, user_id: str, agent_id: Id) -> Row:
         return self._call("PUT", f"/api/v1/users/{user_id}/prefers/{agent_id}")
 
+    # erasure (each answers a receipt)
+    def forget_user(self, user_id: str) -> Row:
+        return self._call("DELETE", f"/api/v1/users/{user_id}")
+
+    def delete_preference(self, user_id: str, preference_id: Id) -> Row:
+        return self._call("DELETE", f"/api/v1/users/{user_id}/preferences/{preference_id}")
+
+    def delete_session(self, session_id: str) -> Row:
+        return self._call("DELETE", f"/api/v1/conversations/{session_id}")
+
+    def delete_agent(self, agent_id: Id) -> Row:
+        return self._call("POST", f"/api/v1/agents/{agent_id}/erase")
+
+    def erasure_receipt(self, receipt_id: Id) -> Row:
+        return self._call("GET", f"/api/v1/erasures/{receipt_id}")
+
     # operations
     def start_collaboration(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/collaborations", json=fields)

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
                     "and projects milliseconds later (a call's own `wait` overrides it)",
     )
 
+    outbox_max_attempts: int = Field(
+        default=5, ge=1,
+        description="Times a store may refuse an outbox event before the event is dead-lettered for it",
+    )
+    outbox_keep_applied_hours: float = Field(
+        default=24.0, ge=0, description="Applied outbox events older than this are pruned (never pending or dead ones)",
+    )
+
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
     api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
     api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")

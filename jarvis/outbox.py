@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
@@ -30,7 +31,7 @@ from psycopg.rows import dict_row, tuple_row
 from jarvis.connections import Stores
 from jarvis.errors import StoreError
 from jarvis.principal import Principal, scope_transaction
-from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, stores_for
+from jarvis.projections import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, edge_key, stores_for
 
 logger = logging.getLogger("jarvis.outbox")
 EVERY_USER = Principal(user_id=None)
@@ -53,6 +54,19 @@ SELECT_PENDING = (
     "WHERE cardinality(pending_stores) > 0 ORDER BY id LIMIT %s"
 )
 COUNT_PENDING = "SELECT count(*) FROM outbox WHERE cardinality(pending_stores) > 0"
+# A drainer claims its batch: rows another process holds are skipped, not waited for, so any
+# number of API workers and `jarvis sync` drain one outbox with no event applied by two at once.
+CLAIM_DUE = SELECT_DUE + " FOR UPDATE SKIP LOCKED"
+CLAIM_PENDING = SELECT_PENDING + " FOR UPDATE SKIP LOCKED"
+# Two events of one entity may still be applied by two processes at once (or by a writer and
+# a drainer). Each takes the entity keys' advisory locks (1,024 buckets, in one order, so no
+# deadlock) before reading the rows and holds them until every store answered: the later
+# applier reads the newer row, so a projection never overwrites a newer version with an older.
+LOCK_NAMESPACE = 0x4A4D  # "JM"
+LOCK_KEYS = (
+    "SELECT count(pg_advisory_xact_lock(%(namespace)s, bucket)) FROM ("
+    "SELECT DISTINCT hashtext(k) & 1023 AS bucket FROM unnest(%(keys)s::text[]) AS k ORDER BY 1) AS buckets"
+)
 # Removing the stores that succeeded commutes with any concurrent apply of the same event.
 MARK_EVENT = """
 UPDATE outbox SET
@@ -60,10 +74,22 @@ UPDATE outbox SET
     attempts = attempts + %(failed)s,
     last_error = last_error || %(errors)s::jsonb,
     next_attempt_at = CASE WHEN %(failed)s = 1
-        THEN CURRENT_TIMESTAMP + make_interval(secs => least(300, 0.5 * power(2, least(attempts, 10))))
+        THEN CURRENT_TIMESTAMP + make_interval(secs => least(10, 0.5 * power(2, least(attempts, 10))))
         ELSE next_attempt_at END,
     processed_at = CASE WHEN pending_stores <@ %(done)s::text[] THEN CURRENT_TIMESTAMP END
 WHERE id = %(id)s
+"""
+# A store answered and refused one event: count it; after too many, the event is dead for that
+# store (it leaves pending_stores, so it neither blocks nor slows anything, and stays visible).
+REFUSE_EVENT = """
+UPDATE outbox SET refusals = refusals || jsonb_build_object(%(store)s::text,
+    coalesce((refusals ->> %(store)s::text)::int, 0) + 1)
+WHERE id = %(id)s RETURNING (refusals ->> %(store)s::text)::int
+"""
+DEAD_EVENT = """
+UPDATE outbox SET pending_stores = array_remove(pending_stores, %(store)s::text),
+                  dead_stores = array_append(array_remove(dead_stores, %(store)s::text), %(store)s::text)
+WHERE id = %(id)s AND %(store)s::text = ANY(pending_stores)
 """
 
 
@@ -97,6 +123,8 @@ class Applied:
 
     events: int = 0
     lagging: dict[str, str] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)  # lagging because down, not because they refused
+    dead: int = 0  # events dead-lettered in this round
     seconds: float = 0.0  # from the start of projection until every store answered
     finished: float = 0.0  # perf_counter() when every store had answered
 
@@ -215,14 +243,16 @@ class Projector:
         rounds = 0
         while max_rounds is None or rounds < max_rounds:
             rounds += 1
-            with self.stores.postgres.pool.connection() as conn:
-                events = conn.execute(SELECT_DUE if due_only else SELECT_PENDING, (batch,)).fetchall()
-            if not events:
-                break
-            applied = self._apply(events)
+            with self.stores.postgres.pool.connection() as claim:  # the claim holds until the batch is marked
+                events = claim.execute(CLAIM_DUE if due_only else CLAIM_PENDING, (batch,)).fetchall()
+                if not events:
+                    break
+                applied = self._apply(events, claim=claim)
             total.events += applied.events
             total.lagging.update(applied.lagging)
-            if applied.lagging:
+            total.unreachable |= applied.unreachable
+            total.dead += applied.dead
+            if applied.unreachable:
                 break  # a store is down: the rest would fail the same way; backoff decides the next try
         return total, self.pending()
 
@@ -240,7 +270,7 @@ class Projector:
             return int(conn.execute(COUNT_PENDING).fetchone()[0])
 
     # -- internals ------------------------------------------------------------------------
-    def _apply(self, events: list[Outboxed]) -> Applied:
+    def _apply(self, events: list[Outboxed], *, claim: psycopg.Connection | None = None) -> Applied:
         started = time.perf_counter()
         keyed_by_store: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
         for _, entity, key, pending in events:  # each key once, in order (a round holds up to 2,048)
@@ -248,36 +278,70 @@ class Projector:
                 keyed_by_store[store][entity][key] = None
         by_store = {store: {entity: list(keys) for entity, keys in keyed.items()}
                     for store, keyed in keyed_by_store.items()}
-        rows = self._current_rows({entity for keyed in by_store.values() for entity in keyed},
-                                  {(entity, key) for _, entity, key, _ in events})
-        futures = {store: self._pool.submit(self._project, store, keyed, rows) for store, keyed in by_store.items()}
-        errors: dict[str, str] = {}
-        for store, future in futures.items():
-            try:
-                future.result()
-            except StoreError as exc:
-                errors[store] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any failure leaves the event pending, with its reason
-                logger.exception("projection to %s failed", store)
-                errors[store] = f"{type(exc).__name__}: {exc}"
+        errors: dict[str, str] = {}  # store -> why it is down: every event pending for it waits
+        refused: dict[int, dict[str, str]] = defaultdict(dict)  # event -> store -> why it refused that event
+        with self.stores.postgres.pool.connection() as conn:  # one transaction: the key locks, released at its end
+            conn.execute(LOCK_KEYS, {"namespace": LOCK_NAMESPACE,
+                                     "keys": sorted({f"{entity}|{key}" for _, entity, key, _ in events})})
+            rows = self._current_rows(conn, {entity for keyed in by_store.values() for entity in keyed},
+                                      {(entity, key) for _, entity, key, _ in events})
+            futures = {store: self._pool.submit(self._project, store, keyed, rows)
+                       for store, keyed in by_store.items()}
+            for store, future in futures.items():
+                try:
+                    future.result()
+                except StoreError as exc:
+                    errors[store] = str(exc)
+                except Exception as exc:  # noqa: BLE001 - the store answered and refused something in the batch
+                    logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
+                                   type(exc).__name__)
+                    self._isolate(store, events, rows, errors, refused)
         for store in errors:
             if store != "redis":
                 self.stores.forget(store)
-        with self.stores.postgres.pool.connection() as conn:
+        failed = {event_id: {s: errors[s] for s in pending if s in errors} | refused.get(event_id, {})
+                  for event_id, _, _, pending in events}
+        dead = 0
+        with (nullcontext(claim) if claim is not None else self.stores.postgres.pool.connection()) as conn:
             with conn.cursor() as cur:
                 cur.executemany(MARK_EVENT, [
                     {
                         "id": event_id,
-                        "done": [s for s in pending if s not in errors],
-                        "failed": int(any(s in errors for s in pending)),
-                        "errors": json.dumps({s: errors[s] for s in pending if s in errors}),
+                        "done": [s for s in pending if s not in failed[event_id]],
+                        "failed": int(bool(failed[event_id])),
+                        "errors": json.dumps(failed[event_id]),
                     }
                     for event_id, _, _, pending in events
                 ])
+                for event_id, by_store in refused.items():
+                    for store in by_store:
+                        count = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()[0]
+                        if count >= self.stores.settings.outbox_max_attempts:
+                            cur.execute(DEAD_EVENT, {"id": event_id, "store": store})
+                            dead += cur.rowcount
+        lagging = dict(errors)
+        for by_store in refused.values():
+            lagging.update(by_store)
         finished = time.perf_counter()
-        return Applied(events=len(events), lagging=errors, seconds=finished - started, finished=finished)
+        return Applied(events=len(events), lagging=lagging, unreachable=set(errors), dead=dead,
+                       seconds=finished - started, finished=finished)
 
-    def _current_rows(self, entities: set[str], wanted: set[tuple[str, str]]) -> dict[str, list[dict]]:
+    def _isolate(self, store: str, events: list[Outboxed], rows: dict[str, list[dict]], errors: dict[str, str],
+                 refused: dict[int, dict[str, str]]) -> None:
+        """Retry a refused batch for *store* event by event, so one poisoned event fails alone."""
+        for event_id, entity, key, pending in events:
+            if store not in pending:
+                continue
+            try:
+                self._project(store, {entity: [key]}, rows)
+            except StoreError as exc:  # the store went down meanwhile: the rest waits for it
+                errors[store] = str(exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - this event is refused; its reason is kept
+                refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
+
+    def _current_rows(self, conn: psycopg.Connection, entities: set[str],
+                      wanted: set[tuple[str, str]]) -> dict[str, list[dict]]:
         """Each entity's current rows, read once for every store that projects it (state-based:
         whatever the event said, the store is made to match the row as it is now)."""
         queries = {entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select
@@ -287,25 +351,31 @@ class Projector:
         keys = defaultdict(list)
         for entity, key in wanted:
             keys[entity].append(key)
-        with self.stores.postgres.pool.connection() as conn:
-            scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
-            # binary results: a vector arrives as 1.5 KB copied into numpy, not 384 numbers in text
-            with conn.cursor(row_factory=dict_row, binary=True) as cur:
-                return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall()
-                        for entity, query in queries.items()}
+        scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
+        # binary results: a vector arrives as 1.5 KB copied into numpy, not 384 numbers in text
+        with conn.cursor(row_factory=dict_row, binary=True) as cur:
+            return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall()
+                    for entity, query in queries.items()}
 
     def _project(self, store: str, keyed: dict[str, list[str]], rows: dict[str, list[dict]]) -> None:
-        for entity, keys in keyed.items():
+        # Nodes before edges: an edge is written only between nodes that are already there.
+        for entity, keys in sorted(keyed.items(), key=lambda item: item[0] == EDGE_ENTITY):
             if entity == MEMORY_ENTITY:
                 with self.stores.redis.unavailable():
                     for key in keys:
                         self.stores.redis.forget_memory(*key.split("|", 2))
             elif entity == EDGE_ENTITY:
-                write_edges(self.stores.get("neo4j"), rows[entity], keys)
+                wanted = set(keys)
+                current = [row for row in rows[entity] if _edge_key_of(row) in wanted]
+                write_edges(self.stores.get("neo4j"), current, keys)
             else:
                 spec, wanted = ENTITIES[entity], set(keys)
                 current = [row for row in rows[entity] if str(row[spec.key]) in wanted]
                 write_rows(store, self.stores.get(store), spec, current, keys)
+
+
+def _edge_key_of(row: dict) -> str:
+    return edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"])
 
 
 def _vector(value) -> list[float]:

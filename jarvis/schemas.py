@@ -6,15 +6,17 @@ input is refused before anything is written anywhere.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jarvis.audio_files import check_name as check_audio_name
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
+from jarvis.json_bounds import bounded
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,7 +25,17 @@ Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^|\x
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Unit = Annotated[float, Field(ge=0, le=1)]
-JsonObject = Annotated[dict[str, Any], Field(max_length=200)]
+#: Any JSON object a caller stores: at most 200 keys, nested and sized within :mod:`jarvis.json_bounds`.
+JsonObject = Annotated[dict[str, Any], Field(max_length=200), AfterValidator(bounded)]
+
+
+def is_flat_scalar(value: Any) -> bool:
+    """What Chroma takes as a metadata value: null, a boolean, a finite number or a short string."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return math.isfinite(value) and abs(value) < 2**63
+    return isinstance(value, str) and len(value) <= 1000
 
 
 class Input(BaseModel):
@@ -106,6 +118,16 @@ class MessageIn(Input):
     def _audio_inside_the_audio_dir(cls, value: str | None) -> str | None:
         # Retention unlinks this file later: it may only ever name one inside the audio directory.
         return None if value is None else check_audio_name(value)
+
+    @field_validator("metadata", mode="after")
+    @classmethod
+    def _projectable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        # metadata.sentiment becomes a Chroma metadata value, which must be one flat scalar:
+        # refused here, not by Chroma after the commit (where it would fail its whole batch).
+        sentiment = metadata.get("sentiment")
+        if not is_flat_scalar(sentiment):
+            raise ValueError("sentiment must be a string, a number, a boolean or null (Chroma metadata is flat)")
+        return metadata
 
 
 class MemoryIn(Input):

@@ -12,19 +12,21 @@ from jarvis import __version__
 from jarvis.api import errors, metrics
 from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
-from jarvis.api.routes import agents, conversations, health, knowledge, live, memory, messages, operations, search, tasks, users
+from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
 from jarvis.stores.redis_async import AsyncRedis
 
 ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
-           knowledge.router, users.router, operations.router, messages.router, search.router, live.router)
+           knowledge.router, users.router, operations.router, messages.router, search.router, live.router,
+           erasure.router)
 
 
 def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) -> FastAPI:
     """The API over a facade that reaches PostgreSQL as the API's role (row-level security on).
 
     Pass *jarvis* to share a facade; otherwise one is made (and closed) with the app. With
-    *run_projector*, a background thread retries pending outbox events while it serves.
+    *run_projector*, background threads retry pending outbox events and repair what Redis
+    missed (:mod:`jarvis.jobs.repair`) while it serves.
     """
 
     @asynccontextmanager
@@ -37,18 +39,24 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
             # load the model now (ONNX: under a second, no torch) so the first request does not
             # wait, and a store holding another kind of vectors stops the start (ConfigurationError)
             app.state.jarvis.embedder
+
+        from jarvis.jobs.repair import run_repairs
+
         stop = threading.Event()
-        worker = None
-        if run_projector:
-            worker = threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
-                                      name="jarvis-projector", daemon=True)
-            worker.start()
+        workers = []
+        if run_projector:  # the outbox projector, and the loop that repairs what Redis missed
+            workers = [threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
+                                        name="jarvis-projector", daemon=True),
+                       threading.Thread(target=run_repairs, args=(app.state.jarvis.stores, stop),
+                                        name="jarvis-repair", daemon=True)]
+            for worker in workers:
+                worker.start()
         try:
             yield
         finally:
             stop.set()
             await app.state.redis_async.close()
-            if worker is not None:
+            for worker in workers:
                 worker.join(timeout=10)
             if owned:
                 app.state.jarvis.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -14,6 +17,9 @@ from jarvis.errors import (Conflict, Forbidden, InvalidInput, JarvisError, Lease
                            StoreUnavailable)
 
 logger = logging.getLogger("jarvis.api")
+
+#: Seconds a client is told to wait after a 503 (a store down): about one connect timeout.
+RETRY_AFTER_SECONDS = 3
 
 #: Our errors and the HTTP status each becomes (the first match in order wins).
 STATUS = (
@@ -65,8 +71,19 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, cls):
                 if status >= 500 and code == "internal_error":
                     logger.error("unexpected %s on %s", type(exc).__name__, request.url.path)
-                return error_response(status, code, str(exc), getattr(exc, "field", None))
+                # A 503 says when to try again; an answered error also keeps the connection
+                # usable (an unhandled exception makes the server drop it after a 500).
+                headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+                return error_response(status, code, str(exc), getattr(exc, "field", None), headers=headers)
         raise exc  # unreachable: JarvisError is the last entry
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    async def postgres_down(request: Request, exc: Exception) -> JSONResponse:
+        # A safety net for a path that met PostgreSQL's outage before translating it: still a
+        # 503 answered here (a handler for Exception would make the server drop the connection).
+        return error_response(503, "store_unavailable", f"postgres: {type(exc).__name__}", None,
+                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from jarvis.api.deps import Reader
+from jarvis.dead_letters import outbox_stats
 
 router = APIRouter(tags=["health"])
 
@@ -24,6 +25,10 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.outbox = Gauge("jarvis_outbox_pending_events", "Outbox events not yet applied everywhere",
                             registry=self.registry)
+        self.outbox_dead = Gauge("jarvis_outbox_dead_events", "Outbox events a store refused for good (dead letters)",
+                                 registry=self.registry)
+        self.outbox_oldest = Gauge("jarvis_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event",
+                                   registry=self.registry)
         self.queue = Gauge("jarvis_task_queue_length", "Tasks per Redis queue", ["queue"], registry=self.registry)
         self.store_up = Gauge("jarvis_store_up", "1 if the store answers", ["store"], registry=self.registry)
         self.store_latency = Gauge("jarvis_store_latency_seconds", "Store round trip", ["store"], registry=self.registry)
@@ -78,7 +83,11 @@ async def prometheus(request: Request, caller: Reader) -> Response:
             if health.latency_ms is not None:
                 metrics.store_latency.labels(health.store).set(health.latency_ms / 1000)
         try:
-            metrics.outbox.set(jarvis.projector.pending())
+            with jarvis.stores.postgres.pool.connection(timeout=jarvis.stores.postgres.timeout) as conn:
+                stats = outbox_stats(conn)
+            metrics.outbox.set(stats.pending)
+            metrics.outbox_dead.set(stats.dead)
+            metrics.outbox_oldest.set(stats.oldest_pending_seconds)
             for queue, length in jarvis.queue_depths().items():
                 metrics.queue.labels(queue).set(length)
         except Exception:  # noqa: BLE001 - a store is down; its health gauge already says so

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
 
@@ -226,6 +227,7 @@ class ActivityMixin(OwnershipMixin):
         A user-bound caller sends only from an agent its user owns, to an agent it can see."""
         if not isinstance(message, dict):
             raise InvalidInput("message", "must be an object")
+        check_json(message, field="message")
         sender, recipient = str(as_uuid(from_agent, "from_agent")), str(as_uuid(to_agent, "to_agent"))
         if self._who().bound:
             try:

@@ -8,7 +8,8 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import Base, Written, as_uuid as _uuid, jsonable
-from jarvis.errors import InvalidInput, NotFound
+from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import AgentIn, ModelIn, parse
 
@@ -93,8 +94,14 @@ class AgentsMixin(Base):
         agent = self._one(SELECT_AGENT, (agent_id,), missing=f"agent {agent_id} does not exist")
         result = jsonable(agent)
         result["capability_details"] = [jsonable(r) for r in self._all(SELECT_AGENT_CAPABILITIES, (agent_id,))]
-        with self.stores.redis.unavailable():
-            result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+        # Only the live status needs Redis: without it the agent is still answered, with the
+        # live field empty and Redis named in ``degraded``.
+        result["live_status"], result["degraded"] = None, []
+        try:
+            with self.stores.redis.unavailable():
+                result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+        except StoreError:
+            result["degraded"] = ["redis"]
         return result
 
     def list_agents(self, *, type: str | None = None, status: str | None = None,
@@ -110,6 +117,7 @@ class AgentsMixin(Base):
         agent_id = _uuid(agent_id, "agent_id")
         if not isinstance(configuration, dict):
             raise InvalidInput("configuration", "must be an object")
+        check_json(configuration, field="configuration")
         return self._agent_update(UPDATE_CONFIGURATION, (Jsonb(configuration), agent_id), agent_id)
 
     def heartbeat(self, agent_id: Any, *, status: str = "active", current_task: str | None = None,
@@ -118,15 +126,17 @@ class AgentsMixin(Base):
         agent_id = _uuid(agent_id, "agent_id")
         if status not in ("active", "inactive", "error", "updating"):
             raise InvalidInput("status", "must be one of active, inactive, error, updating")
+        if resource_usage is not None:
+            check_json(resource_usage, field="resource_usage")
         written = self._agent_update(HEARTBEAT, (status, agent_id), agent_id)
-        self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage)
+        if not self._cache_status(agent_id, status, current_task=current_task, resource_usage=resource_usage):
+            written["lagging"] = sorted({*written["lagging"], "redis"})
         return written
 
     def terminate_agent(self, agent_id: Any) -> Written:
         agent_id = _uuid(agent_id, "agent_id")
         written = self._agent_update(TERMINATE, (agent_id,), agent_id)
-        with self.stores.redis.unavailable():
-            self.stores.redis.forget_agent_status(str(agent_id))
+        self._after_commit(written, lambda redis: redis.forget_agent_status(str(agent_id)))  # else its TTL ends it
         return written
 
     def _agent_update(self, query: str, params: tuple, agent_id: UUID) -> Written:
@@ -138,13 +148,15 @@ class AgentsMixin(Base):
 
         return self._write(work)
 
-    def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> None:
+    def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> bool:
+        """False if Redis missed it (the cache is optional; PostgreSQL has the truth)."""
         try:
             with self.stores.redis.unavailable():
                 self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
                 self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
         except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
-            pass
+            return False
+        return True
 
     # -- models ------------------------------------------------------------------------------
     def register_model(self, **fields: Any) -> Written:
@@ -165,8 +177,8 @@ class AgentsMixin(Base):
             return jsonable(row), []
 
         written = self._write(work)
-        with self.stores.redis.unavailable():
-            self.stores.redis.set_model_cache(model_name, loaded=True, memory_usage_mb=memory_usage_mb)
+        self._after_commit(written, lambda redis: redis.set_model_cache(model_name, loaded=True,
+                                                                        memory_usage_mb=memory_usage_mb))
         return written
 
     def assign_model(self, agent_id: Any, model_id: Any) -> Written:

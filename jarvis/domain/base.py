@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from datetime import date, datetime
@@ -21,8 +22,8 @@ from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
-from jarvis.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
-from jarvis.outbox import Event, Projector, Ticket, record, recorded
+from jarvis.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreError, StoreUnavailable
+from jarvis.outbox import Applied, Event, Projector, Ticket, record, recorded
 from jarvis.principal import Principal, current, own_user, scope_for
 from jarvis.projections import EDGE_ENTITY, edge_key
 
@@ -116,13 +117,27 @@ class Base:
         written.committed = time.perf_counter()
         outboxed = recorded(event_ids, events)
         if self.settings.write_wait if wait is None else wait:
-            applied = self.projector.apply_events(outboxed)
+            try:
+                applied = self.projector.apply_events(outboxed)
+            except Exception:  # noqa: BLE001 - committed: PostgreSQL failed while projecting; the outbox keeps it
+                logging.getLogger("jarvis.write").warning("projection after commit failed", exc_info=True)
+                applied = Applied(lagging={store: "not applied yet" for *_, pending in outboxed for store in pending},
+                                  finished=time.perf_counter())
             written["lagging"], written["projected"] = sorted(applied.lagging), True
             written._projection_seconds = applied.finished - written.committed if event_ids else 0.0
         else:
             written.ticket = self.projector.applier.submit(outboxed)
             written["lagging"], written["projected"] = [], False
         return written
+
+    def _after_commit(self, written: Written, step: Callable[[Any], object]) -> None:
+        """Run a Redis step (*step* gets the RedisStore) after PostgreSQL committed: never raises;
+        if Redis fails, ``lagging`` says so and the server's repair loop (or its TTL) puts it right."""
+        try:
+            with self.stores.redis.unavailable():
+                step(self.stores.redis)
+        except StoreError:
+            written["lagging"] = sorted({*written.get("lagging", []), "redis"})
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every write that did not wait has been projected (or left in the outbox)."""

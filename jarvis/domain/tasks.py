@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
+from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
 from jarvis.stores.redis_queue import Delivery
@@ -31,14 +32,28 @@ SELECT_TASK = "SELECT * FROM tasks WHERE id = %s"
 CLAIM = """
 UPDATE tasks SET status = 'running', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1,
                  lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL,
+                 lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s),
                  agent_id = coalesce(%(agent_id)s, agent_id)
-WHERE id = %(id)s AND status IN ('pending', 'running')
+WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts < max_attempts
 RETURNING *
+"""
+# A delivery of a task that already used its last attempt (its leases kept expiring: the
+# worker died each time) ends it as failed instead of delivering it forever.
+EXHAUST = """
+UPDATE tasks SET status = 'failed', completed_at = CURRENT_TIMESTAMP, lease_token = NULL, lease_expires_at = NULL,
+    error_details = jsonb_build_object('message', 'the lease expired on the last allowed attempt',
+                                       'attempts', attempts)
+WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts >= max_attempts
+RETURNING *
+"""
+EXTEND = """
+UPDATE tasks SET lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s)
+WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 """
 COMPLETE = """
 UPDATE tasks SET status = 'completed', output_data = %(output)s, completed_at = CURRENT_TIMESTAMP,
     execution_time_ms = coalesce(%(ms)s, (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int),
-    lease_token = NULL
+    lease_token = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 RETURNING *
 """
@@ -50,12 +65,12 @@ UPDATE tasks SET
         THEN CURRENT_TIMESTAMP + make_interval(secs => %(delay)s * power(2, attempts - 1)) END,
     completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE CURRENT_TIMESTAMP END,
     execution_time_ms = (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int,
-    lease_token = NULL
+    lease_token = NULL, lease_expires_at = NULL
 WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 RETURNING *
 """
 ASSIGN = "UPDATE tasks SET agent_id = %s WHERE id = %s RETURNING *"
-CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL WHERE id = %s AND status IN ('pending', 'running') RETURNING *"
+CANCEL = "UPDATE tasks SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL WHERE id = %s AND status IN ('pending', 'running') RETURNING *"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +118,8 @@ class TasksMixin(OwnershipMixin):
             return jsonable(task), events
 
         written = self._write(work)
-        try:
-            with self.stores.redis.unavailable():
-                written["queue"] = self.stores.redis.queues.enqueue(written["id"], spec.priority)
-        except StoreError:
-            written["lagging"] = sorted({*written["lagging"], "redis"})  # `jarvis requeue` restores it
+        written["queue"] = None  # Redis missed it: the server's repair loop (or `jarvis requeue`) queues it
+        self._after_commit(written, lambda redis: written.update(queue=redis.queues.enqueue(written["id"], spec.priority)))
         return written
 
     def get_task(self, task_id: Any) -> dict:
@@ -150,9 +162,10 @@ class TasksMixin(OwnershipMixin):
 
             def claim(conn, delivery=delivery):
                 row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker,
-                                           "agent_id": agent}).fetchone()
+                                           "agent_id": agent, "visibility": visibility_timeout}).fetchone()
                 if row is None:
-                    return {}, []
+                    exhausted = conn.execute(EXHAUST, {"id": delivery.task_id}).fetchone()
+                    return {}, [Event("task", delivery.task_id)] if exhausted else []
                 events = [Event("task", delivery.task_id)]
                 if agent:
                     events.append(self._edge(conn, "ASSIGNED_TO", "Task", delivery.task_id, "Agent", agent))
@@ -161,14 +174,21 @@ class TasksMixin(OwnershipMixin):
             claimed = self._write(claim)
             if claimed.get("id"):
                 return Lease(task=claimed, delivery=delivery)
-            with self.stores.redis.unavailable():  # finished or cancelled meanwhile: drop the stale entry
-                self.stores.redis.queues.ack(delivery)
+            try:  # finished or cancelled meanwhile: drop the stale entry (it comes round again if this fails)
+                with self.stores.redis.unavailable():
+                    self.stores.redis.queues.ack(delivery)
+            except StoreError:
+                pass
 
     def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
         """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
         self._refuse_bound("lease", "the worker protocol")
         with self.stores.redis.unavailable():
             extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+        if extended:  # PostgreSQL's copy of the deadline, which `requeue` respects
+            with self._postgres() as conn:
+                conn.execute(EXTEND, {"id": lease.task_id, "token": lease.delivery.token,
+                                      "visibility": visibility_timeout})
         if extended and lease.agent_id:
             self.extend_agent_lock(lease.agent_id, lease.lock_holder, ttl=visibility_timeout)
         return extended
@@ -185,6 +205,7 @@ class TasksMixin(OwnershipMixin):
         """Finish a task; with *agent_id*, the agent LEARNED_FROM it. Raises LeaseLost if the lease expired."""
         if execution_time_ms is not None and execution_time_ms < 0:
             raise InvalidInput("execution_time_ms", "must not be negative")
+        check_json(output or {}, field="output")
         agent = as_uuid(agent_id, "agent_id") if agent_id is not None else None
         self._refuse_bound("lease", "the worker protocol")
 
@@ -201,10 +222,11 @@ class TasksMixin(OwnershipMixin):
 
         try:
             written = self._write(work)
-            with self.stores.redis.unavailable():
-                self.stores.redis.queues.ack(lease.delivery)
         finally:
             self._finish(lease)
+        # Committed: from here on nothing raises. A delivery Redis could not forget is dropped
+        # when it comes round again (the task is no longer running, so nobody can claim it).
+        self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
         return written
 
     def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
@@ -212,7 +234,7 @@ class TasksMixin(OwnershipMixin):
         if not 0 <= retry_delay <= 86400:
             raise InvalidInput("retry_delay", "must be between 0 and 86400 seconds")
         self._refuse_bound("lease", "the worker protocol")
-        details = error if isinstance(error, dict) else {"message": str(error)}
+        details = check_json(error if isinstance(error, dict) else {"message": str(error)}, field="error")
 
         def work(conn):
             row = conn.execute(FAIL, {"id": lease.task_id, "token": lease.delivery.token,
@@ -223,14 +245,13 @@ class TasksMixin(OwnershipMixin):
 
         try:
             written = self._write(work)
-            with self.stores.redis.unavailable():
-                if written["status"] == "pending":
-                    delay = retry_delay * 2 ** (written["attempts"] - 1)
-                    self.stores.redis.queues.retry_later(lease.delivery, delay=delay)
-                else:
-                    self.stores.redis.queues.ack(lease.delivery)
         finally:
             self._finish(lease)
+        if written["status"] == "pending":  # a retry Redis missed is re-queued by the server's repair loop
+            delay = retry_delay * 2 ** (written["attempts"] - 1)
+            self._after_commit(written, lambda redis: redis.queues.retry_later(lease.delivery, delay=delay))
+        else:
+            self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
         return written
 
     def cancel_task(self, task_id: Any) -> Written:
@@ -257,8 +278,8 @@ class TasksMixin(OwnershipMixin):
                                    self._edge(conn, "ASSIGNED_TO", "Task", task_id, "Agent", agent_id)]
 
         written = self._write(work)
-        with self.stores.redis.unavailable():
-            self.stores.redis.publish("task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)})
+        self._after_commit(written, lambda redis: redis.publish(
+            "task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)}))
         return written
 
     def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:

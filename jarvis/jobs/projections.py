@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
+from jarvis.dead_letters import dead_letters
+from jarvis.jobs.orphans import orphan_edges, remove_orphan_edges
 from jarvis.outbox import EVERY_USER, write_edges, write_rows
 from jarvis.principal import scope_transaction
 from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
@@ -97,7 +99,31 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
         if "neo4j" in chosen:
             actual = {edge_key(*edge) for edge in stores.get("neo4j").edge_keys()}
             _compare(found, "neo4j", "relationships", keys(EDGE_KEYS), actual)
+        found.extend(_dead_letters(conn, chosen))
+        orphans = orphan_edges(conn)
+        if orphans:  # rows PostgreSQL itself should not hold: reported whichever store was chosen
+            found.append(Difference("postgres", ORPHAN_EDGES, extra=orphans))
     return found
+
+
+#: What verify calls edge rows whose endpoint row is gone (see :mod:`jarvis.jobs.orphans`).
+ORPHAN_EDGES = "orphan edges"
+
+
+#: What verify calls the events a store kept refusing (see :mod:`jarvis.dead_letters`).
+DEAD_LETTERS = "dead-lettered events"
+
+
+def _dead_letters(conn, chosen: list[str]) -> list[Difference]:
+    """Per store, the events it refused for good: "missing" from it until `sync --retry-dead`."""
+    per_store: dict[str, list[str]] = {}
+    for event in dead_letters(conn, limit=1000):
+        for store in event["dead_stores"]:
+            if store in chosen:
+                reason = event["last_error"].get(store, "")
+                per_store.setdefault(store, []).append(
+                    f"event {event['id']} {event['entity']} {event['entity_id']}: {reason}")
+    return [Difference(store, DEAD_LETTERS, missing=items) for store, items in sorted(per_store.items())]
 
 
 def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str]) -> None:
@@ -110,8 +136,12 @@ def reconcile(stores: Stores) -> int:
     """Make every projection match PostgreSQL for each id ``verify`` finds different; return how many."""
     from jarvis.projections import SELECT_EDGES
 
-    fixed = 0
+    fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
     for difference in verify(stores):
+        if difference.what == DEAD_LETTERS:
+            continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
+        if difference.what == ORPHAN_EDGES:
+            continue  # removed above; one that appeared since is removed by the next sync
         keys = difference.missing + difference.extra
         client = stores.get(difference.store)
         with stores.postgres.pool.connection() as conn:

@@ -127,6 +127,10 @@ class ChromaStore:
 
         return self._call(name, every_id)
 
+    def present(self, name: str, ids: list[str]) -> set[str]:
+        """Which of *ids* the collection holds (an erasure's final check)."""
+        return set(self._call(name, lambda c: c.get(ids=ids, include=[])["ids"]))
+
     def reset(self, name: str) -> None:
         """Drop and recreate one collection (for a rebuild)."""
         self._handles.pop(name, None)

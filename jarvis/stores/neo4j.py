@@ -35,10 +35,17 @@ def _delete_nodes(label: str) -> str:
 
 
 def _upsert_edges(rel: str, src: str, dst: str) -> str:
+    # MATCH, never MERGE, the endpoints: an edge must not create a bare "ghost" node that no
+    # PostgreSQL row stands behind. The count tells the caller whether both endpoints were there.
     return (
-        f"UNWIND $rows AS row MERGE (a:{src} {{{NODE_KEYS[src]}: row.src}}) "
-        f"MERGE (b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) MERGE (a)-[r:{rel}]->(b) SET r += row.props"
+        f"UNWIND $rows AS row MATCH (a:{src} {{{NODE_KEYS[src]}: row.src}}) "
+        f"MATCH (b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) MERGE (a)-[r:{rel}]->(b) SET r += row.props "
+        "RETURN count(r) AS written"
     )
+
+
+class EndpointMissing(Exception):
+    """An edge's endpoint node is not in the graph: Neo4j answered, and the edge waits for it."""
 
 
 def _delete_edges(rel: str, src: str, dst: str) -> str:
@@ -121,9 +128,21 @@ class Neo4jStore:
     def delete_nodes(self, label: str, node_keys: list[str]) -> None:
         self._write(_delete_nodes(label), keys=node_keys)
 
-    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
-        """*rows*: ``{"src": key, "dst": key, "props": {...}}``; missing endpoints are created bare."""
-        self._write(_upsert_edges(rel, src_label, dst_label), rows=rows)
+    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict], *,
+                     require_endpoints: bool = True) -> int:
+        """*rows*: ``{"src": key, "dst": key, "props": {...}}``; an edge is written only between two
+        existing nodes. Returns how many were written.
+
+        Raises:
+            EndpointMissing: with *require_endpoints*, some endpoint is not in the graph (yet): the
+                outbox retries the event.
+        """
+        with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
+            written = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()["written"]
+        if require_endpoints and written < len(rows):
+            raise EndpointMissing(f"{len(rows) - written} of {len(rows)} {rel} edges lack an endpoint node "
+                                  f"({src_label} or {dst_label}) in Neo4j")
+        return written
 
     def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
         self._write(_delete_edges(rel, src_label, dst_label), rows=rows)

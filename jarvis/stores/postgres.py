@@ -53,6 +53,10 @@ class PostgresStore:
             max_size=max(min_size, settings.postgres_pool_max),
             configure=_configure,
             timeout=settings.connect_timeout * 2,
+            # A pool retries a lost connection with a doubling backoff until this timeout; kept
+            # short, the next request after an outage starts a fresh attempt at once instead of
+            # waiting out a backoff grown during the outage (which made it fail after PG returned).
+            reconnect_timeout=settings.connect_timeout,
             name="jarvis",
             open=False,
         )
@@ -79,8 +83,23 @@ class PostgresStore:
                 if scope is not None:
                     scope(conn)
                 yield conn
-        finally:
+        except psycopg.OperationalError:
+            # The server went away (or restarted): the other idle connections are as dead as
+            # this one. Drop them now, so the request after PostgreSQL returns succeeds.
             self.pool.putconn(conn)
+            conn = None
+            self.check_idle()
+            raise
+        finally:
+            if conn is not None:
+                self.pool.putconn(conn)
+
+    def check_idle(self) -> None:
+        """Replace idle connections that no longer work (after an outage); never raises."""
+        try:
+            self.pool.check()
+        except Exception:  # noqa: BLE001 - a check during an outage may fail; the pool reconnects later
+            logger.debug("checking idle connections failed", exc_info=True)
 
     def close(self) -> None:
         self.pool.close()
@@ -89,7 +108,8 @@ class PostgresStore:
         """Replace every pooled connection (after a restore recreated the schema and its types)."""
         self.pool.close()
         self.pool = ConnectionPool(self.pool.conninfo, min_size=self.pool.min_size, max_size=self.pool.max_size,
-                                   configure=_configure, timeout=self.pool.timeout, name=self.pool.name, open=True)
+                                   configure=_configure, timeout=self.pool.timeout, name=self.pool.name, open=True,
+                                   reconnect_timeout=self.pool.reconnect_timeout)
 
     def health(self) -> Health:
         def query() -> str:

@@ -69,6 +69,12 @@ redis.call('ZADD', KEYS[3], now_ms() + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
+# KEYS: delayed. ARGV: member, delay ms. A task that must wait out the rest of its retry delay.
+ENQUEUE_LATER = _REQUEUE_DUE + """
+redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+return 1
+"""
+
 # KEYS: inflight, lease. ARGV: member, token, visibility ms.
 EXTEND_LEASE = _REQUEUE_DUE + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
@@ -112,10 +118,17 @@ class TaskQueues:
         self._ack = conn.register_script(ACK)
         self._retry = conn.register_script(RETRY_LATER)
         self._extend = conn.register_script(EXTEND_LEASE)
+        self._later = conn.register_script(ENQUEUE_LATER)
 
     def enqueue(self, task_id: str, priority: int) -> str:
         queue = keys.queue_for_priority(priority)
         self.conn.lpush(queue, task_id)
+        return queue
+
+    def enqueue_later(self, task_id: str, priority: int, *, delay: float) -> str:
+        """Queue a task after *delay* seconds (Redis' clock), through ``task:delayed``."""
+        queue = keys.queue_for_priority(priority)
+        self._later(keys=[keys.QUEUE_DELAYED], args=[f"{queue}|{task_id}", int(delay * 1000)])
         return queue
 
     def dequeue(self, *, visibility_timeout: float) -> Delivery | None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from jarvis.api.deps import Reader, Writer
-from jarvis.schemas import AgentIn, Input, ModelIn
+from jarvis.schemas import AgentIn, Input, JsonObject, ModelIn
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 Row = dict[str, Any]
@@ -18,7 +18,7 @@ Row = dict[str, Any]
 class Heartbeat(Input):
     status: Literal["active", "inactive", "error", "updating"] = "active"
     current_task: str | None = Field(default=None, max_length=255)
-    resource_usage: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    resource_usage: JsonObject = Field(default_factory=dict, max_length=100)
 
 
 class ModelUse(Input):

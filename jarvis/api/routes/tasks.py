@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jarvis.api.deps import Reader, Writer
 from jarvis.domain.tasks import Lease
-from jarvis.schemas import Input, TaskIn
+from jarvis.schemas import Input, JsonObject, TaskIn
 from jarvis.stores.redis_queue import Delivery
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -42,13 +42,13 @@ class DequeueIn(Input):
 
 class CompleteIn(Input):
     lease: LeaseIn
-    output: dict[str, Any] = Field(default_factory=dict)
+    output: JsonObject = Field(default_factory=dict)
     execution_time_ms: int | None = Field(default=None, ge=0, le=2_000_000_000)
 
 
 class FailIn(Input):
     lease: LeaseIn
-    error: dict[str, Any]
+    error: JsonObject
     retry_delay: float = Field(default=5.0, ge=0, le=86400)
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import Field
 
-from jarvis.schemas import Input
+from jarvis.schemas import Input, JsonObject
 from jarvis.api.deps import Writer
 from jarvis.embeddings import MAX_TEXT_CHARS
 
@@ -18,13 +18,13 @@ Row = dict[str, Any]
 
 class UserBody(Input):
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    preferences: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    preferences: JsonObject = Field(default_factory=dict)
 
 
 class PreferenceBody(Input):
     preference_type: Literal["agent", "task", "interface"]
     description: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    value: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    value: JsonObject = Field(default_factory=dict)
     confidence: float = Field(default=0.5, ge=0, le=1)
 
 

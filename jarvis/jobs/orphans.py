@@ -1,0 +1,46 @@
+"""Edges that outlived an endpoint: found by ``jarvis verify``, removed by ``jarvis sync``.
+
+Since migration 011 PostgreSQL refuses such an edge (a trigger locks both endpoint rows, as a
+foreign key would, and deleting a node row deletes its edges). Rows orphaned before it, by
+the race it closes, are removed here with outbox events, so Neo4j drops them too. Ghost
+nodes in Neo4j (bare endpoints an older projector created) are "extra" nodes to ``verify``
+and are deleted by ``reconcile``.
+"""
+
+from __future__ import annotations
+
+from jarvis.connections import Stores
+from jarvis.outbox import Event, record
+
+ORPHAN_EDGES = """
+SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id
+FROM graph_edges
+WHERE NOT jarvis_node_exists(src_label, src_id) OR NOT jarvis_node_exists(dst_label, dst_id)
+ORDER BY id LIMIT %(limit)s
+"""
+DELETE_ORPHAN_EDGES = """
+DELETE FROM graph_edges
+WHERE NOT jarvis_node_exists(src_label, src_id, true) OR NOT jarvis_node_exists(dst_label, dst_id, true)
+RETURNING rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id
+"""
+
+
+def orphan_edges(conn, *, limit: int = 1000) -> list[str]:
+    """Keys of edges whose source or target row does not exist."""
+    return [row[0] for row in conn.execute(ORPHAN_EDGES, {"limit": limit})]
+
+
+def remove_orphan_edges(stores: Stores) -> int:
+    """Delete every orphan edge row, with an outbox event each (Neo4j follows); return how many."""
+    with stores.postgres.pool.connection() as conn:
+        keys = [row[0] for row in conn.execute(DELETE_ORPHAN_EDGES)]
+        event_ids = record(conn, [Event("edge", key, "delete") for key in keys])
+    if event_ids:
+        from jarvis.outbox import Projector
+
+        projector = Projector(stores)
+        try:
+            projector.apply(event_ids)
+        finally:
+            projector.close()
+    return len(keys)

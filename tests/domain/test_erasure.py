@@ -1,0 +1,138 @@
+"""Erasure everywhere, with a receipt: after it, a direct query of each of the five stores
+finds nothing of the subject's, and other subjects' data is untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from jarvis import local
+from jarvis.stores import redis_keys as keys
+
+
+@pytest.fixture
+def synced(jarvis):
+    jarvis.sync()
+    yield jarvis
+    jarvis.sync()
+
+
+def a_user_with_a_life(jarvis, user: str, agent: str) -> dict:
+    """Conversations in two sessions, preferences, a task, graph edges and vectors."""
+    messages = [jarvis.append_message(session_id=f"{user}-s{s}", role="user", content=f"Hello {i} from {user}",
+                                      user_id=user, agent_id=agent)["id"] for s in range(2) for i in range(2)]
+    preferences = [jarvis.add_user_preference(user_id=user, preference_type="agent",
+                                              description=f"{user} likes short answers {i}")["id"] for i in range(2)]
+    jarvis.user_prefers(user, agent)
+    jarvis.create_task(name=f"{user}-task", type="chat", requested_by=user)
+    return {"messages": messages, "preferences": preferences, "sessions": [f"{user}-s0", f"{user}-s1"]}
+
+
+def what_is_left(jarvis, user: str, life: dict) -> dict[str, int]:
+    """Each of the five stores, queried directly for anything of *user*'s."""
+    with jarvis.stores.postgres.pool.connection() as conn:
+        postgres = conn.execute(
+            "SELECT (SELECT count(*) FROM conversations WHERE user_id = %(u)s)"
+            " + (SELECT count(*) FROM user_preferences WHERE user_id = %(u)s)"
+            " + (SELECT count(*) FROM users WHERE id = %(u)s)"
+            " + (SELECT count(*) FROM graph_edges WHERE (src_label = 'User' AND src_id = %(u)s)"
+            "    OR (dst_label = 'User' AND dst_id = %(u)s))", {"u": user}).fetchone()[0]
+    chroma = jarvis.stores.get("chroma")
+    by_metadata = chroma._call("conversations", lambda c: c.get(where={"user_id": user}, include=[])["ids"])
+    neo4j = jarvis.stores.get("neo4j").driver.execute_query(
+        "OPTIONAL MATCH (u:User {id: $u}) OPTIONAL MATCH (u)-[r]-() RETURN count(DISTINCT u) + count(r) AS n",
+        u=user).records[0]["n"]
+    return {
+        "postgres": postgres,
+        "chroma": len(chroma.present("conversations", life["messages"])) + len(by_metadata),
+        "qdrant": len(jarvis.stores.get("qdrant").ids("user_preferences") & set(life["preferences"])),
+        "neo4j": neo4j,
+        "redis": jarvis.stores.redis.conn.exists(*(keys.session(s) for s in life["sessions"])),
+    }
+
+
+NOTHING = {"postgres": 0, "chroma": 0, "qdrant": 0, "neo4j": 0, "redis": 0}
+
+
+def test_forget_user_leaves_nothing_of_theirs_in_any_store_and_others_keep_theirs(synced, name) -> None:
+    jarvis = synced
+    agent = jarvis.register_agent(name=f"{name}-helper", type="letta")["id"]
+    forgotten, kept = f"{name}-ada", f"{name}-bob"
+    life, other = a_user_with_a_life(jarvis, forgotten, agent), a_user_with_a_life(jarvis, kept, agent)
+    assert all(what_is_left(jarvis, forgotten, life)[store] > 0 for store in NOTHING)  # not vacuous
+
+    receipt = jarvis.forget_user(forgotten)
+    assert receipt["complete"] and receipt["lagging"] == [] and receipt["remaining"] == NOTHING
+    assert receipt["removed"]["postgres"]["conversations"] == 4 and receipt["removed"]["qdrant"] == {"user_preferences": 2}
+    assert what_is_left(jarvis, forgotten, life) == NOTHING
+    assert all(what_is_left(jarvis, kept, other)[store] > 0 for store in NOTHING)
+    assert jarvis.erasure_receipt(receipt["id"])["complete"]
+
+
+def test_an_erasure_with_chroma_down_lists_it_as_lagging_and_completes_when_it_returns(synced, settings, name) -> None:
+    jarvis = synced
+    user = f"{name}-cleo"
+    life = a_user_with_a_life(jarvis, user, jarvis.register_agent(name=f"{name}-a", type="letta")["id"])
+    local.down(settings, ["chroma"])
+    try:
+        receipt = jarvis.forget_user(user)
+        assert not receipt["complete"] and "chroma" in receipt["lagging"]
+        assert receipt["remaining"]["chroma"] is None and receipt["remaining"]["qdrant"] == 0
+    finally:
+        local.up(settings, ["chroma"])
+    jarvis.sync()  # the projector, as the server's loop does on its own
+    again = jarvis.erasure_receipt(receipt["id"])
+    assert again["complete"] and again["remaining"] == NOTHING
+    assert what_is_left(jarvis, user, life) == NOTHING
+
+
+def test_delete_agent_removes_its_capabilities_memory_node_edges_and_caches(synced, name) -> None:
+    jarvis = synced
+    agent = jarvis.register_agent(name=f"{name}-gone", type="letta", capabilities=[
+        {"name": f"{name}-cap", "description": "Summarise long reports"}])["id"]
+    other = jarvis.register_agent(name=f"{name}-stays", type="letta")["id"]
+    jarvis.put_memory(agent_id=agent, memory_type="core", key="k", value="something to forget")
+    jarvis.get_memory(agent, "core", "k")  # cached in Redis
+    fact = jarvis.add_knowledge(topic=f"{name}-t", content="Knowledge outlives its author.", agent_id=agent)
+    jarvis.start_collaboration(coordinator_agent_id=agent, participant_agent_ids=[other],
+                               collaboration_type="parallel", workflow={})
+    capability_points = {p for p in jarvis.stores.get("qdrant").ids("agent_capabilities")}
+
+    receipt = jarvis.delete_agent(agent)
+    assert receipt["complete"], receipt
+    graph = jarvis.stores.get("neo4j").driver.execute_query(
+        "OPTIONAL MATCH (a:Agent {id: $id}) RETURN count(a) AS n", id=agent).records[0]["n"]
+    assert graph == 0
+    with jarvis.stores.postgres.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM agent_capabilities WHERE agent_id = %s", (agent,)).fetchone()[0] == 0
+        assert conn.execute("SELECT agent_id FROM knowledge WHERE id = %s", (fact["id"],)).fetchone()[0] is None
+    assert len(capability_points - jarvis.stores.get("qdrant").ids("agent_capabilities")) == 1
+    assert jarvis.stores.redis.conn.exists(keys.agent_status(agent), keys.memory_cache(agent, "core", "k")) == 0
+    assert jarvis.get_agent(other)["name"] == f"{name}-stays"
+
+
+def test_delete_a_session_and_a_preference(synced, name) -> None:
+    jarvis = synced
+    user = f"{name}-dan"
+    life = a_user_with_a_life(jarvis, user, jarvis.register_agent(name=f"{name}-a", type="letta")["id"])
+    session = jarvis.delete_session(life["sessions"][0])
+    assert session["complete"] and session["removed"]["postgres"] == {"conversations": 2}
+    assert len(jarvis.conversation_history(life["sessions"][1])) == 2
+    preference = jarvis.delete_preference(life["preferences"][0], user_id=user)
+    assert preference["complete"]
+    assert life["preferences"][0] not in jarvis.stores.get("qdrant").ids("user_preferences")
+    assert life["preferences"][1] in jarvis.stores.get("qdrant").ids("user_preferences")
+
+
+def test_forget_user_over_http_and_from_the_command_line(synced, api, make_key, jarvis_cli, name) -> None:
+    jarvis = synced
+    user, other = f"{name}-eve", f"{name}-fay"
+    jarvis.append_message(session_id=f"{user}-s", role="user", content="hi", user_id=user)
+    jarvis.append_message(session_id=f"{other}-s", role="user", content="hi", user_id=other)
+    own_key = make_key("read", "write", user=user)
+    assert api.delete(f"/api/v1/users/{other}", headers=own_key).status_code == 403
+    erased = api.delete(f"/api/v1/users/{user}", headers=own_key)
+    assert erased.status_code == 200 and erased.json()["complete"]
+    again = api.get(f"/api/v1/erasures/{erased.json()['id']}", headers=own_key)
+    assert again.status_code == 200 and again.json()["remaining"]["postgres"] == 0
+    result = jarvis_cli("erase", "user", other)
+    assert result.returncode == 0 and "erased everywhere" in result.stdout, result.stdout + result.stderr
