@@ -15,7 +15,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.domain.base import Written, as_uuid, jsonable
+from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.projections import MEMORY_ENTITY
@@ -58,12 +59,13 @@ SELECT_RECEIPT = "SELECT id::text, subject_type, subject_id, removed, erased, re
 Erased = dict[str, dict[str, list[str]]]
 
 
-class ErasureMixin(Base):
+class ErasureMixin(OwnershipMixin):
     def forget_user(self, user_id: str) -> dict:
         """Erase a user everywhere: conversations, preferences, sessions, the User node and its
         relationships, their vectors in Chroma and Qdrant, their Redis keys. Returns the receipt."""
         if not isinstance(user_id, str) or not user_id.strip():
             raise InvalidInput("user_id", "must be a non-empty string")
+        self._own_user(user_id, field="user_id")  # a key bound to one user forgets only that user
 
         def work(conn):
             messages = conn.execute(DELETE_USER_CONVERSATIONS, (user_id,)).fetchall()
@@ -128,7 +130,7 @@ class ErasureMixin(Base):
     def delete_agent(self, agent_id: Any) -> dict:
         """Erase an agent: its capabilities (Qdrant points), memory (and its cache), graph node and
         edges, status cache and lock. Rows that outlive it (knowledge, tasks, messages) lose the link."""
-        agent = str(as_uuid(agent_id, "agent_id"))
+        agent = self._require_own_agent(agent_id)  # a key bound to one user erases only its own agents
 
         def work(conn):
             if conn.execute("SELECT 1 FROM agents WHERE id = %s FOR UPDATE", (agent,)).fetchone() is None:

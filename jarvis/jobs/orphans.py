@@ -10,7 +10,8 @@ and are deleted by ``reconcile``.
 from __future__ import annotations
 
 from jarvis.connections import Stores
-from jarvis.outbox import Event, record
+from jarvis.outbox import EVERY_USER, Event, record
+from jarvis.principal import scope_transaction
 
 ORPHAN_EDGES = """
 SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id
@@ -33,6 +34,8 @@ def orphan_edges(conn, *, limit: int = 1000) -> list[str]:
 def remove_orphan_edges(stores: Stores) -> int:
     """Delete every orphan edge row, with an outbox event each (Neo4j follows); return how many."""
     with stores.postgres.pool.connection() as conn:
+        # Every user's rows: under row-level security a hidden endpoint would look missing.
+        scope_transaction(conn, EVERY_USER)
         keys = [row[0] for row in conn.execute(DELETE_ORPHAN_EDGES)]
         event_ids = record(conn, [Event("edge", key, "delete") for key in keys])
     if event_ids:

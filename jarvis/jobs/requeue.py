@@ -13,6 +13,8 @@ call, and must not queue a task they are about to queue themselves.
 from __future__ import annotations
 
 from jarvis.connections import Stores
+from jarvis.outbox import EVERY_USER
+from jarvis.principal import scope_transaction
 
 UNFINISHED_TASKS = """
 SELECT id::text, priority,
@@ -32,6 +34,7 @@ ORDER BY priority DESC, created_at
 def requeue(stores: Stores, *, grace: float = 0.0) -> int:
     """Return how many tasks were put back."""
     with stores.postgres.pool.connection() as conn:
+        scope_transaction(conn, EVERY_USER)  # every user's tasks (the API's service role sees none unscoped)
         tasks = conn.execute(UNFINISHED_TASKS, {"grace": grace}).fetchall()
     if not tasks:
         return 0
