@@ -87,11 +87,11 @@ class Access:
             raise ToolFailure("forbidden", f"this key lacks the {scope!r} scope")
         return key
 
-    async def run(self, key: ApiKey, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in a worker thread, for *key*'s user; our errors become ToolFailure."""
+    async def run(self, caller: ApiKey, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread, for *caller*'s user; our errors become ToolFailure."""
 
         def call() -> T:
-            with acting_as(key.user_id):
+            with acting_as(caller.user_id):
                 return fn(*args, **kwargs)
 
         try:
