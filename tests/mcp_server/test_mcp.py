@@ -34,16 +34,16 @@ async def an_agents_day(session, agent_id: str, name: str, cleanup: list) -> Non
     core = await session.read_resource(f"jarvis://agents/{agent_id}/core-memory")
     assert [m["key"] for m in json.loads(core.contents[0].text)] == ["drink"]
 
-    leaves = await call(session, "add_knowledge", topic=f"{name}-leaves", agent_id=agent_id,
-                        content="Leaves turn sunlight, water and carbon dioxide into sugar.")
-    roots = await call(session, "add_knowledge", topic=f"{name}-roots",
-                       content="Roots draw water and minerals up from the soil.")
-    cleanup += [leaves["id"], roots["id"]]
-    await call(session, "relate_knowledge", knowledge_id=leaves["id"], related_id=roots["id"])
-    around = await call(session, "traverse_knowledge", topic=f"{name}-leaves")
-    assert f"{name}-roots" in {k.get("topic") for k in around["knowledge"]}
-    found = await call(session, "search", query="how do plants make food from light", scopes=["knowledge"])
-    assert f"{name}-leaves" in [hit["item"]["topic"] for hit in found["results"][:3]]
+    octopus = await call(session, "add_knowledge", topic=f"{name}-octopus", agent_id=agent_id,
+                        content="An octopus has three hearts and blue blood.")
+    hemocyanin = await call(session, "add_knowledge", topic=f"{name}-hemocyanin",
+                       content="Hemocyanin, a copper protein, carries oxygen in the blood of molluscs.")
+    cleanup += [octopus["id"], hemocyanin["id"]]
+    await call(session, "relate_knowledge", knowledge_id=octopus["id"], related_id=hemocyanin["id"])
+    around = await call(session, "traverse_knowledge", topic=f"{name}-octopus")
+    assert f"{name}-hemocyanin" in {k.get("topic") for k in around["knowledge"]}
+    found = await call(session, "search", query="which sea animal has more than one heart", scopes=["knowledge"])
+    assert f"{name}-octopus" in [hit["item"]["topic"] for hit in found["results"][:3]]
 
     created = await call(session, "create_task", name=f"{name}-poem", type="chat", priority=10)
     job = await call(session, "dequeue_task", worker=f"{name}-worker")
