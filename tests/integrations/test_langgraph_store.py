@@ -174,3 +174,28 @@ def test_each_user_sees_only_their_own_items(jarvis, api_jarvis, name) -> None:
         for user in ("ada", "bob"):
             with acting_as(f"{name}-{user}"):
                 store.delete(namespace, "secret")
+
+
+def test_a_graph_remembers_through_the_store(jarvis, name) -> None:
+    """The README's example: a LangGraph graph compiled with the store, a node using it."""
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.store.base import BaseStore
+
+    store = JarvisStore(jarvis, index=["text"])
+    namespace = (name, "memories", "ada")
+
+    def remember_and_recall(state: MessagesState, *, store: BaseStore) -> dict:
+        store.put(namespace, "tea", {"text": "Ada drinks green tea every morning"})
+        store.put(namespace, "bike", {"text": "Ada cycles to work"})
+        found = store.search(namespace, query="what does the user drink", limit=3)
+        return {"messages": [("ai", found[0].value["text"])]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node(remember_and_recall)
+    builder.add_edge(START, "remember_and_recall")
+    try:
+        answer = builder.compile(store=store).invoke({"messages": [("user", "hi")]})
+        assert answer["messages"][-1].content == "Ada drinks green tea every morning"
+    finally:
+        for key in ("tea", "bike"):
+            store.delete(namespace, key)

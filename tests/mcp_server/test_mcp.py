@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import tempfile
 
 import httpx
 import mcp_types as types
 import pytest
 
-from tests.mcp_server.conftest import call, http_session, stdio_session
-from tests.conftest import run_jarvis
+from tests.mcp_server.conftest import call, http_session, stdio_parameters, stdio_session
 
 TOOLS = {"remember", "remember_message", "recall", "search", "forget", "add_knowledge", "relate_knowledge",
          "traverse_knowledge", "best_agent", "create_task", "dequeue_task", "complete_task", "fail_task",
@@ -35,9 +36,9 @@ async def an_agents_day(session, agent_id: str, name: str, cleanup: list) -> Non
     assert [m["key"] for m in json.loads(core.contents[0].text)] == ["drink"]
 
     octopus = await call(session, "add_knowledge", topic=f"{name}-octopus", agent_id=agent_id,
-                        content="An octopus has three hearts and blue blood.")
+                         content="An octopus has three hearts and blue blood.")
     hemocyanin = await call(session, "add_knowledge", topic=f"{name}-hemocyanin",
-                       content="Hemocyanin, a copper protein, carries oxygen in the blood of molluscs.")
+                            content="Hemocyanin, a copper protein, carries oxygen in the blood of molluscs.")
     cleanup += [octopus["id"], hemocyanin["id"]]
     await call(session, "relate_knowledge", knowledge_id=octopus["id"], related_id=hemocyanin["id"])
     around = await call(session, "traverse_knowledge", topic=f"{name}-octopus")
@@ -148,8 +149,16 @@ def test_mcp_without_a_valid_key_is_refused(server, make_key) -> None:
 
 
 def test_jarvis_mcp_refuses_to_start_without_a_valid_key(stack) -> None:
-    missing = run_jarvis("mcp", timeout=120)
-    assert missing.returncode == 2 and "JARVIS_API_KEY" in missing.stderr
+    def jarvis_mcp(key: str | None) -> subprocess.CompletedProcess[str]:
+        parameters = stdio_parameters(key)
+        environment = {**{k: v for k, v in os.environ.items() if k != "JARVIS_API_KEY"}, **parameters.env}
+        return subprocess.run([parameters.command, *parameters.args], env=environment, cwd=parameters.cwd,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    missing = jarvis_mcp(None)
+    assert missing.returncode == 2 and "JARVIS_API_KEY" in missing.stderr and missing.stdout == ""
+    refused = jarvis_mcp("jm_0123456789ab_not-a-real-key")
+    assert refused.returncode == 1 and "not a valid" in refused.stderr and refused.stdout == ""
 
 
 def test_a_read_only_key_cannot_write_through_mcp(server, jarvis, make_key, name) -> None:
