@@ -192,3 +192,28 @@ def test_subscribers_hear_when_an_agent_changes(server, jarvis, make_key, name) 
             assert json.loads(current.contents[0].text)["status"] == "updating"
 
     asyncio.run(scenario())
+
+
+def test_the_2026_protocol_listens_for_changes_and_calls_tools(server, jarvis, make_key, name) -> None:
+    """A client on the newest protocol (no handshake, `subscriptions/listen`) gets the same service."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    agent = jarvis.register_agent(name=f"{name}-modern", type="letta")
+    uri = f"jarvis://agents/{agent['id']}"
+    key = make_key("read")["X-API-Key"]
+
+    async def scenario() -> tuple[str, dict, object]:
+        async with httpx2.AsyncClient(headers={"X-API-Key": key}, timeout=60) as http:
+            async with Client(streamable_http_client(f"{server}/mcp", http_client=http)) as client:
+                found = await client.call_tool("recall", {"agent_id": agent["id"], "query": "anything"})
+                async with client.listen(resource_subscriptions=[uri]) as subscription:
+                    await asyncio.to_thread(jarvis.heartbeat, agent["id"], status="updating")
+                    event = await asyncio.wait_for(subscription.__anext__(), timeout=30)
+                return client.protocol_version, found.structured_content, event
+
+    version, found, event = asyncio.run(scenario())
+    assert version >= "2026-07-28" and found == {"memories": []}
+    assert event == ResourceUpdated(uri=uri)
