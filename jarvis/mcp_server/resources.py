@@ -44,6 +44,12 @@ SELECT key, value, importance, access_count, updated_at FROM agent_memory
 WHERE agent_id = %(agent_id)s AND memory_type = 'core' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
 ORDER BY importance DESC, key LIMIT %(limit)s
 """
+#: A session's latest messages (the history resource shows them oldest first); RLS applies.
+RECENT_HISTORY = """
+SELECT id, session_id, user_id, message_type, role, content, agent_id, task_id, metadata, created_at
+FROM conversations WHERE session_id = %(session_id)s AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
 JSON = "application/json"
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
 
@@ -81,9 +87,9 @@ def register(server: MCPServer, access: Access) -> None:
     async def session_history(session_id: str, ctx: Context) -> str:
         """A conversation's latest 50 messages, oldest first."""
         caller = access.caller(ctx, "read")
-        rows = await access.run(caller, jarvis.conversation_history, session_id, user_id=caller.user_id,
-                                limit=1000)
-        return _text(rows[-50:])
+        params = {"session_id": session_id, "user_id": caller.user_id, "limit": 50}
+        rows = await access.run(caller, lambda: [jsonable(row) for row in jarvis._all(RECENT_HISTORY, params)])
+        return _text(rows[::-1])
 
     @server.resource("jarvis://knowledge/{topic}", mime_type=JSON)
     async def knowledge_around(topic: str, ctx: Context) -> str:

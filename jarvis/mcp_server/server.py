@@ -7,6 +7,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from jarvis import __version__
@@ -50,6 +51,8 @@ class JarvisMCP(MCPServer):
             if failure is None:
                 raise
             raise ResourceError(str(failure)) from None
+        except MCPError:
+            raise
         except Exception as exc:  # the SDK wraps what a resource raised; keep our message, hide the rest
             failure = _cause(exc, ToolFailure)
             raise ResourceError(str(failure) if failure else str(ToolFailure(
