@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP memory API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("mcp", help="serve MCP over stdio for an agent's MCP client (the key from JARVIS_API_KEY)")
     return parser
 
 
@@ -461,11 +463,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis.mcp_server.stdio import serve_stdio
+
+    return serve_stdio(settings)
+
+
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
-    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder, "erase": cmd_erase,
+    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder, "erase": cmd_erase, "mcp": cmd_mcp,
 }
 
 

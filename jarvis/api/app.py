@@ -14,6 +14,7 @@ from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
 from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
+from jarvis.mcp_server.http import PATH as MCP_PATH, McpEndpoint
 from jarvis.stores.redis_async import AsyncRedis
 
 ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
@@ -52,7 +53,8 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
             for worker in workers:
                 worker.start()
         try:
-            yield
+            async with app.state.mcp.serving(app):  # /mcp: MCP sessions and their change feed
+                yield
         finally:
             stop.set()
             await app.state.redis_async.close()
@@ -73,5 +75,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=errors.COMMON_RESPONSES)
+    app.state.mcp = McpEndpoint()
+    app.add_route(MCP_PATH, app.state.mcp, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     return app
