@@ -6,8 +6,9 @@
 --
 -- Whose rows: `owner` is the user the writing principal acts for ('' for a principal acting for
 -- every user: in-process library users, service keys). Row-level security, forced even for the
--- table's owner, shows and accepts a user-bound principal's rows only (app.current_user), and
--- every row to app.all_users = 'on', the same settings migrations/004 uses for conversations.
+-- table's owner, follows migrations/008's ownership model: jarvis_api (user-bound keys) sees and
+-- writes only its principal's rows, whatever it sets app.all_users to; jarvis_service and the
+-- owner see every row only in a transaction that says it acts for every user.
 
 CREATE TABLE langgraph_items (
     owner VARCHAR(255) NOT NULL,
@@ -23,11 +24,9 @@ CREATE INDEX idx_langgraph_items_recent ON langgraph_items (owner, updated_at DE
 
 ALTER TABLE langgraph_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE langgraph_items FORCE ROW LEVEL SECURITY;
-CREATE POLICY langgraph_items_owner ON langgraph_items
-    FOR ALL
-    USING (current_setting('app.all_users', true) = 'on'
-           OR owner = current_setting('app.current_user', true))
-    WITH CHECK (current_setting('app.all_users', true) = 'on'
-                OR owner = current_setting('app.current_user', true));
+CREATE POLICY own_rows ON langgraph_items FOR ALL TO jarvis_api
+    USING (owner = jarvis_principal()) WITH CHECK (owner = jarvis_principal());
+CREATE POLICY every_user ON langgraph_items FOR ALL TO jarvis_service, CURRENT_USER
+    USING (jarvis_every_user()) WITH CHECK (jarvis_every_user());
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON langgraph_items TO jarvis_api;

@@ -8,6 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from jarvis.integrations.langgraph_store import JarvisStore
 from jarvis.principal import acting_as
 
 #: Each user-owned table and the query that counts the test's rows in it (the owner's view).
@@ -20,6 +21,7 @@ OWNED = {
     "agent_memory": "SELECT count(*) FROM agent_memory WHERE agent_id = ANY(%(agents)s::uuid[])",
     "agent_capabilities": "SELECT count(*) FROM agent_capabilities WHERE agent_id = ANY(%(agents)s::uuid[])",
     "system_events": "SELECT count(*) FROM system_events WHERE agent_id = ANY(%(agents)s::uuid[])",
+    "langgraph_items": "SELECT count(*) FROM langgraph_items WHERE owner = ANY(%(users)s)",
 }
 
 
@@ -40,6 +42,7 @@ def owned_rows(jarvis):
             jarvis.put_memory(agent_id=agent["id"], memory_type="core", key="k", value=f"{user}'s secret")
             jarvis.create_task(name=f"{user}-task", type="chat", requested_by=user)
             jarvis.log_event(event_type="note", source=tag, message="about the agent", agent_id=agent["id"])
+            JarvisStore(jarvis, index=False).put((tag, "notes"), "k", {"text": f"{user}'s note"})
             agents.append(agent["id"])
     return {"users": users, "agents": agents}
 
