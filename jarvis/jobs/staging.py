@@ -166,10 +166,11 @@ class RedisStage:
     def __init__(self, stores: Stores, directory: Path, manifest: dict) -> None:
         self.directory, self.manifest = directory, manifest
         self.raw = stores.redis.raw
-        kwargs = dict(self.raw.connection_pool.connection_kwargs)
-        self.live_db = int(kwargs.get("db", 0) or 0)
+        pool = self.raw.connection_pool
+        self.live_db = int(pool.connection_kwargs.get("db", 0) or 0)
         self.staging_db = 15 if self.live_db != 15 else 14
-        self.staging = redis.Redis(**{**kwargs, "db": self.staging_db})
+        self.staging = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": self.staging_db}))
 
     def load(self) -> int:
         created = datetime.fromisoformat(self.manifest["created_at"])
