@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jarvis.errors import Conflict, InvalidInput, JarvisError, LeaseLost, NotFound, StoreUnavailable, StoreTimeout
+from jarvis.errors import MemoryLocked
 
 logger = logging.getLogger("jarvis.api")
 
@@ -22,6 +23,7 @@ STATUS = (
     (LeaseLost, 409, "lease_lost"),
     (StoreUnavailable, 503, "store_unavailable"),
     (StoreTimeout, 503, "store_timeout"),
+    (MemoryLocked, 503, "memory_locked"),  # the server's key is missing or wrong: not the caller's fault
     (JarvisError, 500, "internal_error"),
 )
 
