@@ -158,9 +158,7 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
             restored[stage.store] = stage.load()
             stage.verify()
     except Exception as exc:
-        for stage in stages:
-            stage.discard()
-        raise _failed("loading", exc) from None
+        raise _failed("loading", exc, _discard(stages)) from None
     swapped: list[staging.Stage] = []
     try:
         for stage in stages:
@@ -175,9 +173,7 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
             raise BackupError(f"restore failed while swapping ({type(exc).__name__}: {str(exc)[:300]}) and the "
                               f"swap of {stage.store} could not be undone ({type(undo_exc).__name__}); the previous "
                               "data is kept under the *_previous names") from None
-        for stage in stages:
-            stage.discard()
-        raise _failed("swapping", exc) from None
+        raise _failed("swapping", exc, _discard(stages)) from None
     for stage in stages:
         stage.finish()
     from jarvis.migrate import grant_api_login
@@ -195,9 +191,17 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
     return restored
 
 
-def _failed(phase: str, exc: Exception) -> BackupError:
+def _discard(stages: list[staging.Stage]) -> list[str]:
+    """Drop every staging copy; the stores whose copy could not be dropped (they are down)."""
+    return [stage.store for stage in stages if not stage.discard()]
+
+
+def _failed(phase: str, exc: Exception, left: list[str]) -> BackupError:
     detail = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {str(exc)[:500]}"
-    return BackupError(f"restore failed while {phase}, nothing was replaced: {detail}")
+    detail = " ".join(detail.split())  # one line: cron logs one line per run
+    leftovers = (f" (staging copies left in {', '.join(left)}: invisible to reads, removed by the next restore)"
+                 if left else "")
+    return BackupError(f"restore failed while {phase}, nothing was replaced: {detail}{leftovers}")
 
 
 def prune(out: Path, *, keep_days: float, now: datetime | None = None) -> list[Path]:

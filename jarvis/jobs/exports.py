@@ -25,12 +25,14 @@ from jarvis.jobs.manifest import BackupError, create_private, open_inside
 from jarvis.stores.chroma import COLLECTIONS as CHROMA_COLLECTIONS
 from jarvis.stores.chroma import DIMENSION
 from jarvis.stores.neo4j import NODE_KEYS, RELATIONSHIPS as RELATIONSHIP_TYPES
+from jarvis.stores.neo4j import RESTORE_STAGING_LABEL as STAGED
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT_COLLECTIONS
 
 BATCH = 1000
-NODES = "MATCH (n) RETURN labels(n)[0] AS label, properties(n) AS props"
+NODES = f"MATCH (n) WHERE NOT n:{STAGED} RETURN labels(n)[0] AS label, properties(n) AS props"
 RELATIONSHIPS = (
-    "MATCH (a)-[r]->(b) RETURN type(r) AS rel, labels(a)[0] AS src_label, coalesce(a.id, a.name) AS src, "
+    f"MATCH (a)-[r]->(b) WHERE NOT a:{STAGED} RETURN type(r) AS rel, labels(a)[0] AS src_label, "
+    "coalesce(a.id, a.name) AS src, "
     "labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst, properties(r) AS props"
 )
 #: Property names the staged graph uses for itself (see :mod:`jarvis.jobs.staging`).

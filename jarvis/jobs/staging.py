@@ -36,7 +36,7 @@ from jarvis.connections import Stores
 from jarvis.jobs import exports
 from jarvis.jobs.manifest import BackupError
 from jarvis.stores.chroma import COLLECTIONS as CHROMA
-from jarvis.stores.neo4j import NODE_KEYS
+from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT
 
 STAGING = "__restore"
@@ -58,18 +58,20 @@ class Stage(Protocol):
     def undo(self) -> None:
         """Reverse :meth:`swap` (before every store swapped)."""
 
-    def discard(self) -> None:
-        """Drop the staged copy (a failed restore); never raises."""
+    def discard(self) -> bool:
+        """Drop the staged copy (a failed restore); never raises. False if it could not (the
+        store is down): the next restore drops it, and nothing reads it meanwhile."""
 
     def finish(self) -> None:
         """Drop the previous data (after every store swapped)."""
 
 
-def _quietly(action) -> None:
+def _quietly(action) -> bool:
     try:
         action()
     except Exception:  # noqa: BLE001 - cleanup after a failure must not hide the failure
-        pass
+        return False
+    return True
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -147,12 +149,12 @@ class PostgresStage:
         with self._admin() as conn:
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(self.live)))
 
-    def discard(self) -> None:
+    def discard(self) -> bool:
         def drop() -> None:
             with self._admin() as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.scratch)))
 
-        _quietly(drop)
+        return _quietly(drop)
 
     def finish(self) -> None:
         with self._admin() as conn:
@@ -189,9 +191,10 @@ class RedisStage:
 
     undo = swap
 
-    def discard(self) -> None:
-        _quietly(self.staging.flushdb)
+    def discard(self) -> bool:
+        flushed = _quietly(self.staging.flushdb)
         _quietly(self.staging.close)
+        return flushed
 
     def finish(self) -> None:
         self.staging.flushdb()
@@ -254,9 +257,8 @@ class CollectionStage:
             self.client.rename(name + PREVIOUS, name)
         self.swapped = []
 
-    def discard(self) -> None:
-        for name in self.names:
-            _quietly(lambda name=name: self.client.drop(name + STAGING))
+    def discard(self) -> bool:
+        return all([_quietly(lambda name=name: self.client.drop(name + STAGING)) for name in self.names])
 
     def finish(self) -> None:
         for name in self.names:
@@ -264,7 +266,7 @@ class CollectionStage:
 
 
 # -- Neo4j ----------------------------------------------------------------------------------------
-STAGED_LABEL = "JarvisRestoreStaging"
+STAGED_LABEL = RESTORE_STAGING_LABEL
 STAGING_INDEX = (f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) "
                  "ON (n._label, n._key)")
 STAGE_NODES = (f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) "
@@ -338,8 +340,8 @@ class Neo4jStage:
     def undo(self) -> None:
         raise BackupError("neo4j: a committed graph swap cannot be undone")  # it swaps last
 
-    def discard(self) -> None:
-        _quietly(self._drop_staged)
+    def discard(self) -> bool:
+        return _quietly(self._drop_staged)
 
     def finish(self) -> None:
         pass

@@ -55,7 +55,7 @@ def written_after(jarvis, name) -> dict:
     return {"agent": agent, "knowledge": knowledge, "redis_key": f"{name}:canary"}
 
 
-def _assert_untouched(jarvis, written: dict) -> None:
+def _assert_untouched(jarvis, written: dict, *, staged_graph_left: bool = False) -> None:
     """Every store still holds what was written after the backup, and the stores agree."""
     stores = jarvis.stores
     assert jarvis.get_agent(written["agent"]["id"])["name"].endswith("-later")
@@ -65,6 +65,8 @@ def _assert_untouched(jarvis, written: dict) -> None:
     assert any(c["agent_id"] == written["agent"]["id"] for c in _capabilities(jarvis, capability_ids))
     assert stores.redis.raw.get(written["redis_key"]) == b"still here"
     assert verify(stores) == []
+    if staged_graph_left:  # Neo4j was down when the restore cleaned up: invisible, and removed here
+        stores.get("neo4j").driver.execute_query("MATCH (n:JarvisRestoreStaging) DETACH DELETE n")
     _assert_no_staging_left(jarvis)
 
 
@@ -243,6 +245,24 @@ def test_a_store_that_fails_while_loading_leaves_every_store_as_it_was(jarvis, s
     finally:
         local.up(settings, ["chroma"])
     _assert_untouched(jarvis, written_after)
+
+
+def test_a_store_that_fails_while_swapping_puts_back_the_stores_already_swapped(
+        jarvis, api_jarvis, settings, copy, written_after) -> None:
+    """Neo4j swaps last; when it is down by then, PostgreSQL, Redis, Chroma and Qdrant have
+    swapped already and must be swapped back."""
+    def progress(message: str) -> None:
+        if message.startswith("swapping neo4j"):
+            local.down(settings, ["neo4j"])
+
+    try:
+        with pytest.raises(BackupError, match="restore failed while swapping, nothing was replaced: .*"
+                                              "staging copies left in neo4j"):
+            restore(jarvis.stores, copy, progress=progress)
+    finally:
+        local.up(settings, ["neo4j"])
+        api_jarvis.stores.postgres.reset()
+    _assert_untouched(jarvis, written_after, staged_graph_left=True)
 
 
 def test_a_signed_backup_restores_and_replaces_what_came_after(jarvis, api_jarvis, copy, written_after) -> None:
