@@ -31,8 +31,15 @@ from psycopg.conninfo import conninfo_to_dict
 
 from jarvis import __version__
 from jarvis.connections import Stores
-from jarvis.jobs import exports, manifest as manifests, staging
-from jarvis.jobs.manifest import BackupError, create_private, expected_files, file_facts, make_private_dir
+from jarvis.jobs import exports, staging
+from jarvis.jobs import manifest as manifests
+from jarvis.jobs.manifest import (
+    BackupError,
+    create_private,
+    expected_files,
+    file_facts,
+    make_private_dir,
+)
 from jarvis.jobs.projections import reconcile, verify
 from jarvis.jobs.requeue import requeue
 from jarvis.outbox import Projector
@@ -157,7 +164,7 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
             say(f"loading {stage.store} into staging ...")
             restored[stage.store] = stage.load()
             stage.verify()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure, a driver's too, must discard the staging copies
         raise _failed("loading", exc, _discard(stages)) from None
     swapped: list[staging.Stage] = []
     try:
@@ -165,7 +172,7 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
             say(f"swapping {stage.store} in ...")
             stage.swap()
             swapped.append(stage)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure must swap back what swapped
         try:
             for stage in reversed(swapped):
                 stage.undo()

@@ -24,7 +24,8 @@ import neo4j.time
 from jarvis.jobs.manifest import BackupError, create_private, open_inside
 from jarvis.stores.chroma import COLLECTIONS as CHROMA_COLLECTIONS
 from jarvis.stores.chroma import DIMENSION
-from jarvis.stores.neo4j import NODE_KEYS, RELATIONSHIPS as RELATIONSHIP_TYPES
+from jarvis.stores.neo4j import NODE_KEYS
+from jarvis.stores.neo4j import RELATIONSHIPS as RELATIONSHIP_TYPES
 from jarvis.stores.neo4j import RESTORE_STAGING_LABEL as STAGED
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT_COLLECTIONS
 

@@ -187,3 +187,5 @@ def _check_shape(directory: Path, manifest: dict[str, Any]) -> None:
             plain_name(directory, name)
         if set(files) != set(names):
             raise BackupError(f"bad manifest: {store} must list exactly {', '.join(names)}")
+        if not all(isinstance(facts, dict) for facts in files.values()) or not isinstance(entry.get("items"), dict):
+            raise BackupError(f"bad manifest: {store}'s files or items are malformed")

@@ -258,7 +258,8 @@ class CollectionStage:
         self.swapped = []
 
     def discard(self) -> bool:
-        return all([_quietly(lambda name=name: self.client.drop(name + STAGING)) for name in self.names])
+        # A list, not a generator: every collection is tried even after one failed.
+        return all([_quietly(lambda name=name: self.client.drop(name + STAGING)) for name in self.names])  # noqa: C419
 
     def finish(self) -> None:
         for name in self.names:
