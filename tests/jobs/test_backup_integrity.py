@@ -138,6 +138,17 @@ def test_a_manifest_signed_with_another_key_is_refused(jarvis, copy, written_aft
     _assert_untouched(jarvis, written_after)
 
 
+def test_the_restore_command_refuses_a_forged_backup_in_one_line(jarvis_cli, copy) -> None:
+    body = _manifest(copy)
+    body["created_at"] = "2000-01-01T00:00:00+00:00"  # any change, without the key
+    _write_manifest(copy, body, key=None)
+    result = jarvis_cli("restore", str(copy))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "jarvis restore: bad manifest: the MAC of manifest.json does not match (altered, or signed with another "
+        "JARVIS_BACKUP_KEY)"]
+
+
 @pytest.mark.parametrize("removed", ["neo4j", "redis"])
 def test_a_manifest_that_omits_a_store_is_refused_even_when_signed(jarvis, settings, copy, written_after,
                                                                    removed) -> None:
