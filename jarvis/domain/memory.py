@@ -113,8 +113,13 @@ class MemoryMixin(Base):
 
     @property
     def memory_cipher(self) -> MemoryCipher:
-        """Seals memory values at rest when ``JARVIS_MEMORY_ENCRYPTION_KEY`` is set."""
-        return MemoryCipher(self.stores.settings.memory_encryption_key)
+        """Seals memory values at rest when ``JARVIS_MEMORY_ENCRYPTION_KEY`` is set (built once
+        per key: deriving it costs more than opening a value)."""
+        secret = self.stores.settings.memory_encryption_key
+        cached = getattr(self, "_memory_cipher", None)
+        if cached is None or cached[0] is not secret:
+            cached = self._memory_cipher = (secret, MemoryCipher(secret))
+        return cached[1]
 
     def served_from_cache(self, cached: dict) -> dict:
         """*cached* (a fresh copy from the Redis cache, see :func:`fresh`) as a read returns it:

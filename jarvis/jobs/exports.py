@@ -55,13 +55,14 @@ def read_lines(directory: Path, name: str, check: Callable[[Any], dict]) -> Iter
     Raises:
         BackupError: naming the file and line of the first row that is not JSON or fails *check*.
     """
-    with open_inside(directory, name) as fh:
+    with open_inside(directory, name, "rb") as fh:
         for number, line in enumerate(fh, start=1):
             try:
-                yield check(json.loads(line))
-            except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+                row = check(json.loads(line.decode("utf-8")))
+            except (ValueError, TypeError, KeyError, binascii.Error, RecursionError) as exc:
                 reason = str(exc) if isinstance(exc, BadRow) else f"not a valid row ({type(exc).__name__})"
                 raise BackupError(f"refusing to restore: {name} line {number}: {reason}") from None
+            yield row
 
 
 class BadRow(ValueError):

@@ -7,17 +7,20 @@ data written after the backup is still there in every store, with ``verify`` cle
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from jarvis import local
+from jarvis.errors import NotFound
 from jarvis.jobs import manifest as manifests
 from jarvis.jobs.backup import BackupError, backup, restore
 from jarvis.jobs.projections import verify
@@ -45,14 +48,17 @@ def copy(original, tmp_path) -> Path:
 
 
 @pytest.fixture
-def written_after(jarvis, name) -> dict:
+def written_after(jarvis, name) -> Iterator[dict]:
     """Data the backup does not hold: a refused or failed restore must leave it in place."""
     jarvis.sync()
     agent = jarvis.register_agent(name=f"{name}-later", type="letta", capabilities=[
         {"name": f"{name}-late", "description": "Arrived after the backup was taken"}])
     knowledge = jarvis.add_knowledge(topic=f"{name}-later", content="Written after the backup.", agent_id=agent["id"])
     jarvis.stores.redis.raw.set(f"{name}:canary", b"still here")
-    return {"agent": agent, "knowledge": knowledge, "redis_key": f"{name}:canary"}
+    yield {"agent": agent, "knowledge": knowledge, "redis_key": f"{name}:canary"}
+    jarvis.stores.redis.raw.delete(f"{name}:canary")
+    with contextlib.suppress(NotFound):  # gone already after a restore that succeeded
+        jarvis.delete_knowledge(knowledge["id"])
 
 
 def _assert_untouched(jarvis, written: dict, *, staged_graph_left: bool = False) -> None:
@@ -145,8 +151,8 @@ def test_the_restore_command_refuses_a_forged_backup_in_one_line(jarvis_cli, cop
     result = jarvis_cli("restore", str(copy))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "jarvis restore: bad manifest: the MAC of manifest.json does not match (altered, or signed with another "
-        "JARVIS_BACKUP_KEY)"]
+        ("jarvis restore: bad manifest: the MAC of manifest.json does not match (altered, or signed with another "
+         "JARVIS_BACKUP_KEY)")]
 
 
 @pytest.mark.parametrize("removed", ["neo4j", "redis"])
@@ -231,6 +237,21 @@ def test_a_crafted_node_label_is_refused(jarvis, settings, copy, written_after) 
     _rehash(copy, body, "neo4j", "neo4j.nodes.jsonl")
     _write_manifest(copy, body, key=settings.backup_key)
     with pytest.raises(BackupError, match=f"neo4j.nodes.jsonl line {len(lines)}: label .* is not a node label"):
+        restore(jarvis.stores, copy)
+    _assert_untouched(jarvis, written_after)
+
+
+@pytest.mark.parametrize("line", [b"\xff\xfe not text", b"[" * 100_000, b'{"key": "!!", "dump": "", "pttl": 0}',
+                                  b'{"key": "a2V5", "dump": "AAAA", "pttl": "forever"}'])
+def test_a_signed_but_malformed_row_is_refused_naming_its_line(jarvis, settings, copy, written_after, line) -> None:
+    lines = (copy / "redis.jsonl").read_bytes().splitlines()
+    lines.insert(1, line)
+    (copy / "redis.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    body = _manifest(copy)
+    _rehash(copy, body, "redis", "redis.jsonl")
+    body["stores"]["redis"]["items"]["keys"] += 1
+    _write_manifest(copy, body, key=settings.backup_key)
+    with pytest.raises(BackupError, match="refusing to restore: redis.jsonl line 2: "):
         restore(jarvis.stores, copy)
     _assert_untouched(jarvis, written_after)
 
