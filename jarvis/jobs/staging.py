@@ -225,15 +225,19 @@ class CollectionStage:
 
     def load(self) -> dict[str, int]:
         self.counts: dict[str, int] = {}
+        self.distinct: dict[str, int] = {}
         for name in self.names:
             staging = name + STAGING
             self.client.drop(staging)
             self.client.drop(name + PREVIOUS)
             self.client.create_collection(staging, like=name)
-            self.counts[name] = 0
+            self.counts[name], ids = 0, set()
             for batch in exports.batches(self._rows(name)):
                 self._upsert(staging, batch)
                 self.counts[name] += len(batch)
+                ids.update(row["id"] for row in batch)
+            # An export paged by offset while writes ran may list an item twice: upserts dedup it.
+            self.distinct[name] = len(ids)
         if self.store == "qdrant":
             self.client.flush()
         return self.counts
@@ -242,7 +246,7 @@ class CollectionStage:
         expected = self.manifest["stores"][self.store]["items"]
         for name in self.names:
             staged = self.client.count(name + STAGING)
-            if staged != self.counts[name] or self.counts[name] != expected.get(name):
+            if staged != self.distinct[name] or self.counts[name] != expected.get(name):
                 raise BackupError(f"{self.store}: staged {staged} of {name}, the manifest says {expected.get(name)}")
 
     def swap(self) -> None:
@@ -306,26 +310,34 @@ class Neo4jStage:
     def load(self) -> dict[str, int]:
         self.driver.execute_query(STAGING_INDEX)
         self._drop_staged()
-        nodes = rels = 0
+        # Neo4j reads committed data statement by statement, so a backup taken during writes can
+        # hold a relationship to a node created after the nodes were read: it is staged bare
+        # (as the projection would create it) and the reconcile after the swap completes it.
+        seen: set[tuple[str, Any]] = set()
+        self.node_rows = rels = 0
         for batch in exports.batches(exports.neo4j_nodes(self.directory)):
             self.driver.execute_query(STAGE_NODES, rows=[
                 {"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch])
-            nodes += len(batch)
+            seen.update((r["label"], r["key"]) for r in batch)
+            self.node_rows += len(batch)
         for batch in exports.batches(exports.neo4j_relationships(self.directory)):
             grouped: dict[str, list[dict]] = defaultdict(list)
             for row in batch:
                 grouped[row["rel"]].append(row)
+                seen.update(((row["src_label"], row["src"]), (row["dst_label"], row["dst"])))
             for rel, rows in grouped.items():
                 self.driver.execute_query(_stage_edges(rel), rows=rows)
             rels += len(batch)
-        return {"nodes": nodes, "relationships": rels}
+        self.expected = {"nodes": len(seen), "relationships": rels}
+        return {"nodes": self.node_rows, "staged_nodes": len(seen), "relationships": rels}
 
     def verify(self) -> None:
         record = self.driver.execute_query(COUNT_STAGED).records[0]
-        expected = self.manifest["stores"]["neo4j"]["items"]
+        items = self.manifest["stores"]["neo4j"]["items"]
         staged = {"nodes": record["nodes"], "relationships": record["relationships"]}
-        if staged != {"nodes": expected.get("nodes"), "relationships": expected.get("relationships")}:
-            raise BackupError(f"neo4j: staged {staged}, the manifest says {expected}")
+        if (self.node_rows, self.expected["relationships"]) != (items.get("nodes"), items.get("relationships")) \
+                or staged != self.expected:
+            raise BackupError(f"neo4j: staged {staged} (expected {self.expected}), the manifest says {items}")
 
     def swap(self) -> None:
         """One transaction: the old graph goes and the staged one takes its labels, or neither."""
