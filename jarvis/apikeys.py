@@ -6,7 +6,8 @@ nothing to brute-force) and lookup is by the prefix.
 A process remembers a key it has verified for :data:`AUTH_CACHE_SECONDS`, so a request does
 not pay a PostgreSQL round trip to authenticate. Revoking a key forgets it at once in the
 revoking process; other processes (another API worker, after ``jarvis keys revoke``) stop
-accepting it within :data:`AUTH_CACHE_SECONDS`.
+accepting it within :data:`AUTH_CACHE_SECONDS`. A well-formed key that PostgreSQL refused is
+remembered as refused for as long, so repeating a wrong key costs no query either.
 """
 
 from __future__ import annotations
@@ -80,12 +81,36 @@ class _VerifiedKeys:
                 self._keys.clear()
             self._keys[key_hash] = (time.monotonic() + self.ttl, key)
 
+    def drop(self, key_hash: str) -> None:
+        with self._lock:
+            self._keys.pop(key_hash, None)
+
     def forget(self) -> None:
         with self._lock:
             self._keys.clear()
 
 
+class _RefusedKeys:
+    """Hashes of well-formed keys PostgreSQL refused lately (unknown or revoked); bounded."""
+
+    def __init__(self, *, ttl: float, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}
+
+    def __contains__(self, key_hash: str) -> bool:
+        until = self._until.get(key_hash)
+        return until is not None and until > time.monotonic()
+
+    def add(self, key_hash: str) -> None:
+        with self._lock:
+            if len(self._until) >= self.size:
+                self._until.clear()
+            self._until[key_hash] = time.monotonic() + self.ttl
+
+
 _verified = _VerifiedKeys(ttl=AUTH_CACHE_SECONDS)
+_refused = _RefusedKeys(ttl=AUTH_CACHE_SECONDS)
 
 
 def create_key(pg: PostgresStore, *, name: str, scopes: list[str], user_id: str | None = None) -> tuple[str, dict]:
@@ -104,7 +129,17 @@ def create_key(pg: PostgresStore, *, name: str, scopes: list[str], user_id: str 
 
 def _parts(key: str | None) -> list[str] | None:
     parts = key.split("_", 2) if key else []
-    return parts if len(parts) == 3 and parts[0] == "jm" else None
+    return parts if len(parts) == 3 and parts[0] == "jm" and 0 < len(key) <= 200 else None
+
+
+def well_formed(key: str | None) -> bool:
+    """Whether *key* has the shape of one of our keys (anything else is refused without a query)."""
+    return _parts(key) is not None
+
+
+def refused_lately(key: str | None) -> bool:
+    """Whether PostgreSQL refused *key* in the last :data:`AUTH_CACHE_SECONDS` (no I/O)."""
+    return _parts(key) is not None and _hash(key) in _refused  # type: ignore[arg-type]
 
 
 def remembered(key: str | None) -> ApiKey | None:
@@ -113,16 +148,22 @@ def remembered(key: str | None) -> ApiKey | None:
     return _verified.get(_hash(key)) if _parts(key) else None
 
 
-def authenticate(pg: PostgresStore, key: str) -> ApiKey | None:
-    """The live key matching *key*, or None (unknown, malformed or revoked)."""
+def authenticate(pg: PostgresStore, key: str, *, fresh: bool = False) -> ApiKey | None:
+    """The live key matching *key*, or None (unknown, malformed or revoked).
+
+    With *fresh*, PostgreSQL is asked even for a key verified lately (an open WebSocket
+    re-checks its key so): a key found revoked is then forgotten by this process at once.
+    """
     if (parts := _parts(key)) is None:
         return None
     key_hash = _hash(key)
-    if (known := _verified.get(key_hash)) is not None:
+    if not fresh and (known := _verified.get(key_hash)) is not None:
         return known
     with pg.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(FIND_KEY, (parts[1],)).fetchone()
         if row is None or not hmac.compare_digest(row["key_hash"], key_hash):
+            _verified.drop(key_hash)
+            _refused.add(key_hash)
             return None
         cur.execute(TOUCH_KEY, (row["id"],))
     found = ApiKey(id=str(row["id"]), name=row["name"], scopes=tuple(row["scopes"]), user_id=row["user_id"])

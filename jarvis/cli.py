@@ -214,7 +214,8 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     report = _with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
     if args.json:
         print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
-                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging}))
+                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging,
+                          "refused_audio": report.refused_audio}))
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for policy, count in report.counts.items():
@@ -223,6 +224,9 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
         print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
     if report.lagging:
         print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
+    if report.refused_audio:
+        print(f"{len(report.refused_audio)} expired recordings not deleted: their path is not a name inside "
+              "JARVIS_AUDIO_DIR")
     return 0
 
 
@@ -326,9 +330,11 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from jarvis.api import create_app
+    from jarvis.api import create_app, logs
 
-    uvicorn.run(create_app(settings, run_projector=True), host=args.host, port=args.port, log_level="info")
+    config = uvicorn.Config(create_app(settings, run_projector=True), host=args.host, port=args.port, log_level="info")
+    logs.install()  # after uvicorn configured logging: no key or token in a URL reaches the access log
+    uvicorn.Server(config).run()
     return 0
 
 

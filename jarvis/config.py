@@ -24,7 +24,8 @@ STORES: tuple[str, ...] = ("postgres", "redis", "neo4j", "chroma", "qdrant")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
-_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "backup_key")
+_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password",
+                  "backup_key")
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".jarvis"), description="Local stack data, logs, pid files")
     cache_dir: Path = Field(
         default=Path("~/.cache/jarvis"), description="Shared by clones: virtualenv, Maven repository, Neo4j build"
+    )
+    audio_dir: Path | None = Field(
+        default=None, description="Voice recordings: `audio_file_path` names a file in here (default <data dir>/audio)"
     )
 
     postgres_host: str = "127.0.0.1"
@@ -49,6 +53,11 @@ class Settings(BaseSettings):
 
     api_db_user: str = Field(default="jarvis_api", description="The API's Postgres role (row-level security applies)")
     api_db_password: SecretStr | None = None
+    service_db_user: str = Field(
+        default="jarvis_service",
+        description="The API's Postgres role for service keys and the projector (may act for every user)",
+    )
+    service_db_password: SecretStr | None = None
 
     write_wait: bool = Field(
         default=True,
@@ -59,6 +68,15 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
     api_rate_window: int = Field(default=60, description="Rate-limit window in seconds (the seed: 60)")
     api_max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413")
+    api_auth_failure_limit: int = Field(
+        default=30, description="Failed key lookups per client address per rate-limit window; past it, 429"
+    )
+    api_key_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="An open live WebSocket re-checks its key this often (a revoked key closes it)"
+    )
+    api_health_cache_seconds: float = Field(
+        default=1.0, ge=0, description="/health and /metrics probe each store at most once per this many seconds"
+    )
 
     redis_host: str = "127.0.0.1"
     redis_port: int = 10001
@@ -71,6 +89,9 @@ class Settings(BaseSettings):
 
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 10100
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Sent as `Authorization: Bearer` to a Chroma behind token auth (compose.yaml)"
+    )
 
     qdrant_url: str | None = Field(
         default=None, description="A Qdrant server; unset means Qdrant Edge in-process"
@@ -93,6 +114,7 @@ class Settings(BaseSettings):
         settings = cls(**overrides)  # type: ignore[arg-type]
         settings.data_dir = settings.data_dir.expanduser().resolve()
         settings.cache_dir = settings.cache_dir.expanduser().resolve()
+        settings.audio_dir = (settings.audio_dir or settings.data_dir / "audio").expanduser().resolve()
         stored = _load_or_create_secrets(settings.data_dir / "secrets.json")
         for name in _LOCAL_SECRETS:
             if getattr(settings, name) is None:
@@ -121,6 +143,15 @@ class Settings(BaseSettings):
 
         params = conninfo_to_dict(self.postgres_conninfo)
         params.update(user=self.api_db_user, password=_secret(self.api_db_password))
+        return make_conninfo(**params)
+
+    @property
+    def service_postgres_conninfo(self) -> str:
+        """The same database, as the API's service role (the only role that may act for every user)."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self.postgres_conninfo)
+        params.update(user=self.service_db_user, password=_secret(self.service_db_password))
         return make_conninfo(**params)
 
     def postgres_conninfo_for(self, dbname: str) -> str:

@@ -1,6 +1,9 @@
 """The five stores as one object, connected lazily and reconnected after an outage.
 
-PostgreSQL is required (the system of record). The projections are reached through
+PostgreSQL is required (the system of record). The API holds it twice: ``postgres`` as the
+service role (every user's rows, for service keys, the projector and the key check) and
+``user_postgres`` as the role that row-level security confines to one user (for user-bound
+keys); in-process there is one pool, the owner's, and ``user_postgres`` is None. The projections are reached through
 ``get(name)``, which raises :class:`StoreUnavailable` instead of hanging when a store is down,
 so a caller can carry on without it.
 """
@@ -11,6 +14,7 @@ import threading
 
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
+from jarvis.principal import EVERY_USER, NOBODY, Principal
 from jarvis.stores import qdrant as qdrant_module
 from jarvis.stores.base import Health
 from jarvis.stores.chroma import ChromaStore
@@ -25,12 +29,28 @@ _CONNECTORS = {"neo4j": Neo4jStore.connect, "chroma": ChromaStore.connect, "qdra
 class Stores:
     """Holds one client per store. ``close()`` twice is harmless."""
 
-    def __init__(self, settings: Settings, *, postgres: PostgresStore | None = None) -> None:
+    def __init__(self, settings: Settings, *, postgres: PostgresStore | None = None,
+                 user_postgres: PostgresStore | None = None) -> None:
         self.settings = settings
         self.postgres = postgres or PostgresStore.connect(settings)
+        self.user_postgres = user_postgres
         self.redis = RedisStore.connect(settings)
         self._projections: dict[str, object] = {}
         self._lock = threading.Lock()
+
+    def postgres_for(self, who: Principal | None) -> tuple[PostgresStore, Principal]:
+        """The pool a call by *who* runs on, and the principal its transactions name.
+
+        A call bound to a user runs on ``user_postgres`` when there is one, so PostgreSQL itself
+        confines it. A call that named no principal acts for every user in-process, and for
+        nobody when the API's user pool exists: forgetting to name the principal hides rows
+        instead of showing everyone's.
+        """
+        if who is None:
+            who = NOBODY if self.user_postgres is not None else EVERY_USER
+        if who.bound and self.user_postgres is not None:
+            return self.user_postgres, who
+        return self.postgres, who
 
     def get(self, name: str):
         """The connected client of a projection store (``neo4j``, ``chroma``, ``qdrant``).
@@ -76,4 +96,6 @@ class Stores:
         for name in list(self._projections):
             self.forget(name)
         self.redis.close()
+        if self.user_postgres is not None:
+            self.user_postgres.close()
         self.postgres.close()

@@ -55,6 +55,15 @@ class InvalidInput(JarvisError):
         super().__init__(f"{field}: {message}")
 
 
+class Forbidden(JarvisError):
+    """The caller acts for one user and the request touches another user's data; ``field``
+    names the input that points there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
 class Conflict(JarvisError):
     """The write contradicts existing data (a duplicate name or port, a finished task)."""
 

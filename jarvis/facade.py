@@ -49,15 +49,18 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
     def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
                       as_api: bool = False) -> "Jarvis":
         """Connect to the stores named by *settings* (default: the environment). With *as_api*,
-        PostgreSQL is reached as the API's role, so row-level security isolates users.
+        PostgreSQL is reached as the API's two roles: the service role for calls that act for
+        every user, and the role row-level security confines to one user for user-bound calls.
 
         Raises:
             StoreUnavailable: PostgreSQL, the system of record, cannot be reached.
         """
         settings = settings or Settings.from_env()
-        postgres = (PostgresStore.connect(settings, conninfo=settings.api_postgres_conninfo, wait=False)
-                    if as_api else None)
-        stores = Stores(settings, postgres=postgres)
+        postgres = user_postgres = None
+        if as_api:
+            postgres = PostgresStore.connect(settings, conninfo=settings.service_postgres_conninfo, wait=False)
+            user_postgres = PostgresStore.connect(settings, conninfo=settings.api_postgres_conninfo, wait=False)
+        stores = Stores(settings, postgres=postgres, user_postgres=user_postgres)
         return cls(settings=settings, stores=stores, embedder=embedder, projector=Projector(stores))
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jarvis.audio_files import check_name as check_audio_name
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
 
@@ -64,6 +65,7 @@ class AgentIn(Input):
     port: int | None = Field(default=None, ge=1, le=65535)
     status: Literal["active", "inactive", "error", "updating"] = "active"
     performance_score: Unit = 0.5
+    owner_user_id: Identifier | None = None  # None: a shared agent (its memory is for service keys only)
 
 
 class ModelIn(Input):
@@ -96,8 +98,14 @@ class MessageIn(Input):
     user_id: Identifier | None = None
     agent_id: UUID | None = None
     task_id: UUID | None = None
-    audio_file_path: str | None = Field(default=None, max_length=4096)
+    audio_file_path: str | None = Field(default=None, max_length=1024)  # a name inside JARVIS_AUDIO_DIR
     metadata: JsonObject = Field(default_factory=dict)
+
+    @field_validator("audio_file_path")
+    @classmethod
+    def _audio_inside_the_audio_dir(cls, value: str | None) -> str | None:
+        # Retention unlinks this file later: it may only ever name one inside the audio directory.
+        return None if value is None else check_audio_name(value)
 
 
 class MemoryIn(Input):

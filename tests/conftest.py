@@ -1,6 +1,6 @@
 """The test session runs against a real local stack of its own, started here if it is not up.
 
-The test stack lives in ``.jarvis-test/`` on ports of its own (``JARVIS_TEST_PORT_BASE``,
+The test stack lives in ``.jarvis-test/<port base>/`` on ports of its own (``JARVIS_TEST_PORT_BASE``,
 default 11000: PostgreSQL +0, Redis +1, Neo4j +2, Chroma +100), never the defaults, so
 ``scripts/test`` can run beside a user's ``jarvis up`` and leaves that stack's data alone.
 The variables are set in this process's environment before anything reads settings, so the
@@ -36,7 +36,7 @@ DEFAULT_PORTS = frozenset({10000, 10001, 10002, 10100, 10101, 8000})
 def stack_environment(base: int) -> dict[str, str]:
     """The ``JARVIS_*`` variables that point every store at the test stack on *base*."""
     return {
-        "JARVIS_DATA_DIR": str(PROJECT_ROOT / ".jarvis-test"),
+        "JARVIS_DATA_DIR": str(PROJECT_ROOT / ".jarvis-test" / str(base)),
         "JARVIS_POSTGRES_HOST": "127.0.0.1",
         "JARVIS_POSTGRES_PORT": str(base),
         "JARVIS_REDIS_HOST": "127.0.0.1",
@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     base = int(os.environ.get("JARVIS_TEST_PORT_BASE", "11000"))
     for variable in ("JARVIS_POSTGRES_DSN", "JARVIS_REDIS_URL", "JARVIS_QDRANT_URL",
                      "JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD",
-                     "JARVIS_API_DB_PASSWORD"):
+                     "JARVIS_API_DB_PASSWORD", "JARVIS_SERVICE_DB_PASSWORD"):
         os.environ.pop(variable, None)
     os.environ.update(stack_environment(base))
     sys.addaudithook(_record_default_port_connections)
@@ -79,13 +79,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the stack ``stores``; the rest form the unit tier
+    (``scripts/test --unit``: ``-m "not stores"``), which runs with no store at all."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stores)
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def stack(settings: Settings) -> Iterator[Settings]:
+def stack() -> Iterator[Settings]:
+    """The test stack, started for the first test that needs a store (never for unit tests)."""
+    settings = Settings.from_env()
     try:
         outcomes = local.up(settings)
         migrate_all(settings)
@@ -95,6 +100,12 @@ def stack(settings: Settings) -> Iterator[Settings]:
     started = [outcome.store for outcome in outcomes if outcome.action == "started"]
     if started:
         local.down(settings, started)
+
+
+@pytest.fixture(scope="session")
+def settings(stack: Settings) -> Settings:
+    """The settings of the running test stack."""
+    return stack
 
 
 @pytest.fixture
@@ -125,7 +136,7 @@ def run_jarvis(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture
-def jarvis_cli():
+def jarvis_cli(stack: Settings):
     return run_jarvis
 
 

@@ -1,27 +1,93 @@
-"""compose.yaml runs the same five stores on the seed's ports, plus the API."""
+"""compose.yaml runs the same five stores plus the API, private by default: only the API is
+published, the stores sit on internal networks behind credentials, and no secret is on a
+command line."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import yaml
+from pydantic import SecretStr
 
+from jarvis.config import Settings
 from jarvis.paths import PROJECT_ROOT
+from jarvis.stores.chroma import client as chroma_client
 
-SEED_PORTS = {"postgres": "10000", "redis": "10001", "neo4j": "10002", "chroma": "10100", "qdrant": "10101"}
+STORES = ("postgres", "redis", "neo4j", "chroma", "qdrant")
+SECRETS = ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_CHROMA_TOKEN",
+           "JARVIS_QDRANT_API_KEY")
 
 
-def test_every_store_and_the_api_has_its_port_a_health_check_and_a_named_volume() -> None:
-    compose = yaml.safe_load((PROJECT_ROOT / "compose.yaml").read_text())
+def _compose() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "compose.yaml").read_text())
+
+
+def test_every_store_and_the_api_has_a_health_check_and_a_named_volume() -> None:
+    compose = _compose()
     services = compose["services"]
-    assert set(services) == {*SEED_PORTS, "api"}
-    for name, port in SEED_PORTS.items():
-        assert services[name]["ports"][0].split(":")[0] == port
+    assert set(services) == {*STORES, "chroma-gate", "api"}
+    for name in STORES:
         assert services[name]["healthcheck"]["test"]
         volume = services[name]["volumes"][0].split(":")[0]
         assert volume in compose["volumes"]
     assert services["api"]["build"] == "."
-    assert set(services["api"]["depends_on"]) == set(SEED_PORTS)
+    assert set(services["api"]["depends_on"]) == {"postgres", "redis", "neo4j", "chroma-gate", "qdrant"}
 
 
-def test_no_password_is_written_in_compose_yaml() -> None:
+def test_only_the_api_is_published_on_the_host() -> None:
+    services = _compose()["services"]
+    assert services["api"]["ports"] == ["8000:8000"]
+    for name, service in services.items():
+        if name != "api":
+            assert "ports" not in service and "expose" not in service, name
+            assert service.get("network_mode") is None, name
+
+
+def test_the_stores_are_on_internal_networks_and_chroma_only_behind_its_gate() -> None:
+    compose = _compose()
+    networks, services = compose["networks"], compose["services"]
+    assert networks["stores"]["internal"] is True and networks["chroma"]["internal"] is True
+    for name in ("postgres", "redis", "neo4j", "qdrant"):
+        assert services[name]["networks"] == ["stores"], name
+    assert services["chroma"]["networks"] == ["chroma"]
+    on_chroma = {name for name, service in services.items() if "chroma" in service.get("networks", [])}
+    assert on_chroma == {"chroma", "chroma-gate"}
+    assert set(services["api"]["networks"]) == {"edge", "stores"}
+
+
+def test_chroma_demands_a_token_and_qdrant_an_api_key() -> None:
+    services = _compose()["services"]
+    gate = services["chroma-gate"]
+    assert gate["environment"]["JARVIS_CHROMA_TOKEN"].startswith("${JARVIS_CHROMA_TOKEN:?")
+    template_mount = next(v for v in gate["volumes"] if v.endswith("default.conf.template:ro"))
+    template = (PROJECT_ROOT / template_mount.split(":")[0]).read_text()
+    assert '$http_authorization != "Bearer ${JARVIS_CHROMA_TOKEN}"' in template and "return 401;" in template
+    assert "proxy_pass http://chroma:8000;" in template
+    assert services["qdrant"]["environment"]["QDRANT__SERVICE__API_KEY"].startswith("${JARVIS_QDRANT_API_KEY:?")
+    api = services["api"]["environment"]
+    assert api["JARVIS_CHROMA_HOST"] == "chroma-gate"
+    assert api["JARVIS_CHROMA_TOKEN"] == "${JARVIS_CHROMA_TOKEN}"
+    assert api["JARVIS_QDRANT_API_KEY"] == "${JARVIS_QDRANT_API_KEY}"
+
+
+def test_no_secret_is_written_in_compose_yaml_nor_passed_on_a_command_line() -> None:
     text = (PROJECT_ROOT / "compose.yaml").read_text()
-    assert "${JARVIS_POSTGRES_PASSWORD:?" in text and "${JARVIS_NEO4J_PASSWORD:?" in text
+    for secret in ("JARVIS_POSTGRES_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_REDIS_PASSWORD"):
+        assert "${" + secret + ":?" in text
+    for name, service in _compose()["services"].items():
+        # Secrets may reach a container through its environment only: nowhere else in its definition.
+        outside_env = json.dumps({k: v for k, v in service.items() if k != "environment"})
+        assert not any(secret in outside_env for secret in SECRETS), name
+        for argv in (service.get("command"), service.get("healthcheck", {}).get("test")):
+            line = " ".join(argv) if isinstance(argv, list) else (argv or "")
+            assert not re.search(r"--requirepass|--password|(^|\s)-p\s|(^|\s)-a\s|NEO4J_AUTH=|:[^@/\s]+@", line), (
+                name, line)
+
+
+def test_the_chroma_token_and_qdrant_key_reach_the_clients(settings: Settings) -> None:
+    with_token = settings.model_copy(update={"chroma_token": SecretStr("s3cret-token")})
+    session = chroma_client(with_token)._server._session  # type: ignore[attr-defined]
+    assert session.headers["authorization"] == "Bearer s3cret-token"
+    assert "authorization" not in chroma_client(settings)._server._session.headers  # type: ignore[attr-defined]
+    assert "s3cret-token" not in repr(with_token)

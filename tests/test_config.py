@@ -33,6 +33,6 @@ def test_the_environment_overrides_local_secrets_and_repr_hides_them(tmp_path, m
 
 def test_the_suite_runs_on_a_stack_of_its_own(settings: Settings) -> None:
     """The session's stack is never a user's: its own data directory, no default port."""
-    assert settings.data_dir.name == ".jarvis-test"
+    assert settings.data_dir.parent.name == ".jarvis-test"
     ports = {settings.postgres_port, settings.redis_port, settings.chroma_port, int(settings.neo4j_uri.rsplit(":", 1)[1])}
     assert not ports & DEFAULT_PORTS

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from jarvis import __version__
 from jarvis.api import errors, metrics
 from jarvis.api.limits import BodyLimit
+from jarvis.api.probes import CachedHealth
 from jarvis.api.routes import agents, conversations, health, knowledge, live, memory, messages, operations, search, tasks, users
 from jarvis.config import Settings
 from jarvis.stores.redis_async import AsyncRedis
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
                               "Chroma and Qdrant. Every route but /health needs an X-API-Key.")
     app.state.settings = settings
     app.state.redis_async = AsyncRedis(settings)  # the rate limit and cached reads, on the event loop
+    app.state.health = CachedHealth(lambda: app.state.jarvis.health(), interval=settings.api_health_cache_seconds)
     if jarvis is not None:
         app.state.jarvis = jarvis  # usable even by clients that skip the lifespan (ASGI test transports)
     errors.install(app)

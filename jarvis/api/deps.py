@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
-from jarvis.apikeys import ApiKey, authenticate, remembered
+from jarvis.api.keycheck import check_key, client_address, unenforced
+from jarvis.apikeys import ApiKey
 from jarvis.facade import Jarvis
 from jarvis.principal import acting_as
 
@@ -44,14 +44,13 @@ def require(scope: str, *, prefetch: Callable[[Request], str | None] | None = No
     limit. *prefetch* names the cache key the route will read (from the request), which is
     then read in the rate limit's round trip (``Caller.prefetched``)."""
 
-    async def dependency(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
-        # On the event loop: a key verified lately and the rate limit cost no thread-pool hop.
+    # The scope is declared on the security requirement, so /openapi.json says what each operation needs.
+    # (A default, not Annotated: annotations are strings here and could not see *scope*.)
+    async def dependency(request: Request,
+                         key: str | None = Security(API_KEY_HEADER, scopes=[scope])) -> Caller:
+        # On the event loop: a key verified (or refused) lately and the rate limit cost no thread-pool hop.
         jarvis: Jarvis = request.app.state.jarvis
-        found = remembered(key)
-        if found is None and key:
-            found = await run_in_threadpool(authenticate, jarvis.stores.postgres, key)
-        if found is None:
-            raise HTTPException(401, "a valid X-API-Key header is required", headers={"WWW-Authenticate": "APIKey"})
+        found = await check_key(request.app, key, address=client_address(request.client))
         if not found.allows(scope):
             raise HTTPException(403, f"this key lacks the {scope!r} scope")
         prefetched = await _rate_limit(request, found, prefetch(request) if prefetch else None)
@@ -66,8 +65,9 @@ async def _rate_limit(request: Request, key: ApiKey, also_get: str | None) -> st
     settings = request.app.state.settings
     hit = await request.app.state.redis_async.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window,
                                                              also_get=also_get)
-    if hit is None:
-        return None  # Redis down: serve rather than refuse everyone; /health shows the outage
+    if hit is None:  # Redis down: serve rather than refuse everyone (fail open, counted on /metrics)
+        unenforced(request.app, "requests")
+        return None
     count, reset, value = hit
     if count > settings.api_rate_limit:
         raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jarvis.errors import Conflict, InvalidInput, JarvisError, LeaseLost, NotFound, StoreUnavailable, StoreTimeout
+from jarvis.errors import (Conflict, Forbidden, InvalidInput, JarvisError, LeaseLost, NotFound, StoreTimeout,
+                           StoreUnavailable)
 from jarvis.errors import MemoryLocked
 
 logger = logging.getLogger("jarvis.api")
@@ -18,6 +19,7 @@ logger = logging.getLogger("jarvis.api")
 #: Our errors and the HTTP status each becomes (the first match in order wins).
 STATUS = (
     (InvalidInput, 422, "invalid_input"),
+    (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (LeaseLost, 409, "lease_lost"),

@@ -27,6 +27,12 @@ class Metrics:
         self.queue = Gauge("jarvis_task_queue_length", "Tasks per Redis queue", ["queue"], registry=self.registry)
         self.store_up = Gauge("jarvis_store_up", "1 if the store answers", ["store"], registry=self.registry)
         self.store_latency = Gauge("jarvis_store_latency_seconds", "Store round trip", ["store"], registry=self.registry)
+        self.key_checks = Counter("jarvis_api_key_checks_total",
+                                  "API key checks by outcome (remembered, found, refused_cached, unknown, "
+                                  "malformed, missing, throttled)", ["outcome"], registry=self.registry)
+        self.unlimited = Counter("jarvis_rate_limit_unenforced_total",
+                                 "Requests let through without a limit because Redis was unreachable (fail open)",
+                                 ["limit"], registry=self.registry)
 
 
 def install(app: FastAPI) -> None:
@@ -67,7 +73,7 @@ async def prometheus(request: Request, caller: Reader) -> Response:
     jarvis = caller.jarvis
 
     def refresh() -> None:
-        for health in jarvis.health():
+        for health in request.app.state.health.get():  # shared with /health: one probe per interval
             metrics.store_up.labels(health.store).set(1 if health.up else 0)
             if health.latency_ms is not None:
                 metrics.store_latency.labels(health.store).set(health.latency_ms / 1000)

@@ -7,8 +7,9 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
-from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
+from jarvis.domain.ownership import OwnershipMixin
+from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
 
@@ -75,12 +76,15 @@ def _json(value: dict | None) -> Jsonb | None:
     return Jsonb(value) if value is not None else None
 
 
-class ActivityMixin(Base):
+class ActivityMixin(OwnershipMixin):
     # -- conversations ---------------------------------------------------------------------
     def append_message(self, **fields: Any) -> Written:
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
-        the session in Redis, and record that the user INTERACTED_WITH the agent."""
+        the session in Redis, and record that the user INTERACTED_WITH the agent. A user-bound
+        caller writes only as its user, and only into a session that is not another user's."""
         spec = parse(MessageIn, fields)
+        spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
+        self._refuse_foreign_session(spec.session_id)
         vector = self._embed(spec.content, field="content")
 
         def work(conn):
@@ -105,8 +109,9 @@ class ActivityMixin(Base):
 
     def conversation_history(self, session_id: str, *, user_id: str | None = None, limit: int = 200,
                              offset: int = 0) -> list[dict]:
-        """A session's messages, oldest first, one page at a time."""
+        """A session's messages, oldest first, one page at a time (a user-bound caller's own only)."""
         _check_page(limit, offset)
+        user_id = self._own_user(user_id, field="user_id")
         rows = self._all(HISTORY, {"session_id": session_id, "user_id": user_id, "limit": limit, "offset": offset})
         return [jsonable(r) for r in rows]
 
@@ -114,11 +119,32 @@ class ActivityMixin(Base):
         """Full-text search (English) over message content, through the seed's GIN index."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query", "must not be empty")
+        user_id = self._own_user(user_id, field="user_id")
         return [jsonable(r) for r in self._all(TEXT_SEARCH, {"query": query, "user_id": user_id, "limit": limit})]
 
     def get_session(self, session_id: str) -> dict | None:
+        """``session:{id}`` from Redis; None if it has expired, or if it is another user's and
+        the caller acts for one user (Redis has no row-level security: the check is here)."""
         with self.stores.redis.unavailable():
-            return self.stores.redis.get_session(session_id)
+            session = self.stores.redis.get_session(session_id)
+        who = self._who()
+        if session is not None and who.bound and session.get("user_id") != who.user_id:
+            return None
+        return session
+
+    def _refuse_foreign_session(self, session_id: str) -> None:
+        """Forbidden if a user-bound caller writes into a live session of another user (which
+        would hand that session to the caller). With Redis down there is no session to take."""
+        who = self._who()
+        if not who.bound:
+            return
+        try:
+            with self.stores.redis.unavailable():
+                session = self.stores.redis.get_session(session_id)
+        except StoreError:
+            return
+        if session is not None and session.get("user_id") != who.user_id:
+            raise Forbidden("session_id", "is a session of another user")
 
     # -- collaborations ---------------------------------------------------------------------
     def start_collaboration(self, **fields: Any) -> Written:
@@ -140,7 +166,7 @@ class ActivityMixin(Base):
         return self._write(work)
 
     def collaboration_history(self, agent_id: Any) -> list[dict]:
-        agent = str(as_uuid(agent_id, "agent_id"))
+        agent = self._require_visible_agent(agent_id)  # Neo4j knows no owners: asked of PostgreSQL first
         return self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
 
     # -- events, metrics, improvements ---------------------------------------------------------
@@ -196,16 +222,27 @@ class ActivityMixin(Base):
 
     # -- messages between agents ----------------------------------------------------------------
     def send_message(self, from_agent: Any, to_agent: Any, message: dict) -> None:
-        """``agent:comm:{from}:{to}`` (300 s), also published on ``inter_agent_communication``."""
+        """``agent:comm:{from}:{to}`` (300 s), also published on ``inter_agent_communication``.
+        A user-bound caller sends only from an agent its user owns, to an agent it can see."""
         if not isinstance(message, dict):
             raise InvalidInput("message", "must be an object")
+        sender, recipient = str(as_uuid(from_agent, "from_agent")), str(as_uuid(to_agent, "to_agent"))
+        if self._who().bound:
+            try:
+                self._require_own_agent(sender, field="from_agent")
+            except NotFound:
+                raise Forbidden("from_agent", "is not an agent of this key's user") from None
+            self._require_visible_agent(recipient, field="to_agent")
         with self.stores.redis.unavailable():
-            self.stores.redis.send_message(str(as_uuid(from_agent, "from_agent")), str(as_uuid(to_agent, "to_agent")), message)
+            self.stores.redis.send_message(sender, recipient, message)
 
     def receive_messages(self, from_agent: Any, to_agent: Any, *, limit: int = 100) -> list[dict]:
+        """Take *to_agent*'s messages from *from_agent*. The inbox is the recipient's: a
+        user-bound caller reads only the inbox of an agent its user owns (NotFound otherwise)."""
+        sender = str(as_uuid(from_agent, "from_agent"))
+        recipient = self._require_own_agent(to_agent, field="to_agent")
         with self.stores.redis.unavailable():
-            return self.stores.redis.receive_messages(str(as_uuid(from_agent, "from_agent")),
-                                                      str(as_uuid(to_agent, "to_agent")), limit=limit)
+            return self.stores.redis.receive_messages(sender, recipient, limit=limit)
 
     def subscribe(self, *channels: str, timeout: float = 1.0):
         """Yield live messages from the pub/sub channels (all four by default); None when idle."""

@@ -13,9 +13,10 @@ from jarvis.outbox import Event
 from jarvis.schemas import AgentIn, ModelIn, parse
 
 INSERT_AGENT = """
-INSERT INTO agents (name, type, status, capabilities, configuration, resources, port, performance_score, last_heartbeat)
+INSERT INTO agents (name, type, status, capabilities, configuration, resources, port, performance_score, owner_user_id,
+                    last_heartbeat)
 VALUES (%(name)s, %(type)s, %(status)s, %(capabilities)s, %(configuration)s, %(resources)s, %(port)s,
-        %(performance_score)s, CURRENT_TIMESTAMP)
+        %(performance_score)s, %(owner_user_id)s, CURRENT_TIMESTAMP)
 RETURNING *
 """
 UPSERT_CAPABILITY = """
@@ -59,8 +60,10 @@ RECORD_MODEL_USE = (
 class AgentsMixin(Base):
     def register_agent(self, **fields: Any) -> Written:
         """Register an agent with its capabilities: Agent node, Capability nodes, HAS_CAPABILITY
-        edges and one ``agent_capabilities`` point per capability (embedded from its description)."""
+        edges and one ``agent_capabilities`` point per capability (embedded from its description).
+        A user-bound caller's agent is owned by its user (Forbidden if it names another owner)."""
         spec = parse(AgentIn, fields)
+        spec = spec.model_copy(update={"owner_user_id": self._own_user(spec.owner_user_id, field="owner_user_id")})
         texts = [cap.description or cap.name for cap in spec.capabilities]
         vectors = self.embedder.embed_many(texts, field="capabilities") if texts else []
 

@@ -21,9 +21,9 @@ from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
-from jarvis.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from jarvis.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from jarvis.outbox import Event, Projector, Ticket, record, recorded
-from jarvis.principal import scope_transaction
+from jarvis.principal import Principal, current, own_user, scope_for
 from jarvis.projections import EDGE_ENTITY, edge_key
 
 T = TypeVar("T")
@@ -59,6 +59,11 @@ EXISTS = {
 }
 
 _DETAIL_COLUMN = re.compile(r"Key \(([^)]+)\)")
+#: The column that names a row's owner, for a write row-level security refused (42501).
+OWNER_COLUMNS = {"conversations": "user_id", "users": "id", "user_preferences": "user_id", "tasks": "requested_by",
+                 "agents": "owner_user_id", "agent_capabilities": "agent_id", "agent_memory": "agent_id",
+                 "system_events": "agent_id"}
+_POLICY_TABLE = re.compile(r'row-level security policy for table "([^"]+)"')
 
 
 class Written(dict):
@@ -123,11 +128,24 @@ class Base:
         """Wait until every write that did not wait has been projected (or left in the outbox)."""
         return self.projector.applier.flush(timeout)
 
+    # -- whose call this is -----------------------------------------------------------------
+    def _who(self) -> Principal:
+        """The principal of the current call (see :meth:`Stores.postgres_for` for an unnamed one)."""
+        return self.stores.postgres_for(current())[1]
+
+    def _own_user(self, requested: str | None, *, field: str) -> str | None:
+        """The user a write is attributed to; Forbidden (naming *field*) if a caller bound to one
+        user names another."""
+        return own_user(self._who(), requested, field=field)
+
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection with dict rows; database errors become ours, naming the field."""
+        """A pooled connection with dict rows, on the pool and with the principal of the current
+        call (row-level security sees the same principal); database errors become ours, naming
+        the field."""
+        pool, who = self.stores.postgres_for(current())
         try:
-            with self.stores.postgres.transaction(scope_transaction) as conn:
+            with pool.transaction(scope_for(who)) as conn:
                 conn.row_factory = dict_row
                 try:
                     yield conn
@@ -135,6 +153,10 @@ class Base:
                     conn.row_factory = tuple_row  # pooled: leave it as the pool's other users expect
         except PoolTimeout:
             raise StoreUnavailable("postgres", "no connection available (is PostgreSQL up?)") from None
+        except psycopg.errors.InsufficientPrivilege as exc:  # a write row-level security refused
+            match = _POLICY_TABLE.search(str(exc))
+            field = OWNER_COLUMNS.get(match.group(1), "user_id") if match else "user_id"
+            raise Forbidden(field, "refers to data of another user") from None
         except psycopg.errors.ForeignKeyViolation as exc:
             field = _column(exc)
             raise InvalidInput(field, f"refers to a {_table(exc)} row that does not exist") from None
@@ -195,7 +217,14 @@ class Base:
 
 def _column(exc: psycopg.Error) -> str:
     match = _DETAIL_COLUMN.search(exc.diag.message_detail or "")
-    return match.group(1) if match else (exc.diag.column_name or "value")
+    if match:
+        return match.group(1)
+    # PostgreSQL leaves the key out of the detail when row-level security guards the referenced
+    # table; a foreign key named the default way (<table>_<column>_fkey) still names the column.
+    table, constraint = exc.diag.table_name or "", exc.diag.constraint_name or ""
+    if table and constraint.startswith(f"{table}_") and constraint.endswith("_fkey"):
+        return constraint[len(table) + 1:-len("_fkey")]
+    return exc.diag.column_name or "value"
 
 
 def _table(exc: psycopg.Error) -> str:
@@ -203,9 +232,14 @@ def _table(exc: psycopg.Error) -> str:
     return match.group(1) if match else "referenced"
 
 
+#: Columns no caller is shown: the embedding (large, ours), and a task's lease token, which only
+#: the worker that dequeued the task holds (in its lease), so nobody else can finish or fail it.
+HIDDEN_COLUMNS = frozenset({"embedding", "lease_token"})
+
+
 def jsonable(row: dict) -> dict:
-    """A row without its embedding, ready for JSON (UUIDs, times and decimals as plain values)."""
-    return {key: _plain(value) for key, value in row.items() if key != "embedding"}
+    """A row without its hidden columns, ready for JSON (UUIDs, times and decimals as plain values)."""
+    return {key: _plain(value) for key, value in row.items() if key not in HIDDEN_COLUMNS}
 
 
 def _plain(value: Any) -> Any:

@@ -179,6 +179,7 @@ class KnowledgeMixin(Base):
 
     def upsert_user(self, **fields: Any) -> Written:
         spec = parse(UserIn, fields)
+        self._own_user(spec.id, field="id")  # a user-bound caller writes only its own user
 
         def work(conn):
             row = conn.execute(UPSERT_USER, {**spec.model_dump(), "preferences": Jsonb(spec.preferences)}).fetchone()
@@ -189,6 +190,7 @@ class KnowledgeMixin(Base):
     def add_user_preference(self, **fields: Any) -> Written:
         """A preference point in ``user_preferences`` (euclidean), embedded from its description."""
         spec = parse(UserPreferenceIn, fields)
+        self._own_user(spec.user_id, field="user_id")
         vector = self._embed(spec.description, field="description")
 
         def work(conn):
@@ -200,6 +202,7 @@ class KnowledgeMixin(Base):
 
     def user_prefers(self, user_id: str, agent_id: Any) -> Written:
         """``(User)-[:PREFERS]->(Agent)``."""
+        self._own_user(user_id, field="user_id")
         return self._link("PREFERS", ("User", "users", user_id, "user_id"),
                           ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"))
 

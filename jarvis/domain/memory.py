@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.domain.base import Written, jsonable
+from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.memory_cipher import MemoryCipher
 from jarvis.outbox import Event
@@ -52,10 +53,12 @@ def memory_key(agent_id: Any, memory_type: str, key: str) -> str:
     return f"{agent_id}|{memory_type}|{key}"
 
 
-class MemoryMixin(Base):
+class MemoryMixin(OwnershipMixin):
     def put_memory(self, **fields: Any) -> Written:
-        """Create or replace one memory (embedded once, here) and invalidate its cached copy."""
+        """Create or replace one memory (embedded once, here) and invalidate its cached copy.
+        A user-bound caller writes only the memory of an agent its user owns."""
         spec = parse(MemoryIn, fields)
+        self._require_own_agent(spec.agent_id)
         vector = self._embed(spec.value, field="value")
         stored, sealed = self.memory_cipher.seal(spec.value, agent_id=spec.agent_id, memory_type=spec.memory_type,
                                                  key=spec.key)
@@ -70,10 +73,12 @@ class MemoryMixin(Base):
         return self._write(work)
 
     def get_memory(self, agent_id: Any, memory_type: str, key: str) -> dict:
-        """One memory; counts the access. Raises NotFound if it does not exist or has expired."""
-        agent_id = str(as_uuid(agent_id, "agent_id"))
+        """One memory; counts the access. Raises NotFound if it does not exist or has expired,
+        or (for a user-bound caller) if its agent is not one the user owns — checked before the
+        Redis cache is asked, which knows nothing of owners."""
         if memory_type not in MEMORY_TYPES:
             raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
+        agent_id = self._require_own_agent(agent_id)
         cached = self._cached_memory(agent_id, memory_type, key)
         if cached is not None:
             return self.served_from_cache(cached)
@@ -88,7 +93,7 @@ class MemoryMixin(Base):
         return self.memory_cipher.reveal(dict(memory))
 
     def delete_memory(self, agent_id: Any, memory_type: str, key: str) -> Written:
-        agent_id = str(as_uuid(agent_id, "agent_id"))
+        agent_id = self._require_own_agent(agent_id)
 
         def work(conn):
             if conn.execute(DELETE_MEMORY, (agent_id, memory_type, key)).fetchone() is None:
@@ -101,11 +106,11 @@ class MemoryMixin(Base):
 
     def recall(self, agent_id: Any, query: str, *, limit: int = 5, memory_type: str | None = None) -> list[dict]:
         """One agent's memories nearest in meaning to *query* (pgvector HNSW, cosine)."""
-        agent_id = str(as_uuid(agent_id, "agent_id"))
         if not 1 <= limit <= 100:
             raise InvalidInput("limit", "must be between 1 and 100")
         if memory_type is not None and memory_type not in MEMORY_TYPES:
             raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
+        agent_id = self._require_own_agent(agent_id)
         vector = self._embed(query, field="query")
         rows = self._all(RECALL, {"vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit})
         cipher = self.memory_cipher

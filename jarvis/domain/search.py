@@ -18,6 +18,8 @@ import numpy as np
 from jarvis.domain.base import Base, jsonable
 from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
+from jarvis.ownership import with_owner
+from jarvis.principal import carried
 from jarvis.schemas import SearchIn, parse
 
 
@@ -96,12 +98,14 @@ class SearchMixin(Base):
         if "memory" in spec.scopes and spec.agent_id is None:
             raise InvalidInput("agent_id", "is required to search the memory scope")
         vector = check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query")
-        params = {"limit": spec.limit, "user_id": spec.user_id,
+        # a user-bound caller searches as its user, whatever it asked (Forbidden for another user)
+        params = {"limit": spec.limit, "user_id": self._own_user(spec.user_id, field="user_id"),
                   "agent_id": str(spec.agent_id) if spec.agent_id else None}
         if len(spec.scopes) == 1:
             answers = [self._search_scope(spec.scopes[0], vector, params)]
-        else:
-            answers = list(_scope_pool().map(lambda name: self._search_scope(name, vector, params), spec.scopes))
+        else:  # each scope's thread runs with the caller's principal (row-level security, owner filter)
+            answers = list(_scope_pool().map(carried(lambda name: self._search_scope(name, vector, params)),
+                                             spec.scopes))
         results, degraded = [], set()
         for name, (hits, lagging_store) in zip(spec.scopes, answers):
             if lagging_store:
@@ -131,6 +135,7 @@ class SearchMixin(Base):
     def _projection_query(self, scope: Scope, vector: np.ndarray, params: dict) -> list[tuple[str, float]]:
         user = params.get("user_id")
         condition = {scope.filter_field: user} if scope.filter_field and user else None
+        condition = with_owner(condition, scope.collection, self._who())  # always, for a user-bound caller
         if scope.store == "chroma":
             return self.stores.get("chroma").query(scope.collection, vector.tolist(), limit=params["limit"],
                                                    where=condition)

@@ -13,7 +13,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
+from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
+from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, parse
@@ -74,10 +75,12 @@ class Lease:
         return self.delivery.task_id
 
 
-class TasksMixin(Base):
+class TasksMixin(OwnershipMixin):
     def create_task(self, **fields: Any) -> Written:
-        """Create a pending task (with DEPENDS_ON, REQUESTED_BY, ASSIGNED_TO) and queue it by priority."""
+        """Create a pending task (with DEPENDS_ON, REQUESTED_BY, ASSIGNED_TO) and queue it by priority.
+        A user-bound caller's task is requested by its user (Forbidden if it names another)."""
         spec = parse(TaskIn, fields)
+        spec = spec.model_copy(update={"requested_by": self._own_user(spec.requested_by, field="requested_by")})
         depends_on = sorted(set(spec.depends_on))
 
         def work(conn):
@@ -120,6 +123,9 @@ class TasksMixin(Base):
         if not 0.1 <= visibility_timeout <= 3600:
             raise InvalidInput("visibility_timeout", "must be between 0.1 and 3600 seconds")
         agent = str(as_uuid(agent_id, "agent_id")) if agent_id is not None else None
+        # The queues hold every user's tasks; a user-bound worker could not claim the others'
+        # (row-level security) and would drop them from the queue as stale.
+        self._refuse_bound("worker", "taking tasks from the shared queues")
         holder = f"{worker}:{uuid.uuid4().hex}" if agent else None
         if agent and not self.acquire_agent_lock(agent, holder, ttl=visibility_timeout):
             return None
@@ -160,6 +166,7 @@ class TasksMixin(Base):
 
     def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
         """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
+        self._refuse_bound("lease", "the worker protocol")
         with self.stores.redis.unavailable():
             extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
         if extended and lease.agent_id:
@@ -179,6 +186,7 @@ class TasksMixin(Base):
         if execution_time_ms is not None and execution_time_ms < 0:
             raise InvalidInput("execution_time_ms", "must not be negative")
         agent = as_uuid(agent_id, "agent_id") if agent_id is not None else None
+        self._refuse_bound("lease", "the worker protocol")
 
         def work(conn):
             row = conn.execute(COMPLETE, {"id": lease.task_id, "token": lease.delivery.token,
@@ -203,6 +211,7 @@ class TasksMixin(Base):
         """Record a failed attempt: back to the queue after a growing delay, or ``failed`` after the last."""
         if not 0 <= retry_delay <= 86400:
             raise InvalidInput("retry_delay", "must be between 0 and 86400 seconds")
+        self._refuse_bound("lease", "the worker protocol")
         details = error if isinstance(error, dict) else {"message": str(error)}
 
         def work(conn):
@@ -238,6 +247,7 @@ class TasksMixin(Base):
     def assign_task(self, task_id: Any, agent_id: Any) -> Written:
         """``(Task)-[:ASSIGNED_TO]->(Agent)``, announced on the ``task_assignment`` channel."""
         task_id, agent_id = as_uuid(task_id, "task_id"), as_uuid(agent_id, "agent_id")
+        self._require_visible_agent(agent_id)  # not another user's private agent
 
         def work(conn):
             row = conn.execute(ASSIGN, (agent_id, task_id)).fetchone()

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from jarvis.audio_files import inside
 from jarvis.connections import Stores
 from jarvis.outbox import EVERY_USER, Event, Projector, record
 from jarvis.principal import scope_transaction
@@ -105,6 +106,8 @@ class RetentionReport:
     counts: dict[str, int] = field(default_factory=dict)
     dropped_partitions: list[str] = field(default_factory=list)
     lagging: list[str] = field(default_factory=list)
+    #: Expired recordings whose path named no file inside the audio directory: left alone.
+    refused_audio: list[str] = field(default_factory=list)
 
 
 def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> RetentionReport:
@@ -131,8 +134,10 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
         report.lagging = sorted(projector.apply(event_ids).lagging)
     finally:
         projector.close()
-    for path in audio:
-        _remove_audio(path)
+    audio_dir = stores.settings.audio_dir or stores.settings.data_dir / "audio"
+    for name in audio:
+        if not _remove_audio(audio_dir, name):
+            report.refused_audio.append(name)
     return report
 
 
@@ -165,10 +170,17 @@ def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: Re
     return events
 
 
-def _remove_audio(path: str) -> None:
+def _remove_audio(audio_dir: Path, name: str) -> bool:
+    """Unlink the recording *name* inside *audio_dir*; False (and nothing touched) for a name that
+    points anywhere else: a row from before names were checked, or written straight into SQL."""
+    path = inside(audio_dir, name)
+    if path is None:
+        logger.warning("not deleting the expired recording %r: it is not a name inside %s", name, audio_dir)
+        return False
     try:
-        Path(path).unlink()
+        path.unlink()  # a directory raises (and is logged); a symbolic link goes, never its target
     except FileNotFoundError:
         pass
     except OSError as exc:
         logger.warning("could not delete the expired recording %s: %s", path, exc)
+    return True

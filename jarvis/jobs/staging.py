@@ -83,6 +83,9 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_api') THEN
         CREATE ROLE jarvis_api NOLOGIN NOSUPERUSER NOBYPASSRLS;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_service') THEN
+        CREATE ROLE jarvis_service NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
 END $$
 """
 SWAP_WAIT_SECONDS = 10.0
@@ -105,8 +108,10 @@ class PostgresStage:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.scratch)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
             conn.execute(ENSURE_API_ROLE)
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(self.scratch), sql.Identifier(self.stores.settings.api_db_user)))
+            # Database-level grants are not in a dump (the migrations made them on the live one).
+            for role in (self.stores.settings.api_db_user, self.stores.settings.service_db_user):
+                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(self.scratch), sql.Identifier(role)))
         self.run_tool("pg_restore", self.stores.settings.postgres_conninfo_for(self.scratch),
                       ["--single-transaction", "--exit-on-error", str(self.directory / "postgres.dump")])
         with psycopg.connect(self.stores.settings.postgres_conninfo_for(self.scratch)) as conn:
@@ -140,6 +145,8 @@ class PostgresStage:
                                           f"{SWAP_WAIT_SECONDS:.0f} s") from None
                     time.sleep(0.1)
         self.stores.postgres.reset()
+        if self.stores.user_postgres is not None:  # the API's row-level-security pool
+            self.stores.user_postgres.reset()
 
     def swap(self) -> None:
         self._rename((self.live, self.previous), (self.scratch, self.live), closing=self.live)

@@ -35,13 +35,13 @@ def measure(store: str, query: Callable[[], str | None]) -> Health:
     try:
         version = query()
     except Exception as exc:  # noqa: BLE001 - a health probe reports every failure as "down"
-        return Health(store=store, up=False, detail=f"{type(exc).__name__}: {_first_line(exc)}")
+        return Health(store=store, up=False, detail=f"{type(exc).__name__}: {first_line(exc)}")
     return Health(
         store=store, up=True, version=version, latency_ms=round((time.perf_counter() - started) * 1000, 2)
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else ""
 
@@ -52,4 +52,4 @@ def map_unavailable(store: str, *errors: type[BaseException]) -> Iterator[None]:
     try:
         yield
     except errors as exc:
-        raise StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {first_line(exc)}") from None

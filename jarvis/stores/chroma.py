@@ -35,9 +35,11 @@ COLLECTIONS: dict[str, str] = {
 
 def client(settings: Settings) -> ClientAPI:
     """An HTTP client whose requests time out (chromadb's own default is to wait forever)."""
+    token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
     api = chromadb.HttpClient(
         host=settings.chroma_host,
         port=settings.chroma_port,
+        headers={"Authorization": f"Bearer {token}"} if token else None,
         settings=ChromaSettings(anonymized_telemetry=False),
     )
     # chromadb builds its httpx.Client with timeout=None and offers no setting for it.

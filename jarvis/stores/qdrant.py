@@ -11,15 +11,17 @@ process refuse to open the shards, which is what a fault drill needs.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
-from jarvis.stores.base import Health, measure
+from jarvis.stores.base import Health, first_line, measure
 
 STORE = "qdrant"
 DIMENSION = 384
@@ -42,6 +44,30 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
 
 _EDGE_LOCK = threading.Lock()
 _EDGE_SHARDS: dict[Path, list] = {}  # path -> [shards by collection, handles open]
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """What qdrant-client raises when the server is unreachable, refuses or answers garbage."""
+    import httpx
+    from qdrant_client.http.exceptions import ApiException, ResponseHandlingException, UnexpectedResponse
+
+    return (ApiException, ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError)
+
+
+def _server_errors_translated(method: Callable) -> Callable:
+    """Translate the server client's errors into :class:`StoreUnavailable` at this boundary,
+    so a Qdrant server that is down degrades a search instead of failing it with a driver error."""
+
+    @functools.wraps(method)
+    def translated(self: "QdrantStore", *args, **kwargs):
+        if self._client is None:
+            return method(self, *args, **kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        except _client_errors() as exc:
+            raise StoreUnavailable(STORE, f"server not usable: {type(exc).__name__}: {first_line(exc)}") from None
+
+    return translated
 
 
 def is_stopped(settings: Settings) -> bool:
@@ -67,7 +93,8 @@ class QdrantStore:
             from qdrant_client import QdrantClient
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            return cls(client=QdrantClient(url=settings.qdrant_url, api_key=key, timeout=int(settings.connect_timeout) + 1))
+            return cls(client=QdrantClient(url=settings.qdrant_url, api_key=key, timeout=int(settings.connect_timeout) + 1,
+                                            check_compatibility=False))
         if is_stopped(settings):
             raise StoreUnavailable(STORE, f"stopped (marker {settings.qdrant_path / STOPPED_MARKER})")
         path = settings.qdrant_path.resolve()
@@ -118,6 +145,7 @@ class QdrantStore:
 
         return measure(STORE, query)
 
+    @_server_errors_translated
     def ensure_collections(self) -> list[str]:
         """Create the seed's collections (384-d, cosine/euclid) where missing."""
         if self._client is not None:
@@ -141,6 +169,7 @@ class QdrantStore:
         return [spec.name for spec in COLLECTIONS]
 
     # -- projection writes and reads --------------------------------------------------------
+    @_server_errors_translated
     def upsert(self, name: str, points: list[tuple[str, list[float], dict]]) -> None:
         """*points*: (id, vector, payload); idempotent by id."""
         if self._client is not None:
@@ -155,6 +184,7 @@ class QdrantStore:
             [edge.Point(id=i, vector=[float(x) for x in v], payload=p) for i, v, p in points]
         ))
 
+    @_server_errors_translated
     def delete(self, name: str, ids: list[str]) -> None:
         if self._client is not None:
             from qdrant_client import models
@@ -165,6 +195,7 @@ class QdrantStore:
 
         self._shard(name).update(edge.UpdateOperation.delete_points(ids))
 
+    @_server_errors_translated
     def query(self, name: str, vector, *, limit: int, must: dict | None = None) -> list[tuple[str, float, dict]]:
         """(id, score, payload) best first; *must* is {payload field: value} equality."""
         if self._client is not None:
@@ -186,6 +217,7 @@ class QdrantStore:
         ))
         return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
 
+    @_server_errors_translated
     def ids(self, name: str) -> set[str]:
         found: set[str] = set()
         if self._client is not None:
@@ -208,7 +240,7 @@ class QdrantStore:
         if self._client is not None:
             offset = None
             while True:
-                page, offset = self._client.scroll(name, limit=1000, offset=offset, with_payload=True, with_vectors=True)
+                page, offset = self._server_page(name, offset)
                 for p in page:
                     yield str(p.id), [float(x) for x in p.vector], p.payload or {}
                 if offset is None:
@@ -223,6 +255,11 @@ class QdrantStore:
             if offset is None:
                 return
 
+    @_server_errors_translated
+    def _server_page(self, name: str, offset):
+        return self._client.scroll(name, limit=1000, offset=offset, with_payload=True, with_vectors=True)
+
+    @_server_errors_translated
     def reset(self, name: str) -> None:
         """Drop and recreate one collection (for a rebuild)."""
         if self._client is not None:
@@ -306,6 +343,7 @@ class QdrantStore:
         except KeyError:
             raise StoreUnavailable(STORE, f"collection {name!r} does not exist; run `jarvis migrate`") from None
 
+    @_server_errors_translated
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(vector size, distance) as the engine reports them, e.g. ``(384, "Cosine")``."""
         if self._client is not None:

@@ -17,6 +17,11 @@ import redis.asyncio
 
 from jarvis.config import Settings
 from jarvis.stores.redis import queue_rate_limit, rate_limit_answer
+from jarvis.stores.redis_keys import rate_limit
+
+#: The "endpoint" under which failed key lookups are counted per client address
+#: (``rate:limit:addr:{address}:auth-failures``).
+AUTH_FAILURES = "auth-failures"
 
 logger = logging.getLogger("jarvis.stores.redis")
 UNREACHABLE = (redis.RedisError, OSError)
@@ -56,6 +61,27 @@ class AsyncRedis:
             logger.debug("rate limit skipped: %s", type(exc).__name__)
             return None
         return (*rate_limit_answer(replies[:3]), replies[3] if also_get is not None else None)
+
+    async def auth_failures(self, address: str) -> tuple[int, int] | None:
+        """(failed key lookups from *address* in the current window, seconds until it resets);
+        None if Redis cannot be reached."""
+        key = rate_limit(f"addr:{address}", AUTH_FAILURES)
+        try:
+            count, ttl = await self._client().pipeline(transaction=False).get(key).ttl(key).execute()
+        except UNREACHABLE as exc:
+            logger.debug("auth failure limit skipped: %s", type(exc).__name__)
+            return None
+        return int(count or 0), max(int(ttl), 1)
+
+    async def count_auth_failure(self, address: str, *, window: int) -> bool:
+        """Count one failed key lookup from *address*; False if Redis cannot be reached."""
+        try:
+            await queue_rate_limit(self._client().pipeline(transaction=False), f"addr:{address}", AUTH_FAILURES,
+                                   window).execute()
+        except UNREACHABLE as exc:
+            logger.debug("auth failure not counted: %s", type(exc).__name__)
+            return False
+        return True
 
     async def close(self) -> None:
         if self._conn is not None and self._loop is asyncio.get_running_loop():

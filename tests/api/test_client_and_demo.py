@@ -73,6 +73,7 @@ def test_live_updates_need_a_key(api) -> None:
     from starlette.websockets import WebSocketDisconnect
 
     with pytest.raises(WebSocketDisconnect) as closed, api.websocket_connect("/api/v1/live") as ws:
+        ws.send_text("hello")  # no header, and a first message that is not {"api_key": ...}
         ws.receive_json()
     assert closed.value.code == 4401
 

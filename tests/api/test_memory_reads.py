@@ -32,6 +32,7 @@ def test_a_cached_read_is_served_and_counted_like_a_read_from_postgres(api, api_
 
     api_jarvis.access_counts.flush()  # the cached read's count reaches PostgreSQL
     with api_jarvis.stores.postgres.pool.connection() as conn:
+        conn.execute("SELECT set_config('app.all_users', 'on', true)")  # the service role names its principal
         count = conn.execute("SELECT access_count FROM agent_memory WHERE agent_id = %s AND key = 'persona'",
                              (agent,)).fetchone()[0]
     assert count == 2

@@ -121,6 +121,7 @@ def test_restore_after_wiping_every_store_gives_back_every_record(jarvis, api_ja
         restored = restore(jarvis.stores, target)
     finally:
         api_jarvis.stores.postgres.reset()
+        api_jarvis.stores.user_postgres.reset()
     assert restored["differences"] == 0
     _assert_same(before, _state(jarvis))
 
@@ -163,6 +164,7 @@ def test_a_backup_taken_during_writes_restores_consistently(jarvis, api_jarvis, 
         restored = restore(jarvis.stores, target)
     finally:
         api_jarvis.stores.postgres.reset()
+        api_jarvis.stores.user_postgres.reset()
     assert restored["differences"] == 0 and verify(jarvis.stores) == []
     with jarvis.stores.postgres.pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM agent_memory WHERE embedding IS NULL").fetchone()[0] == 0

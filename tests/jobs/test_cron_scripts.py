@@ -20,7 +20,7 @@ def test_a_backup_script_that_cannot_write_fails_with_one_line() -> None:
     assert len(lines) == 1 and "jarvis-backup FAILED" in lines[0] and "seconds=" in lines[0]
 
 
-def test_the_retention_script_logs_one_line_with_counts() -> None:
+def test_the_retention_script_logs_one_line_with_counts(stack) -> None:
     result = _run("retention.sh")
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout + result.stderr

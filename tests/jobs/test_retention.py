@@ -37,10 +37,11 @@ def world(jarvis, name, tmp_path):
         return row["id"]
 
     w["conv_old"], w["conv_young"] = message(91), message(89)
-    audio = tmp_path / "voice.wav"
+    audio = jarvis.settings.audio_dir / name / "voice.wav"  # recordings are names inside JARVIS_AUDIO_DIR
+    audio.parent.mkdir(parents=True, exist_ok=True)
     audio.write_bytes(b"RIFF")
     w["audio"] = audio
-    w["voice_old"] = message(31, message_type="voice", audio_file_path=str(audio))
+    w["voice_old"] = message(31, message_type="voice", audio_file_path=f"{name}/voice.wav")
     for severity, limit in (("debug", 7), ("info", 30), ("warning", 90), ("error", 180), ("critical", 365)):
         for side, age in (("old", limit + 1), ("young", limit - 1)):
             row = jarvis.log_event(event_type="test", source=name, message=f"{severity} {side}", severity=severity)

@@ -59,7 +59,9 @@ async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: 
     # The hot read: the cached copy came with the rate limit's round trip, on the event loop;
     # anything else (a miss, Redis down, an expired copy) is the facade's read from
     # PostgreSQL, in the thread pool.
-    cached = fresh(json.loads(caller.prefetched)) if caller.prefetched else None
+    # A user-bound key never gets the prefetched copy: Redis knows no owners, so its read goes
+    # through the facade, which asks PostgreSQL whether the agent is the user's first.
+    cached = fresh(json.loads(caller.prefetched)) if caller.prefetched and caller.key.user_id is None else None
     if cached is not None:
         return caller.jarvis.served_from_cache(cached)
     return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)

@@ -1,0 +1,52 @@
+"""Voice recordings: a caller names a file inside ``JARVIS_AUDIO_DIR``, never a path of its own.
+
+``conversations.audio_file_path`` is written by callers and later unlinked by retention, so
+whatever a caller sends there reaches the file system. It is therefore a *relative name*:
+segments of letters, digits, ``.``, ``_`` and ``-`` joined by ``/``, none empty, none
+starting with a dot (so no ``.``, no ``..``, no hidden files), never absolute, no backslash.
+The check runs on input (:func:`check_name`, a 422 naming the field) and again, with the
+file system's own answer, before retention unlinks anything (:func:`inside`): a row written
+before this rule, or straight into PostgreSQL, cannot make retention delete outside the
+directory either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+MAX_NAME_CHARS = 1024
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
+
+
+def check_name(value: str) -> str:
+    """*value* if it is a plain relative name inside the audio directory; ValueError otherwise."""
+    if not value or len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"must be 1 to {MAX_NAME_CHARS} characters")
+    if value.startswith("/") or "\\" in value or re.match(r"^[A-Za-z]:", value):
+        raise ValueError("must be a name inside the audio directory, not an absolute path")
+    if not all(_SEGMENT.match(segment) for segment in value.split("/")):
+        raise ValueError("must be a name inside the audio directory: segments of letters, digits, '.', '_' "
+                         "and '-' joined by '/', none empty and none starting with '.' (no '..')")
+    return value
+
+
+def inside(audio_dir: Path, name: str | None) -> Path | None:
+    """The file *name* names inside *audio_dir*, or None if it would be anywhere else.
+
+    The name is checked again, then the directory that would hold the file is resolved by
+    the file system (following symbolic links) and must lie within the resolved audio
+    directory. The last segment itself is not followed: unlinking a symbolic link removes
+    the link, never its target.
+    """
+    try:
+        check_name(name or "")
+    except ValueError:
+        return None
+    root = Path(os.path.realpath(audio_dir))
+    candidate = root / name  # type: ignore[operator]
+    parent = Path(os.path.realpath(candidate.parent))
+    if parent != root and root not in parent.parents:
+        return None
+    return parent / candidate.name

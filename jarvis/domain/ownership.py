@@ -1,0 +1,78 @@
+"""Who owns an agent or a task, asked of PostgreSQL for the current principal.
+
+Row-level security already hides other users' rows; these checks exist for what PostgreSQL
+does not guard: Redis (the memory cache, agent inboxes, live events), Neo4j, and answers that
+must say "not yours" before any work is done. Each check runs on the caller's own pool under
+its own principal, so it cannot see more than the caller could.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from jarvis.domain.base import Base, as_uuid
+from jarvis.errors import Forbidden, NotFound
+
+#: The agent as the principal sees it (shared or its own), and who owns it.
+AGENT_OWNER = "SELECT owner_user_id FROM agents WHERE id = %s"
+#: Of the given agents and tasks, those the user owns (agents) or requested (tasks).
+OWNED = """
+SELECT id::text AS id FROM agents WHERE id = ANY(%(agents)s::uuid[]) AND owner_user_id = %(user)s
+UNION ALL
+SELECT id::text AS id FROM tasks WHERE id = ANY(%(tasks)s::uuid[]) AND requested_by = %(user)s
+"""
+
+
+class OwnershipMixin(Base):
+    def _require_own_agent(self, agent_id: Any, *, field: str = "agent_id") -> str:
+        """*agent_id* as text, if the caller may use it as its own: every agent for a caller that
+        acts for every user; for a user-bound caller only an agent its user owns.
+
+        Raises:
+            InvalidInput: not a UUID.
+            NotFound: no such agent, or (for a bound caller) not one its user owns — the same
+                answer, so a caller cannot probe for other users' agents.
+        """
+        agent = str(as_uuid(agent_id, field))
+        who = self._who()
+        if who.bound:
+            row = self._one(AGENT_OWNER, (agent,))
+            if row is None or row["owner_user_id"] != who.user_id:
+                raise NotFound(f"agent {agent} does not exist or belongs to another user")
+        return agent
+
+    def _require_visible_agent(self, agent_id: Any, *, field: str = "agent_id") -> str:
+        """*agent_id* as text if the caller can see the agent (a shared one or its own)."""
+        agent = str(as_uuid(agent_id, field))
+        if self._who().bound and self._one(AGENT_OWNER, (agent,)) is None:
+            raise NotFound(f"agent {agent} does not exist")
+        return agent
+
+    def _refuse_bound(self, field: str, what: str) -> None:
+        """Forbidden for a user-bound caller: *what* is for service keys only."""
+        if self._who().bound:
+            raise Forbidden(field, f"{what} needs a service key (this key acts for one user)")
+
+    def owned(self, *, agent_ids: list[str], task_ids: list[str]) -> set[str]:
+        """Of *agent_ids* and *task_ids*, those that belong to the current principal's user
+        (every one of them for a caller that acts for every user). Ids that are not UUIDs
+        belong to nobody."""
+        agents, tasks = _uuids(agent_ids), _uuids(task_ids)
+        who = self._who()
+        if not who.bound:
+            return set(agents) | set(tasks)
+        if not agents and not tasks:
+            return set()
+        rows = self._all(OWNED, {"agents": agents, "tasks": tasks, "user": who.user_id})
+        return {row["id"] for row in rows}
+
+
+def _uuids(values: list[str]) -> list[str]:
+    found = []
+    for value in values:
+        try:
+            found.append(str(UUID(str(value))))
+        except ValueError:
+            continue
+    return found
