@@ -294,6 +294,7 @@ def test_a_store_that_fails_while_swapping_puts_back_the_stores_already_swapped(
     finally:
         local.up(settings, ["neo4j"])
         api_jarvis.stores.postgres.reset()
+        api_jarvis.stores.user_postgres.reset()
     _assert_untouched(jarvis, written_after, staged_graph_left=True)
 
 
@@ -302,6 +303,7 @@ def test_a_signed_backup_restores_and_replaces_what_came_after(jarvis, api_jarvi
         restored = restore(jarvis.stores, copy)
     finally:
         api_jarvis.stores.postgres.reset()
+        api_jarvis.stores.user_postgres.reset()
     assert restored["differences"] == 0 and verify(jarvis.stores) == []
     assert written_after["knowledge"]["id"] not in jarvis.stores.get("chroma").ids("knowledge_base")
     assert jarvis.stores.redis.raw.get(written_after["redis_key"]) is None
