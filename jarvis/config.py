@@ -25,7 +25,8 @@ STORES: tuple[str, ...] = ("postgres", "redis", "neo4j", "chroma", "qdrant")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
-_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password")
+_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password",
+                  "backup_key")
 
 
 class Settings(BaseSettings):
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
         default="auto",
         description="The embedder's backend: auto (ONNX when its export passes the start-up check, else torch), "
                     "torch, onnx, or onnx-int8 (opt-in: other vectors, needs `jarvis reembed`)",
+    )
+    backup_key: SecretStr | None = Field(
+        default=None, description="HMAC key that signs backup manifests; a restore refuses any other"
+    )
+    memory_encryption_key: SecretStr | None = Field(
+        default=None, description="Encrypts agent_memory.value at rest (AES-256-GCM); unset stores plaintext"
     )
 
     connect_timeout: float = Field(default=3.0, description="Seconds before a store counts as down")

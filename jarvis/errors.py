@@ -35,6 +35,10 @@ class StoreStartError(StoreError):
     """The local stack could not start a store; the message carries its log's tail."""
 
 
+class MemoryLocked(ConfigurationError):
+    """An encrypted memory value cannot be opened: no key is set, another key is, or it was altered."""
+
+
 class MigrationError(JarvisError):
     """A schema migration could not be applied or was refused."""
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jarvis.errors import (Conflict, Forbidden, InvalidInput, JarvisError, LeaseLost, NotFound, StoreTimeout,
                            StoreUnavailable)
+from jarvis.errors import MemoryLocked
 
 logger = logging.getLogger("jarvis.api")
 
@@ -30,6 +31,7 @@ STATUS = (
     (LeaseLost, 409, "lease_lost"),
     (StoreUnavailable, 503, "store_unavailable"),
     (StoreTimeout, 503, "store_timeout"),
+    (MemoryLocked, 503, "memory_locked"),  # the server's key is missing or wrong: not the caller's fault
     (JarvisError, 500, "internal_error"),
 )
 

@@ -14,30 +14,32 @@ from typing import Any
 from jarvis.domain.base import Written, jsonable
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
+from jarvis.memory_cipher import MemoryCipher
 from jarvis.outbox import Event
 from jarvis.projections import MEMORY_ENTITY
 from jarvis.schemas import MemoryIn, parse
 
 UPSERT_MEMORY = """
-INSERT INTO agent_memory (agent_id, memory_type, key, value, embedding, importance, expires_at)
-VALUES (%(agent_id)s, %(memory_type)s, %(key)s, %(value)s, %(embedding)s, %(importance)s, %(expires_at)s)
+INSERT INTO agent_memory (agent_id, memory_type, key, value, value_encrypted, embedding, importance, expires_at)
+VALUES (%(agent_id)s, %(memory_type)s, %(key)s, %(value)s, %(value_encrypted)s, %(embedding)s, %(importance)s,
+        %(expires_at)s)
 ON CONFLICT ON CONSTRAINT agent_memory_agent_type_key DO UPDATE SET
-    value = EXCLUDED.value, embedding = EXCLUDED.embedding, importance = EXCLUDED.importance,
-    expires_at = EXCLUDED.expires_at
-RETURNING id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at,
+    value = EXCLUDED.value, value_encrypted = EXCLUDED.value_encrypted, embedding = EXCLUDED.embedding,
+    importance = EXCLUDED.importance, expires_at = EXCLUDED.expires_at
+RETURNING id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at,
           last_accessed, expires_at
 """
 READ_MEMORY = """
 UPDATE agent_memory SET access_count = access_count + 1, last_accessed = CURRENT_TIMESTAMP
 WHERE agent_id = %s AND memory_type = %s AND key = %s
   AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
-RETURNING id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at,
+RETURNING id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at,
           last_accessed, expires_at
 """
 DELETE_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s AND memory_type = %s AND key = %s RETURNING id"
 RECALL = """
-SELECT id, agent_id, memory_type, key, value, importance, access_count, created_at, updated_at, last_accessed,
-       expires_at, 1 - (embedding <=> %(vector)s) AS score
+SELECT id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at,
+       last_accessed, expires_at, 1 - (embedding <=> %(vector)s) AS score
 FROM agent_memory
 WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
   AND (%(memory_type)s::text IS NULL OR memory_type = %(memory_type)s)
@@ -58,10 +60,15 @@ class MemoryMixin(OwnershipMixin):
         spec = parse(MemoryIn, fields)
         self._require_own_agent(spec.agent_id)
         vector = self._embed(spec.value, field="value")
+        stored, sealed = self.memory_cipher.seal(spec.value, agent_id=spec.agent_id, memory_type=spec.memory_type,
+                                                 key=spec.key)
 
         def work(conn):
-            row = conn.execute(UPSERT_MEMORY, {**spec.model_dump(), "embedding": vector}).fetchone()
-            return jsonable(row), [Event(MEMORY_ENTITY, memory_key(spec.agent_id, spec.memory_type, spec.key))]
+            row = conn.execute(UPSERT_MEMORY, {**spec.model_dump(), "value": stored, "value_encrypted": sealed,
+                                               "embedding": vector}).fetchone()
+            row = {**jsonable(row), "value": spec.value}  # the caller gets back what it wrote, not ciphertext
+            row.pop("value_encrypted", None)
+            return row, [Event(MEMORY_ENTITY, memory_key(spec.agent_id, spec.memory_type, spec.key))]
 
         return self._write(work)
 
@@ -79,11 +86,11 @@ class MemoryMixin(OwnershipMixin):
                         missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
         memory = jsonable(row)
         try:
-            with self.stores.redis.unavailable():
+            with self.stores.redis.unavailable():  # the cached copy is as stored: sealed when encrypted
                 self.stores.redis.cache_memory(agent_id, memory_type, key, memory)
         except StoreError:
             pass  # reads still work from Postgres
-        return memory
+        return self.memory_cipher.reveal(dict(memory))
 
     def delete_memory(self, agent_id: Any, memory_type: str, key: str) -> Written:
         agent_id = self._require_own_agent(agent_id)
@@ -106,14 +113,25 @@ class MemoryMixin(OwnershipMixin):
         agent_id = self._require_own_agent(agent_id)
         vector = self._embed(query, field="query")
         rows = self._all(RECALL, {"vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit})
-        return [jsonable(r) for r in rows]
+        cipher = self.memory_cipher
+        return [cipher.reveal(jsonable(r)) for r in rows]
+
+    @property
+    def memory_cipher(self) -> MemoryCipher:
+        """Seals memory values at rest when ``JARVIS_MEMORY_ENCRYPTION_KEY`` is set (built once
+        per key: deriving it costs more than opening a value)."""
+        secret = self.stores.settings.memory_encryption_key
+        cached = getattr(self, "_memory_cipher", None)
+        if cached is None or cached[0] is not secret:
+            cached = self._memory_cipher = (secret, MemoryCipher(secret))
+        return cached[1]
 
     def served_from_cache(self, cached: dict) -> dict:
         """*cached* (a fresh copy from the Redis cache, see :func:`fresh`) as a read returns it:
         the access is counted, gathered with others into one UPDATE a second later."""
         self.access_counts.count(cached["id"])
         cached["access_count"] += 1
-        return cached
+        return self.memory_cipher.reveal(cached)
 
     def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
         try:

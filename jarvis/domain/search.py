@@ -127,6 +127,9 @@ class SearchMixin(Base):
         if hits is None:
             hits = [(r["id"], float(r["score"])) for r in self._all(scope.fallback, {**params, "vector": vector})]
         rows = {str(r["id"]): jsonable(r) for r in self._all(scope.hydrate, {"ids": [h for h, _ in hits]})}
+        if name == "memory":  # values encrypted at rest are opened only here, on the way out
+            cipher = self.memory_cipher
+            rows = {i: cipher.reveal(row) for i, row in rows.items()}
         return [(hit_id, score, rows[hit_id]) for hit_id, score in hits if hit_id in rows], degraded
 
     def _projection_query(self, scope: Scope, vector: np.ndarray, params: dict) -> list[tuple[str, float]]:

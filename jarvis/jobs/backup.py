@@ -1,17 +1,22 @@
-"""``jarvis backup`` and ``jarvis restore``: all five stores, checked by a manifest.
+"""``jarvis backup`` and ``jarvis restore``: all five stores, checked by a signed manifest.
 
-A backup is a directory ``jarvis-backup-<UTC timestamp>`` with ``postgres.dump`` (pg_dump,
-custom format), the portable exports of the other stores (:mod:`jarvis.jobs.exports`) and
-``manifest.json``: per store its files (bytes, sha256), item counts, server version and
-duration. Restore checks every file against the manifest before it touches any store, then
-loads each store and reconciles the projections with PostgreSQL (the system of record), so a
-backup taken while writes were running restores to a consistent state.
+A backup is a directory ``jarvis-backup-<UTC timestamp>`` (mode 0700, every file 0600) with
+``postgres.dump`` (pg_dump, custom format), the portable exports of the other stores
+(:mod:`jarvis.jobs.exports`) and ``manifest.json``: per store its files (bytes, sha256), item
+counts, server version and duration, signed with an HMAC keyed by ``JARVIS_BACKUP_KEY``
+(:mod:`jarvis.jobs.manifest`).
+
+Restore trusts nothing it has not checked: the manifest's MAC, that it names every store and
+only plain file names, every file's checksum, then every row's shape (graph labels and
+relationship types against the schema) — all before any store is touched. Then every store
+loads into staging and is verified, and only then do they swap (:mod:`jarvis.jobs.staging`):
+a restore that fails half way leaves the previous data in place. Last, the projections are
+reconciled with PostgreSQL (the system of record), so a backup taken while writes were
+running restores to a consistent state.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -26,39 +31,23 @@ from psycopg.conninfo import conninfo_to_dict
 
 from jarvis import __version__
 from jarvis.connections import Stores
-from jarvis.errors import JarvisError
-from jarvis.jobs import exports
+from jarvis.jobs import exports, staging
+from jarvis.jobs import manifest as manifests
+from jarvis.jobs.manifest import (
+    BackupError,
+    create_private,
+    expected_files,
+    file_facts,
+    make_private_dir,
+)
 from jarvis.jobs.projections import reconcile, verify
 from jarvis.jobs.requeue import requeue
 from jarvis.outbox import Projector
 
+__all__ = ["BackupError", "backup", "check", "prune", "restore"]
+
 PREFIX = "jarvis-backup-"
 STAMP = "%Y%m%dT%H%M%S%fZ"
-ENSURE_API_ROLE = """
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_api') THEN
-        CREATE ROLE jarvis_api NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jarvis_service') THEN
-        CREATE ROLE jarvis_service NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    END IF;
-END $$
-"""
-
-
-RECREATE_SCHEMA = "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
-
-
-class BackupError(JarvisError):
-    """A backup could not be written or a restore was refused."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _pg_tool(tool: str) -> str:
@@ -77,10 +66,17 @@ def _pg_env(conninfo: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _run(argv: list[str], env: dict[str, str], what: str) -> None:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+def run_pg_tool(tool: str, conninfo: str, extra: list[str], *, stdout=None) -> None:
+    """Run ``pg_dump``/``pg_restore`` against *conninfo*.
+
+    Raises:
+        BackupError: the tool failed (its stderr's tail, which carries no password).
+    """
+    args, env = _pg_env(conninfo)
+    result = subprocess.run([_pg_tool(tool), *args, *extra], env=env, stdout=stdout or subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, check=False)
     if result.returncode != 0:
-        raise BackupError(f"{what} failed: {result.stderr.strip()[-2000:]}")
+        raise BackupError(f"{tool} failed: {result.stderr.decode(errors='replace').strip()[-2000:]}")
 
 
 def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None = None) -> Path:
@@ -88,98 +84,108 @@ def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None 
     say = progress or (lambda message: None)
     started = datetime.now(timezone.utc)
     target = out / f"{PREFIX}{started.strftime(STAMP)}"
-    try:
-        target.mkdir(parents=True)
-    except OSError as exc:
-        raise BackupError(f"cannot create {target}: {exc.strerror}") from None
-    manifest: dict[str, Any] = {"format": 1, "jarvis_version": __version__, "created_at": started.isoformat(),
-                                "stores": {}}
+    make_private_dir(target)
+    manifest: dict[str, Any] = {"jarvis_version": __version__, "created_at": started.isoformat(), "stores": {}}
     versions = {health.store: health.version for health in stores.health()}
+    files = expected_files()
 
-    def step(store: str, files: list[str], work: Callable[[], Any]) -> None:
+    def step(store: str, work: Callable[[], Any]) -> None:
         say(f"backing up {store} ...")
         began = time.perf_counter()
         items = work()
         manifest["stores"][store] = {
-            "files": {name: {"bytes": (target / name).stat().st_size, "sha256": _sha256(target / name)} for name in files},
+            "files": {name: file_facts(target, name) for name in files[store]},
             "items": items, "server_version": versions.get(store), "seconds": round(time.perf_counter() - began, 3),
         }
         say(f"backed up {store}: {items}")
 
-    args, env = _pg_env(stores.settings.postgres_conninfo)
-    step("postgres", ["postgres.dump"], lambda: _run(
-        [_pg_tool("pg_dump"), *args, "--format=custom", f"--file={target / 'postgres.dump'}"], env, "pg_dump") or
-        {"tables": _count_tables(stores)})
-    step("redis", ["redis.jsonl"], lambda: {"keys": exports.export_redis(stores.redis.raw, target / "redis.jsonl")})
-    step("neo4j", ["neo4j.nodes.jsonl", "neo4j.relationships.jsonl"], lambda: dict(zip(
-        ("nodes", "relationships"),
-        exports.export_neo4j(stores.get("neo4j"), target / "neo4j.nodes.jsonl", target / "neo4j.relationships.jsonl"))))
-    from jarvis.stores.chroma import COLLECTIONS as CHROMA
-    from jarvis.stores.qdrant import COLLECTIONS as QDRANT
+    def dump_postgres() -> dict[str, int]:
+        with create_private(target / "postgres.dump", "wb") as fh:  # 0600 before pg_dump writes a byte
+            run_pg_tool("pg_dump", stores.settings.postgres_conninfo, ["--format=custom"], stdout=fh)
+        return {"tables": _count_tables(stores)}
 
-    step("chroma", [f"chroma.{n}.jsonl" for n in CHROMA], lambda: exports.export_chroma(stores.get("chroma"), target))
-    step("qdrant", [f"qdrant.{s.name}.jsonl" for s in QDRANT], lambda: exports.export_qdrant(stores.get("qdrant"), target))
+    step("postgres", dump_postgres)
+    step("redis", lambda: {"keys": exports.export_redis(stores.redis.raw, target / exports.REDIS_FILE)})
+    step("neo4j", lambda: dict(zip(("nodes", "relationships"), exports.export_neo4j(
+        stores.get("neo4j"), target / exports.NEO4J_NODES_FILE, target / exports.NEO4J_RELATIONSHIPS_FILE))))
+    step("chroma", lambda: exports.export_chroma(stores.get("chroma"), target))
+    step("qdrant", lambda: exports.export_qdrant(stores.get("qdrant"), target))
     manifest["seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 3)
-    (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    manifests.write(target, manifest, key=stores.settings.backup_key)
     return target
 
 
 def _count_tables(stores: Stores) -> int:
     with stores.postgres.pool.connection() as conn:
-        return conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+        return conn.execute(staging.COUNT_TABLES).fetchone()[0]
 
 
-def check(directory: Path) -> dict[str, Any]:
-    """The manifest, once every file it lists is present with its recorded sha256.
+def check(directory: Path, *, key) -> dict[str, Any]:
+    """The manifest, once it is authentic and complete and every file and row passes its checks.
 
     Raises:
-        BackupError: naming the first file that is missing or differs.
+        BackupError: naming what is wrong (a bad manifest, a file, a file's line).
     """
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise BackupError(f"{directory}: no readable manifest.json ({exc})") from None
-    for store, entry in manifest["stores"].items():
-        for name, facts in entry["files"].items():
-            path = directory / name
-            if not path.exists():
-                raise BackupError(f"refusing to restore: {name} ({store}) is missing")
-            if path.stat().st_size != facts["bytes"] or _sha256(path) != facts["sha256"]:
-                raise BackupError(f"refusing to restore: {name} ({store}) does not match its checksum in manifest.json")
+    manifest = manifests.check(directory, key=key)
+    rows = exports.check_rows(directory)
+    items = manifest["stores"]
+    expected = {exports.REDIS_FILE: items["redis"]["items"].get("keys"),
+                exports.NEO4J_NODES_FILE: items["neo4j"]["items"].get("nodes"),
+                exports.NEO4J_RELATIONSHIPS_FILE: items["neo4j"]["items"].get("relationships"),
+                **{exports.chroma_file(n): c for n, c in items["chroma"]["items"].items()},
+                **{exports.qdrant_file(n): c for n, c in items["qdrant"]["items"].items()}}
+    for name, count in rows.items():
+        if expected.get(name) != count:
+            raise BackupError(f"refusing to restore: {name} holds {count} rows, the manifest says {expected.get(name)}")
     return manifest
 
 
 def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Load a backup into the stores (their current content is replaced), then reconcile."""
+    """Replace every store's content by the backup in *directory*, all or nothing, then reconcile.
+
+    Raises:
+        BackupError: the backup was refused before any store was touched, or a store failed
+            while loading into staging or swapping; either way the previous data is in place.
+    """
     say = progress or (lambda message: None)
-    manifest = check(directory)
-    elapsed_ms = int((datetime.now(timezone.utc) - datetime.fromisoformat(manifest["created_at"])).total_seconds() * 1000)
-    say("restoring postgres ...")
-    with stores.postgres.pool.connection() as conn:
-        conn.execute(ENSURE_API_ROLE)
-        # pg_restore --clean cannot drop partitioned tables' inherited constraints: start empty.
-        conn.execute(RECREATE_SCHEMA)
-    args, env = _pg_env(stores.settings.postgres_conninfo)
-    _run([_pg_tool("pg_restore"), *args, "--single-transaction", "--exit-on-error",
-          str(directory / "postgres.dump")], env, "pg_restore")
-    stores.postgres.reset()  # new type OIDs (pgvector) after the schema was recreated
-    if stores.user_postgres is not None:
-        stores.user_postgres.reset()
+    directory = Path(directory)
+    manifest = check(directory, key=stores.settings.backup_key)
+    stages: list[staging.Stage] = [
+        staging.PostgresStage(stores, directory, manifest, run_tool=lambda tool, conninfo, extra: run_pg_tool(
+            tool, conninfo, extra)),
+        staging.RedisStage(stores, directory, manifest),
+    ]
+    restored: dict[str, Any] = {}
+    try:
+        stages += [staging.CollectionStage(stores, directory, manifest, store="chroma"),
+                   staging.CollectionStage(stores, directory, manifest, store="qdrant"),
+                   staging.Neo4jStage(stores, directory, manifest)]  # last: its swap cannot be undone
+        for stage in stages:
+            say(f"loading {stage.store} into staging ...")
+            restored[stage.store] = stage.load()
+            stage.verify()
+    except Exception as exc:  # noqa: BLE001 - any failure, a driver's too, must discard the staging copies
+        raise _failed("loading", exc, _discard(stages)) from None
+    swapped: list[staging.Stage] = []
+    try:
+        for stage in stages:
+            say(f"swapping {stage.store} in ...")
+            stage.swap()
+            swapped.append(stage)
+    except Exception as exc:  # noqa: BLE001 - any failure must swap back what swapped
+        try:
+            for stage in reversed(swapped):
+                stage.undo()
+        except Exception as undo_exc:  # noqa: BLE001 - reported, with what is where
+            raise BackupError(f"restore failed while swapping ({type(exc).__name__}: {str(exc)[:300]}) and the "
+                              f"swap of {stage.store} could not be undone ({type(undo_exc).__name__}); the previous "
+                              "data is kept under the *_previous names") from None
+        raise _failed("swapping", exc, _discard(stages)) from None
+    for stage in stages:
+        stage.finish()
     from jarvis.migrate import grant_api_login
 
     grant_api_login(stores.settings)
-    say("restoring redis ...")
-    stores.redis.raw.flushdb()
-    restored = {"redis": exports.import_redis(stores.redis.raw, directory / "redis.jsonl", elapsed_ms=elapsed_ms)}
-    say("restoring neo4j ...")
-    graph = stores.get("neo4j")
-    graph.delete_everything()
-    restored["neo4j"] = exports.import_neo4j(graph, directory / "neo4j.nodes.jsonl",
-                                             directory / "neo4j.relationships.jsonl")
-    say("restoring chroma ...")
-    restored["chroma"] = exports.import_chroma(stores.get("chroma"), directory)
-    say("restoring qdrant ...")
-    restored["qdrant"] = exports.import_qdrant(stores.get("qdrant"), directory)
     say("reconciling projections with postgres ...")
     restored["reconciled"] = reconcile(stores)
     projector = Projector(stores)
@@ -190,6 +196,19 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
     restored["requeued"] = requeue(stores)
     restored["differences"] = len(verify(stores))
     return restored
+
+
+def _discard(stages: list[staging.Stage]) -> list[str]:
+    """Drop every staging copy; the stores whose copy could not be dropped (they are down)."""
+    return [stage.store for stage in stages if not stage.discard()]
+
+
+def _failed(phase: str, exc: Exception, left: list[str]) -> BackupError:
+    detail = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {str(exc)[:500]}"
+    detail = " ".join(detail.split())  # one line: cron logs one line per run
+    leftovers = (f" (staging copies left in {', '.join(left)}: invisible to reads, removed by the next restore)"
+                 if left else "")
+    return BackupError(f"restore failed while {phase}, nothing was replaced: {detail}{leftovers}")
 
 
 def prune(out: Path, *, keep_days: float, now: datetime | None = None) -> list[Path]:

@@ -138,6 +138,35 @@ class ChromaStore:
             self.api.delete_collection(name)
         self.ensure_collections()
 
+    # -- staging, for a restore that swaps only once everything loaded -----------------------
+    def create_collection(self, name: str, *, like: str) -> None:
+        """A new, empty collection shaped like the seed's collection *like* (a staging copy)."""
+        with map_unavailable(STORE, httpx.TransportError):
+            self.api.create_collection(
+                name=name,
+                metadata={"description": COLLECTIONS[like], "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
+                configuration={"hnsw": {"space": SPACE}},
+                embedding_function=None,
+            )
+
+    def rename(self, name: str, new_name: str) -> None:
+        """Rename a collection (its content and id stay); cached handles are dropped."""
+        self._handles.clear()
+        with map_unavailable(STORE, httpx.TransportError):
+            self.api.get_collection(name, embedding_function=None).modify(name=new_name)
+
+    def drop(self, name: str) -> None:
+        """Delete a collection if it exists."""
+        self._handles.pop(name, None)
+        with map_unavailable(STORE, httpx.TransportError):
+            try:
+                self.api.delete_collection(name)
+            except (NotFoundError, ValueError):
+                pass
+
+    def count(self, name: str) -> int:
+        return self._call(name, lambda c: c.count())
+
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(dimension, distance space) of a collection, as Chroma stores them."""
         collection = self.api.get_collection(name, embedding_function=None)

@@ -59,8 +59,11 @@ def _node_keys(label: str) -> str:
     return f"MATCH (n:{label}) RETURN n.{NODE_KEYS[label]} AS key"
 
 
+#: A restore loads the graph under this label before it swaps it in (jarvis.jobs.staging);
+#: staged nodes are not part of the projection, so no comparison or export sees them.
+RESTORE_STAGING_LABEL = "JarvisRestoreStaging"
 EDGE_KEYS = (
-    "MATCH (a)-[r]->(b) RETURN type(r) AS rel, labels(a)[0] AS src_label, "
+    f"MATCH (a)-[r]->(b) WHERE NOT a:{RESTORE_STAGING_LABEL} RETURN type(r) AS rel, labels(a)[0] AS src_label, "
     "coalesce(a.id, a.name) AS src, labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst"
 )
 DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"

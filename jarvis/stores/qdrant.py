@@ -276,6 +276,67 @@ class QdrantStore:
         for shard in (self._shards or {}).values():
             shard.flush()
 
+    # -- staging, for a restore that swaps only once everything loaded -----------------------
+    def create_collection(self, name: str, *, like: str) -> None:
+        """A new, empty collection shaped like the seed's collection *like* (a staging copy)."""
+        spec = next(s for s in COLLECTIONS if s.name == like)
+        if self._client is not None:
+            from qdrant_client import models
+
+            self._client.create_collection(
+                name, vectors_config=models.VectorParams(size=DIMENSION, distance=models.Distance[spec.distance.upper()]))
+            return
+        import qdrant_edge as edge
+
+        config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=DIMENSION, distance=getattr(edge.Distance, spec.distance)))
+        with _EDGE_LOCK:
+            self._shards[name] = edge.EdgeShard.create(str(self._path / name), config)
+
+    def rename(self, name: str, new_name: str) -> None:
+        """Edge: close the shard, rename its directory, open it again under the new name (a
+        rename is atomic on one file system). A server has no rename: the points are copied
+        into a new collection, then the old one is deleted (not atomic; documented)."""
+        if self._client is not None:
+            spec_name = next((s.name for s in COLLECTIONS if name.startswith(s.name)), None)
+            self.create_collection(new_name, like=spec_name)
+            batch: list = []
+            for point in self.points(name):
+                batch.append(point)
+                if len(batch) == 1000:
+                    self.upsert(new_name, batch)
+                    batch = []
+            if batch:
+                self.upsert(new_name, batch)
+            self._client.delete_collection(name)
+            return
+        with _EDGE_LOCK:
+            shard = self._shards.pop(name)
+            shard.flush()
+            shard.close()
+            (self._path / name).rename(self._path / new_name)
+            self._shards[new_name] = _load_shard(self._path / new_name)
+
+    def drop(self, name: str) -> None:
+        """Delete a collection (a staging or previous copy) if it exists."""
+        if self._client is not None:
+            if self._client.collection_exists(name):
+                self._client.delete_collection(name)
+            return
+        import shutil
+
+        with _EDGE_LOCK:
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                shard.close()
+        shutil.rmtree(self._path / name, ignore_errors=True)
+
+    def count(self, name: str) -> int:
+        if self._client is not None:
+            return int(self._client.count(name, exact=True).count)
+        import qdrant_edge as edge
+
+        return int(self._shard(name).count(edge.CountRequest(exact=True)))
+
     def _shard(self, name: str):
         try:
             return self._shards[name]
