@@ -68,6 +68,13 @@ class Stores:
                 self._projections[name] = store
             return store
 
+    def check_postgres(self) -> None:
+        """After PostgreSQL went away: replace the dead idle connections of every pool of this
+        process (the pool that met the error and its sibling), so the next request succeeds."""
+        for store in (self.postgres, self.user_postgres):
+            if store is not None:
+                store.check_idle()
+
     def health(self) -> list[Health]:
         """Each store's health through this process's own clients (an in-process Qdrant Edge
         cannot be probed from outside while we hold it)."""

@@ -185,6 +185,7 @@ class Base:
         except psycopg.DataError as exc:  # e.g. a NUL byte, which PostgreSQL text cannot hold
             raise InvalidInput("value", str(exc).splitlines()[0]) from None
         except psycopg.OperationalError as exc:
+            self.stores.check_postgres()
             raise StoreUnavailable("postgres", type(exc).__name__) from None
 
     def _one(self, query: str, params: Any = None, *, missing: str | None = None) -> dict | None:

@@ -92,7 +92,7 @@ class JarvisStore(BaseStore):
         ops = list(ops)
         for op in ops:
             validate_op_namespace(op)
-        owner = current().user_id or ""
+        owner = self.jarvis._who().user_id or ""  # the principal of this call (unnamed: the pool's default)
         writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
         for op in ops:
             if isinstance(op, PutOp):

@@ -51,7 +51,7 @@ def test_with_postgres_stopped_every_keyed_route_answers_503_fast_and_the_same_c
         back = client.get(f"/api/v1/agents/{agent_id}", headers=writer)  # the same keep-alive connection
         assert back.status_code == 200 and back.json()["name"] == name
     for facade in (jarvis, api_jarvis):  # the session's other pools meet the restart too
-        facade.stores.postgres.check_idle()
+        facade.stores.check_postgres()
 
 
 def test_with_redis_stopped_agent_reads_answer_with_the_live_status_marked_missing(

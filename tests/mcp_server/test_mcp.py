@@ -11,7 +11,6 @@ import tempfile
 
 import httpx
 import mcp_types as types
-import pytest
 
 from tests.mcp_server.conftest import call, http_session, stdio_parameters, stdio_session
 
