@@ -40,7 +40,7 @@ from jarvis.stores.redis_keys import CHANNELS
 logger = logging.getLogger("jarvis.mcp")
 
 CORE_MEMORY = """
-SELECT key, value, importance, access_count, updated_at FROM agent_memory
+SELECT agent_id, memory_type, key, value, value_encrypted, importance, access_count, updated_at FROM agent_memory
 WHERE agent_id = %(agent_id)s AND memory_type = 'core' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
 ORDER BY importance DESC, key LIMIT %(limit)s
 """
@@ -81,7 +81,9 @@ def register(server: MCPServer, access: Access) -> None:
     async def core_memory(agent_id: str, ctx: Context) -> str:
         """An agent's core memory: the facts it should always have in mind, most important first."""
         params = {"agent_id": str(_uuid(agent_id, "agent_id")), "limit": 200}
-        return await read(ctx, lambda: [jsonable(row) for row in jarvis._all(CORE_MEMORY, params)])
+        # values encrypted at rest are opened here, as every other memory read opens them
+        return await read(ctx, lambda: [jsonable(jarvis.memory_cipher.reveal(dict(row)))
+                                        for row in jarvis._all(CORE_MEMORY, params)])
 
     @server.resource("jarvis://sessions/{session_id}/history", mime_type=JSON)
     async def session_history(session_id: str, ctx: Context) -> str:
