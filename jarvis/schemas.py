@@ -192,8 +192,14 @@ class SearchIn(Input):
     scopes: list[Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences",
                          "memory"]] = Field(default_factory=lambda: ["knowledge", "conversations", "code"], min_length=1)
     limit: int = Field(default=10, ge=1, le=100)
-    agent_id: UUID | None = None   # required for the "memory" scope
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"  # text scopes: both rankings fused, or one
+    agent_id: UUID | None = None   # required for the "memory" scope; restricts the scopes that have agents
     user_id: Identifier | None = None  # restricts conversations and preferences to one user
+    session_id: Identifier | None = None  # conversations of one session
+    created_after: datetime | None = None   # inclusive
+    created_before: datetime | None = None  # exclusive
+    metadata: dict[str, str | int | float | bool] | None = Field(default=None, max_length=20)  # equality
+    as_of: datetime | None = None  # knowledge valid at this time (default: now)
 
     @model_validator(mode="after")
     def _query_or_vector(self) -> "SearchIn":

@@ -1,0 +1,43 @@
+-- 012_hybrid_search_and_validity.sql — keyword rankings beside the vector ones, the context a
+-- conversation turn was indexed with, and knowledge that is valid for a time.
+--
+-- Every text scope gets a stored, generated tsvector (English configuration: stems and drops
+-- stop words, so a question and its answer meet on "hiking"/"hiked") and a GIN index on it.
+-- Search ranks it beside the vector ranking and fuses the two (jarvis/domain/hybrid.py).
+-- The main text weighs 'A'; secondary text (a topic, a purpose, a memory's key, a turn's
+-- context) weighs less, so a word of the text itself outranks the same word nearby.
+
+-- conversations: `context` holds what a turn was indexed with besides its own words (the
+-- session's date and the turn before it): a turn answering "what did she adopt?" often says
+-- only "yes, last week!". The seed's full-text index keeps its name, now on the stored column.
+ALTER TABLE conversations ADD COLUMN context TEXT;
+ALTER TABLE conversations ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english'::regconfig, content), 'A')
+    || setweight(to_tsvector('english'::regconfig, coalesce(context, '')), 'D')) STORED;
+DROP INDEX IF EXISTS idx_conversations_text_search;
+CREATE INDEX idx_conversations_text_search ON conversations USING gin (search_tsv);
+
+-- knowledge: when a fact holds (valid_from/valid_to), beside when it was recorded (created_at).
+-- A fact that supersedes another closes the other's validity; nothing is deleted.
+ALTER TABLE knowledge ADD COLUMN valid_from TIMESTAMPTZ;
+UPDATE knowledge SET valid_from = created_at;
+ALTER TABLE knowledge ALTER COLUMN valid_from SET NOT NULL,
+                      ALTER COLUMN valid_from SET DEFAULT CURRENT_TIMESTAMP;
+ALTER TABLE knowledge ADD COLUMN valid_to TIMESTAMPTZ,
+                      ADD COLUMN supersedes UUID REFERENCES knowledge (id) ON DELETE SET NULL,
+                      ADD CONSTRAINT knowledge_validity_check CHECK (valid_to IS NULL OR valid_to >= valid_from);
+CREATE INDEX idx_knowledge_supersedes ON knowledge (supersedes) WHERE supersedes IS NOT NULL;
+ALTER TABLE knowledge ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english'::regconfig, topic), 'B')
+    || setweight(to_tsvector('english'::regconfig, content), 'A')) STORED;
+CREATE INDEX idx_knowledge_search_tsv ON knowledge USING gin (search_tsv);
+
+ALTER TABLE code_snippets ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english'::regconfig, coalesce(purpose, '')), 'B')
+    || setweight(to_tsvector('english'::regconfig, content), 'A')) STORED;
+CREATE INDEX idx_code_search_tsv ON code_snippets USING gin (search_tsv);
+
+ALTER TABLE agent_memory ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english'::regconfig, key), 'B')
+    || setweight(to_tsvector('english'::regconfig, value), 'A')) STORED;
+CREATE INDEX idx_memory_search_tsv ON agent_memory USING gin (search_tsv);
