@@ -6,7 +6,7 @@ input is refused before anything is written anywhere.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -98,6 +98,18 @@ class MessageIn(Input):
     task_id: UUID | None = None
     audio_file_path: str | None = Field(default=None, max_length=4096)
     metadata: JsonObject = Field(default_factory=dict)
+    created_at: datetime | None = None  # when it was said, for imports (default: now); never in the future
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if value > datetime.now(timezone.utc) + timedelta(minutes=5):
+            raise ValueError("must not be in the future")
+        return value
 
 
 class MemoryIn(Input):

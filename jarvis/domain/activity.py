@@ -8,15 +8,16 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
+from jarvis.domain.turns import TurnsMixin, indexed_text, turn_context
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
 
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
-                           metadata, embedding)
+                           metadata, context, embedding, created_at)
 VALUES (%(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s, %(agent_id)s,
-        %(task_id)s, %(metadata)s, %(embedding)s)
+        %(task_id)s, %(metadata)s, %(context)s, %(embedding)s, coalesce(%(created_at)s, CURRENT_TIMESTAMP))
 RETURNING id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
 """
 HISTORY = """
@@ -34,9 +35,9 @@ ORDER BY created_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
 """
 TEXT_SEARCH = """
 SELECT id, session_id, user_id, role, content, created_at,
-       ts_rank(to_tsvector('english', content), query) AS rank
+       ts_rank(search_tsv, query) AS rank
 FROM conversations, websearch_to_tsquery('english', %(query)s) AS query
-WHERE to_tsvector('english', content) @@ query AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+WHERE search_tsv @@ query AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
 ORDER BY rank DESC, created_at DESC LIMIT %(limit)s
 """
 INSERT_COLLABORATION = """
@@ -75,20 +76,22 @@ def _json(value: dict | None) -> Jsonb | None:
     return Jsonb(value) if value is not None else None
 
 
-class ActivityMixin(Base):
+class ActivityMixin(TurnsMixin, Base):
     # -- conversations ---------------------------------------------------------------------
     def append_message(self, **fields: Any) -> Written:
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
         the session in Redis, and record that the user INTERACTED_WITH the agent."""
         spec = parse(MessageIn, fields)
-        vector = self._embed(spec.content, field="content")
+        context = turn_context(previous=self.previous_turns([spec.session_id]).get(spec.session_id),
+                               said_at=spec.created_at)
+        vector = self._embed(indexed_text(spec.content, context), field="content")
 
         def work(conn):
             events = []
             if spec.user_id and conn.execute(ENSURE_USER, (spec.user_id,)).fetchone():
                 events.append(Event("user", spec.user_id))
             row = conn.execute(INSERT_MESSAGE, {**spec.model_dump(), "metadata": Jsonb(spec.metadata),
-                                                "embedding": vector}).fetchone()
+                                                "context": context, "embedding": vector}).fetchone()
             events.append(Event("conversation", str(row["id"])))
             if spec.user_id and spec.agent_id:
                 events.append(self._edge(conn, "INTERACTED_WITH", "User", spec.user_id, "Agent", spec.agent_id))
