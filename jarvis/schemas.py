@@ -128,6 +128,19 @@ class KnowledgeIn(Input):
     category: Name | None = None
     confidence: Unit = 1.0
     agent_id: UUID | None = None
+    valid_from: datetime | None = None  # when the fact starts to hold (default: now)
+    valid_to: datetime | None = None    # when it stops (default: until superseded)
+    supersedes: UUID | None = None      # a fact this one replaces: its validity ends at valid_from
+
+    @model_validator(mode="after")
+    def _validity(self) -> "KnowledgeIn":
+        for name in ("valid_from", "valid_to"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                setattr(self, name, value.replace(tzinfo=timezone.utc))
+        if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
+            raise InvalidInput("valid_to", "must be later than valid_from")
+        return self
 
 
 class CodeSnippetIn(Input):
