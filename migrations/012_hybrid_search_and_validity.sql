@@ -41,3 +41,11 @@ ALTER TABLE agent_memory ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english'::regconfig, key), 'B')
     || setweight(to_tsvector('english'::regconfig, value), 'A')) STORED;
 CREATE INDEX idx_memory_search_tsv ON agent_memory USING gin (search_tsv);
+
+-- (new)-[:SUPERSEDES]->(old) between knowledge facts, as a graph edge like the others.
+ALTER TABLE graph_edges DROP CONSTRAINT graph_edges_rel_type_check;
+ALTER TABLE graph_edges ADD CONSTRAINT graph_edges_rel_type_check CHECK (rel_type IN (
+    'ASSIGNED_TO', 'REQUESTED_BY', 'DEPENDS_ON', 'PRODUCES',
+    'HAS_CAPABILITY', 'USES_MODEL', 'COLLABORATES_WITH', 'LEARNED_FROM',
+    'PREFERS', 'INTERACTED_WITH',
+    'RELATED_TO', 'GENERATED_BY', 'USED_IN', 'SUPERSEDES'));

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Base, Written, as_uuid, jsonable
-from jarvis.domain.turns import TurnsMixin, indexed_text, turn_context
+from jarvis.domain.turns import TurnsMixin, turn_context
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
@@ -82,11 +82,12 @@ class ActivityMixin(TurnsMixin, Base):
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
         the session in Redis, and record that the user INTERACTED_WITH the agent."""
         spec = parse(MessageIn, fields)
-        context = turn_context(previous=self.previous_turns([spec.session_id]).get(spec.session_id),
-                               said_at=spec.created_at)
-        vector = self._embed(indexed_text(spec.content, context), field="content")
+        previous = self.previous_turns([spec.session_id]).get(spec.session_id)
+        context = turn_context(previous=previous and previous["content"], said_at=spec.created_at)
+        vector = self._embed(spec.content, field="content")
 
         def work(conn):
+            self.add_next_turn(conn, previous, spec.content)
             events = []
             if spec.user_id and conn.execute(ENSURE_USER, (spec.user_id,)).fetchone():
                 events.append(Event("user", spec.user_id))

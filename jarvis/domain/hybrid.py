@@ -5,12 +5,11 @@ A scope's search is one round trip to PostgreSQL whatever the mode:
 * ``v`` — the vector ranking: the ids and scores the projection (Chroma, Qdrant) returned,
   passed in as arrays, or, when the projection is down or there is none, pgvector over the
   same rows with the same filter;
-* ``k`` — the keyword ranking: the stored ``search_tsv`` (English full text, see migration
-  012) against the query's words joined by OR, through the GIN index, ranked by
-  ``ts_rank`` normalised by document length;
-* the two fused by reciprocal rank (``1/(RRF_K + rank)`` summed over the rankings an item is
-  in), and the best ``limit`` rows hydrated — with the filter applied again, so a projection
-  that lags behind an update or a delete never returns a row the filter excludes.
+* ``k`` — the keyword ranking: BM25 over the stored ``search_tsv`` (English full text,
+  migration 012), candidates found through its GIN index;
+* the two fused — a convex combination of normalised scores — and the best ``limit`` rows
+  hydrated, with the filter applied again, so a projection that lags behind an update or a
+  delete never returns a row the filter excludes.
 
 Statements are assembled here from fixed fragments (table and column names of
 :data:`~jarvis.domain.search.SCOPES`, the filter's own fixed clauses); every value, the query
@@ -21,8 +20,16 @@ from __future__ import annotations
 
 from enum import Enum
 
-#: Reciprocal rank fusion's constant (Cormack et al., 2009): the usual 60, not fitted to any data.
-RRF_K = 60
+#: Fusion: ``ALPHA`` x the vector score min-max normalised over its candidates + (1 - ALPHA) x
+#: the keyword score divided by the best one (a convex combination of normalised scores; on
+#: LoCoMo it beat reciprocal rank fusion, see docs/benchmarks.md). Even weights: not fitted.
+ALPHA = 0.5
+#: BM25's usual constants (Robertson & Zaragoza, 2009), not fitted to any data.
+BM25_K1 = 1.2
+BM25_B = 0.75
+#: Rows counted, at most, for the corpus size and for each term's document frequency: a term
+#: in more rows than this is too common to select candidates (it still adds to their score).
+COUNT_CAP = 5000
 
 
 class Mode(str, Enum):
@@ -33,60 +40,86 @@ class Mode(str, Enum):
     keyword = "keyword"
 
 
-#: The query's lexemes (English configuration, as the stored tsvectors) joined by OR: a
-#: question shares only some of its words with its answer. plainto_tsquery normalises and
-#: quotes them; its AND becomes OR in the normalised text, never in the caller's.
-KEYWORD_QUERY = "CAST(replace(plainto_tsquery('english', %(query)s)::text, ' & ', ' | ') AS tsquery)"
+#: A term's frequency in a row, weighted by where it occurs (the tsvector's labels, migration
+#: 012): the text itself 1, a title-like field (topic, purpose, key) 0.5, a turn's context 0.3.
+TERM_FREQUENCY = ("(SELECT sum(CASE w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.5 WHEN 'C' THEN 0.4 ELSE 0.3 END) "
+                  "FROM unnest(u.weights) AS w)")
+
+#: Each lexeme of the query (English configuration, as stored) as a one-term tsquery, quoted
+#: as tsquery input wants it (backslashes and quotes escaped), never re-parsed as words.
+QUERY_TERMS = r"""k_terms AS (
+    SELECT DISTINCT lexeme,
+           CAST('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''' AS tsquery) AS k_q
+    FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) AS lexeme)"""
+
+_V_NORM = ("CASE WHEN max(v_score) OVER () > min(v_score) OVER () THEN (v_score - min(v_score) OVER ()) / "
+           "(max(v_score) OVER () - min(v_score) OVER ()) ELSE 1 END AS v_norm")
 
 
 def _vector_from_projection() -> str:
-    return ("SELECT h.id, h.v_score, h.v_rank FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) "
-            "WITH ORDINALITY AS h(id, v_score, v_rank)")
+    return (f"SELECT h.id, h.v_score, {_V_NORM} FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) "
+            "AS h(id, v_score)")
 
 
 def _vector_from_postgres(table: str, where: str, *, euclid: bool) -> str:
     op = "<->" if euclid else "<=>"
     score = "1 - ((embedding <-> %(vector)s) ^ 2) / 2" if euclid else "1 - (embedding <=> %(vector)s)"
-    return (f"SELECT id, v_score, row_number() OVER (ORDER BY v_score DESC) AS v_rank FROM ("
+    return (f"SELECT id, v_score, {_V_NORM} FROM ("
             f"SELECT id, {score} AS v_score FROM {table} WHERE {where} "
             f"ORDER BY embedding {op} %(vector)s LIMIT %(depth)s) nearest")
 
 
-def _keyword(table: str, where: str) -> str:
-    return (f"SELECT id, k_score, row_number() OVER (ORDER BY k_score DESC) AS k_rank FROM ("
-            f"SELECT id, ts_rank(search_tsv, q, 1) AS k_score FROM {table}, {KEYWORD_QUERY} AS q "
-            f"WHERE search_tsv @@ q AND {where} ORDER BY k_score DESC LIMIT %(depth)s) matched")
+def _keyword(table: str, where: str) -> list[str]:
+    """BM25 over the stored tsvectors, as CTEs ending in ``k``. Document frequencies are
+    counted in the rows this search may see (its filter, and row-level security), never in
+    other users' rows, so no statistic of theirs leaks into a ranking; each count stops at
+    ``COUNT_CAP``. Candidates are the rows holding a selective term (all terms if none is)."""
+    return [
+        QUERY_TERMS,
+        f"k_corpus AS (SELECT count(*) AS k_n, coalesce(avg(length(search_tsv)), 1) AS k_avgdl FROM ("
+        f"SELECT search_tsv FROM {table} WHERE {where} LIMIT %(cap)s) c)",
+        f"k_df AS (SELECT lexeme, k_q, (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE search_tsv @@ k_terms.k_q "
+        f"AND {where} LIMIT %(cap)s) m) AS k_df FROM k_terms)",
+        "k_idf AS (SELECT lexeme, k_q, ln(1 + (greatest(k_n, k_df) - k_df + 0.5) / (k_df + 0.5)) AS k_idf, "
+        "k_df < %(cap)s AS k_selective FROM k_df, k_corpus WHERE k_df > 0)",
+        "k_wanted AS (SELECT CAST(string_agg(k_q::text, ' | ') AS tsquery) AS k_q FROM k_idf "
+        "WHERE k_selective OR NOT EXISTS (SELECT 1 FROM k_idf WHERE k_selective))",
+        f"k_scored AS (SELECT t.id, (SELECT sum(i.k_idf * d.tf * (%(k1)s + 1) / (d.tf + %(k1)s * (1 - %(b)s + %(b)s "
+        f"* length(t.search_tsv) / k_avgdl))) FROM (SELECT u.lexeme, {TERM_FREQUENCY} AS tf "
+        f"FROM unnest(t.search_tsv) AS u) d JOIN k_idf i USING (lexeme)) AS k_score "
+        f"FROM {table} t, k_wanted, k_corpus WHERE t.search_tsv @@ k_wanted.k_q AND {where} "
+        f"ORDER BY k_score DESC, t.id LIMIT %(depth)s)",
+        "k AS (SELECT id, k_score, k_score / max(k_score) OVER () AS k_norm FROM k_scored)",
+    ]
 
 
 def statement(*, table: str, columns: str, where: str, vector: str | None, keyword: bool,
               fuse: bool, euclid: bool = False) -> str:
     """One scope's search. *vector*: ``"projection"`` (ids and scores given as ``hit_ids``,
     ``hit_scores``), ``"postgres"`` (pgvector, ``vector``), or None (keyword only). With
-    *fuse*, the score is the reciprocal-rank one even for a single ranking, so that a hybrid
-    search merges scopes that have keywords with scopes that have none on one scale.
+    *fuse* (a hybrid search), the score is the fused one even where one ranking is missing
+    (a scope without keywords), so that scopes merge on one scale.
 
-    Parameters: ``limit``, ``depth`` (candidates per ranking), ``query`` (with *keyword*),
-    ``rrf_k``, and the filter's ``f_*``."""
+    Parameters: ``limit``, ``depth`` (candidates per ranking), ``query``, ``cap``, ``k1``,
+    ``b`` (with *keyword*), ``alpha``, and the filter's ``f_*``."""
     if vector is None and not keyword:
         raise ValueError("a search needs a vector ranking, a keyword ranking or both")
-    parts, ranked = [], []
+    parts = []
     if vector is not None:
         source = _vector_from_projection() if vector == "projection" else _vector_from_postgres(
             table, where, euclid=euclid)
         parts.append(f"v AS ({source})")
-        ranked.append("v")
     if keyword:
-        parts.append(f"k AS ({_keyword(table, where)})")
-        ranked.append("k")
-    if ranked == ["v"]:
-        score = "1.0 / (%(rrf_k)s + v_rank)" if fuse else "v_score"
+        parts += _keyword(table, where)
+    if vector is not None and keyword:
+        fused = ("SELECT id, %(alpha)s * coalesce(v.v_norm, 0) + (1 - %(alpha)s) * coalesce(k.k_norm, 0) AS score, "
+                 "v.v_score, k.k_score FROM v FULL JOIN k USING (id)")
+    elif vector is not None:
+        score = "%(alpha)s * v_norm" if fuse else "v_score"
         fused = f"SELECT id, {score} AS score, v_score, NULL::float8 AS k_score FROM v"
-    elif ranked == ["k"]:
-        score = "1.0 / (%(rrf_k)s + k_rank)" if fuse else "k_score"
-        fused = f"SELECT id, {score} AS score, NULL::float8 AS v_score, k_score FROM k"
     else:
-        fused = ("SELECT id, coalesce(1.0 / (%(rrf_k)s + v.v_rank), 0) + coalesce(1.0 / (%(rrf_k)s + k.k_rank), 0) "
-                 "AS score, v.v_score, k.k_score FROM v FULL JOIN k USING (id)")
+        score = "(1 - %(alpha)s) * k_norm" if fuse else "k_score"
+        fused = f"SELECT id, {score} AS score, NULL::float8 AS v_score, k_score FROM k"
     parts.append(f"fused AS ({fused})")
     return (f"WITH {', '.join(parts)} "
             f"SELECT {columns}, fused.score::float8 AS score, fused.v_score::float8 AS vector_score, "

@@ -2,7 +2,7 @@
 
 The query is embedded once; each scope is asked concurrently. In a text scope (knowledge,
 conversations, code, memory) ``mode="hybrid"`` (the default) fuses the vector ranking of
-the store that projects it (Chroma) with a keyword ranking from PostgreSQL full text;
+the store that projects it (Chroma) with a BM25 keyword ranking from PostgreSQL full text;
 ``"vector"`` and ``"keyword"`` use one of them. The other scopes (Qdrant's) rank by vector.
 If the projection is down, the vector ranking comes from pgvector over the same rows with
 the same filter and the answer says it is degraded. Every hit is hydrated from PostgreSQL
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from jarvis.domain.base import Base, jsonable
-from jarvis.domain.hybrid import RRF_K, Mode, statement
+from jarvis.domain.hybrid import ALPHA, BM25_B, BM25_K1, COUNT_CAP, Mode, statement
 from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.schemas import SearchIn, parse
@@ -109,8 +109,8 @@ class SearchMixin(Base):
         """Search *query* (or a *vector*) in *scopes*; hits merged best first with their rows, and
         ``degraded``. See the module's docstring for ``mode`` and the filters.
 
-        Each hit has ``score`` (hybrid: the fused reciprocal-rank score; vector: cosine;
-        keyword: the full-text rank) and, where known, ``vector_score`` and ``keyword_score``.
+        Each hit has ``score`` (hybrid: the fused score, 0 to 1; vector: cosine; keyword: BM25)
+        and, where known, ``vector_score`` (cosine) and ``keyword_score`` (BM25).
         Raises InvalidInput naming the field."""
         spec = parse(SearchIn, fields)
         if "memory" in spec.scopes and spec.agent_id is None:
@@ -149,7 +149,7 @@ class SearchMixin(Base):
         keyword = scope.text and ask.query is not None and ask.mode is not Mode.vector
         wants_vector = ask.vector is not None and (ask.mode is not Mode.keyword or not scope.text)
         depth = max(CANDIDATES, ask.limit)
-        params.update(limit=ask.limit, depth=depth, query=ask.query, rrf_k=RRF_K)
+        params.update(limit=ask.limit, depth=depth, query=ask.query, alpha=ALPHA, cap=COUNT_CAP, k1=BM25_K1, b=BM25_B)
         degraded, source = None, None
         if wants_vector:
             source = "postgres"

@@ -1,11 +1,12 @@
 """Conversation turns indexed with their context, one at a time or in bulk.
 
 A turn is often unfindable on its own words: "Yes, last week!" answers "when did Ada adopt
-the dog?" only beside the turn it replies to. So a turn is indexed — its embedding and its
-keyword vector, never its stored content — together with ``context``: the date it was said
-and the turn before it in its session. ``docs/benchmarks.md`` has what each part is worth
-on LoCoMo. The context is stored with the row (``conversations.context``), so a projection
-rebuilt from PostgreSQL indexes exactly what search was measured with, without re-embedding.
+the dog?" only beside the turns around it. So a turn's keyword index (``search_tsv``, not
+its stored content nor its embedding) also holds ``context``: the date it was said, the turn
+before it and — added when it arrives — the turn after it, at a lower weight than the turn's
+own words. Its embedding is made from its own words alone: on LoCoMo, embedding the context
+too made vector search worse while the same context in the keyword index made it better
+(``docs/benchmarks.md``). The context is a column of the row, so a rebuild needs no model.
 """
 
 from __future__ import annotations
@@ -34,10 +35,16 @@ INSERT INTO conversations (id, session_id, user_id, message_type, role, content,
 VALUES (%(id)s, %(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s,
         %(agent_id)s, %(task_id)s, %(metadata)s, %(context)s, %(embedding)s, coalesce(%(created_at)s, CURRENT_TIMESTAMP))
 """
-#: The latest turn of each session, to give the first turn of a batch (or a single turn) its context.
+#: The latest turn of each session, to give the first turn of a batch (or a single turn) its
+#: context, and to add the new turn to that turn's context. Row-level security applies: a
+#: session's turns of another user are neither read nor changed.
 LAST_TURNS = """
-SELECT DISTINCT ON (session_id) session_id, content FROM conversations
+SELECT DISTINCT ON (session_id) session_id, id, created_at, content FROM conversations
 WHERE session_id = ANY(%(sessions)s) ORDER BY session_id, created_at DESC, id DESC
+"""
+ADD_NEXT_TURN = """
+UPDATE conversations SET context = concat_ws(E'\n', context, %(next)s)
+WHERE id = %(id)s AND created_at = %(created_at)s
 """
 FORGET_CONVERSATIONS = "DELETE FROM conversations WHERE user_id = ANY(%(users)s) RETURNING id::text"
 FORGET_PREFERENCES = "DELETE FROM user_preferences WHERE user_id = ANY(%(users)s) RETURNING id::text"
@@ -53,15 +60,18 @@ def turn_context(*, previous: str | None, said_at: datetime | None) -> str:
     return "\n".join(parts)
 
 
-def indexed_text(content: str, context: str | None) -> str:
-    """The text a turn's embedding is computed from: its context, then the turn itself."""
-    return f"{context}\n{content}" if context else content
-
-
 class TurnsMixin(Base):
-    def previous_turns(self, session_ids: Iterable[str]) -> dict[str, str]:
-        """The latest stored turn's content of each session (sessions without turns are absent)."""
-        return {r["session_id"]: r["content"] for r in self._all(LAST_TURNS, {"sessions": sorted(set(session_ids))})}
+    def previous_turns(self, session_ids: Iterable[str]) -> dict[str, dict]:
+        """The latest stored turn of each session (id, created_at, content); sessions without
+        turns are absent."""
+        return {r["session_id"]: r for r in self._all(LAST_TURNS, {"sessions": sorted(set(session_ids))})}
+
+    @staticmethod
+    def add_next_turn(conn, previous: dict | None, content: str) -> None:
+        """Add *content* to the context of the *previous* turn of its session (if there is one)."""
+        if previous is not None:
+            conn.execute(ADD_NEXT_TURN, {"id": previous["id"], "created_at": previous["created_at"],
+                                         "next": content[:PREVIOUS_TURN_CHARS]})
 
     def ingest_messages(self, items: Iterable[dict[str, Any]], *, batch_size: int = 128,
                         wait: bool | None = None) -> dict[str, Any]:
@@ -69,7 +79,7 @@ class TurnsMixin(Base):
         first). Every item is checked before anything is written (a bad one is refused, naming
         it: ``items[3].content``); then batches of *batch_size*, each one transaction, are
         embedded ahead on the embedder's lanes while the previous batch commits, as
-        :meth:`ingest_knowledge` does. Each turn gets its context (date, previous turn).
+        :meth:`ingest_knowledge` does. Each turn gets its context (date, previous and next turns).
 
         Returns ``{"ids", "count"}`` (ids in input order) once the last batch has committed;
         with ``wait=False``, :meth:`flush` waits for the last projection."""
@@ -86,29 +96,46 @@ class TurnsMixin(Base):
                 specs.append(parse(MessageIn, item))
             except InvalidInput as exc:
                 raise InvalidInput(f"items[{index}].{exc.field}", exc.reason) from None
-        previous = self.previous_turns(spec.session_id for spec in specs)
-        contexts = []
-        for spec in specs:
-            contexts.append(turn_context(previous=previous.get(spec.session_id), said_at=spec.created_at))
+        stored = self.previous_turns(spec.session_id for spec in specs)
+        following: dict[int, str] = {}
+        later: dict[str, str] = {}
+        for index in range(len(specs) - 1, -1, -1):
+            if specs[index].session_id in later:
+                following[index] = later[specs[index].session_id]
+            later[specs[index].session_id] = specs[index].content
+        previous: dict[str, str] = {}
+        contexts, follows = [], []
+        for index, spec in enumerate(specs):
+            if spec.session_id not in previous:  # the session's first new turn follows its stored last one
+                follows.append((index, stored.get(spec.session_id), spec.content))
+            before = previous.get(spec.session_id) or (stored.get(spec.session_id) or {}).get("content")
+            context = turn_context(previous=before, said_at=spec.created_at)
+            after = following.get(index)
+            contexts.append(f"{context}\n{after[:PREVIOUS_TURN_CHARS]}" if after else context)
             previous[spec.session_id] = spec.content
         rows = list(zip(specs, contexts))
         batches = [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
-        embedded = self.embedder.embed_batches(([indexed_text(s.content, c) for s, c in batch] for batch in batches),
+        embedded = self.embedder.embed_batches(([s.content for s, _ in batch] for batch in batches),
                                                field="items.content")
         ids: list[str] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ingest") as writer:
             committing: Future[Written] | None = None
-            for batch, vectors in zip(batches, embedded):
+            for number, (batch, vectors) in enumerate(zip(batches, embedded)):
                 if committing is not None:
                     ids += committing.result()["ids"]
-                committing = writer.submit(copy_context().run, self._insert_turns, batch, vectors, wait)
+                start = number * batch_size
+                mine = [(turn, content) for index, turn, content in follows if start <= index < start + batch_size]
+                committing = writer.submit(copy_context().run, self._insert_turns, batch, vectors, wait, mine)
             ids += committing.result()["ids"]
         self._touch_sessions(specs)
         return {"ids": ids, "count": len(ids)}
 
-    def _insert_turns(self, batch: list[tuple[MessageIn, str]], vectors: np.ndarray, wait: bool | None) -> Written:
+    def _insert_turns(self, batch: list[tuple[MessageIn, str]], vectors: np.ndarray, wait: bool | None,
+                      follows: list[tuple[dict | None, str]]) -> Written:
         def work(conn):
             keys = [uuid.uuid4() for _ in batch]
+            for previous, content in follows:
+                self.add_next_turn(conn, previous, content)
             events = []
             for user in sorted({spec.user_id for spec, _ in batch if spec.user_id}):
                 if conn.execute(ENSURE_USER, (user,)).fetchone():

@@ -116,7 +116,8 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
     for mode in modes:
         if mode not in MODES:
             raise InvalidInput("--modes", f"must be among {', '.join(MODES)}")
-    conversations = load(folder, run=uuid.uuid4().hex[:8])
+    run_id = uuid.uuid4().hex[:8]
+    conversations = load(folder, run=run_id)
     try:
         turns = [turn for c in conversations for turn in c.turns]
         progress(f"ingesting {len(turns)} turns of {len(conversations)} conversations")
@@ -150,7 +151,7 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
                 "search_p50_ms": float(np.percentile(latencies, 50)),
                 "search_p95_ms": float(np.percentile(latencies, 95)),
             }
-        return {"conversations": len(conversations), "turns": len(turns), "questions": len(questions),
+        return {"run": run_id, "conversations": len(conversations), "turns": len(turns), "questions": len(questions),
                 "ingest_seconds": ingest_seconds, "ingest_turns_per_s": len(turns) / ingest_seconds,
                 "modes": results}
     finally:
