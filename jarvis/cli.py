@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     locomo.add_argument("--modes", default="hybrid,vector,keyword", help="comma-separated search modes")
     locomo.add_argument("--json", action="store_true", help="machine-readable output")
     locomo.add_argument("--keep", action="store_true", help="keep the ingested conversations (default: delete)")
+    locomo.add_argument("--docs", action="store_true", help="also write the table into docs/benchmarks.md")
 
     demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
@@ -306,6 +307,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         figures = locomo.run(jarvis, args.data, modes=[m.strip() for m in args.modes.split(",") if m.strip()],
                              keep=args.keep, progress=progress)
     print(json.dumps(figures, indent=2) if args.json else locomo.table(figures))
+    if args.docs:
+        command = f"scripts/jarvis eval locomo --data {args.data} --modes {args.modes}"
+        print(f"wrote {locomo.write_docs(figures, command)}", file=sys.stderr)
     return 0
 
 

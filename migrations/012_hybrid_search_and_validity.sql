@@ -49,3 +49,15 @@ ALTER TABLE graph_edges ADD CONSTRAINT graph_edges_rel_type_check CHECK (rel_typ
     'HAS_CAPABILITY', 'USES_MODEL', 'COLLABORATES_WITH', 'LEARNED_FROM',
     'PREFERS', 'INTERACTED_WITH',
     'RELATED_TO', 'GENERATED_BY', 'USED_IN', 'SUPERSEDES'));
+
+-- The projections gain fields the filters read (created_ts, meta_*, valid_from_ts/valid_to_ts,
+-- and validity on Knowledge nodes): queue every existing row for re-projection, which reads
+-- the row as it is now and upserts it (stored vectors, nothing re-embedded). `jarvis sync`
+-- or the server's projector applies them; on a fresh database these insert nothing.
+INSERT INTO outbox (entity, entity_id, operation, pending_stores)
+SELECT 'knowledge', id::text, 'upsert', ARRAY['neo4j', 'chroma'] FROM knowledge
+UNION ALL SELECT 'conversation', id::text, 'upsert', ARRAY['chroma'] FROM conversations
+UNION ALL SELECT 'code_snippet', id::text, 'upsert', ARRAY['chroma'] FROM code_snippets
+UNION ALL SELECT 'agent_capability', id::text, 'upsert', ARRAY['qdrant'] FROM agent_capabilities
+UNION ALL SELECT 'task_pattern', id::text, 'upsert', ARRAY['qdrant'] FROM task_patterns
+UNION ALL SELECT 'user_preference', id::text, 'upsert', ARRAY['qdrant'] FROM user_preferences;

@@ -43,7 +43,7 @@ SELECT DISTINCT ON (session_id) session_id, id, created_at, content FROM convers
 WHERE session_id = ANY(%(sessions)s) ORDER BY session_id, created_at DESC, id DESC
 """
 ADD_NEXT_TURN = """
-UPDATE conversations SET context = concat_ws(E'\n', context, %(next)s)
+UPDATE conversations SET context = concat_ws(E'\n', context, %(next)s::text)
 WHERE id = %(id)s AND created_at = %(created_at)s
 """
 FORGET_CONVERSATIONS = "DELETE FROM conversations WHERE user_id = ANY(%(users)s) RETURNING id::text"

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 
 from jarvis.errors import InvalidInput
+from jarvis.paths import PROJECT_ROOT
 
+#: The section of docs/benchmarks.md this evaluation owns (``jarvis bench`` keeps it as it is).
+DOCS_HEADING = "## Retrieval quality: LoCoMo"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10, 20)
 MODES = ("hybrid", "vector", "keyword")
@@ -173,3 +176,29 @@ def table(figures: dict[str, Any]) -> str:
             lines.append(f"| {mode} | {category} | {row['questions']} | {row['R@1']:.3f} | {row['R@5']:.3f} | "
                          f"{row['R@10']:.3f} | {row['R@20']:.3f} | {row['hit@10']:.3f} | {timing} |")
     return "\n".join(lines)
+
+
+def section(text: str) -> str:
+    """This evaluation's section of a benchmarks document (empty if it has none)."""
+    start = text.find(DOCS_HEADING)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(DOCS_HEADING))
+    return text[start:] if end < 0 else text[start:end + 1]
+
+
+def write_docs(figures: dict[str, Any], command: str, path: Path = PROJECT_ROOT / "docs" / "benchmarks.md") -> Path:
+    """Put the table, with the command that made it, in its section of docs/benchmarks.md."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    body = "\n".join([
+        DOCS_HEADING, "",
+        f"Measured {stamp} UTC with `{command}`: evidence recall@k (the share of a question's annotated evidence "
+        "turns in the top k) and hit@10 (at least one in the top 10), no LLM, all-MiniLM-L6-v2. "
+        "Search latency is the whole facade search of one user's conversations (the query's embedding, the "
+        "same for every mode, is made beforehand).", "",
+        table(figures), ""])
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    old = section(text)
+    text = text.replace(old, body + "\n") if old else text.rstrip("\n") + "\n\n" + body + "\n"
+    path.write_text(text)
+    return path

@@ -82,3 +82,19 @@ def test_the_command_prints_json_and_refuses_a_bad_folder(jarvis_cli, folder, tm
     assert list(figures["modes"]) == ["vector"] and figures["modes"]["vector"]["overall"]["R@20"] == 1.0
     missing = jarvis_cli("eval", "locomo", "--data", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "--data" in missing.stderr
+
+
+def test_the_table_goes_into_its_own_section_of_the_benchmarks_document(tmp_path) -> None:
+    figures = {"conversations": 1, "turns": 2, "questions": 1, "ingest_turns_per_s": 5.0, "modes": {"hybrid": {
+        "categories": {name: {"R@1": 1.0, "R@5": 1.0, "R@10": 1.0, "R@20": 1.0, "hit@10": 1.0, "questions": 1}
+                       for name in locomo.CATEGORIES.values()},
+        "overall": {"R@1": 1.0, "R@5": 1.0, "R@10": 1.0, "R@20": 1.0, "hit@10": 1.0, "questions": 1},
+        "search_p50_ms": 3.0, "search_p95_ms": 4.0}}}
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n| figure |\n\n## Machine and versions\n\n- cpu: x\n")
+    locomo.write_docs(figures, "first", doc)
+    locomo.write_docs(figures, "second", doc)
+    text = doc.read_text()
+    assert text.count(locomo.DOCS_HEADING) == 1 and "`second`" in text and "`first`" not in text
+    assert text.startswith("# Benchmarks\n\n| figure |") and "- cpu: x" in text
+    assert locomo.section(text).startswith(locomo.DOCS_HEADING) and "| hybrid | **overall** | 1 |" in text
