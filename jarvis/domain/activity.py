@@ -33,11 +33,14 @@ WHERE (%(severity)s::text IS NULL OR severity = %(severity)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
 ORDER BY created_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
 """
+#: The GIN index finds the candidates; ts_filter keeps the words of the message itself
+#: (weight A), not those of its context (the neighbouring turns, weight D).
 TEXT_SEARCH = """
 SELECT id, session_id, user_id, role, content, created_at,
-       ts_rank(search_tsv, query) AS rank
+       ts_rank(ts_filter(search_tsv, '{a}'), query) AS rank
 FROM conversations, websearch_to_tsquery('english', %(query)s) AS query
-WHERE search_tsv @@ query AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+WHERE search_tsv @@ query AND ts_filter(search_tsv, '{a}') @@ query
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
 ORDER BY rank DESC, created_at DESC LIMIT %(limit)s
 """
 INSERT_COLLABORATION = """
