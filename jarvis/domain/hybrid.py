@@ -78,17 +78,22 @@ def _keyword(table: str, where: str) -> list[str]:
         QUERY_TERMS,
         f"k_corpus AS (SELECT count(*) AS k_n, coalesce(avg(length(search_tsv)), 1) AS k_avgdl FROM ("
         f"SELECT search_tsv FROM {table} WHERE {where} LIMIT %(cap)s) c)",
-        f"k_df AS (SELECT lexeme, k_q, (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE search_tsv @@ k_terms.k_q "
-        f"AND {where} LIMIT %(cap)s) m) AS k_df FROM k_terms)",
-        "k_idf AS (SELECT lexeme, k_q, ln(1 + (greatest(k_n, k_df) - k_df + 0.5) / (k_df + 0.5)) AS k_idf, "
-        "k_df < %(cap)s AS k_selective FROM k_df, k_corpus WHERE k_df > 0)",
-        "k_wanted AS (SELECT CAST(string_agg(k_q::text, ' | ') AS tsquery) AS k_q FROM k_idf "
+        # materialised: each count runs once, however often the CTEs below read it
+        f"k_df AS MATERIALIZED (SELECT lexeme, k_q, (SELECT count(*) FROM (SELECT 1 FROM {table} "
+        f"WHERE search_tsv @@ k_terms.k_q AND {where} LIMIT %(cap)s) m) AS k_df FROM k_terms)",
+        "k_idf AS MATERIALIZED (SELECT lexeme, k_q, ln(1 + (greatest(k_n, k_df) - k_df + 0.5) / (k_df + 0.5)) "
+        "AS k_idf, k_df < %(cap)s AS k_selective FROM k_df, k_corpus WHERE k_df > 0)",
+        "k_wanted AS (SELECT CAST(string_agg(k_q::text, ' | ') AS tsquery) AS k_q, "
+        "(SELECT array_agg(lexeme) FROM k_idf) AS k_lexemes FROM k_idf "
         "WHERE k_selective OR NOT EXISTS (SELECT 1 FROM k_idf WHERE k_selective))",
-        f"k_scored AS (SELECT t.id, (SELECT sum(i.k_idf * d.tf * (%(k1)s + 1) / (d.tf + %(k1)s * (1 - %(b)s + %(b)s "
-        f"* length(t.search_tsv) / k_avgdl))) FROM (SELECT u.lexeme, {TERM_FREQUENCY} AS tf "
-        f"FROM unnest(t.search_tsv) AS u) d JOIN k_idf i USING (lexeme)) AS k_score "
-        f"FROM {table} t, k_wanted, k_corpus WHERE t.search_tsv @@ k_wanted.k_q AND {where} "
-        f"ORDER BY k_score DESC, t.id LIMIT %(depth)s)",
+        # each candidate's tsvector is unnested once, keeping the query's lexemes, whose
+        # weighted frequency then meets their IDF
+        f"k_scored AS (SELECT t.id, sum(i.k_idf * m.tf * (%(k1)s + 1) / (m.tf + %(k1)s * (1 - %(b)s + %(b)s "
+        f"* length(t.search_tsv) / k_avgdl))) AS k_score "
+        f"FROM {table} t CROSS JOIN k_wanted CROSS JOIN k_corpus CROSS JOIN LATERAL ("
+        f"SELECT u.lexeme, {TERM_FREQUENCY} AS tf FROM unnest(t.search_tsv) AS u "
+        f"WHERE u.lexeme = ANY(k_wanted.k_lexemes)) AS m JOIN k_idf i ON i.lexeme = m.lexeme "
+        f"WHERE t.search_tsv @@ k_wanted.k_q AND {where} GROUP BY t.id ORDER BY k_score DESC, t.id LIMIT %(depth)s)",
         "k AS (SELECT id, k_score, k_score / max(k_score) OVER () AS k_norm FROM k_scored)",
     ]
 
