@@ -298,10 +298,12 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import local
     from jarvis.evals import locomo
     from jarvis.facade import Jarvis
-    from jarvis.migrate import migrate_all
+    from jarvis.migrate import migrate_postgres
 
-    local.up(settings)
-    migrate_all(settings)
+    # Conversations live in PostgreSQL and Chroma; Qdrant is left alone (a running server may
+    # hold Qdrant Edge, and the evaluation writes nothing there).
+    local.up(settings, [store for store in STORES if store != "qdrant"])
+    migrate_postgres(settings.postgres_conninfo)
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:
         figures = locomo.run(jarvis, args.data, modes=[m.strip() for m in args.modes.split(",") if m.strip()],

@@ -61,3 +61,47 @@ UNION ALL SELECT 'code_snippet', id::text, 'upsert', ARRAY['chroma'] FROM code_s
 UNION ALL SELECT 'agent_capability', id::text, 'upsert', ARRAY['qdrant'] FROM agent_capabilities
 UNION ALL SELECT 'task_pattern', id::text, 'upsert', ARRAY['qdrant'] FROM task_patterns
 UNION ALL SELECT 'user_preference', id::text, 'upsert', ARRAY['qdrant'] FROM user_preferences;
+
+-- New monthly partitions must carry the generated column too (ATTACH requires it), and rows
+-- moved out of the default partition are copied without it (PostgreSQL computes it): the
+-- function of 002, with INCLUDING GENERATED and an explicit list of the stored columns.
+CREATE OR REPLACE FUNCTION jarvis_create_monthly_partitions(
+    p_months_ahead integer DEFAULT 3,
+    p_from timestamptz DEFAULT CURRENT_TIMESTAMP
+) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    parent text;
+    part text;
+    stored text;
+    month_start timestamp;
+    lo timestamptz;
+    hi timestamptz;
+BEGIN
+    IF p_months_ahead < 0 OR p_months_ahead > 120 THEN
+        RAISE EXCEPTION 'p_months_ahead must be between 0 and 120, got %', p_months_ahead;
+    END IF;
+    FOREACH parent IN ARRAY ARRAY['conversations', 'system_events', 'performance_metrics'] LOOP
+        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO stored
+        FROM pg_attribute
+        WHERE attrelid = parent::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
+        FOR i IN 0..p_months_ahead LOOP
+            month_start := date_trunc('month', p_from AT TIME ZONE 'UTC') + make_interval(months => i);
+            lo := month_start AT TIME ZONE 'UTC';
+            hi := (month_start + interval '1 month') AT TIME ZONE 'UTC';
+            part := format('%s_%s', parent, to_char(month_start, 'YYYY_MM'));
+            CONTINUE WHEN to_regclass(part) IS NOT NULL;
+            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)',
+                           part, parent);
+            -- Rows of that month that went to the default partition move to their own.
+            EXECUTE format('WITH moved AS (DELETE FROM %I WHERE created_at >= $1 AND created_at < $2 RETURNING %s) '
+                           'INSERT INTO %I (%s) SELECT %s FROM moved', parent || '_default', stored, part, stored,
+                           stored)
+                USING lo, hi;
+            EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                           parent, part, lo, hi);
+            RETURN NEXT part;
+        END LOOP;
+    END LOOP;
+END;
+$$;

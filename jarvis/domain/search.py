@@ -33,7 +33,7 @@ from jarvis.errors import InvalidInput, StoreError
 from jarvis.schemas import SearchIn, parse
 from jarvis.search_filters import Filterable, SearchFilter
 
-#: Candidates each ranking contributes before fusion, at least (more when the limit is higher).
+#: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
 CANDIDATES = 50
 
 
@@ -148,7 +148,8 @@ class SearchMixin(Base):
         where = f"{scope.always} AND {where}"
         keyword = scope.text and ask.query is not None and ask.mode is not Mode.vector
         wants_vector = ask.vector is not None and (ask.mode is not Mode.keyword or not scope.text)
-        depth = max(CANDIDATES, ask.limit)
+        # fusing looks deeper than the limit into each ranking; one ranking alone needs only the limit
+        depth = max(CANDIDATES, ask.limit) if keyword and wants_vector else ask.limit
         params.update(limit=ask.limit, depth=depth, query=ask.query, alpha=ALPHA, cap=COUNT_CAP, k1=BM25_K1, b=BM25_B)
         degraded, source = None, None
         if wants_vector:
