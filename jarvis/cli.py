@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n", default="10000,100000", help="comma-separated knowledge_base sizes")
     bench.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
 
+    evaluate = commands.add_parser("eval", help="retrieval quality on a public benchmark (no LLM)")
+    benchmarks = evaluate.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    locomo = benchmarks.add_parser("locomo", help="evidence recall on a LoCoMo-format folder, per mode and category")
+    locomo.add_argument("--data", required=True, type=Path, help="folder of LoCoMo conversation *.json files")
+    locomo.add_argument("--modes", default="hybrid,vector,keyword", help="comma-separated search modes")
+    locomo.add_argument("--json", action="store_true", help="machine-readable output")
+    locomo.add_argument("--keep", action="store_true", help="keep the ingested conversations (default: delete)")
+    locomo.add_argument("--docs", action="store_true", help="also write the table into docs/benchmarks.md")
+
     demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.add_argument("--url", help="use a running API instead of starting one (with --api-key)")
@@ -353,6 +362,27 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from jarvis import local
+    from jarvis.evals import locomo
+    from jarvis.facade import Jarvis
+    from jarvis.migrate import migrate_postgres
+
+    # Conversations live in PostgreSQL and Chroma; Qdrant is left alone (a running server may
+    # hold Qdrant Edge, and the evaluation writes nothing there).
+    local.up(settings, [store for store in STORES if store != "qdrant"])
+    migrate_postgres(settings.postgres_conninfo)
+    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
+    with Jarvis.from_settings(settings) as jarvis:
+        figures = locomo.run(jarvis, args.data, modes=[m.strip() for m in args.modes.split(",") if m.strip()],
+                             keep=args.keep, progress=progress)
+    print(json.dumps(figures, indent=2) if args.json else locomo.table(figures))
+    if args.docs:
+        command = f"scripts/jarvis eval locomo --data {args.data} --modes {args.modes}"
+        print(f"wrote {locomo.write_docs(figures, command)}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis import demo, local
     from jarvis.migrate import migrate_all
@@ -472,6 +502,7 @@ def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
     "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
+    "eval": cmd_eval,
     "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
     "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder, "erase": cmd_erase, "mcp": cmd_mcp,
 }

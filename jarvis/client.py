@@ -155,9 +155,15 @@ class _Endpoints:
     def delete_memory(self, agent_id: Id, memory_type: MemoryType, key: str) -> Row:
         return self._call("DELETE", f"/api/v1/memory/{agent_id}/{memory_type}/{key}")
 
-    def recall(self, agent_id: Id, query: str, *, limit: int = 5, memory_type: MemoryType | None = None) -> list[Row]:
-        return self._call("POST", f"/api/v1/memory/{agent_id}/recall",
-                          json={"query": query, "limit": limit, "memory_type": memory_type})
+    def recall(self, agent_id: Id, query: str, *, limit: int = 5, memory_type: MemoryType | None = None,
+               weights: dict[str, float] | None = None, half_life_hours: float | None = None) -> list[Row]:
+        """*weights*: any of relevance, recency, importance (the rest keep their defaults)."""
+        body: dict[str, Any] = {"query": query, "limit": limit, "memory_type": memory_type}
+        if weights is not None:
+            body["weights"] = weights
+        if half_life_hours is not None:
+            body["half_life_hours"] = half_life_hours
+        return self._call("POST", f"/api/v1/memory/{agent_id}/recall", json=body)
 
     # knowledge, code, patterns, users
     def add_knowledge(self, **fields: Any) -> Row:
@@ -172,8 +178,13 @@ class _Endpoints:
     def use_knowledge(self, knowledge_id: Id, task_id: Id) -> Row:
         return self._call("PUT", f"/api/v1/knowledge/{knowledge_id}/used-in/{task_id}")
 
-    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50) -> list[Row]:
-        return self._call("GET", "/api/v1/knowledge/traverse", params={"topic": topic, "max_hops": max_hops, "limit": limit})
+    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50, as_of: str | None = None,
+                           ) -> list[Row]:
+        """*as_of*: an ISO-8601 time; only facts valid then are reached (default: now)."""
+        params = {"topic": topic, "max_hops": max_hops, "limit": limit}
+        if as_of is not None:
+            params["as_of"] = as_of
+        return self._call("GET", "/api/v1/knowledge/traverse", params=params)
 
     def add_code_snippet(self, **fields: Any) -> Row:
         return self._call("POST", "/api/v1/code-snippets", json=fields)
@@ -239,6 +250,9 @@ class _Endpoints:
 
     # search and health
     def search(self, **fields: Any) -> Row:
+        """``query`` (or ``vector``), ``scopes``, ``limit``, ``mode`` (hybrid, vector, keyword), and the
+        filters ``user_id``, ``session_id``, ``agent_id``, ``created_after``/``created_before`` and
+        ``as_of`` (ISO-8601), ``metadata`` (equality): see ``POST /api/v1/search``."""
         return self._call("POST", "/api/v1/search", json=fields)
 
     def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> Row:

@@ -7,7 +7,7 @@ input is refused before anything is written anywhere.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -112,6 +112,18 @@ class MessageIn(Input):
     task_id: UUID | None = None
     audio_file_path: str | None = Field(default=None, max_length=1024)  # a name inside JARVIS_AUDIO_DIR
     metadata: JsonObject = Field(default_factory=dict)
+    created_at: datetime | None = None  # when it was said, for imports (default: now); never in the future
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if value > datetime.now(timezone.utc) + timedelta(minutes=5):
+            raise ValueError("must not be in the future")
+        return value
 
     @field_validator("audio_file_path")
     @classmethod
@@ -146,6 +158,19 @@ class KnowledgeIn(Input):
     category: Name | None = None
     confidence: Unit = 1.0
     agent_id: UUID | None = None
+    valid_from: datetime | None = None  # when the fact starts to hold (default: now)
+    valid_to: datetime | None = None    # when it stops (default: until superseded)
+    supersedes: UUID | None = None      # a fact this one replaces: its validity ends at valid_from
+
+    @model_validator(mode="after")
+    def _validity(self) -> "KnowledgeIn":
+        for name in ("valid_from", "valid_to"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                setattr(self, name, value.replace(tzinfo=timezone.utc))
+        if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
+            raise InvalidInput("valid_to", "must be later than valid_from")
+        return self
 
 
 class CodeSnippetIn(Input):
@@ -222,8 +247,14 @@ class SearchIn(Input):
     scopes: list[Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences",
                          "memory"]] = Field(default_factory=lambda: ["knowledge", "conversations", "code"], min_length=1)
     limit: int = Field(default=10, ge=1, le=100)
-    agent_id: UUID | None = None   # required for the "memory" scope
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"  # text scopes: both rankings fused, or one
+    agent_id: UUID | None = None   # required for the "memory" scope; restricts the scopes that have agents
     user_id: Identifier | None = None  # restricts conversations and preferences to one user
+    session_id: Identifier | None = None  # conversations of one session
+    created_after: datetime | None = None   # inclusive
+    created_before: datetime | None = None  # exclusive
+    metadata: dict[str, str | int | float | bool] | None = Field(default=None, max_length=20)  # equality
+    as_of: datetime | None = None  # knowledge valid at this time (default: now)
 
     @model_validator(mode="after")
     def _query_or_vector(self) -> "SearchIn":

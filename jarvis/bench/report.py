@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from jarvis.bench.runner import Figure
+from jarvis.evals import locomo
 from jarvis.paths import PROJECT_ROOT
 
 PACKAGES = ("torch", "sentence-transformers", "onnxruntime", "chromadb", "qdrant-edge-py", "neo4j", "psycopg", "redis", "fastapi")
@@ -72,7 +73,8 @@ def write_docs(figures: list[Figure], search_curve: dict[int, dict[str, float]],
     if plot:
         lines += ["", "## Search latency versus N", "", f"![search latency versus N](img/{plot.name})"]
     path = directory / "benchmarks.md"
-    path.write_text("\n".join(lines) + "\n")
+    kept = locomo.section(path.read_text()) if path.exists() else ""  # `jarvis eval locomo` owns it
+    path.write_text("\n".join(lines) + "\n" + (f"\n{kept.rstrip()}\n" if kept else ""))
     return path
 
 

@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
 from jarvis.domain.ownership import OwnershipMixin
+from jarvis.domain.turns import TurnsMixin, turn_context
 from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
@@ -16,9 +17,9 @@ from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, M
 
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
-                           metadata, embedding)
+                           metadata, context, embedding, created_at)
 VALUES (%(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s, %(agent_id)s,
-        %(task_id)s, %(metadata)s, %(embedding)s)
+        %(task_id)s, %(metadata)s, %(context)s, %(embedding)s, coalesce(%(created_at)s, CURRENT_TIMESTAMP))
 RETURNING id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
 """
 HISTORY = """
@@ -34,11 +35,14 @@ WHERE (%(severity)s::text IS NULL OR severity = %(severity)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
 ORDER BY created_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
 """
+#: The GIN index finds the candidates; ts_filter keeps the words of the message itself
+#: (weight A), not those of its context (the neighbouring turns, weight D).
 TEXT_SEARCH = """
 SELECT id, session_id, user_id, role, content, created_at,
-       ts_rank(to_tsvector('english', content), query) AS rank
+       ts_rank(ts_filter(search_tsv, '{a}'), query) AS rank
 FROM conversations, websearch_to_tsquery('english', %(query)s) AS query
-WHERE to_tsvector('english', content) @@ query AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+WHERE search_tsv @@ query AND ts_filter(search_tsv, '{a}') @@ query
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
 ORDER BY rank DESC, created_at DESC LIMIT %(limit)s
 """
 INSERT_COLLABORATION = """
@@ -77,7 +81,7 @@ def _json(value: dict | None) -> Jsonb | None:
     return Jsonb(value) if value is not None else None
 
 
-class ActivityMixin(OwnershipMixin):
+class ActivityMixin(TurnsMixin, OwnershipMixin):
     # -- conversations ---------------------------------------------------------------------
     def append_message(self, **fields: Any) -> Written:
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
@@ -86,14 +90,17 @@ class ActivityMixin(OwnershipMixin):
         spec = parse(MessageIn, fields)
         spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
         self._refuse_foreign_session(spec.session_id)
+        previous = self.previous_turns([spec.session_id]).get(spec.session_id)
+        context = turn_context(previous=previous and previous["content"], said_at=spec.created_at)
         vector = self._embed(spec.content, field="content")
 
         def work(conn):
+            self.add_next_turn(conn, previous, spec.content)
             events = []
             if spec.user_id and conn.execute(ENSURE_USER, (spec.user_id,)).fetchone():
                 events.append(Event("user", spec.user_id))
             row = conn.execute(INSERT_MESSAGE, {**spec.model_dump(), "metadata": Jsonb(spec.metadata),
-                                                "embedding": vector}).fetchone()
+                                                "context": context, "embedding": vector}).fetchone()
             events.append(Event("conversation", str(row["id"])))
             if spec.user_id and spec.agent_id:
                 events.append(self._edge(conn, "INTERACTED_WITH", "User", spec.user_id, "Agent", spec.agent_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any
@@ -20,9 +21,21 @@ from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, Us
 # insert without waiting for its answer: both travel in one round trip. The row comes back
 # without its embedding: the caller has it, and 384 floats cost a parse.
 INSERT_KNOWLEDGE = """
-INSERT INTO knowledge (id, topic, content, source, category, confidence, agent_id, embedding)
-VALUES (%(id)s, %(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s)
-RETURNING id, topic, content, source, category, confidence, agent_id, created_at, updated_at
+INSERT INTO knowledge (id, topic, content, source, category, confidence, agent_id, embedding, valid_from, valid_to,
+                       supersedes)
+VALUES (%(id)s, %(topic)s, %(content)s, %(source)s, %(category)s, %(confidence)s, %(agent_id)s, %(embedding)s,
+        coalesce(%(valid_from)s, CURRENT_TIMESTAMP), %(valid_to)s, %(supersedes)s)
+RETURNING id, topic, content, source, category, confidence, agent_id, created_at, updated_at, valid_from, valid_to,
+          supersedes
+"""
+#: The superseded fact, locked: two facts superseding it at once close it one after the other.
+SUPERSEDED = "SELECT valid_from, valid_to FROM knowledge WHERE id = %(old)s FOR UPDATE"
+#: Its validity ends where the new fact's begins (earlier ends are kept: history is not rewritten).
+CLOSE_VALIDITY = """
+UPDATE knowledge SET valid_to = coalesce(%(at)s, CURRENT_TIMESTAMP), updated_at = CURRENT_TIMESTAMP
+WHERE id = %(old)s AND (valid_to IS NULL OR valid_to > coalesce(%(at)s, CURRENT_TIMESTAMP))
+  AND valid_from <= coalesce(%(at)s, CURRENT_TIMESTAMP)
+RETURNING id, valid_from
 """
 INSERT_CODE = """
 INSERT INTO code_snippets (content, language, purpose, agent_id, performance_score, tested, embedding)
@@ -58,8 +71,9 @@ class KnowledgeMixin(Base):
 
         def work(conn):
             key = uuid.uuid4()
+            events = self._supersede(conn, spec, key)
             inserted = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "id": key, "embedding": vector})
-            events = [Event("knowledge", str(key))]
+            events.append(Event("knowledge", str(key)))
             if spec.agent_id:
                 events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
             return lambda: jsonable(inserted.fetchone()), events  # read once the outbox insert is answered
@@ -110,17 +124,33 @@ class KnowledgeMixin(Base):
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
             keys = [uuid.uuid4() for _ in specs]
+            closed = [event for spec, key in zip(specs, keys) if spec.supersedes
+                      for event in self._supersede(conn, spec, key)]
             with conn.cursor() as cur:  # queued with the outbox events: one round trip for the batch
                 cur.executemany(INSERT_KNOWLEDGE_BATCH, [{**spec.model_dump(), "id": key, "embedding": vector}
                                                          for spec, key, vector in zip(specs, keys, vectors)])
             ids = [str(key) for key in keys]
-            events = [Event("knowledge", key) for key in ids]
+            events = [*closed, *(Event("knowledge", key) for key in ids)]
             for spec, key in zip(specs, ids):
                 if spec.agent_id:
                     events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
             return {"ids": ids, "count": len(ids)}, events
 
         return self._write(work, wait=wait)
+
+    def _supersede(self, conn, spec: KnowledgeIn, key: uuid.UUID) -> list[Event]:
+        """Close the validity of the fact *spec* supersedes at *spec*'s valid_from, and record
+        ``(new)-[:SUPERSEDES]->(old)``; the old fact stays, valid until then (``as_of`` finds it)."""
+        if spec.supersedes is None:
+            return []
+        old = conn.execute(SUPERSEDED, {"old": spec.supersedes}).fetchone()
+        if old is None:
+            raise InvalidInput("supersedes", f"knowledge {spec.supersedes} does not exist")
+        if spec.valid_from is not None and spec.valid_from < old["valid_from"]:
+            raise InvalidInput("valid_from", "must not be before the valid_from of the fact it supersedes")
+        conn.execute(CLOSE_VALIDITY, {"old": spec.supersedes, "at": spec.valid_from})
+        return [Event("knowledge", str(spec.supersedes)),
+                self._edge(conn, "SUPERSEDES", "Knowledge", key, "Knowledge", spec.supersedes)]
 
     def delete_knowledge(self, knowledge_id: Any) -> Written:
         """Delete an item and its relationships; the outbox removes it from Neo4j and Chroma."""
@@ -146,13 +176,21 @@ class KnowledgeMixin(Base):
         k, t = as_uuid(knowledge_id, "knowledge_id"), as_uuid(task_id, "task_id")
         return self._link("USED_IN", ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id"))
 
-    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50) -> list[dict]:
-        """Knowledge reachable from *topic* through RELATED_TO in 1 to *max_hops* (≤ 3) hops."""
+    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50,
+                           as_of: datetime | None = None) -> list[dict]:
+        """Knowledge reachable from *topic* through RELATED_TO in 1 to *max_hops* (≤ 3) hops,
+        through facts valid at *as_of* only (default: now) — a superseded fact is neither
+        reached nor passed through, as in search."""
         if not 1 <= max_hops <= 3:
             raise InvalidInput("max_hops", "must be 1, 2 or 3")
         if not isinstance(topic, str) or not topic.strip():
             raise InvalidInput("topic", "must not be empty")
-        return self.stores.get("neo4j").run_named("knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit)
+        if as_of is not None and not isinstance(as_of, datetime):
+            raise InvalidInput("as_of", "must be a time")
+        at = datetime.now(timezone.utc) if as_of is None else (
+            as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=timezone.utc))
+        return self.stores.get("neo4j").run_named("knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit,
+                                                  as_of=at)
 
     def add_code_snippet(self, **fields: Any) -> Written:
         spec = parse(CodeSnippetIn, fields)

@@ -37,15 +37,29 @@ RETURNING id, agent_id, memory_type, key, value, value_encrypted, importance, ac
           last_accessed, expires_at
 """
 DELETE_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s AND memory_type = %s AND key = %s RETURNING id"
+#: Memory-stream scoring (Park et al., "Generative Agents", 2023): the nearest memories by
+#: meaning (pgvector HNSW), re-ranked by relevance (cosine), recency (halving every
+#: ``half_life_hours`` since the memory was last read or changed) and importance, weighted.
 RECALL = """
-SELECT id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at,
-       last_accessed, expires_at, 1 - (embedding <=> %(vector)s) AS score
-FROM agent_memory
-WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
-  AND (%(memory_type)s::text IS NULL OR memory_type = %(memory_type)s)
-ORDER BY embedding <=> %(vector)s
+SELECT *, %(w_relevance)s * relevance + %(w_recency)s * recency + %(w_importance)s * importance::float8 AS score
+FROM (
+    SELECT id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at, last_accessed,
+           expires_at, relevance,
+           power(0.5, greatest(extract(epoch FROM %(now)s - greatest(last_accessed, updated_at)), 0)
+                      / 3600.0 / %(half_life_hours)s)::float8 AS recency
+    FROM (SELECT *, 1 - (embedding <=> %(vector)s) AS relevance FROM agent_memory
+          WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+            AND (%(memory_type)s::text IS NULL OR memory_type = %(memory_type)s)
+          ORDER BY embedding <=> %(vector)s LIMIT %(candidates)s) nearest
+) scored
+ORDER BY score DESC, id
 LIMIT %(limit)s
 """
+#: Recall's default weights and recency half-life; every call may override them.
+RECALL_WEIGHTS = {"relevance": 1.0, "recency": 0.25, "importance": 0.25}
+RECALL_HALF_LIFE_HOURS = 7 * 24.0
+#: Memories considered per recall, at least: the nearest by meaning, then re-ranked.
+RECALL_CANDIDATES = 50
 MEMORY_TYPES = ("core", "recall", "archival", "working")
 
 
@@ -104,15 +118,29 @@ class MemoryMixin(OwnershipMixin):
 
         return self._write(work)
 
-    def recall(self, agent_id: Any, query: str, *, limit: int = 5, memory_type: str | None = None) -> list[dict]:
-        """One agent's memories nearest in meaning to *query* (pgvector HNSW, cosine)."""
+    def recall(self, agent_id: Any, query: str, *, limit: int = 5, memory_type: str | None = None,
+               weights: dict[str, float] | None = None, half_life_hours: float = RECALL_HALF_LIFE_HOURS,
+               now: datetime | None = None) -> list[dict]:
+        """One agent's memories for *query*, scored as a memory stream:
+        ``relevance`` (cosine) × w + ``recency`` (0.5 per *half_life_hours* since last read or
+        change, at *now*) × w + ``importance`` × w, weights :data:`RECALL_WEIGHTS` unless
+        *weights* overrides some of them. Each memory comes with its three parts and ``score``;
+        returning it counts as an access (as :meth:`get_memory` does, gathered)."""
         if not 1 <= limit <= 100:
             raise InvalidInput("limit", "must be between 1 and 100")
         if memory_type is not None and memory_type not in MEMORY_TYPES:
             raise InvalidInput("memory_type", f"must be one of {', '.join(MEMORY_TYPES)}")
+        chosen = {**RECALL_WEIGHTS, **_weights(weights)}
+        if not isinstance(half_life_hours, (int, float)) or not 0 < half_life_hours <= 1e6:
+            raise InvalidInput("half_life_hours", "must be a positive number of hours")
         agent_id = self._require_own_agent(agent_id)
         vector = self._embed(query, field="query")
-        rows = self._all(RECALL, {"vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit})
+        rows = self._all(RECALL, {
+            "vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit,
+            "candidates": max(RECALL_CANDIDATES, limit), "half_life_hours": float(half_life_hours),
+            "now": now or datetime.now(timezone.utc), **{f"w_{k}": v for k, v in chosen.items()}})
+        for row in rows:
+            self.access_counts.count(str(row["id"]))
         cipher = self.memory_cipher
         return [cipher.reveal(jsonable(r)) for r in rows]
 
@@ -148,3 +176,17 @@ def fresh(cached: dict | None) -> dict | None:
         if datetime.fromisoformat(cached["expires_at"]) <= datetime.now(timezone.utc):
             return None
     return cached
+
+
+def _weights(weights: dict[str, float] | None) -> dict[str, float]:
+    """Per-call recall weights, checked: known names, finite numbers from 0 to 10."""
+    if weights is None:
+        return {}
+    if not isinstance(weights, dict):
+        raise InvalidInput("weights", "must be an object of relevance, recency, importance")
+    for name, value in weights.items():
+        if name not in RECALL_WEIGHTS:
+            raise InvalidInput(f"weights.{name}", f"must be one of {', '.join(RECALL_WEIGHTS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+            raise InvalidInput(f"weights.{name}", "must be a number from 0 to 10")
+    return {name: float(value) for name, value in weights.items()}

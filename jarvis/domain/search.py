@@ -1,14 +1,25 @@
-"""Semantic search across scopes, and the best agent for a task described in any words.
+"""Search across scopes — by meaning, by words, or both fused — and the best agent for a task.
 
-The query is embedded once; each scope is asked concurrently of the store that projects it
-(Chroma or Qdrant). If that store is down, the same rows are searched in PostgreSQL with
-pgvector and the answer says it is degraded. Hits are hydrated from PostgreSQL, so a
-projection that lags behind a delete never returns a ghost.
+The query is embedded once; each scope is asked concurrently. In a text scope (knowledge,
+conversations, code, memory) ``mode="hybrid"`` (the default) fuses the vector ranking of
+the store that projects it (Chroma) with a BM25 keyword ranking from PostgreSQL full text;
+``"vector"`` and ``"keyword"`` use one of them. The other scopes (Qdrant's) rank by vector.
+If the projection is down, the vector ranking comes from pgvector over the same rows with
+the same filter and the answer says it is degraded. Every hit is hydrated from PostgreSQL
+with the filter applied again, so a projection that lags never returns a ghost.
+
+Filters (user, session, agent, created_after/created_before, metadata equality, and for
+knowledge the time its facts were valid, ``as_of``) are one :class:`SearchFilter`, pushed
+down to Chroma's ``where``, Qdrant's filter and the SQL alike
+(:mod:`jarvis.search_filters`). A scope without a field asked for (a session, metadata)
+has no matching items; ``user_id`` restricts the scopes that have users (conversations,
+preferences) and ``as_of`` the one whose items have validity (knowledge).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from functools import cache
 from dataclasses import dataclass
 from typing import Any
@@ -16,54 +27,57 @@ from typing import Any
 import numpy as np
 
 from jarvis.domain.base import Base, jsonable
+from jarvis.domain.hybrid import ALPHA, BM25_B, BM25_K1, COUNT_CAP, Mode, statement
 from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
-from jarvis.ownership import with_owner
 from jarvis.principal import carried
 from jarvis.schemas import SearchIn, parse
+from jarvis.search_filters import Filterable, SearchFilter
+
+#: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
+CANDIDATES = 50
 
 
 @dataclass(frozen=True)
 class Scope:
     store: str            # "chroma", "qdrant" or "postgres"
     collection: str | None
-    fallback: str         # pgvector query: %(vector)s, %(limit)s, %(user_id)s, %(agent_id)s
-    hydrate: str          # rows by id: %(ids)s
-    filter_field: str | None = None   # payload/metadata field restricted to the caller's user
+    table: str
+    columns: str          # hydrated columns (never the embedding nor the tsvector)
+    able: Filterable      # what the scope can be filtered on
+    text: bool = False    # has a search_tsv: ranks by keywords too
+    always: str = "TRUE"  # a condition every search of the scope applies
     euclid: bool = False
 
 
-def _nearest(table: str, *, where: str = "TRUE", op: str = "<=>") -> str:
-    score = "1 - (embedding <=> %(vector)s)" if op == "<=>" else "1 - ((embedding <-> %(vector)s) ^ 2) / 2"
-    return (f"SELECT id::text AS id, {score} AS score FROM {table} WHERE {where} "
-            f"ORDER BY embedding {op} %(vector)s LIMIT %(limit)s")
-
-
-_BY_USER = "(%(user_id)s::text IS NULL OR user_id = %(user_id)s)"
-
-
-def _rows(table: str, columns: str) -> str:
-    """Hydrate hits by id. The embedding is left out: the caller never shows it, and 384
-    floats per row cost more to parse than the rest of the search."""
-    return f"SELECT {columns} FROM {table} WHERE id = ANY(%(ids)s::uuid[])"
-
 SCOPES: dict[str, Scope] = {
-    "knowledge": Scope("chroma", "knowledge_base", _nearest("knowledge"),
-                       _rows("knowledge", "id, topic, content, source, category, confidence, agent_id, created_at, updated_at")),
-    "conversations": Scope("chroma", "conversations", _nearest("conversations", where=_BY_USER),
-                           "SELECT * FROM conversations WHERE id = ANY(%(ids)s::uuid[])", filter_field="user_id"),
-    "code": Scope("chroma", "code_snippets", _nearest("code_snippets"),
-                  "SELECT * FROM code_snippets WHERE id = ANY(%(ids)s::uuid[])"),
-    "capabilities": Scope("qdrant", "agent_capabilities", _nearest("agent_capabilities"),
-                          "SELECT * FROM agent_capabilities WHERE id = ANY(%(ids)s::uuid[])"),
-    "task_patterns": Scope("qdrant", "task_patterns", _nearest("task_patterns"),
-                           "SELECT * FROM task_patterns WHERE id = ANY(%(ids)s::uuid[])"),
-    "preferences": Scope("qdrant", "user_preferences", _nearest("user_preferences", where=_BY_USER, op="<->"),
-                         "SELECT * FROM user_preferences WHERE id = ANY(%(ids)s::uuid[])", filter_field="user_id",
-                         euclid=True),
-    "memory": Scope("postgres", None, _nearest(
-        "agent_memory", where="agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)"),
-        "SELECT * FROM agent_memory WHERE id = ANY(%(ids)s::uuid[])"),
+    "knowledge": Scope("chroma", "knowledge_base", "knowledge",
+                       "t.id, topic, content, source, category, confidence, agent_id, created_at, updated_at, "
+                       "valid_from, valid_to, supersedes",
+                       Filterable(agent="agent_id", created=True, validity=True), text=True),
+    "conversations": Scope("chroma", "conversations", "conversations",
+                           "t.id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, "
+                           "task_id, metadata, context, created_at",
+                           Filterable(user="user_id", session="session_id", agent="agent_id", created=True,
+                                      metadata=True), text=True),
+    "code": Scope("chroma", "code_snippets", "code_snippets",
+                  "t.id, content, language, purpose, agent_id, performance_score, tested, created_at, updated_at",
+                  Filterable(agent="agent_id", created=True), text=True),
+    "capabilities": Scope("qdrant", "agent_capabilities", "agent_capabilities",
+                          "t.id, agent_id, capability, description, success_rate, avg_execution_time, created_at",
+                          Filterable(agent="agent_id", created=True)),
+    "task_patterns": Scope("qdrant", "task_patterns", "task_patterns",
+                           "t.id, pattern_type, description, task_sequence, success_rate, optimal_agents, "
+                           "created_at",
+                           Filterable(created=True)),
+    "preferences": Scope("qdrant", "user_preferences", "user_preferences",
+                         "t.id, user_id, preference_type, description, value, confidence, created_at, updated_at",
+                         Filterable(user="user_id", created=True), euclid=True),
+    "memory": Scope("postgres", None, "agent_memory",
+                    "t.id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, "
+                    "updated_at, last_accessed, expires_at",
+                    Filterable(agent="agent_id", created=True), text=True,
+                    always="(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)"),
 }
 
 CAPABILITY_SIMILARITY = """
@@ -93,53 +107,87 @@ def _scope_pool() -> ThreadPoolExecutor:
 
 class SearchMixin(Base):
     def search(self, **fields: Any) -> dict:
-        """Search *query* in *scopes*; hits merged best first with their rows, and ``degraded``."""
+        """Search *query* (or a *vector*) in *scopes*; hits merged best first with their rows, and
+        ``degraded``. See the module's docstring for ``mode`` and the filters.
+
+        Each hit has ``score`` (hybrid: the fused score, 0 to 1; vector: cosine; keyword: BM25)
+        and, where known, ``vector_score`` (cosine) and ``keyword_score`` (BM25).
+        Raises InvalidInput naming the field."""
         spec = parse(SearchIn, fields)
         if "memory" in spec.scopes and spec.agent_id is None:
             raise InvalidInput("agent_id", "is required to search the memory scope")
-        vector = check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query")
-        # a user-bound caller searches as its user, whatever it asked (Forbidden for another user)
-        params = {"limit": spec.limit, "user_id": self._own_user(spec.user_id, field="user_id"),
-                  "agent_id": str(spec.agent_id) if spec.agent_id else None}
+        if spec.mode == "keyword" and spec.query is None:
+            raise InvalidInput("mode", "keyword needs a query, not a vector")
+        who = self._who()
+        search_filter = SearchFilter(
+            # a user-bound caller searches as its user, whatever it asked (Forbidden for another user)
+            user_id=self._own_user(spec.user_id, field="user_id"), session_id=spec.session_id,
+            agent_id=str(spec.agent_id) if spec.agent_id else None,
+            created_after=spec.created_after, created_before=spec.created_before, metadata=spec.metadata or {},
+            as_of=spec.as_of).owned_by(who.user_id if who.bound else None)
+        vector = None
+        if spec.mode != "keyword":
+            vector = check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query")
+        ask = _Ask(query=spec.query, vector=vector, mode=Mode(spec.mode), limit=spec.limit, filter=search_filter,
+                   now=datetime.now(timezone.utc))
         if len(spec.scopes) == 1:
-            answers = [self._search_scope(spec.scopes[0], vector, params)]
+            answers = [self._search_scope(spec.scopes[0], ask)]
         else:  # each scope's thread runs with the caller's principal (row-level security, owner filter)
-            answers = list(_scope_pool().map(carried(lambda name: self._search_scope(name, vector, params)),
-                                             spec.scopes))
+            answers = list(_scope_pool().map(carried(lambda name: self._search_scope(name, ask)), spec.scopes))
         results, degraded = [], set()
         for name, (hits, lagging_store) in zip(spec.scopes, answers):
             if lagging_store:
                 degraded.add(lagging_store)
-            results += [{"scope": name, "id": hit_id, "score": round(score, 6), "item": item}
-                        for hit_id, score, item in hits]
+            results += [{"scope": name, "id": item["id"], "score": round(score, 6), **extra, "item": item}
+                        for item, score, extra in hits]
         results.sort(key=lambda r: r["score"], reverse=True)
-        return {"query": spec.query, "results": results[: spec.limit], "degraded": sorted(degraded)}
+        return {"query": spec.query, "mode": spec.mode, "results": results[: spec.limit],
+                "degraded": sorted(degraded)}
 
-    def _search_scope(self, name: str, vector: np.ndarray, params: dict) -> tuple[list, str | None]:
+    def _search_scope(self, name: str, ask: "_Ask") -> tuple[list[tuple[dict, float, dict]], str | None]:
         scope = SCOPES[name]
-        degraded = None
-        hits: list[tuple[str, float]] | None = None
-        if scope.store != "postgres":
-            try:
-                hits = self._projection_query(scope, vector, params)
-            except StoreError:
-                degraded = scope.store
-        if hits is None:
-            hits = [(r["id"], float(r["score"])) for r in self._all(scope.fallback, {**params, "vector": vector})]
-        rows = {str(r["id"]): jsonable(r) for r in self._all(scope.hydrate, {"ids": [h for h, _ in hits]})}
-        if name == "memory":  # values encrypted at rest are opened only here, on the way out
-            cipher = self.memory_cipher
-            rows = {i: cipher.reveal(row) for i, row in rows.items()}
-        return [(hit_id, score, rows[hit_id]) for hit_id, score in hits if hit_id in rows], degraded
+        if ask.filter.excludes(scope.able):
+            return [], None
+        where, params = ask.filter.sql(scope.able, now=ask.now)
+        where = f"{scope.always} AND {where}"
+        keyword = scope.text and ask.query is not None and ask.mode is not Mode.vector
+        wants_vector = ask.vector is not None and (ask.mode is not Mode.keyword or not scope.text)
+        # fusing looks deeper than the limit into each ranking; one ranking alone needs only the limit
+        depth = max(CANDIDATES, ask.limit) if keyword and wants_vector else ask.limit
+        params.update(limit=ask.limit, depth=depth, query=ask.query, alpha=ALPHA, cap=COUNT_CAP, k1=BM25_K1, b=BM25_B)
+        degraded, source = None, None
+        if wants_vector:
+            source = "postgres"
+            if scope.store != "postgres":
+                try:
+                    hits = self._projection_query(scope, ask, depth)
+                    source = "projection"
+                    params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
+                except StoreError:
+                    degraded = scope.store
+            if source == "postgres":
+                params["vector"] = ask.vector
+        if source is None and not keyword:
+            return [], degraded
+        query = statement(table=scope.table, columns=scope.columns, where=where, vector=source, keyword=keyword,
+                          fuse=ask.mode is Mode.hybrid and ask.query is not None, euclid=scope.euclid)
+        hits = []
+        opened = self.memory_cipher.reveal if scope is SCOPES["memory"] else None
+        for row in self._all(query, params):
+            if opened is not None:  # values encrypted at rest are opened only here, on the way out
+                row = opened(row)
+            score, vector_score, keyword_score = row.pop("score"), row.pop("vector_score"), row.pop("keyword_score")
+            extra = {k: round(v, 6) for k, v in (("vector_score", vector_score), ("keyword_score", keyword_score))
+                     if v is not None}
+            hits.append((jsonable(row), float(score), extra))
+        return hits, degraded
 
-    def _projection_query(self, scope: Scope, vector: np.ndarray, params: dict) -> list[tuple[str, float]]:
-        user = params.get("user_id")
-        condition = {scope.filter_field: user} if scope.filter_field and user else None
-        condition = with_owner(condition, scope.collection, self._who())  # always, for a user-bound caller
+    def _projection_query(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
         if scope.store == "chroma":
-            return self.stores.get("chroma").query(scope.collection, vector.tolist(), limit=params["limit"],
-                                                   where=condition)
-        hits = self.stores.get("qdrant").query(scope.collection, vector, limit=params["limit"], must=condition)
+            where = ask.filter.chroma_where(scope.able, now=ask.now)
+            return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
+        conditions = ask.filter.qdrant_conditions(scope.able, now=ask.now)
+        hits = self.stores.get("qdrant").query(scope.collection, ask.vector, limit=depth, conditions=conditions)
         if scope.euclid:  # Qdrant returns the distance; for unit vectors cos = 1 - d^2 / 2
             return [(i, 1 - (s * s) / 2) for i, s, _ in hits]
         return [(i, s) for i, s, _ in hits]
@@ -194,3 +242,15 @@ class SearchMixin(Base):
         ranked.sort(key=lambda r: r["score"], reverse=True)
         return ranked
 
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One search as every scope asks it."""
+
+    query: str | None
+    vector: np.ndarray | None
+    mode: Mode
+    limit: int
+    filter: SearchFilter
+    now: datetime

@@ -44,7 +44,6 @@ from psycopg.types.json import Jsonb
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
 from jarvis.facade import Jarvis
-from jarvis.principal import current
 
 GET_ITEMS = """
 SELECT namespace, key, value, created_at, updated_at FROM langgraph_items

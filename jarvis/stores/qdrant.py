@@ -196,22 +196,29 @@ class QdrantStore:
         self._shard(name).update(edge.UpdateOperation.delete_points(ids))
 
     @_server_errors_translated
-    def query(self, name: str, vector, *, limit: int, must: dict | None = None) -> list[tuple[str, float, dict]]:
-        """(id, score, payload) best first; *must* is {payload field: value} equality."""
+    def query(self, name: str, vector, *, limit: int, must: dict | None = None,
+              conditions: list[tuple[str, str, object]] | None = None) -> list[tuple[str, float, dict]]:
+        """(id, score, payload) best first; *must* is {payload field: value} equality, *conditions*
+        are :meth:`SearchFilter.qdrant_conditions` (``(field, "eq", value)`` or a numeric bound)."""
+        wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
         if self._client is not None:
             from qdrant_client import models
 
             condition = models.Filter(must=[
-                models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (must or {}).items()
-            ]) if must else None
+                models.FieldCondition(key=k, match=models.MatchValue(value=v)) if op == "eq"
+                else models.FieldCondition(key=k, range=models.Range(**{op: v}))
+                for k, op, v in wanted
+            ]) if wanted else None
             hits = self._client.query_points(name, query=list(map(float, vector)), limit=limit,
                                              query_filter=condition, with_payload=True).points
             return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
         import qdrant_edge as edge
 
         condition = edge.Filter(must=[
-            edge.FieldCondition(key=k, match=edge.MatchValue(v)) for k, v in (must or {}).items()
-        ]) if must else None
+            edge.FieldCondition(key=k, match=edge.MatchValue(v)) if op == "eq"
+            else edge.FieldCondition(key=k, range=edge.RangeFloat(**{op: v}))
+            for k, op, v in wanted
+        ]) if wanted else None
         hits = self._shard(name).query(edge.QueryRequest(
             query=edge.Query.Nearest([float(x) for x in vector]), limit=limit, filter=condition, with_payload=True,
         ))

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,9 +17,10 @@ from websockets.sync.client import connect as websocket_connect
 
 from jarvis import local
 from jarvis.api.server import running_server
+from jarvis.domain.search import SCOPES
 from jarvis.errors import Forbidden
-from jarvis.ownership import with_owner
-from jarvis.principal import Principal, acting_as
+from jarvis.principal import acting_as
+from jarvis.search_filters import SearchFilter
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +208,7 @@ def test_the_vector_stores_themselves_are_asked_for_the_owners_points_only(peopl
     ada, bob = people
     vector = api_jarvis.embedder.embed("bank door jazz records", field="query")
     for who in (bob, ada):
-        where = with_owner(None, "conversations", Principal(who.user))
+        where = SearchFilter().owned_by(who.user).chroma_where(SCOPES["conversations"].able, now=datetime.now(UTC))
         ids = [hit_id for hit_id, _ in api_jarvis.stores.get("chroma").query("conversations", vector.tolist(),
                                                                              limit=50, where=where)]
         assert ids, "the owner's own conversation is found"
@@ -214,8 +216,8 @@ def test_the_vector_stores_themselves_are_asked_for_the_owners_points_only(peopl
             owners = {row[0] for row in conn.execute(
                 "SELECT user_id FROM conversations WHERE id = ANY(%s::uuid[])", (ids,))}
         assert owners == {who.user}
-    points = api_jarvis.stores.get("qdrant").query("user_preferences", vector, limit=50,
-                                                  must=with_owner(None, "user_preferences", Principal(bob.user)))
+    owned = SearchFilter().owned_by(bob.user).qdrant_conditions(SCOPES["preferences"].able, now=datetime.now(UTC))
+    points = api_jarvis.stores.get("qdrant").query("user_preferences", vector, limit=50, conditions=owned)
     assert points and {payload["user_id"] for _, _, payload in points} == {bob.user}
 
 

@@ -18,7 +18,7 @@ def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settin
                      "API cached memory read, 16 concurrent", "API search, 8 concurrent",
                      "rebuild qdrant from postgres (no re-embedding)",
                      "projection lag p99 (commit -> searchable everywhere)", "peer: ingest items/s",
-                     "API process RSS under search load"):
+                     "API process RSS under search load", "hybrid search p50"):
         assert any(name.startswith(expected) for name in names), expected
     measured = [f for f in figures if f.unit != "-"]
     assert all(math.isfinite(f.value) and f.value > 0 for f in measured)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,8 +25,10 @@ def add_knowledge(body: KnowledgeIn, caller: Writer,
 
 @router.get("/knowledge/traverse")
 def traverse(caller: Reader, topic: str = Query(min_length=1, max_length=255),
-             max_hops: int = Query(default=3, ge=1, le=3), limit: int = Query(default=50, ge=1, le=500)) -> list[Row]:
-    return caller.run(caller.jarvis.traverse_knowledge, topic, max_hops=max_hops, limit=limit)
+             max_hops: int = Query(default=3, ge=1, le=3), limit: int = Query(default=50, ge=1, le=500),
+             as_of: datetime | None = Query(default=None, description="facts valid at this time (default: now)"),
+             ) -> list[Row]:
+    return caller.run(caller.jarvis.traverse_knowledge, topic, max_hops=max_hops, limit=limit, as_of=as_of)
 
 
 @router.delete("/knowledge/{knowledge_id}")

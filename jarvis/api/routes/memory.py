@@ -28,10 +28,18 @@ class MemoryValue(Input):
     expires_at: datetime | None = None
 
 
+class RecallWeights(Input):
+    relevance: float | None = Field(default=None, ge=0, le=10)
+    recency: float | None = Field(default=None, ge=0, le=10)
+    importance: float | None = Field(default=None, ge=0, le=10)
+
+
 class RecallIn(Input):
     query: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     limit: int = Field(default=5, ge=1, le=100)
     memory_type: MemoryType | None = None
+    weights: RecallWeights | None = None  # overrides the documented defaults, per call
+    half_life_hours: float = Field(default=7 * 24.0, gt=0, le=1e6)
 
 
 @router.put("/{agent_id}/{memory_type}/{key}")
@@ -74,4 +82,6 @@ def delete_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Wri
 
 @router.post("/{agent_id}/recall")
 def recall(agent_id: UUID, body: RecallIn, caller: Reader) -> list[Row]:
-    return caller.run(caller.jarvis.recall, agent_id, body.query, limit=body.limit, memory_type=body.memory_type)
+    weights = body.weights.model_dump(exclude_none=True) if body.weights else None
+    return caller.run(caller.jarvis.recall, agent_id, body.query, limit=body.limit, memory_type=body.memory_type,
+                      weights=weights, half_life_hours=body.half_life_hours)

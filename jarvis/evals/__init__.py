@@ -1,0 +1,1 @@
+"""Retrieval evaluations on public benchmarks (``jarvis eval ...``)."""

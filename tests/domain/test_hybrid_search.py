@@ -1,0 +1,105 @@
+"""Agents find things by an exact rare word and by a paraphrase: keyword and vector rankings fused.
+
+Each test's items belong to an agent of its own and every search filters on it, so other
+tests' knowledge never competes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jarvis import local
+from jarvis.errors import InvalidInput
+
+RARE = "ZQ-90417"
+#: Items about what other log codes mean: nearer in meaning to the question than the one that
+#: has the code asked about (the model reads "ZQ-90417" as a few word pieces like any code).
+NEIGHBOURS = [f"Log code {code} means {meaning}." for code, meaning in (
+    ("ZR-10233", "the cache was cold after a restart"), ("QX-55120", "a worker lost its lease"),
+    ("ZK-77801", "the certificate expires within a week"), ("QA-31337", "a request was retried"),
+    ("ZQ-11111", "the queue is longer than its alarm"), ("XZ-90418", "a replica fell behind its primary"),
+    ("ZE-42424", "the rate limit was reached"), ("QZ-60001", "an index was rebuilt"),
+    ("ZW-12012", "the backup finished late"), ("QQ-80808", "a migration is waiting for a lock"),
+    ("ZZ-70417", "the connection pool was exhausted"), ("QB-90000", "a user session expired"),
+    ("ZM-31415", "the model cache was evicted"), ("QM-27182", "a projection is lagging"),
+)]
+TARGET = f"The nightly export to the warehouse stalled and {RARE} appeared once the disk quota ran out."
+PARAPHRASED = "Plants convert sunlight, water and carbon dioxide into glucose and oxygen."
+
+
+@pytest.fixture
+def library(jarvis, name):
+    """An agent's knowledge: the item with the rare code, a paraphrase target, and neighbours."""
+    agent = jarvis.register_agent(name=f"{name}-librarian", type="letta")
+    items = [{"topic": f"{name}-logs-{i}", "content": text, "agent_id": agent["id"]} for i, text in enumerate(NEIGHBOURS)]
+    items += [{"topic": f"{name}-export", "content": TARGET, "agent_id": agent["id"]},
+              {"topic": f"{name}-botany", "content": PARAPHRASED, "agent_id": agent["id"]}]
+    added = jarvis.add_knowledge_many(items)
+    ids = dict(zip([item["content"] for item in items], added["ids"]))
+    yield agent["id"], ids
+    for item_id in added["ids"]:
+        jarvis.delete_knowledge(item_id)
+    jarvis.terminate_agent(agent["id"])
+
+
+def _ids(found: dict) -> list[str]:
+    return [hit["id"] for hit in found["results"]]
+
+
+def test_hybrid_finds_a_rare_code_that_vector_search_ranks_outside_the_top_ten(jarvis, library) -> None:
+    agent, ids = library
+    question = f"What does {RARE} mean in the logs?"
+    by_meaning = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="vector", limit=10)
+    assert len(by_meaning["results"]) == 10
+    assert ids[TARGET] not in _ids(by_meaning)  # the model does not see the code for what it is
+    by_words = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
+    assert _ids(by_words)[0] == ids[TARGET]
+    fused = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, limit=10)
+    assert fused["mode"] == "hybrid" and fused["degraded"] == []
+    assert ids[TARGET] in _ids(fused)[:3]
+    hit = next(h for h in fused["results"] if h["id"] == ids[TARGET])
+    assert hit["keyword_score"] > 0 and "vector_score" in hit
+    assert set(_ids(fused)) <= set(ids.values())  # the agent filter held
+
+
+def test_hybrid_finds_a_paraphrase_that_keyword_search_misses(jarvis, library) -> None:
+    agent, ids = library
+    question = "how do green leaves make food from light"
+    by_words = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
+    assert ids[PARAPHRASED] not in _ids(by_words)
+    fused = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, limit=3)
+    assert ids[PARAPHRASED] in _ids(fused)
+
+
+def test_hybrid_still_works_from_postgres_when_chroma_is_down(jarvis, settings, library) -> None:
+    agent, ids = library
+    local.down(settings, ["chroma"])
+    try:
+        fused = jarvis.search(query=f"What does {RARE} mean in the logs?", scopes=["knowledge"], agent_id=agent)
+        assert fused["degraded"] == ["chroma"]
+        assert ids[TARGET] in _ids(fused)[:3]
+        paraphrase = jarvis.search(query="how do green leaves make food from light", scopes=["knowledge"],
+                                   agent_id=agent, limit=3)
+        assert ids[PARAPHRASED] in _ids(paraphrase)
+    finally:
+        local.up(settings, ["chroma"])
+
+
+def test_a_keyword_search_needs_words(jarvis) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        jarvis.search(vector=[0.1] * 384, scopes=["knowledge"], mode="keyword")
+    assert refused.value.field == "mode"
+    with pytest.raises(InvalidInput) as refused:
+        jarvis.search(query="anything", mode="fuzzy")
+    assert refused.value.field == "mode"
+
+
+def test_the_api_takes_the_mode_and_names_a_bad_one(api, make_key, library) -> None:
+    agent, ids = library
+    headers = make_key("read")
+    ok = api.post("/api/v1/search", headers=headers, json={
+        "query": f"What does {RARE} mean?", "scopes": ["knowledge"], "agent_id": agent, "mode": "keyword"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["mode"] == "keyword" and ok.json()["results"][0]["id"] == ids[TARGET]
+    bad = api.post("/api/v1/search", headers=headers, json={"query": "x", "mode": "fuzzy"})
+    assert bad.status_code == 422 and "mode" in bad.text

@@ -1,0 +1,109 @@
+"""A fact that changes is superseded, not deleted: search and traversal see what is true now,
+and ``as_of`` asks what was true then. Times are given, never waited for."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from jarvis import local
+from jarvis.errors import InvalidInput
+
+MOVED = datetime(2026, 1, 15, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def office(jarvis, name):
+    """Ada's office was in Leeds; from MOVED on it is in York (the new fact supersedes the old)."""
+    agent = jarvis.register_agent(name=f"{name}-registrar", type="letta")
+    old = jarvis.add_knowledge(topic=f"{name}-office", content="Ada's office is in Leeds.", agent_id=agent["id"],
+                               valid_from=MOVED - timedelta(days=365))
+    new = jarvis.add_knowledge(topic=f"{name}-office", content="Ada's office is in York.", agent_id=agent["id"],
+                               valid_from=MOVED, supersedes=old["id"])
+    yield agent["id"], old, new
+    for item in (new, old):
+        jarvis.delete_knowledge(item["id"])
+    jarvis.terminate_agent(agent["id"])
+
+
+def _ids(found: dict) -> list[str]:
+    return [hit["id"] for hit in found["results"]]
+
+
+def test_superseding_closes_the_old_fact_instead_of_deleting_it(jarvis, office) -> None:
+    agent, old, new = office
+    assert new["supersedes"] == old["id"] and new["lagging"] == []
+    for mode in ("hybrid", "vector", "keyword"):
+        now = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode)
+        assert _ids(now) == [new["id"]], mode
+        then = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode,
+                             as_of=MOVED - timedelta(days=1))
+        assert _ids(then) == [old["id"]], mode
+        at_the_move = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode,
+                                    as_of=MOVED)
+        assert _ids(at_the_move) == [new["id"]], mode  # valid_to is exclusive, valid_from inclusive
+    before_anything = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent,
+                                    as_of=MOVED - timedelta(days=400))
+    assert before_anything["results"] == []
+
+
+def test_the_postgres_fallback_applies_validity_alike(jarvis, settings, office) -> None:
+    agent, old, new = office
+    local.down(settings, ["chroma"])
+    try:
+        now = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent)
+        then = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent,
+                             as_of=MOVED - timedelta(days=1))
+    finally:
+        local.up(settings, ["chroma"])
+    assert now["degraded"] == ["chroma"] and _ids(now) == [new["id"]]
+    assert _ids(then) == [old["id"]]
+
+
+def test_traversal_follows_the_same_rule(jarvis, name, office) -> None:
+    agent, old, new = office
+    start = jarvis.add_knowledge(topic=f"{name}-ada", content="Ada is the team's statistician.",
+                                 valid_from=MOVED - timedelta(days=730))
+    try:
+        jarvis.relate_knowledge(start["id"], old["id"])
+        jarvis.relate_knowledge(start["id"], new["id"])
+        now = jarvis.traverse_knowledge(f"{name}-ada", max_hops=1)
+        assert [r["id"] for r in now] == [new["id"]]
+        then = jarvis.traverse_knowledge(f"{name}-ada", max_hops=1, as_of=MOVED - timedelta(days=1))
+        assert [r["id"] for r in then] == [old["id"]]
+    finally:
+        jarvis.delete_knowledge(start["id"])
+
+
+def test_the_api_supersedes_and_asks_as_of(api, make_key, name) -> None:
+    headers = make_key("read", "write")
+    first = api.post("/api/v1/knowledge", headers=headers, json={
+        "topic": f"{name}-rate", "content": f"The {name} base rate is 4 percent.", "valid_from": "2025-01-01T00:00:00Z"})
+    assert first.status_code == 201, first.text
+    second = api.post("/api/v1/knowledge", headers=headers, json={
+        "topic": f"{name}-rate", "content": f"The {name} base rate is 5 percent.", "valid_from": "2025-06-01T00:00:00Z",
+        "supersedes": first.json()["id"]})
+    assert second.status_code == 201, second.text
+    try:
+        ask = {"query": f"{name} base rate", "scopes": ["knowledge"], "mode": "keyword"}
+        now = api.post("/api/v1/search", headers=headers, json=ask).json()
+        assert [h["id"] for h in now["results"]] == [second.json()["id"]]
+        then = api.post("/api/v1/search", headers=headers, json={**ask, "as_of": "2025-03-01T00:00:00Z"}).json()
+        assert [h["id"] for h in then["results"]] == [first.json()["id"]]
+        earlier = api.post("/api/v1/knowledge", headers=headers, json={
+            "topic": f"{name}-rate", "content": "x", "valid_from": "2024-01-01T00:00:00Z",
+            "supersedes": second.json()["id"]})
+        assert earlier.status_code == 422 and "valid_from" in earlier.text
+    finally:
+        for item in (second, first):
+            api.delete(f"/api/v1/knowledge/{item.json()['id']}", headers=make_key("read", "write"))
+
+
+def test_bad_validity_is_refused_before_anything_is_written(jarvis, name) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        jarvis.add_knowledge(topic=f"{name}-x", content="x", valid_from=MOVED, valid_to=MOVED)
+    assert refused.value.field == "valid_to"
+    with pytest.raises(InvalidInput) as refused:
+        jarvis.add_knowledge(topic=f"{name}-x", content="x", supersedes="00000000-0000-0000-0000-000000000000")
+    assert refused.value.field == "supersedes"
