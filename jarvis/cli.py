@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--reconcile", action="store_true",
                       help="then make every projection match PostgreSQL where verify finds it different "
                            "(removes ghost nodes and orphan relationships)")
+    sync.add_argument("--store", action="append", choices=["neo4j", "chroma", "qdrant"],
+                      help="with --reconcile: only this projection (repeatable; default: all)")
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
     rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
@@ -217,7 +219,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         if args.reconcile:
             from jarvis.jobs.projections import reconcile
 
-            print(f"reconciled {reconcile(stores)} ids with postgres")
+            print(f"reconciled {reconcile(stores, args.store)} ids with postgres")
         print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
               f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else ""))
         for store, error in sorted(applied.lagging.items()):

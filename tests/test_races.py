@@ -167,6 +167,6 @@ def test_a_ghost_node_is_reported_by_verify_and_removed_by_sync_reconcile(synced
     graph = jarvis.stores.get("neo4j")
     graph.driver.execute_query("MERGE (:Knowledge {id: $id})", id=ghost)  # what an older projector left behind
     assert any(ghost in d.extra for d in verify(jarvis.stores, ["neo4j"]))
-    result = jarvis_cli("sync", "--reconcile")
+    result = jarvis_cli("sync", "--reconcile", "--store", "neo4j")  # this process holds Qdrant Edge
     assert result.returncode == 0, result.stdout + result.stderr
     assert not any(ghost in d.extra for d in verify(jarvis.stores, ["neo4j"]))

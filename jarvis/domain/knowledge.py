@@ -74,6 +74,8 @@ class KnowledgeMixin(Base):
             events = self._supersede(conn, spec, key)
             inserted = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "id": key, "embedding": vector})
             events.append(Event("knowledge", str(key)))
+            if spec.supersedes is not None:  # after the insert: an edge needs both its endpoints' rows
+                events.append(self._edge(conn, "SUPERSEDES", "Knowledge", key, "Knowledge", spec.supersedes))
             if spec.agent_id:
                 events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
             return lambda: jsonable(inserted.fetchone()), events  # read once the outbox insert is answered
@@ -139,8 +141,9 @@ class KnowledgeMixin(Base):
         return self._write(work, wait=wait)
 
     def _supersede(self, conn, spec: KnowledgeIn, key: uuid.UUID) -> list[Event]:
-        """Close the validity of the fact *spec* supersedes at *spec*'s valid_from, and record
-        ``(new)-[:SUPERSEDES]->(old)``; the old fact stays, valid until then (``as_of`` finds it)."""
+        """Close the validity of the fact *spec* supersedes at *spec*'s valid_from (the caller
+        records ``(new)-[:SUPERSEDES]->(old)`` once the new row exists); the old fact stays,
+        valid until then (``as_of`` finds it)."""
         if spec.supersedes is None:
             return []
         old = conn.execute(SUPERSEDED, {"old": spec.supersedes}).fetchone()
@@ -149,8 +152,7 @@ class KnowledgeMixin(Base):
         if spec.valid_from is not None and spec.valid_from < old["valid_from"]:
             raise InvalidInput("valid_from", "must not be before the valid_from of the fact it supersedes")
         conn.execute(CLOSE_VALIDITY, {"old": spec.supersedes, "at": spec.valid_from})
-        return [Event("knowledge", str(spec.supersedes)),
-                self._edge(conn, "SUPERSEDES", "Knowledge", key, "Knowledge", spec.supersedes)]
+        return [Event("knowledge", str(spec.supersedes))]
 
     def delete_knowledge(self, knowledge_id: Any) -> Written:
         """Delete an item and its relationships; the outbox removes it from Neo4j and Chroma."""

@@ -132,12 +132,13 @@ def _compare(found: list[Difference], store: str, what: str, expected: set[str],
         found.append(Difference(store, what, missing, extra))
 
 
-def reconcile(stores: Stores) -> int:
-    """Make every projection match PostgreSQL for each id ``verify`` finds different; return how many."""
+def reconcile(stores: Stores, only: list[str] | None = None) -> int:
+    """Make every projection (or those in *only*) match PostgreSQL for each id ``verify`` finds
+    different; return how many."""
     from jarvis.projections import SELECT_EDGES
 
     fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
-    for difference in verify(stores):
+    for difference in verify(stores, only):
         if difference.what == DEAD_LETTERS:
             continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
         if difference.what == ORPHAN_EDGES:
