@@ -136,3 +136,28 @@ def test_forget_user_over_http_and_from_the_command_line(synced, api, make_key, 
     assert again.status_code == 200 and again.json()["remaining"]["postgres"] == 0
     result = jarvis_cli("erase", "user", other)
     assert result.returncode == 0 and "erased everywhere" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_key_bound_to_one_user_erases_only_that_users_data(api_jarvis, name) -> None:
+    """Bob cannot forget Ada nor erase her agent; Ada's data is still there afterwards."""
+    from jarvis.errors import Forbidden, NotFound
+    from jarvis.principal import acting_as
+
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    with acting_as(ada):
+        api_jarvis.append_message(session_id=f"{ada}-s", role="user", content="Ada's secret plan", user_id=ada)
+        agent = api_jarvis.register_agent(name=f"{ada}-helper", type="letta")
+    try:
+        with acting_as(bob):
+            with pytest.raises(Forbidden) as refused:
+                api_jarvis.forget_user(ada)
+            assert refused.value.field == "user_id"
+            with pytest.raises(NotFound):
+                api_jarvis.delete_agent(agent["id"])
+        with acting_as(ada):
+            assert [m["content"] for m in api_jarvis.conversation_history(f"{ada}-s")] == ["Ada's secret plan"]
+            assert api_jarvis.get_agent(agent["id"])["id"] == agent["id"]
+    finally:
+        with acting_as(ada):
+            api_jarvis.forget_user(ada)
+            api_jarvis.delete_agent(agent["id"])
