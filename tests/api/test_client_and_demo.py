@@ -7,15 +7,8 @@ import json
 
 import pytest
 
-from jarvis.api.server import running_server
 from jarvis.client import AsyncJarvisClient, JarvisClient
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, Unauthorized
-
-
-@pytest.fixture(scope="module")
-def server(settings, api_jarvis):
-    with running_server(settings, jarvis=api_jarvis, run_projector=False) as url:
-        yield url
 
 
 def test_the_sync_client_covers_an_agents_day(server, make_key, name) -> None:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis.api.server import running_server
 from jarvis.client import JarvisClient
 from jarvis.errors import InvalidInput
-
-
-@pytest.fixture(scope="module")
-def server(settings, api_jarvis):
-    with running_server(settings, jarvis=api_jarvis, run_projector=False) as url:
-        yield url
 
 
 def test_the_client_searches_by_mode_filter_and_time(server, make_key, name) -> None:

@@ -13,19 +13,6 @@ from jarvis.jobs.requeue import requeue
 from jarvis.stores import redis_keys as keys
 
 
-@pytest.fixture
-def quiet_queues(jarvis):
-    """Queues of this test alone: earlier unfinished tasks are cancelled, the queue keys emptied."""
-    def clear() -> None:
-        with jarvis.stores.postgres.pool.connection() as conn:
-            conn.execute("UPDATE tasks SET status = 'cancelled', lease_token = NULL WHERE status IN ('pending', 'running')")
-        jarvis.stores.redis.conn.delete(*keys.QUEUES, keys.QUEUE_INFLIGHT, keys.QUEUE_DELAYED)
-
-    clear()
-    yield jarvis
-    clear()
-
-
 def test_higher_priority_tasks_are_delivered_first(quiet_queues, name) -> None:
     jarvis = quiet_queues
     low = jarvis.create_task(name=f"{name}-low", type="scheduled", priority=2)
