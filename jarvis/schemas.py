@@ -7,6 +7,7 @@ input is refused before anything is written anywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -58,6 +59,24 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or model.__name__
         raise InvalidInput(field, error["msg"]) from None
+
+
+def parse_each(model: type[M], items: list[Any], *, field: str,
+               check: Callable[[M], None] | None = None) -> list[M]:
+    """Every item of a batch validated as *model* (and by *check*) before anything is written;
+    the first bad one becomes InvalidInput naming its index, e.g. ``items[3].content``."""
+    specs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{field}[{index}]", "must be an object")
+        try:
+            spec = parse(model, item)
+            if check is not None:
+                check(spec)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{field}[{index}].{exc.field}", exc.reason) from None
+        specs.append(spec)
+    return specs
 
 
 class CapabilityIn(Input):

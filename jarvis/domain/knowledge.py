@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from jarvis.domain.base import Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
-from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse
+from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse, parse_each
 
 # The id is made here, not by the database, so the outbox event can be queued behind the
 # insert without waiting for its answer: both travel in one round trip. The row comes back
@@ -249,12 +249,4 @@ class KnowledgeMixin(Base):
 
 def _parsed(items: list[Any]) -> list[KnowledgeIn]:
     """Every item as KnowledgeIn, or InvalidInput naming the first bad one (``items[3].content``)."""
-    specs = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"items[{index}]", "must be an object")
-        try:
-            specs.append(parse(KnowledgeIn, item))
-        except InvalidInput as exc:
-            raise InvalidInput(f"items[{index}].{exc.field}", exc.reason) from None
-    return specs
+    return parse_each(KnowledgeIn, items, field="items")

@@ -20,7 +20,7 @@ from jarvis.domain.base import ENSURE_USER, Base, Written
 from jarvis.embeddings import check_text
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.outbox import Event
-from jarvis.schemas import MessageIn, parse
+from jarvis.schemas import MessageIn, parse_each
 
 #: Rows per INSERT round (and per embedding batch on a lane).
 BATCH = 64
@@ -41,17 +41,8 @@ EXISTING_TASKS = "SELECT id FROM tasks WHERE id = ANY(%s)"
 
 def parsed_messages(messages: list[Any]) -> list[MessageIn]:
     """Every message as MessageIn, or InvalidInput naming the first bad one (``messages[3].role``)."""
-    specs = []
-    for index, item in enumerate(messages):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"messages[{index}]", "must be an object")
-        try:
-            spec = parse(MessageIn, item)
-            check_text(spec.content, field="content")
-        except InvalidInput as exc:
-            raise InvalidInput(f"messages[{index}].{exc.field}", exc.reason) from None
-        specs.append(spec)
-    return specs
+    return parse_each(MessageIn, messages, field="messages",
+                      check=lambda spec: check_text(spec.content, field="content"))
 
 
 class MessageBatchMixin(Base):

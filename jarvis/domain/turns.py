@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from jarvis.domain.base import ENSURE_USER, Base, Written
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.outbox import Event
-from jarvis.schemas import MessageIn, parse
+from jarvis.schemas import MessageIn, parse_each
 
 #: Characters of the previous turn kept as context: enough for its gist, not enough to drown the turn.
 PREVIOUS_TURN_CHARS = 400
@@ -88,14 +88,7 @@ class TurnsMixin(Base):
             raise InvalidInput("items", "must not be empty")
         if not 1 <= batch_size <= 1000:
             raise InvalidInput("batch_size", "must be between 1 and 1000")
-        specs = []
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise InvalidInput(f"items[{index}]", "must be an object")
-            try:
-                specs.append(parse(MessageIn, item))
-            except InvalidInput as exc:
-                raise InvalidInput(f"items[{index}].{exc.field}", exc.reason) from None
+        specs = parse_each(MessageIn, items, field="items")
         stored = self.previous_turns(spec.session_id for spec in specs)
         following: dict[int, str] = {}
         later: dict[str, str] = {}
