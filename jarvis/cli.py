@@ -197,10 +197,10 @@ def _with_stores(settings: Settings, job):
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
-    from jarvis.outbox import Projector
+    from jarvis.projection.projector import Projector
 
     from jarvis.dead_letters import outbox_stats, retry_dead
-    from jarvis.jobs.orphans import remove_orphan_edges
+    from jarvis.projection.orphans import remove_orphan_edges
     from jarvis.jobs.outbox_prune import prune_outbox
 
     def job(stores) -> int:
@@ -217,7 +217,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         pruned = prune_outbox(stores)
         orphans = remove_orphan_edges(stores)
         if args.reconcile:
-            from jarvis.jobs.projections import reconcile
+            from jarvis.projection.maintenance import reconcile
 
             print(f"reconciled {reconcile(stores, args.store)} ids with postgres")
         print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
@@ -232,7 +232,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from jarvis.jobs.projections import rebuild
+    from jarvis.projection.maintenance import rebuild
 
     counts = _with_stores(settings, lambda stores: rebuild(stores, args.store))
     print(f"{args.store} rebuilt from postgres: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
@@ -242,7 +242,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from jarvis.jobs.projections import verify
+    from jarvis.projection.maintenance import verify
 
     differences = _with_stores(settings, lambda stores: verify(stores, args.store))
     if args.json:
@@ -446,7 +446,7 @@ def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.embedder_report import int8_quality_line
     from jarvis.embeddings import Embedder
     from jarvis.jobs.reembed import reembed
-    from jarvis.outbox import Projector
+    from jarvis.projection.projector import Projector
 
     embedder = Embedder(backend=args.to, cache_dir=settings.cache_dir)
     if embedder.family == "int8":

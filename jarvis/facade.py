@@ -25,7 +25,8 @@ from jarvis.domain.search import SearchMixin
 from jarvis.domain.tasks import Lease, TasksMixin
 from jarvis import embedding_space
 from jarvis.embeddings import Embedder
-from jarvis.outbox import Applied, Projector
+from jarvis.projection.applier import Applied
+from jarvis.projection.projector import Projector
 from jarvis.stores.base import Health
 from jarvis.stores.postgres import PostgresStore
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from psycopg.types.json import Jsonb
 
-from jarvis.jobs.projections import DEAD_LETTERS, verify
+from jarvis.projection.maintenance import DEAD_LETTERS, verify
 from jarvis.outbox import Event, record
 
 #: A conversation row written before inputs were checked: Chroma refuses nested metadata.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from jarvis import local
-from jarvis.jobs.projections import rebuild, verify
+from jarvis.projection.maintenance import rebuild, verify
 
 
 @pytest.fixture

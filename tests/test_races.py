@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from jarvis.errors import InvalidInput
-from jarvis.jobs.orphans import orphan_edges
-from jarvis.jobs.projections import verify
+from jarvis.projection.orphans import orphan_edges
+from jarvis.projection.maintenance import verify
 from jarvis.outbox import Event, record
 from jarvis.paths import PROJECT_ROOT
 
@@ -104,7 +104,7 @@ DRAINER = """
 import sys, time, pathlib
 from jarvis.config import Settings
 from jarvis.connections import Stores
-from jarvis.outbox import Projector
+from jarvis.projection.projector import Projector
 stop = pathlib.Path(sys.argv[1])
 stores = Stores(Settings.from_env())
 projector = Projector(stores)

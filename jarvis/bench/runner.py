@@ -64,7 +64,7 @@ class Bench:
         for every deleted item (an earlier run's cleanup leaves one per item), and those make
         every later insert slower — 1.85 against 4.65 CPU-seconds per 2,000 items after a few
         runs. ``jarvis rebuild --store chroma`` compacts it the same way."""
-        from jarvis.jobs.projections import rebuild
+        from jarvis.projection.maintenance import rebuild
 
         self.say("rebuilding chroma from postgres (compact index) before measuring")
         rebuild(self.jarvis.stores, "chroma")
@@ -234,7 +234,7 @@ class Bench:
 
     # -- rebuild ---------------------------------------------------------------------------------
     def rebuild(self, n: int, ingest_seconds: float) -> None:
-        from jarvis.jobs.projections import rebuild
+        from jarvis.projection.maintenance import rebuild
 
         for store in ("neo4j", "chroma", "qdrant"):
             seconds = timed(lambda s=store: rebuild(self.jarvis.stores, s))

@@ -23,9 +23,11 @@ from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
 from jarvis.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreError, StoreUnavailable
-from jarvis.outbox import Applied, Event, Projector, Ticket, record, recorded
+from jarvis.outbox import Event, record, recorded
+from jarvis.projection.applier import Applied, Ticket
+from jarvis.projection.projector import Projector
 from jarvis.principal import Principal, current, own_user, scope_for
-from jarvis.projections import EDGE_ENTITY, edge_key
+from jarvis.projection.entities import EDGE_ENTITY, edge_key
 
 T = TypeVar("T")
 

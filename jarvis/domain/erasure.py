@@ -19,7 +19,7 @@ from jarvis.domain.base import Written, as_uuid, jsonable
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.outbox import Event
-from jarvis.projections import MEMORY_ENTITY
+from jarvis.projection.entities import MEMORY_ENTITY
 from jarvis.stores import redis_keys as keys
 
 DELETE_USER_CONVERSATIONS = "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id"

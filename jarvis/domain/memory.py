@@ -16,7 +16,7 @@ from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.memory_cipher import MemoryCipher
 from jarvis.outbox import Event
-from jarvis.projections import MEMORY_ENTITY
+from jarvis.projection.entities import MEMORY_ENTITY
 from jarvis.schemas import MemoryIn, parse
 
 UPSERT_MEMORY = """

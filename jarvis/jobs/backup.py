@@ -40,9 +40,9 @@ from jarvis.jobs.manifest import (
     file_facts,
     make_private_dir,
 )
-from jarvis.jobs.projections import reconcile, verify
+from jarvis.projection.maintenance import reconcile, verify
 from jarvis.jobs.requeue import requeue
-from jarvis.outbox import Projector
+from jarvis.projection.projector import Projector
 
 __all__ = ["BackupError", "backup", "check", "prune", "restore"]
 

@@ -21,7 +21,8 @@ from psycopg import sql
 
 from jarvis.audio_files import inside
 from jarvis.connections import Stores
-from jarvis.outbox import EVERY_USER, Event, Projector, record
+from jarvis.outbox import EVERY_USER, Event, record
+from jarvis.projection.projector import Projector
 from jarvis.principal import scope_transaction
 
 logger = logging.getLogger("jarvis.retention")

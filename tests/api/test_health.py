@@ -30,7 +30,7 @@ def test_the_server_projects_pending_events_in_the_background(settings: Settings
     import time
 
     from jarvis import local
-    from jarvis.jobs.projections import verify
+    from jarvis.projection.maintenance import verify
 
     jarvis.sync()
     local.down(settings, ["neo4j"])

@@ -88,7 +88,7 @@ def test_reads_from_the_cache_are_counted_in_postgres_a_moment_later(jarvis, nam
 
 
 def test_a_chroma_collection_recreated_by_another_process_is_found_again(jarvis, settings) -> None:
-    from jarvis.jobs.projections import rebuild
+    from jarvis.projection.maintenance import rebuild
     from jarvis.stores.chroma import ChromaStore
 
     ours = jarvis.stores.get("chroma")

@@ -11,7 +11,7 @@ import pytest
 
 from jarvis.jobs.backup import BackupError, backup, restore
 from jarvis.jobs.exports import NODES, RELATIONSHIPS
-from jarvis.jobs.projections import verify
+from jarvis.projection.maintenance import verify
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.chroma import COLLECTIONS as CHROMA
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT

@@ -23,7 +23,7 @@ from jarvis import local
 from jarvis.errors import NotFound
 from jarvis.jobs import manifest as manifests
 from jarvis.jobs.backup import BackupError, backup, restore
-from jarvis.jobs.projections import verify
+from jarvis.projection.maintenance import verify
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,11 @@ from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
 from jarvis.dead_letters import dead_letters
-from jarvis.jobs.orphans import orphan_edges, remove_orphan_edges
-from jarvis.outbox import EVERY_USER, write_edges, write_rows
+from jarvis.projection.orphans import orphan_edges, remove_orphan_edges
+from jarvis.outbox import EVERY_USER
+from jarvis.projection.writers import write_edges, write_rows
 from jarvis.principal import scope_transaction
-from jarvis.projections import ENTITIES, SELECT_ALL_EDGES, edge_key
+from jarvis.projection.entities import ENTITIES, SELECT_ALL_EDGES, edge_key
 
 BATCH = 1000
 EDGE_KEYS = (
@@ -106,7 +107,7 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
     return found
 
 
-#: What verify calls edge rows whose endpoint row is gone (see :mod:`jarvis.jobs.orphans`).
+#: What verify calls edge rows whose endpoint row is gone (see :mod:`jarvis.projection.orphans`).
 ORPHAN_EDGES = "orphan edges"
 
 
@@ -135,7 +136,7 @@ def _compare(found: list[Difference], store: str, what: str, expected: set[str],
 def reconcile(stores: Stores, only: list[str] | None = None) -> int:
     """Make every projection (or those in *only*) match PostgreSQL for each id ``verify`` finds
     different; return how many."""
-    from jarvis.projections import SELECT_EDGES
+    from jarvis.projection.entities import SELECT_EDGES
 
     fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
     for difference in verify(stores, only):

@@ -39,7 +39,7 @@ def remove_orphan_edges(stores: Stores) -> int:
         keys = [row[0] for row in conn.execute(DELETE_ORPHAN_EDGES)]
         event_ids = record(conn, [Event("edge", key, "delete") for key in keys])
     if event_ids:
-        from jarvis.outbox import Projector
+        from jarvis.projection.projector import Projector
 
         projector = Projector(stores)
         try:
