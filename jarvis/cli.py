@@ -12,14 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jarvis.config import STORES, Settings
+from jarvis.config import Settings
+from jarvis.stores.base import ALL_STORES, PROJECTION_STORES, StoreName
 from jarvis.errors import JarvisError
 
 
 def _stores_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--store", action="append", choices=STORES, metavar="NAME",
-        help=f"only this store (repeatable); one of {', '.join(STORES)}",
+        "--store", action="append", choices=ALL_STORES, metavar="NAME",
+        help=f"only this store (repeatable); one of {', '.join(ALL_STORES)}",
     )
 
 
@@ -46,12 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--reconcile", action="store_true",
                       help="then make every projection match PostgreSQL where verify finds it different "
                            "(removes ghost nodes and orphan relationships)")
-    sync.add_argument("--store", action="append", choices=["neo4j", "chroma", "qdrant"],
+    sync.add_argument("--store", action="append", choices=PROJECTION_STORES,
                       help="with --reconcile: only this projection (repeatable; default: all)")
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
-    rebuild.add_argument("--store", required=True, choices=["neo4j", "chroma", "qdrant"])
+    rebuild.add_argument("--store", required=True, choices=PROJECTION_STORES)
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
-    verify.add_argument("--store", action="append", choices=["neo4j", "chroma", "qdrant"])
+    verify.add_argument("--store", action="append", choices=PROJECTION_STORES)
     verify.add_argument("--json", action="store_true")
     commands.add_parser("requeue", help="rebuild the Redis task queues from pending task rows")
 
@@ -372,7 +373,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
     # Conversations live in PostgreSQL and Chroma; Qdrant is left alone (a running server may
     # hold Qdrant Edge, and the evaluation writes nothing there).
-    local.up(settings, [store for store in STORES if store != "qdrant"])
+    local.up(settings, [store for store in ALL_STORES if store is not StoreName.QDRANT])
     migrate_postgres(settings.postgres_conninfo)
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:

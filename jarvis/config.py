@@ -20,8 +20,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jarvis.errors import ConfigurationError
 
-STORES: tuple[str, ...] = ("postgres", "redis", "neo4j", "chroma", "qdrant")
-
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.

@@ -4,26 +4,33 @@ PostgreSQL is required (the system of record). The API holds it twice: ``postgre
 service role (every user's rows, for service keys, the projector and the key check) and
 ``user_postgres`` as the role that row-level security confines to one user (for user-bound
 keys); in-process there is one pool, the owner's, and ``user_postgres`` is None. The projections are reached through
-``get(name)``, which raises :class:`StoreUnavailable` instead of hanging when a store is down,
-so a caller can carry on without it.
+``get(name)``, typed by the store's role (:class:`~jarvis.stores.base.GraphStore`,
+:class:`~jarvis.stores.base.DocumentStore`, :class:`~jarvis.stores.base.PointStore`), which
+raises :class:`StoreUnavailable` instead of hanging when a store is down, so a caller can carry
+on without it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Literal, overload
 
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
 from jarvis.principal import EVERY_USER, NOBODY, Principal
 from jarvis.stores import qdrant as qdrant_module
-from jarvis.stores.base import Health
+from jarvis.stores.base import PROJECTION_STORES, DocumentStore, GraphStore, Health, PointStore, ProjectionStore, StoreName
 from jarvis.stores.chroma import ChromaStore
 from jarvis.stores.neo4j import Neo4jStore
 from jarvis.stores.postgres import PostgresStore
 from jarvis.stores.qdrant import QdrantStore
 from jarvis.stores.redis import RedisStore
 
-_CONNECTORS = {"neo4j": Neo4jStore.connect, "chroma": ChromaStore.connect, "qdrant": QdrantStore.connect}
+#: How each projection store is connected (the registry's one table).
+_CONNECTORS: dict[StoreName, Callable[[Settings], ProjectionStore]] = {
+    StoreName.NEO4J: Neo4jStore.connect, StoreName.CHROMA: ChromaStore.connect, StoreName.QDRANT: QdrantStore.connect,
+}
 
 
 class Stores:
@@ -35,7 +42,7 @@ class Stores:
         self.postgres = postgres or PostgresStore.connect(settings)
         self.user_postgres = user_postgres
         self.redis = RedisStore.connect(settings)
-        self._projections: dict[str, object] = {}
+        self._projections: dict[StoreName, ProjectionStore] = {}
         self._lock = threading.Lock()
 
     def postgres_for(self, who: Principal | None) -> tuple[PostgresStore, Principal]:
@@ -52,15 +59,31 @@ class Stores:
             return self.user_postgres, who
         return self.postgres, who
 
-    def get(self, name: str):
-        """The connected client of a projection store (``neo4j``, ``chroma``, ``qdrant``).
+    @overload
+    def get(self, name: Literal[StoreName.NEO4J]) -> GraphStore: ...
+
+    @overload
+    def get(self, name: Literal[StoreName.CHROMA]) -> DocumentStore: ...
+
+    @overload
+    def get(self, name: Literal[StoreName.QDRANT]) -> PointStore: ...
+
+    @overload
+    def get(self, name: StoreName | str) -> ProjectionStore: ...
+
+    def get(self, name: StoreName | str) -> ProjectionStore:
+        """The connected client of a projection store, typed by its role.
 
         Raises:
             StoreUnavailable: the store cannot be reached now.
+            ValueError: *name* is not a projection store.
         """
-        if name == "qdrant" and self.settings.uses_qdrant_edge and qdrant_module.is_stopped(self.settings):
-            self.forget("qdrant")
-            raise StoreUnavailable("qdrant", "stopped (`jarvis up --store qdrant` restarts it)")
+        name = StoreName(name)
+        if name not in _CONNECTORS:
+            raise ValueError(f"{name} is not a projection store; choose from {', '.join(PROJECTION_STORES)}")
+        if name is StoreName.QDRANT and self.settings.uses_qdrant_edge and qdrant_module.is_stopped(self.settings):
+            self.forget(name)
+            raise StoreUnavailable(name, "stopped (`jarvis up --store qdrant` restarts it)")
         with self._lock:
             store = self._projections.get(name)
             if store is None:
@@ -79,7 +102,7 @@ class Stores:
         """Each store's health through this process's own clients (an in-process Qdrant Edge
         cannot be probed from outside while we hold it)."""
         report = [self.postgres.health(), self.redis.health()]
-        for name in ("neo4j", "chroma", "qdrant"):
+        for name in PROJECTION_STORES:
             try:
                 health = self.get(name).health()
             except StoreUnavailable as exc:
@@ -89,10 +112,10 @@ class Stores:
             report.append(health)
         return report
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: StoreName | str) -> None:
         """Drop a client after an outage so the next ``get`` reconnects."""
         with self._lock:
-            store = self._projections.pop(name, None)
+            store = self._projections.pop(StoreName(name), None)
         if store is not None:
             try:
                 store.close()

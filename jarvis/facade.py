@@ -96,5 +96,5 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         return self.projector.drain(max_rounds=max_rounds)
 
     def health(self) -> list[Health]:
-        """Every store's health, in ``STORES`` order, through this facade's own clients."""
+        """Every store's health, in ``ALL_STORES`` order, through this facade's own clients."""
         return self.stores.health()

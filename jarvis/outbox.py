@@ -97,6 +97,6 @@ def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
     if not events:
         return []
     with conn.cursor(row_factory=tuple_row) as cur:
-        cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, list(stores_for(e.entity))) for e in events],
-                        returning=True)
+        cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
+                                       for e in events], returning=True)
         return [cur.fetchone()[0] for _ in cur.results()]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from jarvis.bench.workload import questions, sentences
+from jarvis.stores.base import PROJECTION_STORES
 
 
 @dataclass
@@ -236,7 +237,7 @@ class Bench:
     def rebuild(self, n: int, ingest_seconds: float) -> None:
         from jarvis.projection.maintenance import rebuild
 
-        for store in ("neo4j", "chroma", "qdrant"):
+        for store in PROJECTION_STORES:
             seconds = timed(lambda s=store: rebuild(self.jarvis.stores, s))
             self.add(f"rebuild {store} from postgres (no re-embedding)", n, seconds, "s", ingest_seconds,
                      target="<= 0.25 x original ingest", met=seconds <= 0.25 * ingest_seconds)

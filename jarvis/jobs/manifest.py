@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from pydantic import SecretStr
 
-from jarvis.config import STORES
 from jarvis.errors import ConfigurationError, JarvisError
+from jarvis.stores.base import ALL_STORES
 
 NAME = "manifest.json"
 FORMAT = 2
@@ -173,7 +173,7 @@ def _check_shape(directory: Path, manifest: dict[str, Any]) -> None:
     stores = manifest.get("stores")
     if not isinstance(stores, dict):
         raise BackupError("bad manifest: no stores")
-    missing, extra = set(STORES) - set(stores), set(stores) - set(STORES)
+    missing, extra = set(ALL_STORES) - set(stores), set(stores) - set(ALL_STORES)
     if missing or extra:
         raise BackupError("bad manifest: " + "; ".join(
             part for part in (missing and f"store(s) missing: {', '.join(sorted(missing))}",

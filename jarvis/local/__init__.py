@@ -10,16 +10,17 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from jarvis.config import STORES, Settings
+from jarvis.config import Settings
+from jarvis.stores.base import ALL_STORES, StoreName
 from jarvis.errors import StoreStartError
 from jarvis.local import chroma, neo4j, postgres, qdrant, redis
 
 LAUNCHERS = {
-    "postgres": postgres,
-    "redis": redis,
-    "neo4j": neo4j,
-    "chroma": chroma,
-    "qdrant": qdrant,
+    StoreName.POSTGRES: postgres,
+    StoreName.REDIS: redis,
+    StoreName.NEO4J: neo4j,
+    StoreName.CHROMA: chroma,
+    StoreName.QDRANT: qdrant,
 }
 
 
@@ -30,10 +31,10 @@ class Outcome:
 
 
 def _select(stores: Iterable[str] | None) -> list[str]:
-    chosen = list(stores) if stores else list(STORES)
+    chosen = list(stores) if stores else list(ALL_STORES)
     unknown = [s for s in chosen if s not in LAUNCHERS]
     if unknown:
-        raise ValueError(f"unknown store {unknown[0]!r}; choose from {', '.join(STORES)}")
+        raise ValueError(f"unknown store {unknown[0]!r}; choose from {', '.join(ALL_STORES)}")
     return chosen
 
 

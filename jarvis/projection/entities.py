@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jarvis.search_filters import OPEN_END, epoch, metadata_fields
+from jarvis.stores.base import Row, StoreName
+
+
+#: The word a difference found by ``verify`` uses for an entity's items in each store.
+ITEMS: dict[StoreName, str] = {StoreName.NEO4J: "nodes", StoreName.CHROMA: "documents", StoreName.QDRANT: "points"}
 
 
 def _iso(value: Any) -> Any:
@@ -33,16 +38,23 @@ class Entity:
     key: str
     columns: str
     label: str | None = None                      # Neo4j node label
-    node: Callable[[dict], dict] | None = None    # row -> node properties
+    node: Callable[[Row], dict[str, Any]] | None = None    # row -> node properties
     chroma: str | None = None                     # Chroma collection
-    document: Callable[[dict], tuple[str, dict]] | None = None   # row -> (document, metadata)
+    document: Callable[[Row], tuple[str, dict[str, Any]]] | None = None   # row -> (document, metadata)
     qdrant: str | None = None                     # Qdrant collection
-    payload: Callable[[dict], dict] | None = None                # row -> payload
-    stores: tuple[str, ...] = field(init=False)
+    payload: Callable[[Row], dict[str, Any]] | None = None                # row -> payload
+    stores: tuple[StoreName, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        stores = tuple(s for s, on in (("neo4j", self.label), ("chroma", self.chroma), ("qdrant", self.qdrant)) if on)
-        object.__setattr__(self, "stores", stores)
+        object.__setattr__(self, "stores", tuple(store for store in ITEMS if self.where(store)))
+
+    def where(self, store: StoreName) -> str | None:
+        """The entity's home in *store*: its node label (Neo4j) or collection (Chroma, Qdrant)."""
+        return {StoreName.NEO4J: self.label, StoreName.CHROMA: self.chroma, StoreName.QDRANT: self.qdrant}.get(store)
+
+    def described(self, store: StoreName) -> str:
+        """How ``verify`` names the entity's items in *store*, e.g. "Agent nodes"."""
+        return f"{self.where(store)} {ITEMS[store]}"
 
     # Table, key and columns are the fixed names above, never input.
     @property
@@ -169,9 +181,10 @@ def edge_key(rel: str, src_label: str, src: str, dst_label: str, dst: str) -> st
 MEMORY_ENTITY = "memory"
 
 
-def stores_for(entity: str) -> tuple[str, ...]:
+def stores_for(entity: str) -> tuple[StoreName, ...]:
+    """The stores an event about *entity* is pending for when recorded."""
     if entity == EDGE_ENTITY:
-        return ("neo4j",)
+        return (StoreName.NEO4J,)
     if entity == MEMORY_ENTITY:
-        return ("redis",)
+        return (StoreName.REDIS,)
     return ENTITIES[entity].stores

@@ -17,7 +17,8 @@ from jarvis.projection.orphans import orphan_edges, remove_orphan_edges
 from jarvis.outbox import EVERY_USER
 from jarvis.projection.writers import write_edges, write_rows
 from jarvis.principal import scope_transaction
-from jarvis.projection.entities import ENTITIES, SELECT_ALL_EDGES, edge_key
+from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, SELECT_EDGES, Entity, edge_key
+from jarvis.stores.base import PROJECTION_STORES, StoreName
 
 BATCH = 1000
 EDGE_KEYS = (
@@ -36,38 +37,38 @@ def _stream(stores: Stores, query: str) -> Iterator[list[dict]]:
                 yield batch
 
 
-def rebuild(stores: Stores, store: str) -> dict[str, int]:
+def rebuild(stores: Stores, store: StoreName | str) -> dict[str, int]:
     """Empty *store* (``neo4j``, ``chroma`` or ``qdrant``) and repopulate it; return counts written."""
+    store = StoreName(store)
     client = stores.get(store)
     counts: dict[str, int] = {}
-    specs = [spec for spec in ENTITIES.values() if store in spec.stores]
-    if store == "neo4j":
-        client.delete_everything()
-    for spec in specs:
-        if store == "chroma":
-            client.reset(spec.chroma)
-        elif store == "qdrant":
-            client.reset(spec.qdrant)
+    client.clear()
+    for spec in ENTITIES.values():
+        if store not in spec.stores:
+            continue
         counts[spec.name] = 0
         for rows in _stream(stores, spec.select_all):
-            write_rows(store, client, spec, rows, None)
+            write_rows(stores, store, spec, rows, None)
             counts[spec.name] += len(rows)
-    if store == "neo4j":
-        counts["edge"] = 0
+    if store is StoreName.NEO4J:
+        counts[EDGE_ENTITY] = 0
         for rows in _stream(stores, SELECT_ALL_EDGES):
-            write_edges(client, rows, None)
-            counts["edge"] += len(rows)
-    if store == "qdrant":
-        client.flush()
+            write_edges(stores, rows, None)
+            counts[EDGE_ENTITY] += len(rows)
+    client.flush()
     return counts
 
 
 @dataclass
 class Difference:
+    """What one store holds differently from PostgreSQL for one entity type (*entity*: a name of
+    :data:`ENTITIES` or ``edge``; None for findings no projection write can fix)."""
+
     store: str
     what: str  # e.g. "Agent nodes", "knowledge_base documents"
     missing: list[str] = field(default_factory=list)  # in Postgres, not in the store
     extra: list[str] = field(default_factory=list)    # in the store, not in Postgres
+    entity: str | None = None
 
 
 def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
@@ -77,7 +78,7 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
         StoreUnavailable: a store to verify cannot be reached.
     """
     found: list[Difference] = []
-    chosen = only or ["neo4j", "chroma", "qdrant"]
+    chosen = [StoreName(store) for store in only] if only else list(PROJECTION_STORES)
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
 
@@ -87,19 +88,11 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
         for spec in ENTITIES.values():
             expected = keys(spec.all_keys)
             for store in spec.stores:
-                if store not in chosen:
-                    continue
-                client = stores.get(store)
-                if store == "neo4j":
-                    actual, what = client.node_keys(spec.label), f"{spec.label} nodes"
-                elif store == "chroma":
-                    actual, what = client.ids(spec.chroma), f"{spec.chroma} documents"
-                else:
-                    actual, what = client.ids(spec.qdrant), f"{spec.qdrant} points"
-                _compare(found, store, what, expected, actual)
-        if "neo4j" in chosen:
-            actual = {edge_key(*edge) for edge in stores.get("neo4j").edge_keys()}
-            _compare(found, "neo4j", "relationships", keys(EDGE_KEYS), actual)
+                if store in chosen:
+                    _compare(found, store, spec.described(store), expected, _ids(stores, store, spec), spec.name)
+        if StoreName.NEO4J in chosen:
+            actual = {edge_key(*edge) for edge in stores.get(StoreName.NEO4J).edge_keys()}
+            _compare(found, StoreName.NEO4J, "relationships", keys(EDGE_KEYS), actual, EDGE_ENTITY)
         found.extend(_dead_letters(conn, chosen))
         orphans = orphan_edges(conn)
         if orphans:  # rows PostgreSQL itself should not hold: reported whichever store was chosen
@@ -127,36 +120,37 @@ def _dead_letters(conn, chosen: list[str]) -> list[Difference]:
     return [Difference(store, DEAD_LETTERS, missing=items) for store, items in sorted(per_store.items())]
 
 
-def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str]) -> None:
+def _ids(stores: Stores, store: StoreName, spec: Entity) -> set[str]:
+    """The keys of *spec*'s items that *store* holds."""
+    where = spec.where(store) or ""
+    if store is StoreName.NEO4J:
+        return stores.get(StoreName.NEO4J).node_keys(where)
+    return stores.get(StoreName.CHROMA if store is StoreName.CHROMA else StoreName.QDRANT).ids(where)
+
+
+def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str],
+             entity: str) -> None:
     missing, extra = sorted(expected - actual), sorted(actual - expected)
     if missing or extra:
-        found.append(Difference(store, what, missing, extra))
+        found.append(Difference(store, what, missing, extra, entity=entity))
 
 
 def reconcile(stores: Stores, only: list[str] | None = None) -> int:
     """Make every projection (or those in *only*) match PostgreSQL for each id ``verify`` finds
-    different; return how many."""
-    from jarvis.projection.entities import SELECT_EDGES
-
+    different, by entity type and id; return how many."""
     fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
     for difference in verify(stores, only):
-        if difference.what == DEAD_LETTERS:
-            continue  # a refused row is fixed in PostgreSQL, then `jarvis sync --retry-dead`
-        if difference.what == ORPHAN_EDGES:
-            continue  # removed above; one that appeared since is removed by the next sync
+        if difference.entity is None:
+            continue  # dead letters (fixed in PostgreSQL, then `sync --retry-dead`) and orphan edge rows
         keys = difference.missing + difference.extra
-        client = stores.get(difference.store)
         with stores.postgres.pool.connection() as conn:
             scope_transaction(conn, EVERY_USER)
             with conn.cursor(row_factory=dict_row) as cur:
-                if difference.what == "relationships":
-                    write_edges(client, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
+                if difference.entity == EDGE_ENTITY:
+                    write_edges(stores, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
                 else:
-                    spec = next(s for s in ENTITIES.values() if difference.what in _descriptions(s))
-                    write_rows(difference.store, client, spec, cur.execute(spec.select, {"keys": keys}).fetchall(), keys)
+                    spec = ENTITIES[difference.entity]
+                    write_rows(stores, StoreName(difference.store), spec,
+                               cur.execute(spec.select, {"keys": keys}).fetchall(), keys)
         fixed += len(keys)
     return fixed
-
-
-def _descriptions(spec) -> set[str]:
-    return {f"{spec.label} nodes", f"{spec.chroma} documents", f"{spec.qdrant} points"}

@@ -36,8 +36,9 @@ from jarvis.outbox import (
 )
 from jarvis.principal import scope_transaction
 from jarvis.projection.applier import Applied, Applier
-from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES, edge_key
-from jarvis.projection.writers import write_edges, write_rows
+from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES
+from jarvis.projection.writers import write
+from jarvis.stores.base import Row, StoreName
 
 logger = logging.getLogger("jarvis.outbox")
 
@@ -100,10 +101,10 @@ class Projector:
     # -- internals ------------------------------------------------------------------------
     def _apply(self, events: list[Outboxed], *, claim: psycopg.Connection | None = None) -> Applied:
         started = time.perf_counter()
-        keyed_by_store: dict[str, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
+        keyed_by_store: dict[StoreName, dict[str, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
         for _, entity, key, pending in events:  # each key once, in order (a round holds up to 2,048)
             for store in pending:
-                keyed_by_store[store][entity][key] = None
+                keyed_by_store[StoreName(store)][entity][key] = None
         by_store = {store: {entity: list(keys) for entity, keys in keyed.items()}
                     for store, keyed in keyed_by_store.items()}
         errors: dict[str, str] = {}  # store -> why it is down: every event pending for it waits
@@ -125,7 +126,7 @@ class Projector:
                                    type(exc).__name__)
                     self._isolate(store, events, rows, errors, refused)
         for store in errors:
-            if store != "redis":
+            if store is not StoreName.REDIS:
                 self.stores.forget(store)
         failed = {event_id: {s: errors[s] for s in pending if s in errors} | refused.get(event_id, {})
                   for event_id, _, _, pending in events}
@@ -154,7 +155,7 @@ class Projector:
         return Applied(events=len(events), lagging=lagging, unreachable=set(errors), dead=dead,
                        seconds=finished - started, finished=finished)
 
-    def _isolate(self, store: str, events: list[Outboxed], rows: dict[str, list[dict]], errors: dict[str, str],
+    def _isolate(self, store: StoreName, events: list[Outboxed], rows: dict[str, list[dict]], errors: dict[str, str],
                  refused: dict[int, dict[str, str]]) -> None:
         """Retry a refused batch for *store* event by event, so one poisoned event fails alone."""
         for event_id, entity, key, pending in events:
@@ -185,22 +186,7 @@ class Projector:
             return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall()
                     for entity, query in queries.items()}
 
-    def _project(self, store: str, keyed: dict[str, list[str]], rows: dict[str, list[dict]]) -> None:
+    def _project(self, store: StoreName, keyed: dict[str, list[str]], rows: dict[str, list[Row]]) -> None:
         # Nodes before edges: an edge is written only between nodes that are already there.
         for entity, keys in sorted(keyed.items(), key=lambda item: item[0] == EDGE_ENTITY):
-            if entity == MEMORY_ENTITY:
-                with self.stores.redis.unavailable():
-                    for key in keys:
-                        self.stores.redis.forget_memory(*key.split("|", 2))
-            elif entity == EDGE_ENTITY:
-                wanted = set(keys)
-                current = [row for row in rows[entity] if _edge_key_of(row) in wanted]
-                write_edges(self.stores.get("neo4j"), current, keys)
-            else:
-                spec, wanted = ENTITIES[entity], set(keys)
-                current = [row for row in rows[entity] if str(row[spec.key]) in wanted]
-                write_rows(store, self.stores.get(store), spec, current, keys)
-
-
-def _edge_key_of(row: dict) -> str:
-    return edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"])
+            write(self.stores, store, entity, rows.get(entity, []), keys)

@@ -1,45 +1,86 @@
-"""The writers: make one projection store match the current PostgreSQL rows of one entity."""
+"""The writers: make one projection store match the current PostgreSQL rows of some entities.
+
+One table, :data:`WRITERS`, says how each store is written; the entities' own mapping (node
+properties, document and metadata, payload) is in :mod:`jarvis.projection.entities`. Two
+entities are not rows of one table: graph edges (Neo4j relationships) and agent memories
+(whose only projection is Redis' read cache, which is invalidated); :func:`write` sends them
+to their own writer.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from jarvis.projection.entities import edge_key
+from jarvis.connections import Stores
+from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, Entity, edge_key
+from jarvis.stores.base import Row, StoreName
 
 
-def _vector(value) -> list[float]:
+def _vector(value: Any) -> list[float]:
     """pgvector's Vector (or an array) as the plain list the vector stores take."""
-    return value.tolist() if hasattr(value, "tolist") else value.to_list() if hasattr(value, "to_list") else [
-        float(x) for x in value]
+    if hasattr(value, "tolist"):
+        return list(value.tolist())
+    if hasattr(value, "to_list"):
+        return list(value.to_list())
+    return [float(x) for x in value]
 
 
-def write_rows(store: str, client, spec, rows: list[dict], keys: list[str] | None) -> None:
-    """Make *store* match *rows*; keys in *keys* without a row are deleted from it."""
-    present = {str(row[spec.key]) for row in rows}
-    missing = [key for key in (keys or []) if key not in present]
-    if store == "neo4j":
-        if rows:
-            client.upsert_nodes(spec.label, [{"key": row[spec.key], "props": spec.node(row)} for row in rows])
-        if missing:
-            client.delete_nodes(spec.label, missing)
-    elif store == "chroma":
-        if rows:
-            documents = [spec.document(row) for row in rows]
-            client.upsert(spec.chroma, ids=[row[spec.key] for row in rows],
-                          embeddings=[_vector(row["embedding"]) for row in rows],
-                          documents=[d for d, _ in documents], metadatas=[m for _, m in documents])
-        if missing:
-            client.delete(spec.chroma, missing)
-    elif store == "qdrant":
-        if rows:
-            client.upsert(spec.qdrant, [(row[spec.key], _vector(row["embedding"]), spec.payload(row)) for row in rows])
-        if missing:
-            client.delete(spec.qdrant, missing)
+def _home(entity: Entity, store: StoreName) -> str:
+    where = entity.where(store)
+    if where is None:
+        raise ValueError(f"{entity.name} is not projected to {store}")
+    return where
 
 
-def write_edges(graph, rows: list[dict], keys: list[str] | None) -> None:
+def _nodes(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
+    graph, label = stores.get(StoreName.NEO4J), _home(entity, StoreName.NEO4J)
+    node = entity.node
+    if rows and node is not None:
+        graph.upsert_nodes(label, [{"key": row[entity.key], "props": node(row)} for row in rows])
+    if missing:
+        graph.delete_nodes(label, missing)
+
+
+def _documents(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
+    chroma, collection = stores.get(StoreName.CHROMA), _home(entity, StoreName.CHROMA)
+    document = entity.document
+    if rows and document is not None:
+        documents = [document(row) for row in rows]
+        chroma.upsert(collection, ids=[row[entity.key] for row in rows],
+                      embeddings=[_vector(row["embedding"]) for row in rows],
+                      documents=[d for d, _ in documents], metadatas=[m for _, m in documents])
+    if missing:
+        chroma.delete(collection, missing)
+
+
+def _points(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
+    qdrant, collection = stores.get(StoreName.QDRANT), _home(entity, StoreName.QDRANT)
+    payload = entity.payload
+    if rows and payload is not None:
+        qdrant.upsert(collection, [(row[entity.key], _vector(row["embedding"]), payload(row)) for row in rows])
+    if missing:
+        qdrant.delete(collection, missing)
+
+
+#: How each projection store is made to match an entity's rows (rows present are upserted, keys
+#: without a row are deleted).
+WRITERS: dict[StoreName, Callable[[Stores, Entity, list[Row], list[str]], None]] = {
+    StoreName.NEO4J: _nodes, StoreName.CHROMA: _documents, StoreName.QDRANT: _points,
+}
+
+
+def write_rows(stores: Stores, store: StoreName, entity: Entity, rows: list[Row], keys: Iterable[str] | None) -> None:
+    """Make *store* match *rows* of *entity*; keys in *keys* without a row are deleted from it."""
+    present = {str(row[entity.key]) for row in rows}
+    WRITERS[store](stores, entity, rows, [key for key in (keys or []) if key not in present])
+
+
+def write_edges(stores: Stores, rows: list[Row], keys: Iterable[str] | None) -> None:
     """Make Neo4j's relationships match *rows*; keys in *keys* without a row are deleted."""
-    grouped: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    graph = stores.get(StoreName.NEO4J)
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     present = set()
     for row in rows:
         present.add(edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"]))
@@ -49,10 +90,35 @@ def write_edges(graph, rows: list[dict], keys: list[str] | None) -> None:
         )
     for (rel, src_label, dst_label), batch in grouped.items():
         graph.upsert_edges(rel, src_label, dst_label, batch)
-    gone: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    gone: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for key in keys or []:
         if key not in present:
             rel, src_label, src, dst_label, dst = key.split("|", 4)
             gone[(rel, src_label, dst_label)].append({"src": src, "dst": dst})
     for (rel, src_label, dst_label), batch in gone.items():
         graph.delete_edges(rel, src_label, dst_label, batch)
+
+
+def forget_memories(stores: Stores, keys: Iterable[str]) -> None:
+    """Drop Redis' cached copies of agent memories (key ``agent_id|memory_type|key``)."""
+    with stores.redis.unavailable():
+        for key in keys:
+            agent_id, memory_type, name = key.split("|", 2)
+            stores.redis.forget_memory(agent_id, memory_type, name)
+
+
+def edge_key_of(row: Row) -> str:
+    return edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"])
+
+
+def write(stores: Stores, store: StoreName, entity: str, rows: list[Row], keys: list[str]) -> None:
+    """Make *store* match the current rows of *entity* for *keys* (*rows*: that entity's rows read
+    for this round, possibly of more keys; memories have none)."""
+    wanted = set(keys)
+    if entity == MEMORY_ENTITY:
+        forget_memories(stores, keys)
+    elif entity == EDGE_ENTITY:
+        write_edges(stores, [row for row in rows if edge_key_of(row) in wanted], keys)
+    else:
+        spec = ENTITIES[entity]
+        write_rows(stores, store, spec, [row for row in rows if str(row[spec.key]) in wanted], keys)

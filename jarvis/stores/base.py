@@ -1,14 +1,139 @@
-"""What every store module shares: the health report and a timer for round trips."""
+"""What every store module shares: the store names, the interface each kind of store offers
+(one ``Protocol`` per role), the health report, and the translation of driver errors.
+
+The domain, the projection package and the jobs reach the stores only through these protocols
+(:class:`jarvis.connections.Stores` returns them typed), so what they call is visible here, and
+a second engine for one role (Qdrant Edge and the Qdrant server) is a second class, not a
+branch inside one.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
 
 from jarvis.errors import StoreUnavailable
+
+
+class StoreName(StrEnum):
+    """The five stores: the one home of their names (settings, health, the outbox's
+    ``pending_stores``, backups, the CLI). A member equals its plain string."""
+
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    NEO4J = "neo4j"
+    CHROMA = "chroma"
+    QDRANT = "qdrant"
+
+
+#: Every store, in the order reports list them.
+ALL_STORES: tuple[StoreName, ...] = tuple(StoreName)
+#: The stores that project PostgreSQL's rows: rebuilt from it, compared with it by ``verify``.
+PROJECTION_STORES: tuple[StoreName, ...] = (StoreName.NEO4J, StoreName.CHROMA, StoreName.QDRANT)
+
+#: A row as the projections read it from PostgreSQL (column name -> value).
+Row = dict[str, Any]
+#: A Qdrant point: (id, vector, payload).
+Point = tuple[str, Sequence[float], dict[str, Any]]
+
+
+# -- the interface, one protocol per role -----------------------------------------------------------
+class Store(Protocol):
+    """What every store client offers: ``close()`` twice is harmless; ``health()`` never raises."""
+
+    def close(self) -> None: ...
+
+    def health(self) -> Health: ...
+
+
+class ProjectionStore(Store, Protocol):
+    """A store that holds a projection of PostgreSQL (Neo4j, Chroma, Qdrant): emptied and
+    refilled by a rebuild, and exported by a backup. Every method raises
+    :class:`~jarvis.errors.StoreError` (never a driver's exception) when the store fails."""
+
+    def clear(self) -> None:
+        """Empty the whole projection (before a rebuild writes every row again)."""
+
+    def flush(self) -> None:
+        """Make what was written durable now (an in-process engine); a server already did."""
+
+    def export(self, directory: Path) -> dict[str, int]:
+        """Write the store's content into *directory* (backup files); return items per file group."""
+
+
+class GraphStore(ProjectionStore, Protocol):
+    """Neo4j: nodes keyed by their PostgreSQL key, relationships between them, named queries."""
+
+    def upsert_nodes(self, label: str, rows: list[dict[str, Any]]) -> None: ...
+
+    def delete_nodes(self, label: str, node_keys: list[str]) -> None: ...
+
+    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *,
+                     require_endpoints: bool = True) -> int: ...
+
+    def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]]) -> None: ...
+
+    def node_keys(self, label: str) -> set[str]: ...
+
+    def edge_keys(self) -> set[tuple[str, str, str, str, str]]: ...
+
+    def run_named(self, name: str, **params: object) -> list[dict[str, Any]]: ...
+
+
+class CollectionStore(ProjectionStore, Protocol):
+    """Chroma or Qdrant: named vector collections of ids, and the staging copies a restore swaps."""
+
+    def collections(self) -> list[str]:
+        """The seed's collections, in order."""
+
+    def ids(self, name: str) -> set[str]: ...
+
+    def delete(self, name: str, ids: list[str]) -> None: ...
+
+    def reset(self, name: str) -> None:
+        """Drop and recreate one collection (for a rebuild)."""
+
+    def count(self, name: str) -> int: ...
+
+    def create_collection(self, name: str, *, like: str) -> None: ...
+
+    def rename(self, name: str, new_name: str) -> None: ...
+
+    def drop(self, name: str) -> None: ...
+
+    def backup_rows(self, directory: Path, name: str) -> Iterator[dict[str, Any]]:
+        """The checked rows of collection *name* in a backup (a bad row raises naming its line)."""
+
+    def load_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Write rows read by :meth:`backup_rows` into collection *name*."""
+
+
+class DocumentStore(CollectionStore, Protocol):
+    """Chroma: documents with their vector and flat metadata."""
+
+    def upsert(self, name: str, *, ids: list[str], embeddings: list[list[float]], documents: list[str],
+               metadatas: list[dict[str, Any]]) -> None: ...
+
+    def query(self, name: str, vector: Sequence[float], *, limit: int,
+              where: dict[str, Any] | None = None) -> list[tuple[str, float]]: ...
+
+    def present(self, name: str, ids: list[str]) -> set[str]: ...
+
+
+class PointStore(CollectionStore, Protocol):
+    """Qdrant (Edge in-process, or a server): points with a vector and a payload."""
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+
+    def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
+              conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]: ...
+
+    def points(self, name: str) -> Iterator[Point]: ...
 
 
 @dataclass(frozen=True, slots=True)

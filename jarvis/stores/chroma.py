@@ -138,6 +138,17 @@ class ChromaStore:
             self.api.delete_collection(name)
         self.ensure_collections()
 
+    def clear(self) -> None:
+        """Drop and recreate every collection (for a rebuild)."""
+        for name in COLLECTIONS:
+            self.reset(name)
+
+    def flush(self) -> None:
+        """Nothing to do: the server persisted every write it answered."""
+
+    def collections(self) -> list[str]:
+        return list(COLLECTIONS)
+
     # -- staging, for a restore that swaps only once everything loaded -----------------------
     def create_collection(self, name: str, *, like: str) -> None:
         """A new, empty collection shaped like the seed's collection *like* (a staging copy)."""

@@ -166,6 +166,13 @@ class Neo4jStore:
             while self.driver.execute_query(DELETE_ALL_BATCH).records[0]["deleted"]:
                 pass
 
+    def clear(self) -> None:
+        """The projection's "empty everything" (:class:`~jarvis.stores.base.ProjectionStore`)."""
+        self.delete_everything()
+
+    def flush(self) -> None:
+        """Nothing to do: a committed transaction is durable."""
+
     def run_named(self, name: str, **params: object) -> list[dict]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
         with map_unavailable(STORE, *UNREACHABLE):

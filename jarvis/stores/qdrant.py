@@ -283,6 +283,14 @@ class QdrantStore:
         for shard in (self._shards or {}).values():
             shard.flush()
 
+    def clear(self) -> None:
+        """Drop and recreate every collection (for a rebuild)."""
+        for spec in COLLECTIONS:
+            self.reset(spec.name)
+
+    def collections(self) -> list[str]:
+        return [spec.name for spec in COLLECTIONS]
+
     # -- staging, for a restore that swaps only once everything loaded -----------------------
     def create_collection(self, name: str, *, like: str) -> None:
         """A new, empty collection shaped like the seed's collection *like* (a staging copy)."""
