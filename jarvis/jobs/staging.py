@@ -13,7 +13,7 @@ copy and leaves the live data as it was. What each store offers for this:
   which ``SWAPDB`` exchanges atomically with the live one.
 - Chroma: staging collections ``<name>__restore``, swapped by renaming collections.
 - Qdrant Edge: a staging shard directory, swapped by renaming directories while closed
-  (a Qdrant server has no rename: its swap copies the staged points, see ``QdrantStore.rename``).
+  (a Qdrant server has no rename: its swap copies the staged points, see ``QdrantServerStore.rename``).
 - Neo4j Community has one database: nodes load under the label ``JarvisRestoreStaging`` (their
   label kept as data); the swap deletes the old graph and relabels the staged one in one
   transaction, labels written into Cypher only from the schema's own set. It swaps last, as
