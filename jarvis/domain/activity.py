@@ -108,9 +108,8 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
 
         written = self._write(work)
         try:
-            with self.stores.redis.unavailable():
-                self.stores.redis.touch_session(spec.session_id, user_id=spec.user_id,
-                                                agent_id=str(spec.agent_id) if spec.agent_id else None)
+            self.stores.redis.touch_session(spec.session_id, user_id=spec.user_id,
+                                            agent_id=str(spec.agent_id) if spec.agent_id else None)
         except StoreError:
             written["lagging"] = sorted({*written["lagging"], "redis"})
         return written
@@ -133,8 +132,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
     def get_session(self, session_id: str) -> dict | None:
         """``session:{id}`` from Redis; None if it has expired, or if it is another user's and
         the caller acts for one user (Redis has no row-level security: the check is here)."""
-        with self.stores.redis.unavailable():
-            session = self.stores.redis.get_session(session_id)
+        session = self.stores.redis.get_session(session_id)
         who = self._who()
         if session is not None and who.bound and session.get("user_id") != who.user_id:
             return None
@@ -147,8 +145,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         if not who.bound:
             return
         try:
-            with self.stores.redis.unavailable():
-                session = self.stores.redis.get_session(session_id)
+            session = self.stores.redis.get_session(session_id)
         except StoreError:
             return
         if session is not None and session.get("user_id") != who.user_id:
@@ -183,8 +180,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         row = jsonable(self._one(INSERT_EVENT, {**spec.model_dump(), "details": Jsonb(spec.details)}))
         if spec.severity in ("warning", "error", "critical"):
             try:
-                with self.stores.redis.unavailable():
-                    self.stores.redis.publish("system_monitoring", row)
+                self.stores.redis.publish("system_monitoring", row)
             except StoreError:
                 pass
         return row
@@ -201,15 +197,13 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         spec = parse(MetricIn, fields)
         row = jsonable(self._one(INSERT_METRIC, {**spec.model_dump(), "metadata": Jsonb(spec.metadata)}))
         try:
-            with self.stores.redis.unavailable():
-                self.stores.redis.set_realtime_metric(spec.metric_type, spec.source, spec.value)
+            self.stores.redis.set_realtime_metric(spec.metric_type, spec.source, spec.value)
         except StoreError:
             pass
         return row
 
     def realtime_metric(self, metric_type: str, source: str) -> dict | None:
-        with self.stores.redis.unavailable():
-            return self.stores.redis.get_realtime_metric(metric_type, source)
+        return self.stores.redis.get_realtime_metric(metric_type, source)
 
     def log_improvement(self, **fields: Any) -> dict:
         spec = parse(ImprovementIn, fields)
@@ -242,16 +236,14 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
             except NotFound:
                 raise Forbidden("from_agent", "is not an agent of this key's user") from None
             self._require_visible_agent(recipient, field="to_agent")
-        with self.stores.redis.unavailable():
-            self.stores.redis.send_message(sender, recipient, message)
+        self.stores.redis.send_message(sender, recipient, message)
 
     def receive_messages(self, from_agent: Any, to_agent: Any, *, limit: int = 100) -> list[dict]:
         """Take *to_agent*'s messages from *from_agent*. The inbox is the recipient's: a
         user-bound caller reads only the inbox of an agent its user owns (NotFound otherwise)."""
         sender = str(as_uuid(from_agent, "from_agent"))
         recipient = self._require_own_agent(to_agent, field="to_agent")
-        with self.stores.redis.unavailable():
-            return self.stores.redis.receive_messages(sender, recipient, limit=limit)
+        return self.stores.redis.receive_messages(sender, recipient, limit=limit)
 
     def subscribe(self, *channels: str, timeout: float = 1.0):
         """Yield live messages from the pub/sub channels (all four by default); None when idle."""
@@ -262,17 +254,14 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         """Append audio to the session's buffer; returns its size in bytes."""
         if not isinstance(chunk, (bytes, bytearray)) or not chunk:
             raise InvalidInput("chunk", "must be non-empty bytes")
-        with self.stores.redis.unavailable():
-            return self.stores.redis.append_voice(session_id, bytes(chunk))
+        return self.stores.redis.append_voice(session_id, bytes(chunk))
 
     def take_voice(self, session_id: str) -> bytes:
         """The buffered audio, removed from the buffer."""
-        with self.stores.redis.unavailable():
-            return self.stores.redis.take_voice(session_id)
+        return self.stores.redis.take_voice(session_id)
 
     def publish(self, channel: str, payload: dict) -> int:
-        with self.stores.redis.unavailable():
-            try:
-                return self.stores.redis.publish(channel, payload)
-            except ValueError as exc:
-                raise InvalidInput("channel", str(exc)) from None
+        try:
+            return self.stores.redis.publish(channel, payload)
+        except ValueError as exc:
+            raise InvalidInput("channel", str(exc)) from None

@@ -98,8 +98,7 @@ class AgentsMixin(Base):
         # live field empty and Redis named in ``degraded``.
         result["live_status"], result["degraded"] = None, []
         try:
-            with self.stores.redis.unavailable():
-                result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
+            result["live_status"] = self.stores.redis.get_agent_status(str(agent_id))
         except StoreError:
             result["degraded"] = ["redis"]
         return result
@@ -151,9 +150,8 @@ class AgentsMixin(Base):
     def _cache_status(self, agent_id: Any, status: str, **extra: Any) -> bool:
         """False if Redis missed it (the cache is optional; PostgreSQL has the truth)."""
         try:
-            with self.stores.redis.unavailable():
-                self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
-                self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
+            self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
+            self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
         except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
             return False
         return True

@@ -177,7 +177,7 @@ class ErasureMixin(OwnershipMixin):
         written: Written = self._write(work)
         redis_keys = written["erased"].get("redis", {}).get("keys", [])
         if redis_keys:
-            self._after_commit(written, lambda redis: redis.conn.delete(*redis_keys))
+            self._after_commit(written, lambda redis: redis.delete_keys(*redis_keys))
         return self._checked(written, lagging=written["lagging"])
 
     def _checked(self, receipt: dict, *, lagging: list[str] | None = None) -> dict:
@@ -199,11 +199,9 @@ class ErasureMixin(OwnershipMixin):
         if not ids:
             return 0
         if store == "redis":
-            with self.stores.redis.unavailable():
-                left = self.stores.redis.conn.exists(*ids["keys"])
+            left = self.stores.redis.count_keys(*ids["keys"])
             if left:  # the commit's step failed (Redis was down): finish it now
-                with self.stores.redis.unavailable():
-                    self.stores.redis.conn.delete(*ids["keys"])
+                self.stores.redis.delete_keys(*ids["keys"])
             return int(left)
         client = self.stores.get(store)
         if store == "neo4j":

@@ -100,8 +100,8 @@ class MemoryMixin(OwnershipMixin):
                         missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
         memory = jsonable(row)
         try:
-            with self.stores.redis.unavailable():  # the cached copy is as stored: sealed when encrypted
-                self.stores.redis.cache_memory(agent_id, memory_type, key, memory)
+            # the cached copy is as stored: sealed when encrypted
+            self.stores.redis.cache_memory(agent_id, memory_type, key, memory)
         except StoreError:
             pass  # reads still work from Postgres
         return self.memory_cipher.reveal(dict(memory))
@@ -163,8 +163,7 @@ class MemoryMixin(OwnershipMixin):
 
     def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
         try:
-            with self.stores.redis.unavailable():
-                return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key))
+            return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key))
         except StoreError:
             return None
 

@@ -83,10 +83,9 @@ class MessageBatchMixin(Base):
         written = self._write(work, wait=wait)
         last: dict[str, MessageIn] = {spec.session_id: spec for spec in specs}  # each session's latest turn
         try:
-            with self.stores.redis.unavailable():
-                for session_id, spec in last.items():
-                    self.stores.redis.touch_session(session_id, user_id=spec.user_id,
-                                                    agent_id=str(spec.agent_id) if spec.agent_id else None)
+            for session_id, spec in last.items():
+                self.stores.redis.touch_session(session_id, user_id=spec.user_id,
+                                                agent_id=str(spec.agent_id) if spec.agent_id else None)
         except StoreError:
             written["lagging"] = sorted({*written["lagging"], "redis"})
         return written

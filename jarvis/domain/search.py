@@ -228,8 +228,7 @@ class SearchMixin(Base):
         for agent in self._all(ACTIVE_AGENTS_WITH_LOAD, {"ids": agent_ids}):
             match = best.get(agent["id"], {"similarity": 0.0, "success_rate": 0, "capability": None})
             try:
-                with self.stores.redis.unavailable():
-                    locked = self.stores.redis.locks.holder(agent["id"]) is not None
+                locked = self.stores.redis.locks.holder(agent["id"]) is not None
             except StoreError:
                 locked = False
             load = min(agent["running_tasks"], 5) / 5

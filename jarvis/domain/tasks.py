@@ -155,8 +155,7 @@ class TasksMixin(OwnershipMixin):
 
     def _claim_next(self, worker: str, visibility_timeout: float, agent: str | None) -> Lease | None:
         while True:
-            with self.stores.redis.unavailable():
-                delivery = self.stores.redis.queues.dequeue(visibility_timeout=visibility_timeout)
+            delivery = self.stores.redis.queues.dequeue(visibility_timeout=visibility_timeout)
             if delivery is None:
                 return None
 
@@ -175,16 +174,14 @@ class TasksMixin(OwnershipMixin):
             if claimed.get("id"):
                 return Lease(task=claimed, delivery=delivery)
             try:  # finished or cancelled meanwhile: drop the stale entry (it comes round again if this fails)
-                with self.stores.redis.unavailable():
-                    self.stores.redis.queues.ack(delivery)
+                self.stores.redis.queues.ack(delivery)
             except StoreError:
                 pass
 
     def extend_lease(self, lease: Lease, *, visibility_timeout: float = 30.0) -> bool:
         """Keep a long task: extend its lease (and its agent's lock); False if it was already lost."""
         self._refuse_bound("lease", "the worker protocol")
-        with self.stores.redis.unavailable():
-            extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
+        extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
         if extended:  # PostgreSQL's copy of the deadline, which `requeue` respects
             with self._postgres() as conn:
                 conn.execute(EXTEND, {"id": lease.task_id, "token": lease.delivery.token,
@@ -288,19 +285,15 @@ class TasksMixin(OwnershipMixin):
         return self._link("PRODUCES", ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
 
     def queue_depths(self) -> dict[str, int]:
-        with self.stores.redis.unavailable():
-            return self.stores.redis.queues.depths()
+        return self.stores.redis.queues.depths()
 
     # -- lock:agent:{id} ------------------------------------------------------------------------
     def acquire_agent_lock(self, agent_id: Any, holder: str, *, ttl: float = 30.0) -> bool:
-        with self.stores.redis.unavailable():
-            return self.stores.redis.locks.acquire(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)
+        return self.stores.redis.locks.acquire(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)
 
     def release_agent_lock(self, agent_id: Any, holder: str) -> bool:
         """True only if *holder* held the lock; nobody else can release it."""
-        with self.stores.redis.unavailable():
-            return self.stores.redis.locks.release(str(as_uuid(agent_id, "agent_id")), holder)
+        return self.stores.redis.locks.release(str(as_uuid(agent_id, "agent_id")), holder)
 
     def extend_agent_lock(self, agent_id: Any, holder: str, *, ttl: float = 30.0) -> bool:
-        with self.stores.redis.unavailable():
-            return self.stores.redis.locks.extend(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)
+        return self.stores.redis.locks.extend(str(as_uuid(agent_id, "agent_id")), holder, ttl=ttl)

@@ -167,9 +167,8 @@ class TurnsMixin(Base):
     def _touch_sessions(self, specs: list[MessageIn]) -> None:
         latest = {spec.session_id: spec for spec in specs}
         try:
-            with self.stores.redis.unavailable():
-                for session_id, spec in latest.items():
-                    self.stores.redis.touch_session(session_id, user_id=spec.user_id,
-                                                    agent_id=str(spec.agent_id) if spec.agent_id else None)
+            for session_id, spec in latest.items():
+                self.stores.redis.touch_session(session_id, user_id=spec.user_id,
+                                                agent_id=str(spec.agent_id) if spec.agent_id else None)
         except StoreError:
             pass  # sessions are a cache of activity; the turns are committed

@@ -38,12 +38,11 @@ def requeue(stores: Stores, *, grace: float = 0.0) -> int:
         tasks = conn.execute(UNFINISHED_TASKS, {"grace": grace}).fetchall()
     if not tasks:
         return 0
-    with stores.redis.unavailable():
-        known = stores.redis.queues.known_task_ids()
-        missing = [(task_id, priority, wait) for task_id, priority, wait in tasks if task_id not in known]
-        for task_id, priority, wait in missing:  # oldest first: queues pop from the far end
-            if wait > 0:
-                stores.redis.queues.enqueue_later(task_id, priority, delay=wait)
-            else:
-                stores.redis.queues.enqueue(task_id, priority)
+    known = stores.redis.queues.known_task_ids()
+    missing = [(task_id, priority, wait) for task_id, priority, wait in tasks if task_id not in known]
+    for task_id, priority, wait in missing:  # oldest first: queues pop from the far end
+        if wait > 0:
+            stores.redis.queues.enqueue_later(task_id, priority, delay=wait)
+        else:
+            stores.redis.queues.enqueue(task_id, priority)
     return len(missing)

@@ -101,10 +101,9 @@ def write_edges(stores: Stores, rows: list[Row], keys: Iterable[str] | None) -> 
 
 def forget_memories(stores: Stores, keys: Iterable[str]) -> None:
     """Drop Redis' cached copies of agent memories (key ``agent_id|memory_type|key``)."""
-    with stores.redis.unavailable():
-        for key in keys:
-            agent_id, memory_type, name = key.split("|", 2)
-            stores.redis.forget_memory(agent_id, memory_type, name)
+    for key in keys:
+        agent_id, memory_type, name = key.split("|", 2)
+        stores.redis.forget_memory(agent_id, memory_type, name)
 
 
 def edge_key_of(row: Row) -> str:

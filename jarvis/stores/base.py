@@ -9,15 +9,17 @@ branch inside one.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from jarvis.errors import StoreUnavailable
+from jarvis.errors import StoreError, StoreUnavailable
 
 
 class StoreName(StrEnum):
@@ -178,3 +180,51 @@ def map_unavailable(store: str, *errors: type[BaseException]) -> Iterator[None]:
         yield
     except errors as exc:
         raise StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {first_line(exc)}") from None
+
+
+C = TypeVar("C", bound=type)
+
+
+def translate_errors(store: str, *, unreachable: tuple[type[BaseException], ...],
+                     failed: tuple[type[BaseException], ...] = ()) -> Callable[[C], C]:
+    """Class decorator: every public method of the class raises our errors, never the driver's.
+
+    *unreachable* errors become :class:`StoreUnavailable`, *failed* ones (the server answered
+    with an error) :class:`StoreError`. Generator methods are translated while they are iterated.
+    Callers therefore never wrap a store call to translate it.
+    """
+
+    def translate(exc: BaseException) -> StoreError:
+        if isinstance(exc, unreachable):
+            return StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {first_line(exc)}")
+        return StoreError(store, f"{type(exc).__name__}: {first_line(exc)}")
+
+    caught = (*unreachable, *failed)
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isgeneratorfunction(method):
+            @functools.wraps(method)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return (yield from method(*args, **kwargs))
+                except caught as exc:
+                    raise translate(exc) from None
+
+            return generator
+
+        @functools.wraps(method)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except caught as exc:
+                raise translate(exc) from None
+
+        return translated
+
+    def decorate(cls: C) -> C:
+        for name, member in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(member):
+                setattr(cls, name, wrap(member))
+        return cls
+
+    return decorate

@@ -14,11 +14,10 @@ import redis
 
 from jarvis.config import Settings
 from jarvis.stores import redis_keys as keys
-from jarvis.stores.base import Health, map_unavailable, measure
-from jarvis.stores.redis_queue import AgentLocks, TaskQueues
+from jarvis.stores.base import Health, StoreName, measure, translate_errors
+from jarvis.stores.redis_queue import FAILED, UNREACHABLE, AgentLocks, TaskQueues
 
-STORE = "redis"
-UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+STORE = StoreName.REDIS
 
 
 def client(settings: Settings, *, decode: bool = True) -> redis.Redis:
@@ -62,8 +61,13 @@ def rate_limit_answer(replies: list) -> tuple[int, int]:
     return int(count), max(int(ttl), 1)
 
 
+@translate_errors(STORE, unreachable=UNREACHABLE, failed=FAILED)
 class RedisStore:
-    """A text client and a bytes client (voice audio). ``close()`` twice is harmless."""
+    """A text client and a bytes client (voice audio). ``close()`` twice is harmless.
+
+    Every method raises :class:`~jarvis.errors.StoreUnavailable` when Redis cannot be reached
+    (and :class:`~jarvis.errors.StoreError` when it answers with an error), never redis-py's
+    exceptions: callers catch ours to degrade."""
 
     def __init__(self, conn: redis.Redis, raw: redis.Redis) -> None:
         self.conn = conn
@@ -82,9 +86,14 @@ class RedisStore:
     def health(self) -> Health:
         return measure(STORE, lambda: server_version(self.conn))
 
-    def unavailable(self):
-        """Context manager: connection errors become StoreUnavailable('redis')."""
-        return map_unavailable(STORE, *UNREACHABLE)
+    # -- plain keys (an erasure's) -----------------------------------------------------------
+    def delete_keys(self, *names: str) -> int:
+        """Delete *names*; how many existed."""
+        return int(self.conn.delete(*names)) if names else 0
+
+    def count_keys(self, *names: str) -> int:
+        """How many of *names* exist."""
+        return int(self.conn.exists(*names)) if names else 0
 
     # -- session:{id} (3600 s) ------------------------------------------------------
     def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,

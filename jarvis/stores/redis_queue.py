@@ -14,6 +14,11 @@ from dataclasses import dataclass
 import redis
 
 from jarvis.stores import redis_keys as keys
+from jarvis.stores.base import StoreName, translate_errors
+
+#: redis-py's "cannot reach the server" errors, and the rest of its errors (the server answered).
+UNREACHABLE: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
+FAILED: tuple[type[BaseException], ...] = (redis.RedisError,)
 
 # Moves due members of a sorted set ("<queue>|<id>") back to the pop end of their queue.
 _REQUEUE_DUE = """
@@ -111,6 +116,7 @@ class Delivery:
         return f"{self.queue}|{self.task_id}"
 
 
+@translate_errors(StoreName.REDIS, unreachable=UNREACHABLE, failed=FAILED)
 class TaskQueues:
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
@@ -181,6 +187,7 @@ class TaskQueues:
         return found
 
 
+@translate_errors(StoreName.REDIS, unreachable=UNREACHABLE, failed=FAILED)
 class AgentLocks:
     """``lock:agent:{id}``: only the holder's token releases or extends it."""
 
