@@ -241,13 +241,11 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from jarvis.projection.maintenance import verify
 
     differences = _with_stores(settings, lambda stores: verify(stores, args.store))
     if args.json:
-        print(json.dumps([asdict(d) for d in differences], indent=2))
+        print(json.dumps([d.as_dict() for d in differences], indent=2))
     elif not differences:
         print("clean: every projection matches postgres")
     for d in differences if not args.json else []:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg.rows import dict_row
 
@@ -69,6 +70,10 @@ class Difference:
     missing: list[str] = field(default_factory=list)  # in Postgres, not in the store
     extra: list[str] = field(default_factory=list)    # in the store, not in Postgres
     entity: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``jarvis verify --json`` prints for it."""
+        return {"store": self.store, "what": self.what, "missing": self.missing, "extra": self.extra}
 
 
 def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
