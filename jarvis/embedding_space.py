@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import PoolTimeout
 
-from jarvis.errors import ConfigurationError
+from jarvis.errors import ConfigurationError, StoreUnavailable
 
 SELECT_SPACE = "SELECT family, reembed_to, progress, updated_at FROM embedding_space WHERE singleton"
 START_REEMBED = """
@@ -63,7 +61,7 @@ def check_if_reachable(postgres: Any, *, family: str, backend: str) -> bool:
     try:
         with postgres.transaction() as conn:
             check(conn, family=family, backend=backend)
-    except (PoolTimeout, psycopg.OperationalError):
+    except StoreUnavailable:
         return False
     return True
 

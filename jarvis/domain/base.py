@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,13 +15,12 @@ from typing import Any, TypeVar
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row, tuple_row
-from psycopg_pool import PoolTimeout
 
 from jarvis.access_counts import AccessCounts
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
-from jarvis.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreError, StoreUnavailable
+from jarvis.errors import InvalidInput, NotFound, StoreError, StoreUnavailable
 from jarvis.outbox import Event, record, recorded
 from jarvis.projection.applier import Applied, Ticket
 from jarvis.projection.projector import Projector
@@ -60,14 +58,6 @@ EXISTS = {
     "models": "SELECT 1 FROM models WHERE id = %s",
     "knowledge": "SELECT 1 FROM knowledge WHERE id = %s",
 }
-
-_DETAIL_COLUMN = re.compile(r"Key \(([^)]+)\)")
-#: The column that names a row's owner, for a write row-level security refused (42501).
-OWNER_COLUMNS = {"conversations": "user_id", "users": "id", "user_preferences": "user_id", "tasks": "requested_by",
-                 "agents": "owner_user_id", "agent_capabilities": "agent_id", "agent_memory": "agent_id",
-                 "system_events": "agent_id"}
-_POLICY_TABLE = re.compile(r'row-level security policy for table "([^"]+)"')
-
 
 class Written(dict):
     """A write's result: the row as a dict, plus ``lagging`` (stores that have not caught up yet)
@@ -157,8 +147,8 @@ class Base:
     @contextmanager
     def _postgres(self) -> Iterator[psycopg.Connection]:
         """A pooled connection with dict rows, on the pool and with the principal of the current
-        call (row-level security sees the same principal); database errors become ours, naming
-        the field."""
+        call (row-level security sees the same principal); the store translates database errors
+        into ours, naming the field (:meth:`PostgresStore.translate`)."""
         pool, who = self.stores.postgres_for(current())
         try:
             with pool.transaction(scope_for(who)) as conn:
@@ -167,27 +157,9 @@ class Base:
                     yield conn
                 finally:
                     conn.row_factory = tuple_row  # pooled: leave it as the pool's other users expect
-        except PoolTimeout:
-            raise StoreUnavailable("postgres", "no connection available (is PostgreSQL up?)") from None
-        except psycopg.errors.InsufficientPrivilege as exc:  # a write row-level security refused
-            match = _POLICY_TABLE.search(str(exc))
-            field = OWNER_COLUMNS.get(match.group(1), "user_id") if match else "user_id"
-            raise Forbidden(field, "refers to data of another user") from None
-        except psycopg.errors.ForeignKeyViolation as exc:
-            field = _column(exc)
-            raise InvalidInput(field, f"refers to a {_table(exc)} row that does not exist") from None
-        except psycopg.errors.UniqueViolation as exc:
-            raise Conflict(_column(exc), "already exists") from None
-        except psycopg.errors.CheckViolation as exc:
-            raise InvalidInput(exc.diag.constraint_name or "value", "is out of range") from None
-        except (psycopg.errors.InvalidTextRepresentation, psycopg.errors.CharacterNotInRepertoire,
-                psycopg.errors.UntranslatableCharacter, psycopg.errors.NumericValueOutOfRange) as exc:
-            raise InvalidInput(exc.diag.column_name or "value", str(exc).splitlines()[0]) from None
-        except psycopg.DataError as exc:  # e.g. a NUL byte, which PostgreSQL text cannot hold
-            raise InvalidInput("value", str(exc).splitlines()[0]) from None
-        except psycopg.OperationalError as exc:
-            self.stores.check_postgres()
-            raise StoreUnavailable("postgres", type(exc).__name__) from None
+        except StoreUnavailable:
+            self.stores.check_postgres()  # the sibling pool's idle connections died too
+            raise
 
     def _one(self, query: str, params: Any = None, *, missing: str | None = None) -> dict | None:
         with self._postgres() as conn:
@@ -230,23 +202,6 @@ class Base:
 
     def _embed(self, text: str, *, field: str) -> np.ndarray:
         return self.embedder.embed(text, field=field)
-
-
-def _column(exc: psycopg.Error) -> str:
-    match = _DETAIL_COLUMN.search(exc.diag.message_detail or "")
-    if match:
-        return match.group(1)
-    # PostgreSQL leaves the key out of the detail when row-level security guards the referenced
-    # table; a foreign key named the default way (<table>_<column>_fkey) still names the column.
-    table, constraint = exc.diag.table_name or "", exc.diag.constraint_name or ""
-    if table and constraint.startswith(f"{table}_") and constraint.endswith("_fkey"):
-        return constraint[len(table) + 1:-len("_fkey")]
-    return exc.diag.column_name or "value"
-
-
-def _table(exc: psycopg.Error) -> str:
-    match = re.search(r'table "([^"]+)"', exc.diag.message_detail or "")
-    return match.group(1) if match else "referenced"
 
 
 #: Columns no caller is shown: the embedding (large, ours), and a task's lease token, which only

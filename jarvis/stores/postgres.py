@@ -2,26 +2,60 @@
 
 A psycopg 3 connection pool; pgvector's types are registered on every new connection
 once the ``vector`` extension exists (the migrations create it).
+
+:meth:`PostgresStore.transaction` translates the server's errors into ours by SQLSTATE and
+diagnostic fields, never by reading the English message: a unique or foreign-key violation
+names its columns through the constraint (looked up once in ``pg_constraint``), a bad value
+names ``diag.column_name``, a lost connection is :class:`~jarvis.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import errors as sqlstate
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jarvis.config import Settings
-from jarvis.errors import StoreUnavailable
-from jarvis.stores.base import Health, measure
+from jarvis.errors import Conflict, Forbidden, InvalidInput, JarvisError, StoreUnavailable
+from jarvis.stores.base import Health, StoreName, measure
 
 logger = logging.getLogger("jarvis.stores.postgres")
 
-STORE = "postgres"
+STORE = StoreName.POSTGRES
 VERSION_QUERY = "SELECT current_setting('server_version')"
+#: Every unique, primary-key and foreign-key constraint: its table, its columns in order, and
+#: (a foreign key) the table it references. What names the field of a violation.
+CONSTRAINTS = """
+SELECT c.conrelid::regclass::text, c.conname, CASE WHEN c.contype = 'f' THEN c.confrelid::regclass::text END,
+       array(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
+             JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.pos)
+FROM pg_constraint AS c WHERE c.contype IN ('f', 'u', 'p')
+"""
+#: The column that names a row's owner, for a write row-level security refused (42501).
+OWNER_COLUMNS = {"conversations": "user_id", "users": "id", "user_preferences": "user_id", "tasks": "requested_by",
+                 "agents": "owner_user_id", "agent_capabilities": "agent_id", "agent_memory": "agent_id",
+                 "system_events": "agent_id"}
+# PostgreSQL reports a row-level-security refusal with no diagnostic field naming the table
+# (ExecWithCheckOptions sets none), so this one error is read from its primary message.
+_POLICY_TABLE = re.compile(r'row-level security policy (?:"[^"]*" )?for table "([^"]+)"')
+#: SQLSTATEs of a value PostgreSQL cannot take (bad text for its type, an unencodable character, a
+#: number out of range): the column is in ``diag.column_name`` when PostgreSQL knows it.
+_BAD_VALUES = (sqlstate.InvalidTextRepresentation, sqlstate.CharacterNotInRepertoire,
+               sqlstate.UntranslatableCharacter, sqlstate.NumericValueOutOfRange)
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    columns: tuple[str, ...]
+    referenced: str | None  # a foreign key's target table
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -37,6 +71,8 @@ class PostgresStore:
     def __init__(self, pool: ConnectionPool, *, timeout: float = 3.0) -> None:
         self.pool = pool
         self.timeout = timeout
+        self._constraints: dict[tuple[str, str], Constraint] | None = None
+        self._catalog_lock = threading.Lock()
 
     @classmethod
     def connect(cls, settings: Settings, *, min_size: int = 1, conninfo: str | None = None,
@@ -76,23 +112,78 @@ class PostgresStore:
         three round trips instead of seven (``pool.connection()`` plus a nested transaction).
         Statements that need their results still get them; COPY and server-side cursors do not
         work here (use ``pool.connection()`` for those).
+
+        Raises:
+            StoreUnavailable: no connection within the timeout, or the server went away.
+            InvalidInput, Conflict, Forbidden: the server refused a statement (see :meth:`translate`).
         """
-        conn = self.pool.getconn(timeout=self.timeout)
+        try:
+            conn: psycopg.Connection | None = self.pool.getconn(timeout=self.timeout)
+        except PoolTimeout:
+            raise StoreUnavailable(STORE, "no connection available (is PostgreSQL up?)") from None
+        assert conn is not None
         try:
             with conn.pipeline(), conn.transaction():
                 if scope is not None:
                     scope(conn)
                 yield conn
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             # The server went away (or restarted): the other idle connections are as dead as
             # this one. Drop them now, so the request after PostgreSQL returns succeeds.
             self.pool.putconn(conn)
             conn = None
             self.check_idle()
-            raise
+            raise StoreUnavailable(STORE, type(exc).__name__) from None
+        except psycopg.Error as exc:
+            self.pool.putconn(conn)
+            conn = None
+            raise self.translate(exc) from None
         finally:
             if conn is not None:
                 self.pool.putconn(conn)
+
+    def translate(self, exc: psycopg.Error) -> JarvisError:
+        """Our error for a statement PostgreSQL refused, by SQLSTATE and diagnostic fields.
+
+        A foreign-key violation is :class:`InvalidInput` naming the referencing column(s); a
+        unique violation :class:`Conflict` naming the key's columns; a row-level-security refusal
+        :class:`Forbidden` naming the table's owner column; a check violation or a value the
+        column cannot hold :class:`InvalidInput`. Anything else stays a :class:`JarvisError`
+        carrying the SQLSTATE.
+        """
+        diag = exc.diag
+        if isinstance(exc, sqlstate.InsufficientPrivilege):  # a write row-level security refused
+            found = _POLICY_TABLE.search(diag.message_primary or "")
+            return Forbidden(OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id",
+                             "refers to data of another user")
+        if isinstance(exc, sqlstate.ForeignKeyViolation):
+            constraint = self.constraint(diag.table_name, diag.constraint_name)
+            field = ", ".join(constraint.columns) if constraint else diag.column_name or "value"
+            target = constraint.referenced if constraint and constraint.referenced else "referenced"
+            return InvalidInput(field, f"refers to a {target} row that does not exist")
+        if isinstance(exc, sqlstate.UniqueViolation):
+            constraint = self.constraint(diag.table_name, diag.constraint_name)
+            return Conflict(", ".join(constraint.columns) if constraint else diag.column_name or "value",
+                            "already exists")
+        if isinstance(exc, sqlstate.CheckViolation):
+            return InvalidInput(diag.constraint_name or "value", "is out of range")
+        if isinstance(exc, _BAD_VALUES):
+            return InvalidInput(diag.column_name or "value", _first_line(exc))
+        if isinstance(exc, psycopg.DataError):  # e.g. a NUL byte, which PostgreSQL text cannot hold
+            return InvalidInput("value", _first_line(exc))
+        return JarvisError(f"{STORE}: {exc.sqlstate or type(exc).__name__}: {_first_line(exc)}")
+
+    def constraint(self, table: str | None, name: str | None) -> Constraint | None:
+        """The columns (and referenced table) of constraint *name* on *table*, from the catalog
+        (read once per pool; None when PostgreSQL named no constraint)."""
+        if not table or not name:
+            return None
+        with self._catalog_lock:
+            if self._constraints is None or (table, name) not in self._constraints:
+                with self.pool.connection(timeout=self.timeout) as conn:
+                    self._constraints = {(t, n): Constraint(tuple(columns), referenced)
+                                         for t, n, referenced, columns in conn.execute(CONSTRAINTS)}
+            return self._constraints.get((table, name))
 
     def check_idle(self) -> None:
         """Replace idle connections that no longer work (after an outage); never raises."""
@@ -117,6 +208,10 @@ class PostgresStore:
                 return str(conn.execute(VERSION_QUERY).fetchone()[0])
 
         return measure(STORE, query)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def probe(settings: Settings) -> Health:
