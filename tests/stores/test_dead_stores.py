@@ -7,7 +7,7 @@ import pytest
 
 from jarvis.api.server import free_port
 from jarvis.config import Settings
-from jarvis.errors import StoreError
+from jarvis.errors import Conflict, InvalidInput, StoreError, StoreUnavailable
 from jarvis.facade import Jarvis
 from jarvis.stores.chroma import ChromaStore
 from jarvis.stores.neo4j import Neo4jStore
@@ -67,3 +67,75 @@ def test_a_dead_neo4j_raises_our_error(settings: Settings) -> None:
     with pytest.raises(StoreError):
         store = Neo4jStore.connect(dead)
         store.node_keys("Agent")
+
+
+def _dead(settings: Settings, **update: object) -> Settings:
+    return settings.model_copy(update={"connect_timeout": 1.0, **update})
+
+
+@pytest.mark.parametrize("call", ["node_keys", "upsert_nodes", "edge_keys", "run_named", "clear"])
+def test_every_neo4j_call_on_a_dead_server_raises_our_error(call) -> None:
+    store = Neo4jStore.connect(_dead(Settings(), neo4j_uri=f"bolt://127.0.0.1:{free_port()}"))
+    try:
+        with pytest.raises(StoreError):
+            {"node_keys": lambda: store.node_keys("Agent"),
+             "upsert_nodes": lambda: store.upsert_nodes("Agent", [{"key": "a", "props": {}}]),
+             "edge_keys": store.edge_keys,
+             "run_named": lambda: store.run_named("collaboration_history", agent_id="a"),
+             "clear": store.clear}[call]()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("call", ["get_session", "cache_memory", "delete_keys", "dequeue", "enqueue", "lock", "subscribe"])
+def test_a_dead_redis_raises_our_error_from_every_kind_of_call(call) -> None:
+    """The cache, the queues and the locks translate at their boundary: no caller wraps them."""
+    from jarvis.stores.redis import RedisStore
+
+    store = RedisStore.connect(_dead(Settings(), redis_url=None, redis_port=free_port()))
+    try:
+        with pytest.raises(StoreUnavailable):
+            {"get_session": lambda: store.get_session("s"),
+             "cache_memory": lambda: store.cache_memory("a", "core", "k", {"v": 1}),
+             "delete_keys": lambda: store.delete_keys("k"),
+             "dequeue": lambda: store.queues.dequeue(visibility_timeout=1),
+             "enqueue": lambda: store.queues.enqueue("t", 5),
+             "lock": lambda: store.locks.acquire("a", "me"),
+             "subscribe": lambda: next(store.subscribe("status_update"))}[call]()
+    finally:
+        store.close()
+
+
+def test_a_dead_postgres_raises_our_error() -> None:
+    from jarvis.stores.postgres import PostgresStore
+
+    with pytest.raises(StoreUnavailable):
+        PostgresStore.connect(_dead(Settings(), postgres_dsn=None, postgres_port=free_port()))
+
+
+def test_postgres_refusals_become_our_errors_by_sqlstate_naming_the_field(jarvis, name) -> None:
+    """A foreign-key violation names the referencing column and the table (from pg_constraint),
+    a unique violation the key's columns, a check violation its constraint, a bad value its
+    column: never a psycopg exception, never read from the server's English message."""
+    postgres = jarvis.stores.postgres
+    agent = jarvis.register_agent(name=f"{name}-sqlstate", type="crewai")
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            with postgres.transaction() as conn:
+                conn.execute("INSERT INTO agent_capabilities (agent_id, capability, description, embedding) "
+                             "VALUES (gen_random_uuid(), 'x', 'x', array_fill(0.1, ARRAY[384])::vector)")
+        assert refused.value.field == "agent_id" and "agents row" in refused.value.reason
+        with pytest.raises(Conflict) as duplicate:
+            with postgres.transaction() as conn:
+                conn.execute("INSERT INTO agents (name, type) VALUES (%s, 'crewai')", (f"{name}-sqlstate",))
+        assert duplicate.value.field == "name"
+        with pytest.raises(InvalidInput) as checked:
+            with postgres.transaction() as conn:
+                conn.execute("UPDATE agents SET performance_score = 7 WHERE id = %s", (agent["id"],))
+        assert checked.value.field == "agents_performance_score_check"
+        with pytest.raises(InvalidInput) as bad_value:
+            with postgres.transaction() as conn:
+                conn.execute("SELECT 'not a number'::int")
+        assert bad_value.value.field == "value"
+    finally:
+        jarvis.terminate_agent(agent["id"])
