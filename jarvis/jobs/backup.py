@@ -2,7 +2,7 @@
 
 A backup is a directory ``jarvis-backup-<UTC timestamp>`` (mode 0700, every file 0600) with
 ``postgres.dump`` (pg_dump, custom format), the portable exports of the other stores
-(:mod:`jarvis.jobs.exports`) and ``manifest.json``: per store its files (bytes, sha256), item
+(each store's ``jarvis/stores/<store>_backup.py``) and ``manifest.json``: per store its files (bytes, sha256), item
 counts, server version and duration, signed with an HMAC keyed by ``JARVIS_BACKUP_KEY``
 (:mod:`jarvis.jobs.manifest`).
 
@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -31,15 +31,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 from jarvis import __version__
 from jarvis.connections import Stores
-from jarvis.jobs import exports, staging
+from jarvis.backup_files import BackupError, create_private, file_facts, make_private_dir
 from jarvis.jobs import manifest as manifests
-from jarvis.jobs.manifest import (
-    BackupError,
-    create_private,
-    expected_files,
-    file_facts,
-    make_private_dir,
-)
+from jarvis.jobs import staging
+from jarvis.jobs.manifest import expected_files
+from jarvis.stores import chroma_backup, neo4j_backup, qdrant_backup, redis_backup
+from jarvis.stores.chroma import COLLECTIONS as CHROMA_COLLECTIONS
+from jarvis.stores.qdrant import COLLECTIONS as QDRANT_COLLECTIONS
 from jarvis.projection.maintenance import reconcile, verify
 from jarvis.jobs.requeue import requeue
 from jarvis.projection.projector import Projector
@@ -105,11 +103,11 @@ def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None 
         return {"tables": _count_tables(stores)}
 
     step("postgres", dump_postgres)
-    step("redis", lambda: {"keys": exports.export_redis(stores.redis.raw, target / exports.REDIS_FILE)})
-    step("neo4j", lambda: dict(zip(("nodes", "relationships"), exports.export_neo4j(
-        stores.get("neo4j"), target / exports.NEO4J_NODES_FILE, target / exports.NEO4J_RELATIONSHIPS_FILE))))
-    step("chroma", lambda: exports.export_chroma(stores.get("chroma"), target))
-    step("qdrant", lambda: exports.export_qdrant(stores.get("qdrant"), target))
+    step("redis", lambda: {"keys": redis_backup.export_redis(stores.redis.raw, target / redis_backup.REDIS_FILE)})
+    step("neo4j", lambda: dict(zip(("nodes", "relationships"), neo4j_backup.export_neo4j(
+        stores.get("neo4j"), target / neo4j_backup.NEO4J_NODES_FILE, target / neo4j_backup.NEO4J_RELATIONSHIPS_FILE))))
+    step("chroma", lambda: chroma_backup.export_chroma(stores.get("chroma"), target))
+    step("qdrant", lambda: qdrant_backup.export_qdrant(stores.get("qdrant"), target))
     manifest["seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 3)
     manifests.write(target, manifest, key=stores.settings.backup_key)
     return target
@@ -127,17 +125,29 @@ def check(directory: Path, *, key) -> dict[str, Any]:
         BackupError: naming what is wrong (a bad manifest, a file, a file's line).
     """
     manifest = manifests.check(directory, key=key)
-    rows = exports.check_rows(directory)
+    rows = check_rows(directory)
     items = manifest["stores"]
-    expected = {exports.REDIS_FILE: items["redis"]["items"].get("keys"),
-                exports.NEO4J_NODES_FILE: items["neo4j"]["items"].get("nodes"),
-                exports.NEO4J_RELATIONSHIPS_FILE: items["neo4j"]["items"].get("relationships"),
-                **{exports.chroma_file(n): c for n, c in items["chroma"]["items"].items()},
-                **{exports.qdrant_file(n): c for n, c in items["qdrant"]["items"].items()}}
+    expected = {redis_backup.REDIS_FILE: items["redis"]["items"].get("keys"),
+                neo4j_backup.NEO4J_NODES_FILE: items["neo4j"]["items"].get("nodes"),
+                neo4j_backup.NEO4J_RELATIONSHIPS_FILE: items["neo4j"]["items"].get("relationships"),
+                **{chroma_backup.chroma_file(n): c for n, c in items["chroma"]["items"].items()},
+                **{qdrant_backup.qdrant_file(n): c for n, c in items["qdrant"]["items"].items()}}
     for name, count in rows.items():
         if expected.get(name) != count:
             raise BackupError(f"refusing to restore: {name} holds {count} rows, the manifest says {expected.get(name)}")
     return manifest
+
+
+def check_rows(directory: Path) -> dict[str, int]:
+    """Read every row of every export once, before any store is written: a bad row is refused
+    here, naming its file and line. Returns the rows per file."""
+    readers: dict[str, Iterator[dict]] = {
+        redis_backup.REDIS_FILE: redis_backup.redis_rows(directory), neo4j_backup.NEO4J_NODES_FILE: neo4j_backup.neo4j_nodes(directory),
+        neo4j_backup.NEO4J_RELATIONSHIPS_FILE: neo4j_backup.neo4j_relationships(directory),
+        **{chroma_backup.chroma_file(name): chroma_backup.chroma_rows(directory, name) for name in CHROMA_COLLECTIONS},
+        **{qdrant_backup.qdrant_file(spec.name): qdrant_backup.qdrant_rows(directory, spec.name) for spec in QDRANT_COLLECTIONS},
+    }
+    return {name: sum(1 for _ in rows) for name, rows in readers.items()}
 
 
 def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

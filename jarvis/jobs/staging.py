@@ -33,8 +33,9 @@ import redis
 from psycopg import sql
 
 from jarvis.connections import Stores
-from jarvis.jobs import exports
-from jarvis.jobs.manifest import BackupError
+from jarvis.backup_files import BackupError
+from jarvis.stores import chroma_backup, neo4j_backup, qdrant_backup, redis_backup
+from jarvis.stores.backup_rows import batches
 from jarvis.stores.chroma import COLLECTIONS as CHROMA
 from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT
@@ -185,7 +186,7 @@ class RedisStage:
         created = datetime.fromisoformat(self.manifest["created_at"])
         elapsed_ms = int((datetime.now(timezone.utc) - created).total_seconds() * 1000)
         self.staging.flushdb()
-        self.rows = exports.import_redis(self.staging, self.directory, elapsed_ms=max(elapsed_ms, 0))
+        self.rows = redis_backup.import_redis(self.staging, self.directory, elapsed_ms=max(elapsed_ms, 0))
         return self.rows
 
     def verify(self) -> None:
@@ -220,8 +221,8 @@ class CollectionStage:
 
     def _rows(self, name: str):
         if self.store == "chroma":
-            return exports.chroma_rows(self.directory, name)
-        return exports.qdrant_rows(self.directory, name)
+            return chroma_backup.chroma_rows(self.directory, name)
+        return qdrant_backup.qdrant_rows(self.directory, name)
 
     def _upsert(self, name: str, batch: list[dict]) -> None:
         if self.store == "chroma":
@@ -239,7 +240,7 @@ class CollectionStage:
             self.client.drop(name + PREVIOUS)
             self.client.create_collection(staging, like=name)
             self.counts[name], ids = 0, set()
-            for batch in exports.batches(self._rows(name)):
+            for batch in batches(self._rows(name)):
                 self._upsert(staging, batch)
                 self.counts[name] += len(batch)
                 ids.update(row["id"] for row in batch)
@@ -290,7 +291,7 @@ DELETE_LIVE_GRAPH = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} DETACH DELETE n"
 
 
 def _stage_edges(rel: str) -> str:
-    """*rel* comes from the schema's set (checked by :mod:`jarvis.jobs.exports`); endpoints
+    """*rel* comes from the schema's set (checked by :mod:`jarvis.stores.neo4j_backup`); endpoints
     match on staged data, so no label from the backup is ever part of the query text."""
     return (f"UNWIND $rows AS row MERGE (a:{STAGED_LABEL} {{_label: row.src_label, _key: row.src}}) "
             f"MERGE (b:{STAGED_LABEL} {{_label: row.dst_label, _key: row.dst}}) "
@@ -322,12 +323,12 @@ class Neo4jStage:
         # (as the projection would create it) and the reconcile after the swap completes it.
         seen: set[tuple[str, Any]] = set()
         self.node_rows = rels = 0
-        for batch in exports.batches(exports.neo4j_nodes(self.directory)):
+        for batch in batches(neo4j_backup.neo4j_nodes(self.directory)):
             self.driver.execute_query(STAGE_NODES, rows=[
                 {"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch])
             seen.update((r["label"], r["key"]) for r in batch)
             self.node_rows += len(batch)
-        for batch in exports.batches(exports.neo4j_relationships(self.directory)):
+        for batch in batches(neo4j_backup.neo4j_relationships(self.directory)):
             grouped: dict[str, list[dict]] = defaultdict(list)
             for row in batch:
                 grouped[row["rel"]].append(row)

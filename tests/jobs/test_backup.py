@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jarvis.jobs.backup import BackupError, backup, restore
-from jarvis.jobs.exports import NODES, RELATIONSHIPS
+from jarvis.stores.neo4j_backup import NODES, RELATIONSHIPS
 from jarvis.projection.maintenance import verify
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.chroma import COLLECTIONS as CHROMA
