@@ -36,6 +36,7 @@ from jarvis.jobs import manifest as manifests
 from jarvis.jobs import staging
 from jarvis.jobs.manifest import expected_files
 from jarvis.stores import chroma_backup, neo4j_backup, qdrant_backup, redis_backup
+from jarvis.stores.base import PROJECTION_STORES, StoreName
 from jarvis.stores.chroma import COLLECTIONS as CHROMA_COLLECTIONS
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT_COLLECTIONS
 from jarvis.projection.maintenance import reconcile, verify
@@ -103,11 +104,9 @@ def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None 
         return {"tables": _count_tables(stores)}
 
     step("postgres", dump_postgres)
-    step("redis", lambda: {"keys": redis_backup.export_redis(stores.redis.raw, target / redis_backup.REDIS_FILE)})
-    step("neo4j", lambda: dict(zip(("nodes", "relationships"), neo4j_backup.export_neo4j(
-        stores.get("neo4j"), target / neo4j_backup.NEO4J_NODES_FILE, target / neo4j_backup.NEO4J_RELATIONSHIPS_FILE))))
-    step("chroma", lambda: chroma_backup.export_chroma(stores.get("chroma"), target))
-    step("qdrant", lambda: qdrant_backup.export_qdrant(stores.get("qdrant"), target))
+    step(StoreName.REDIS, lambda: stores.redis.export(target))
+    for name in PROJECTION_STORES:  # each store exports itself (jarvis/stores/<store>_backup.py)
+        step(name, lambda name=name: stores.get(name).export(target))
     manifest["seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 3)
     manifests.write(target, manifest, key=stores.settings.backup_key)
     return target
@@ -167,8 +166,8 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
     ]
     restored: dict[str, Any] = {}
     try:
-        stages += [staging.CollectionStage(stores, directory, manifest, store="chroma"),
-                   staging.CollectionStage(stores, directory, manifest, store="qdrant"),
+        stages += [staging.CollectionStage(stores, directory, manifest, store=StoreName.CHROMA),
+                   staging.CollectionStage(stores, directory, manifest, store=StoreName.QDRANT),
                    staging.Neo4jStage(stores, directory, manifest)]  # last: its swap cannot be undone
         for stage in stages:
             say(f"loading {stage.store} into staging ...")

@@ -14,6 +14,7 @@ copy and leaves the live data as it was. What each store offers for this:
 - Chroma: staging collections ``<name>__restore``, swapped by renaming collections.
 - Qdrant Edge: a staging shard directory, swapped by renaming directories while closed
   (a Qdrant server has no rename: its swap copies the staged points, see ``QdrantServerStore.rename``).
+  Both reach the store through :class:`~jarvis.stores.base.CollectionStore` alone.
 - Neo4j Community has one database: nodes load under the label ``JarvisRestoreStaging`` (their
   label kept as data); the swap deletes the old graph and relabels the staged one in one
   transaction, labels written into Cypher only from the schema's own set. It swaps last, as
@@ -23,22 +24,17 @@ copy and leaves the live data as it was. What each store offers for this:
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-import redis
 from psycopg import sql
 
 from jarvis.connections import Stores
 from jarvis.backup_files import BackupError
-from jarvis.stores import chroma_backup, neo4j_backup, qdrant_backup, redis_backup
 from jarvis.stores.backup_rows import batches
-from jarvis.stores.chroma import COLLECTIONS as CHROMA
-from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL
-from jarvis.stores.qdrant import COLLECTIONS as QDRANT
+from jarvis.stores.base import CollectionStore, StoreName
 
 STAGING = "__restore"
 PREVIOUS = "__previous"
@@ -175,37 +171,31 @@ class RedisStage:
 
     def __init__(self, stores: Stores, directory: Path, manifest: dict) -> None:
         self.directory, self.manifest = directory, manifest
-        self.raw = stores.redis.raw
-        pool = self.raw.connection_pool
-        self.live_db = int(pool.connection_kwargs.get("db", 0) or 0)
-        self.staging_db = 15 if self.live_db != 15 else 14
-        self.staging = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": self.staging_db}))
+        self.staging = stores.redis.staging_database()
 
     def load(self) -> int:
         created = datetime.fromisoformat(self.manifest["created_at"])
         elapsed_ms = int((datetime.now(timezone.utc) - created).total_seconds() * 1000)
-        self.staging.flushdb()
-        self.rows = redis_backup.import_redis(self.staging, self.directory, elapsed_ms=max(elapsed_ms, 0))
+        self.rows = self.staging.load(self.directory, elapsed_ms=max(elapsed_ms, 0))
         return self.rows
 
     def verify(self) -> None:
         expected = self.manifest["stores"]["redis"]["items"].get("keys")
-        if self.rows != expected or self.staging.dbsize() > expected:
+        if self.rows != expected or self.staging.size() > expected:
             raise BackupError(f"redis: staged {self.rows} keys, the manifest says {expected}")
 
     def swap(self) -> None:
-        self.raw.swapdb(self.live_db, self.staging_db)
+        self.staging.swap()
 
     undo = swap
 
     def discard(self) -> bool:
-        flushed = _quietly(self.staging.flushdb)
+        flushed = _quietly(self.staging.empty)
         _quietly(self.staging.close)
         return flushed
 
     def finish(self) -> None:
-        self.staging.flushdb()
+        self.staging.empty()
         self.staging.close()
 
 
@@ -213,23 +203,12 @@ class RedisStage:
 class CollectionStage:
     """Chroma or Qdrant: one staging collection per collection, swapped by renames."""
 
-    def __init__(self, stores: Stores, directory: Path, manifest: dict, *, store: str) -> None:
+    def __init__(self, stores: Stores, directory: Path, manifest: dict, *, store: StoreName) -> None:
         self.store, self.directory, self.manifest = store, directory, manifest
-        self.client = stores.get(store)
-        self.names = list(CHROMA) if store == "chroma" else [spec.name for spec in QDRANT]
+        self.client: CollectionStore = (
+            stores.get(StoreName.CHROMA) if store is StoreName.CHROMA else stores.get(StoreName.QDRANT))
+        self.names = self.client.collections()
         self.swapped: list[str] = []
-
-    def _rows(self, name: str):
-        if self.store == "chroma":
-            return chroma_backup.chroma_rows(self.directory, name)
-        return qdrant_backup.qdrant_rows(self.directory, name)
-
-    def _upsert(self, name: str, batch: list[dict]) -> None:
-        if self.store == "chroma":
-            self.client.upsert(name, ids=[r["id"] for r in batch], embeddings=[r["embedding"] for r in batch],
-                               documents=[r["document"] for r in batch], metadatas=[r["metadata"] for r in batch])
-        else:
-            self.client.upsert(name, [(r["id"], r["vector"], r["payload"]) for r in batch])
 
     def load(self) -> dict[str, int]:
         self.counts: dict[str, int] = {}
@@ -240,14 +219,13 @@ class CollectionStage:
             self.client.drop(name + PREVIOUS)
             self.client.create_collection(staging, like=name)
             self.counts[name], ids = 0, set()
-            for batch in batches(self._rows(name)):
-                self._upsert(staging, batch)
+            for batch in batches(self.client.backup_rows(self.directory, name)):
+                self.client.load_rows(staging, batch)
                 self.counts[name] += len(batch)
                 ids.update(row["id"] for row in batch)
             # An export paged by offset while writes ran may list an item twice: upserts dedup it.
             self.distinct[name] = len(ids)
-        if self.store == "qdrant":
-            self.client.flush()
+        self.client.flush()
         return self.counts
 
     def verify(self) -> None:
@@ -279,90 +257,34 @@ class CollectionStage:
 
 
 # -- Neo4j ----------------------------------------------------------------------------------------
-STAGED_LABEL = RESTORE_STAGING_LABEL
-STAGING_INDEX = (f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) "
-                 "ON (n._label, n._key)")
-STAGE_NODES = (f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) "
-               "SET n += row.props")
-DROP_STAGED_BATCH = f"MATCH (n:{STAGED_LABEL}) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
-COUNT_STAGED = (f"MATCH (n:{STAGED_LABEL}) WITH count(n) AS nodes "
-                f"OPTIONAL MATCH (:{STAGED_LABEL})-[r]->(:{STAGED_LABEL}) RETURN nodes, count(r) AS relationships")
-DELETE_LIVE_GRAPH = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} DETACH DELETE n"
-
-
-def _stage_edges(rel: str) -> str:
-    """*rel* comes from the schema's set (checked by :mod:`jarvis.stores.neo4j_backup`); endpoints
-    match on staged data, so no label from the backup is ever part of the query text."""
-    return (f"UNWIND $rows AS row MERGE (a:{STAGED_LABEL} {{_label: row.src_label, _key: row.src}}) "
-            f"MERGE (b:{STAGED_LABEL} {{_label: row.dst_label, _key: row.dst}}) "
-            f"MERGE (a)-[r:{rel}]->(b) SET r += row.props")
-
-
-def _unstage(label: str) -> str:
-    """Give staged nodes of *label* (a key of NODE_KEYS, never input) their real label."""
-    return (f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) SET n:{label}, n.{NODE_KEYS[label]} = n._key "
-            f"REMOVE n:{STAGED_LABEL}, n._label, n._key")
-
-
 class Neo4jStage:
     store = "neo4j"
 
     def __init__(self, stores: Stores, directory: Path, manifest: dict) -> None:
         self.directory, self.manifest = directory, manifest
-        self.driver = stores.get("neo4j").driver
-
-    def _drop_staged(self) -> None:
-        while self.driver.execute_query(DROP_STAGED_BATCH).records[0]["deleted"]:
-            pass
+        self.graph = stores.get(StoreName.NEO4J)
 
     def load(self) -> dict[str, int]:
-        self.driver.execute_query(STAGING_INDEX)
-        self._drop_staged()
-        # Neo4j reads committed data statement by statement, so a backup taken during writes can
-        # hold a relationship to a node created after the nodes were read: it is staged bare
-        # (as the projection would create it) and the reconcile after the swap completes it.
-        seen: set[tuple[str, Any]] = set()
-        self.node_rows = rels = 0
-        for batch in batches(neo4j_backup.neo4j_nodes(self.directory)):
-            self.driver.execute_query(STAGE_NODES, rows=[
-                {"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch])
-            seen.update((r["label"], r["key"]) for r in batch)
-            self.node_rows += len(batch)
-        for batch in batches(neo4j_backup.neo4j_relationships(self.directory)):
-            grouped: dict[str, list[dict]] = defaultdict(list)
-            for row in batch:
-                grouped[row["rel"]].append(row)
-                seen.update(((row["src_label"], row["src"]), (row["dst_label"], row["dst"])))
-            for rel, rows in grouped.items():
-                self.driver.execute_query(_stage_edges(rel), rows=rows)
-            rels += len(batch)
-        self.expected = {"nodes": len(seen), "relationships": rels}
-        return {"nodes": self.node_rows, "staged_nodes": len(seen), "relationships": rels}
+        self.loaded = self.graph.stage(self.directory)
+        return self.loaded
 
     def verify(self) -> None:
-        record = self.driver.execute_query(COUNT_STAGED).records[0]
+        staged = self.graph.staged_counts()
         items = self.manifest["stores"]["neo4j"]["items"]
-        staged = {"nodes": record["nodes"], "relationships": record["relationships"]}
-        if (self.node_rows, self.expected["relationships"]) != (items.get("nodes"), items.get("relationships")) \
-                or staged != self.expected:
-            raise BackupError(f"neo4j: staged {staged} (expected {self.expected}), the manifest says {items}")
+        expected = {"nodes": self.loaded["staged_nodes"], "relationships": self.loaded["relationships"]}
+        if (self.loaded["nodes"], self.loaded["relationships"]) != (items.get("nodes"), items.get("relationships")) \
+                or staged != expected:
+            raise BackupError(f"neo4j: staged {staged} (expected {expected}), the manifest says {items}")
 
     def swap(self) -> None:
         """One transaction: the old graph goes and the staged one takes its labels, or neither."""
-        with self.driver.session() as session, session.begin_transaction() as tx:
-            tx.run(DELETE_LIVE_GRAPH).consume()
-            for label in NODE_KEYS:
-                tx.run(_unstage(label), label=label).consume()
-            left = tx.run(f"MATCH (n:{STAGED_LABEL}) RETURN count(n) AS left").single()["left"]
-            if left:  # leaving the block uncommitted rolls the whole swap back
-                raise BackupError(f"neo4j: {left} staged nodes have no label of the schema")
-            tx.commit()
+        self.graph.swap_staged()
 
     def undo(self) -> None:
         raise BackupError("neo4j: a committed graph swap cannot be undone")  # it swaps last
 
     def discard(self) -> bool:
-        return _quietly(self._drop_staged)
+        return _quietly(self.graph.drop_staged)
 
     def finish(self) -> None:
         pass

@@ -6,7 +6,8 @@ in Postgres' transaction, and passes it in, so Chroma never downloads or runs a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import chromadb
@@ -148,6 +149,23 @@ class ChromaStore:
 
     def collections(self) -> list[str]:
         return list(COLLECTIONS)
+
+    # -- backup and restore (jarvis/stores/chroma_backup.py) ----------------------------------
+    def export(self, directory: Path) -> dict[str, int]:
+        """Every document of every collection into ``chroma.<collection>.jsonl``; documents per collection."""
+        from jarvis.stores import chroma_backup
+
+        with map_unavailable(STORE, httpx.TransportError):
+            return chroma_backup.export_chroma(self, directory)
+
+    def backup_rows(self, directory: Path, name: str) -> Iterator[dict[str, Any]]:
+        from jarvis.stores import chroma_backup
+
+        return chroma_backup.chroma_rows(directory, name)
+
+    def load_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        self.upsert(name, ids=[r["id"] for r in rows], embeddings=[r["embedding"] for r in rows],
+                    documents=[r["document"] for r in rows], metadatas=[r["metadata"] for r in rows])
 
     # -- staging, for a restore that swaps only once everything loaded -----------------------
     def create_collection(self, name: str, *, like: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
@@ -172,6 +174,42 @@ class Neo4jStore:
 
     def flush(self) -> None:
         """Nothing to do: a committed transaction is durable."""
+
+    # -- backup and restore (jarvis/stores/neo4j_backup.py) -----------------------------------
+    def export(self, directory: Path) -> dict[str, int]:
+        """Every node and relationship into ``neo4j.nodes.jsonl`` / ``neo4j.relationships.jsonl``."""
+        from jarvis.stores import neo4j_backup
+
+        with map_unavailable(STORE, *UNREACHABLE):
+            nodes, relationships = neo4j_backup.export_neo4j(
+                self, directory / neo4j_backup.NEO4J_NODES_FILE, directory / neo4j_backup.NEO4J_RELATIONSHIPS_FILE)
+        return {"nodes": nodes, "relationships": relationships}
+
+    def stage(self, directory: Path) -> dict[str, int]:
+        """Load a backup under the restore's staging label, beside the live graph."""
+        from jarvis.stores import neo4j_backup
+
+        with map_unavailable(STORE, *UNREACHABLE):
+            return neo4j_backup.stage(self.driver, directory)
+
+    def staged_counts(self) -> dict[str, int]:
+        from jarvis.stores import neo4j_backup
+
+        with map_unavailable(STORE, *UNREACHABLE):
+            return neo4j_backup.staged_counts(self.driver)
+
+    def swap_staged(self) -> None:
+        """Replace the live graph by the staged one, in one transaction."""
+        from jarvis.stores import neo4j_backup
+
+        with map_unavailable(STORE, *UNREACHABLE):
+            neo4j_backup.swap_staged(self.driver)
+
+    def drop_staged(self) -> None:
+        from jarvis.stores import neo4j_backup
+
+        with map_unavailable(STORE, *UNREACHABLE):
+            neo4j_backup.drop_staged(self.driver)
 
     def run_named(self, name: str, **params: object) -> list[dict]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""

@@ -5,17 +5,21 @@ sets, since they go into Cypher text.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import neo4j.time
+from neo4j import Driver
 
-from jarvis.stores.backup_rows import plain_dict, read_lines, require, write_lines
-from jarvis.stores.neo4j import NODE_KEYS
+from jarvis.backup_files import BackupError
+from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, write_lines
+from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL
 from jarvis.stores.neo4j import RELATIONSHIPS as RELATIONSHIP_TYPES
-from jarvis.stores.neo4j import RESTORE_STAGING_LABEL as STAGED
+
+STAGED = RESTORE_STAGING_LABEL
 
 NODES = f"MATCH (n) WHERE NOT n:{STAGED} RETURN labels(n)[0] AS label, properties(n) AS props"
 RELATIONSHIPS = (
@@ -102,3 +106,82 @@ def neo4j_nodes(directory: Path) -> Iterator[dict]:
 def neo4j_relationships(directory: Path) -> Iterator[dict]:
     """Checked relationship rows: type and endpoint labels all from the schema's sets."""
     return read_lines(directory, NEO4J_RELATIONSHIPS_FILE, _relationship_row)
+
+
+# -- staging, for a restore (jarvis.jobs.staging) ---------------------------------------------------
+STAGED_LABEL = STAGED
+STAGING_INDEX = (f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) "
+                 "ON (n._label, n._key)")
+STAGE_NODES = (f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) "
+               "SET n += row.props")
+DROP_STAGED_BATCH = f"MATCH (n:{STAGED_LABEL}) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+COUNT_STAGED = (f"MATCH (n:{STAGED_LABEL}) WITH count(n) AS nodes "
+                f"OPTIONAL MATCH (:{STAGED_LABEL})-[r]->(:{STAGED_LABEL}) RETURN nodes, count(r) AS relationships")
+DELETE_LIVE_GRAPH = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} DETACH DELETE n"
+
+
+def _stage_edges(rel: str) -> str:
+    """*rel* comes from the schema's set (checked by :mod:`jarvis.stores.neo4j_backup`); endpoints
+    match on staged data, so no label from the backup is ever part of the query text."""
+    return (f"UNWIND $rows AS row MERGE (a:{STAGED_LABEL} {{_label: row.src_label, _key: row.src}}) "
+            f"MERGE (b:{STAGED_LABEL} {{_label: row.dst_label, _key: row.dst}}) "
+            f"MERGE (a)-[r:{rel}]->(b) SET r += row.props")
+
+
+def _unstage(label: str) -> str:
+    """Give staged nodes of *label* (a key of NODE_KEYS, never input) their real label."""
+    return (f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) SET n:{label}, n.{NODE_KEYS[label]} = n._key "
+            f"REMOVE n:{STAGED_LABEL}, n._label, n._key")
+
+
+
+def drop_staged(driver: Driver) -> None:
+    while driver.execute_query(DROP_STAGED_BATCH).records[0]["deleted"]:
+        pass
+
+
+def stage(driver: Driver, directory: Path) -> dict[str, int]:
+    """Load the backup's nodes and relationships under the staging label beside the live graph;
+    return the rows read, the distinct nodes staged and the relationships."""
+    driver.execute_query(STAGING_INDEX)
+    drop_staged(driver)
+    # Neo4j reads committed data statement by statement, so a backup taken during writes can
+    # hold a relationship to a node created after the nodes were read: it is staged bare
+    # (as the projection would create it) and the reconcile after the swap completes it.
+    seen: set[tuple[str, Any]] = set()
+    node_rows = rels = 0
+    for batch in batches(neo4j_nodes(directory)):
+        driver.execute_query(STAGE_NODES, rows=[
+            {"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch])
+        seen.update((r["label"], r["key"]) for r in batch)
+        node_rows += len(batch)
+    for batch in batches(neo4j_relationships(directory)):
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in batch:
+            grouped[row["rel"]].append(row)
+            seen.update(((row["src_label"], row["src"]), (row["dst_label"], row["dst"])))
+        for rel, rows in grouped.items():
+            driver.execute_query(_stage_edges(rel), rows=rows)
+        rels += len(batch)
+    return {"nodes": node_rows, "staged_nodes": len(seen), "relationships": rels}
+
+
+def staged_counts(driver: Driver) -> dict[str, int]:
+    record = driver.execute_query(COUNT_STAGED).records[0]
+    return {"nodes": int(record["nodes"]), "relationships": int(record["relationships"])}
+
+
+def swap_staged(driver: Driver) -> None:
+    """One transaction: the old graph goes and the staged one takes its labels, or neither.
+
+    Raises:
+        BackupError: a staged node has no label of the schema (nothing is changed).
+    """
+    with driver.session() as session, session.begin_transaction() as tx:
+        tx.run(DELETE_LIVE_GRAPH).consume()
+        for label in NODE_KEYS:
+            tx.run(_unstage(label), label=label).consume()
+        left = tx.run(f"MATCH (n:{STAGED_LABEL}) RETURN count(n) AS left").single()["left"]
+        if left:  # leaving the block uncommitted rolls the whole swap back
+            raise BackupError(f"neo4j: {left} staged nodes have no label of the schema")
+        tx.commit()

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 from jarvis.config import Settings
@@ -140,6 +141,22 @@ class QdrantStore(ABC):
     @abstractmethod
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(vector size, distance) as the engine reports them, e.g. ``(384, "Cosine")``."""
+
+
+    # -- backup and restore (jarvis/stores/qdrant_backup.py) ----------------------------------
+    def export(self, directory: Path) -> dict[str, int]:
+        """Every point of every collection into ``qdrant.<collection>.jsonl``; points per collection."""
+        from jarvis.stores import qdrant_backup
+
+        return qdrant_backup.export_qdrant(self, directory)
+
+    def backup_rows(self, directory: Path, name: str) -> Iterator[dict[str, Any]]:
+        from jarvis.stores import qdrant_backup
+
+        return qdrant_backup.qdrant_rows(directory, name)
+
+    def load_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        self.upsert(name, [(r["id"], r["vector"], r["payload"]) for r in rows])
 
 
 def probe(settings: Settings) -> Health:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -16,6 +17,9 @@ from jarvis.config import Settings
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.base import Health, StoreName, measure, translate_errors
 from jarvis.stores.redis_queue import FAILED, UNREACHABLE, AgentLocks, TaskQueues
+
+if TYPE_CHECKING:
+    from jarvis.stores.redis_backup import StagingDatabase
 
 STORE = StoreName.REDIS
 
@@ -85,6 +89,19 @@ class RedisStore:
 
     def health(self) -> Health:
         return measure(STORE, lambda: server_version(self.conn))
+
+    # -- backup and restore (jarvis/stores/redis_backup.py) -----------------------------------
+    def export(self, directory: Path) -> dict[str, int]:
+        """Every key into ``redis.jsonl`` as its DUMP payload and remaining time to live."""
+        from jarvis.stores import redis_backup
+
+        return {"keys": redis_backup.export_redis(self.raw, directory / redis_backup.REDIS_FILE)}
+
+    def staging_database(self) -> StagingDatabase:
+        """The logical database a restore loads into before swapping it in."""
+        from jarvis.stores.redis_backup import StagingDatabase
+
+        return StagingDatabase(self.raw)
 
     # -- plain keys (an erasure's) -----------------------------------------------------------
     def delete_keys(self, *names: str) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, write_lines
 
 
@@ -56,3 +58,33 @@ def import_redis(raw, directory: Path, *, elapsed_ms: int) -> int:
         pipe.execute()
         count += len(batch)
     return count
+
+
+class StagingDatabase:
+    """Another logical database of the same server (15, or 14 when 15 is the live one), where a
+    restore loads the keys before ``SWAPDB`` exchanges it atomically with the live one."""
+
+    def __init__(self, raw: redis.Redis) -> None:
+        self.raw = raw
+        pool = raw.connection_pool
+        self.live_db = int(pool.connection_kwargs.get("db", 0) or 0)
+        self.staging_db = 15 if self.live_db != 15 else 14
+        self.client = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": self.staging_db}))
+
+    def load(self, directory: Path, *, elapsed_ms: int) -> int:
+        """Empty the staging database and load the backup's keys into it; rows read."""
+        self.client.flushdb()
+        return import_redis(self.client, directory, elapsed_ms=elapsed_ms)
+
+    def size(self) -> int:
+        return int(self.client.dbsize())
+
+    def swap(self) -> None:
+        self.raw.swapdb(self.live_db, self.staging_db)
+
+    def empty(self) -> None:
+        self.client.flushdb()
+
+    def close(self) -> None:
+        self.client.close()
