@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
@@ -27,7 +28,7 @@ EDGE_KEYS = (
 )
 
 
-def _stream(stores: Stores, query: str) -> Iterator[list[dict]]:
+def _stream(stores: Stores, query: str) -> Iterator[list[dict[str, Any]]]:
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
         # binary: each embedding arrives as its 1.5 KB of floats, not as 384 numbers in text
@@ -113,7 +114,7 @@ ORPHAN_EDGES = "orphan edges"
 DEAD_LETTERS = "dead-lettered events"
 
 
-def _dead_letters(conn, chosen: list[str]) -> list[Difference]:
+def _dead_letters(conn: psycopg.Connection, chosen: list[StoreName]) -> list[Difference]:
     """Per store, the events it refused for good: "missing" from it until `sync --retry-dead`."""
     per_store: dict[str, list[str]] = {}
     for event in dead_letters(conn, limit=1000):
@@ -130,7 +131,9 @@ def _ids(stores: Stores, store: StoreName, spec: Entity) -> set[str]:
     where = spec.where(store) or ""
     if store is StoreName.NEO4J:
         return stores.get(StoreName.NEO4J).node_keys(where)
-    return stores.get(StoreName.CHROMA if store is StoreName.CHROMA else StoreName.QDRANT).ids(where)
+    if store is StoreName.CHROMA:
+        return stores.get(StoreName.CHROMA).ids(where)
+    return stores.get(StoreName.QDRANT).ids(where)
 
 
 def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str],

@@ -9,6 +9,8 @@ and are deleted by ``reconcile``.
 
 from __future__ import annotations
 
+import psycopg
+
 from jarvis.connections import Stores
 from jarvis.outbox import EVERY_USER, Event, record
 from jarvis.principal import scope_transaction
@@ -26,7 +28,7 @@ RETURNING rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '
 """
 
 
-def orphan_edges(conn, *, limit: int = 1000) -> list[str]:
+def orphan_edges(conn: psycopg.Connection, *, limit: int = 1000) -> list[str]:
     """Keys of edges whose source or target row does not exist."""
     return [row[0] for row in conn.execute(ORPHAN_EDGES, {"limit": limit})]
 

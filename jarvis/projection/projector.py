@@ -8,6 +8,8 @@ retries what is pending until nothing is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import logging
 import threading
@@ -96,7 +98,8 @@ class Projector:
 
     def pending(self) -> int:
         with self.stores.postgres.pool.connection() as conn:
-            return int(conn.execute(COUNT_PENDING).fetchone()[0])
+            row = conn.execute(COUNT_PENDING).fetchone()
+            return int(row[0]) if row else 0
 
     # -- internals ------------------------------------------------------------------------
     def _apply(self, events: list[Outboxed], *, claim: psycopg.Connection | None = None) -> Applied:
@@ -142,20 +145,20 @@ class Projector:
                     }
                     for event_id, _, _, pending in events
                 ])
-                for event_id, by_store in refused.items():
-                    for store in by_store:
-                        count = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()[0]
-                        if count >= self.stores.settings.outbox_max_attempts:
+                for event_id, refusers in refused.items():
+                    for store in refusers:
+                        counted = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()
+                        if counted and counted[0] >= self.stores.settings.outbox_max_attempts:
                             cur.execute(DEAD_EVENT, {"id": event_id, "store": store})
                             dead += cur.rowcount
         lagging = dict(errors)
-        for by_store in refused.values():
-            lagging.update(by_store)
+        for refusers in refused.values():
+            lagging.update(refusers)
         finished = time.perf_counter()
         return Applied(events=len(events), lagging=lagging, unreachable=set(errors), dead=dead,
                        seconds=finished - started, finished=finished)
 
-    def _isolate(self, store: StoreName, events: list[Outboxed], rows: dict[str, list[dict]], errors: dict[str, str],
+    def _isolate(self, store: StoreName, events: list[Outboxed], rows: dict[str, list[dict[str, Any]]], errors: dict[str, str],
                  refused: dict[int, dict[str, str]]) -> None:
         """Retry a refused batch for *store* event by event, so one poisoned event fails alone."""
         for event_id, entity, key, pending in events:
@@ -170,7 +173,7 @@ class Projector:
                 refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
 
     def _current_rows(self, conn: psycopg.Connection, entities: set[str],
-                      wanted: set[tuple[str, str]]) -> dict[str, list[dict]]:
+                      wanted: set[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
         """Each entity's current rows, read once for every store that projects it (state-based:
         whatever the event said, the store is made to match the row as it is now)."""
         queries = {entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select

@@ -19,7 +19,7 @@ from jarvis.stores.chroma import DIMENSION
 BATCH = 1000
 
 
-def write_lines(path: Path, rows: Iterator[dict]) -> int:
+def write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> int:
     count = 0
     with create_private(path) as fh:
         for row in rows:
@@ -28,7 +28,7 @@ def write_lines(path: Path, rows: Iterator[dict]) -> int:
     return count
 
 
-def read_lines(directory: Path, name: str, check: Callable[[Any], dict]) -> Iterator[dict]:
+def read_lines(directory: Path, name: str, check: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The rows of one file of the backup, each passed through *check*.
 
     Raises:
@@ -48,8 +48,8 @@ class BadRow(ValueError):
     """One row of a backup file breaks its schema; the message says how."""
 
 
-def batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
-    batch: list[dict] = []
+def batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
     for row in rows:
         batch.append(row)
         if len(batch) == size:
@@ -70,6 +70,6 @@ def vector(value: Any, field: str) -> list[float]:
     return [float(x) for x in value]
 
 
-def plain_dict(value: Any, field: str) -> dict:
+def plain_dict(value: Any, field: str) -> dict[str, Any]:
     require(isinstance(value, dict) and all(isinstance(k, str) for k in value), f"{field} must be an object")
-    return value
+    return dict(value)

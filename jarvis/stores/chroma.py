@@ -6,13 +6,15 @@ in Postgres' transaction, and passes it in, so Chroma never downloads or runs a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import chromadb
 import httpx
 from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateCollectionConfiguration
+from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
@@ -24,7 +26,9 @@ T = TypeVar("T")
 STORE = "chroma"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
-SPACE = "cosine"
+SPACE: Literal["cosine"] = "cosine"
+#: Every collection's index: HNSW over cosine distance.
+CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": SPACE}}
 
 #: The seed's three collections and their descriptions.
 COLLECTIONS: dict[str, str] = {
@@ -53,7 +57,7 @@ class ChromaStore:
 
     def __init__(self, api: ClientAPI) -> None:
         self.api = api
-        self._handles: dict[str, Any] = {}
+        self._handles: dict[str, Collection] = {}
 
     @classmethod
     def connect(cls, settings: Settings) -> "ChromaStore":
@@ -79,20 +83,20 @@ class ChromaStore:
                 self.api.get_or_create_collection(
                     name=name,
                     metadata={"description": description, "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
-                    configuration={"hnsw": {"space": SPACE}},
+                    configuration=CONFIGURATION,
                     embedding_function=None,
                 )
         return list(COLLECTIONS)
 
     # -- projection writes and reads --------------------------------------------------------
-    def _collection(self, name: str, *, fresh: bool = False):
+    def _collection(self, name: str, *, fresh: bool = False) -> Collection:
         """The collection's handle, looked up once (a lookup is an HTTP round trip of its own)."""
         handle = None if fresh else self._handles.get(name)
         if handle is None:
             handle = self._handles[name] = self.api.get_collection(name, embedding_function=None)
         return handle
 
-    def _call(self, name: str, operation: Callable[[Any], T]) -> T:
+    def _call(self, name: str, operation: Callable[[Collection], T]) -> T:
         """Run *operation* on the collection; if the handle went stale (the collection was
         recreated, by a rebuild or a restore in another process), look it up again, once."""
         with map_unavailable(STORE, httpx.TransportError):
@@ -101,22 +105,28 @@ class ChromaStore:
             except NotFoundError:
                 return operation(self._collection(name, fresh=True))
 
-    def upsert(self, name: str, *, ids: list[str], embeddings: list, documents: list[str], metadatas: list[dict]) -> None:
+    def upsert(self, name: str, *, ids: list[str], embeddings: list[list[float]], documents: list[str],
+               metadatas: list[dict[str, Any]]) -> None:
         """Idempotent by id. Metadata values that Chroma cannot hold (None) are dropped."""
         clean = [{k: v for k, v in m.items() if v is not None} or None for m in metadatas]
-        self._call(name, lambda c: c.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=clean))
+        # chromadb's annotations name numpy arrays and its own metadata mapping; plain lists and
+        # flat dicts are what it takes at run time
+        self._call(name, lambda c: c.upsert(ids=ids, embeddings=cast(Any, embeddings), documents=documents,
+                                            metadatas=cast(Any, clean)))
 
     def delete(self, name: str, ids: list[str]) -> None:
         self._call(name, lambda c: c.delete(ids=ids))
 
-    def query(self, name: str, vector, *, limit: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def query(self, name: str, vector: Sequence[float], *, limit: int,
+              where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the nearest documents, best first."""
-        result = self._call(name, lambda c: c.query(query_embeddings=[vector], n_results=limit, where=where or None,
-                                                    include=["distances"]))
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        result = self._call(name, lambda c: c.query(query_embeddings=[cast(Any, vector)], n_results=limit,
+                                                    where=where or None, include=cast(Any, ["distances"])))
+        distances = result["distances"] or [[]]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0])]
 
     def ids(self, name: str) -> set[str]:
-        def every_id(collection) -> set[str]:
+        def every_id(collection: Collection) -> set[str]:
             found: set[str] = set()
             offset, page = 0, 5000
             while True:
@@ -174,7 +184,7 @@ class ChromaStore:
             self.api.create_collection(
                 name=name,
                 metadata={"description": COLLECTIONS[like], "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
-                configuration={"hnsw": {"space": SPACE}},
+                configuration=CONFIGURATION,
                 embedding_function=None,
             )
 
@@ -194,7 +204,7 @@ class ChromaStore:
                 pass
 
     def count(self, name: str) -> int:
-        return self._call(name, lambda c: c.count())
+        return int(self._call(name, lambda c: c.count()))
 
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(dimension, distance space) of a collection, as Chroma stores them."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 from neo4j import Driver, GraphDatabase
@@ -126,14 +128,14 @@ class Neo4jStore:
         with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
             session.run(query, params).consume()
 
-    def upsert_nodes(self, label: str, rows: list[dict]) -> None:
+    def upsert_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
         """*rows*: ``{"key": ..., "props": {...}}``; properties are replaced field by field."""
         self._write(_upsert_nodes(label), rows=rows)
 
     def delete_nodes(self, label: str, node_keys: list[str]) -> None:
         self._write(_delete_nodes(label), keys=node_keys)
 
-    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict], *,
+    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *,
                      require_endpoints: bool = True) -> int:
         """*rows*: ``{"src": key, "dst": key, "props": {...}}``; an edge is written only between two
         existing nodes. Returns how many were written.
@@ -143,13 +145,14 @@ class Neo4jStore:
                 outbox retries the event.
         """
         with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
-            written = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()["written"]
+            record = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()
+        written = int(record["written"]) if record else 0
         if require_endpoints and written < len(rows):
             raise EndpointMissing(f"{len(rows) - written} of {len(rows)} {rel} edges lack an endpoint node "
                                   f"({src_label} or {dst_label}) in Neo4j")
         return written
 
-    def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict]) -> None:
+    def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]]) -> None:
         self._write(_delete_edges(rel, src_label, dst_label), rows=rows)
 
     def node_keys(self, label: str) -> set[str]:
@@ -211,19 +214,19 @@ class Neo4jStore:
         with map_unavailable(STORE, *UNREACHABLE):
             neo4j_backup.drop_staged(self.driver)
 
-    def run_named(self, name: str, **params: object) -> list[dict]:
+    def run_named(self, name: str, **params: object) -> list[dict[str, Any]]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
         with map_unavailable(STORE, *UNREACHABLE):
-            records, _, _ = self.driver.execute_query(cypher(name), **params)
+            records, _, _ = self.driver.execute_query(cypher(name), params)
         return [record.data() for record in records]
 
-    def constraints(self) -> list[dict]:
+    def constraints(self) -> list[dict[str, Any]]:
         records, _, _ = self.driver.execute_query(
             "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
         )
         return [record.data() for record in records]
 
-    def indexes(self) -> list[dict]:
+    def indexes(self) -> list[dict[str, Any]]:
         records, _, _ = self.driver.execute_query("SHOW INDEXES YIELD name, labelsOrTypes, properties")
         return [record.data() for record in records]
 

@@ -16,7 +16,7 @@ from neo4j import Driver
 
 from jarvis.backup_files import BackupError
 from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, write_lines
-from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL
+from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL, Neo4jStore
 from jarvis.stores.neo4j import RELATIONSHIPS as RELATIONSHIP_TYPES
 
 STAGED = RESTORE_STAGING_LABEL
@@ -52,7 +52,7 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def export_neo4j(graph, nodes_path: Path, relationships_path: Path) -> tuple[int, int]:
+def export_neo4j(graph: Neo4jStore, nodes_path: Path, relationships_path: Path) -> tuple[int, int]:
     """Every node and relationship with its properties, read in one transaction (consistent)."""
     with graph.driver.session() as session, session.begin_transaction() as tx:
         nodes = write_lines(nodes_path, (
@@ -67,28 +67,28 @@ def _label(value: Any, field: str) -> str:
     """A node label of the schema: the label goes into Cypher text, so only these may."""
     require(isinstance(value, str) and value in NODE_KEYS, f"{field} {str(value)[:60]!r} is not a node label "
              f"of the schema ({', '.join(NODE_KEYS)})")
-    return value
+    return str(value)
 
 
 def _node_key(value: Any, field: str) -> str | int:
     require(isinstance(value, (str, int)) and not isinstance(value, bool), f"{field} must be a string or integer")
-    return value
+    return value if isinstance(value, int) else str(value)
 
 
-def _properties(value: Any) -> dict:
+def _properties(value: Any) -> dict[str, Any]:
     props = plain_dict(value, "props")
     require(not RESERVED_PROPERTIES & set(props), f"props may not use {', '.join(sorted(RESERVED_PROPERTIES))}")
     return {k: _decode(v) for k, v in props.items()}
 
 
-def _node_row(row: Any) -> dict:
+def _node_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
     label = _label(row["label"], "label")
     props = _properties(row["props"])
     return {"label": label, "key": _node_key(props.get(NODE_KEYS[label]), NODE_KEYS[label]), "props": props}
 
 
-def _relationship_row(row: Any) -> dict:
+def _relationship_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
     rel = row["rel"]
     require(isinstance(rel, str) and rel in RELATIONSHIP_TYPES,
@@ -98,12 +98,12 @@ def _relationship_row(row: Any) -> dict:
             "props": _properties(row["props"])}
 
 
-def neo4j_nodes(directory: Path) -> Iterator[dict]:
+def neo4j_nodes(directory: Path) -> Iterator[dict[str, Any]]:
     """Checked node rows: label (one of the schema's), key, properties."""
     return read_lines(directory, NEO4J_NODES_FILE, _node_row)
 
 
-def neo4j_relationships(directory: Path) -> Iterator[dict]:
+def neo4j_relationships(directory: Path) -> Iterator[dict[str, Any]]:
     """Checked relationship rows: type and endpoint labels all from the schema's sets."""
     return read_lines(directory, NEO4J_RELATIONSHIPS_FILE, _relationship_row)
 
@@ -181,7 +181,8 @@ def swap_staged(driver: Driver) -> None:
         tx.run(DELETE_LIVE_GRAPH).consume()
         for label in NODE_KEYS:
             tx.run(_unstage(label), label=label).consume()
-        left = tx.run(f"MATCH (n:{STAGED_LABEL}) RETURN count(n) AS left").single()["left"]
+        record = tx.run(f"MATCH (n:{STAGED_LABEL}) RETURN count(n) AS left").single()
+        left = int(record["left"]) if record else 0
         if left:  # leaving the block uncommitted rolls the whole swap back
             raise BackupError(f"neo4j: {left} staged nodes have no label of the schema")
         tx.commit()

@@ -205,9 +205,14 @@ class PostgresStore:
     def health(self) -> Health:
         def query() -> str:
             with self.pool.connection(timeout=self.timeout) as conn:
-                return str(conn.execute(VERSION_QUERY).fetchone()[0])
+                return _version(conn)
 
         return measure(STORE, query)
+
+
+def _version(conn: psycopg.Connection) -> str:
+    row = conn.execute(VERSION_QUERY).fetchone()
+    return str(row[0]) if row else "?"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -219,6 +224,6 @@ def probe(settings: Settings) -> Health:
 
     def query() -> str:
         with psycopg.connect(settings.postgres_conninfo, autocommit=True) as conn:
-            return str(conn.execute(VERSION_QUERY).fetchone()[0])
+            return _version(conn)
 
     return measure(STORE, query)

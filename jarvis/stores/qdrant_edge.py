@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as edge
 
@@ -100,7 +100,7 @@ class QdrantEdgeStore(QdrantStore):
         ))
 
     def delete(self, name: str, ids: list[str]) -> None:
-        self._shard(name).update(edge.UpdateOperation.delete_points(ids))
+        self._shard(name).update(edge.UpdateOperation.delete_points(cast(Any, ids)))
 
     def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
               conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -118,7 +118,7 @@ class QdrantServerStore(QdrantStore):
         while True:
             page, offset = self._page(name, offset)
             for p in page:
-                yield str(p.id), [float(x) for x in p.vector], p.payload or {}  # type: ignore[union-attr]
+                yield str(p.id), [float(x) for x in cast(list[float], p.vector)], p.payload or {}
             if offset is None:
                 return
 

@@ -9,9 +9,10 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
+import redis.asyncio
 
 from jarvis.config import Settings
 from jarvis.stores import redis_keys as keys
@@ -49,7 +50,10 @@ def _dump(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
-def queue_rate_limit(pipe, client_id: str, endpoint: str, window: int):
+P = TypeVar("P", bound="redis.client.Pipeline | redis.asyncio.client.Pipeline")
+
+
+def queue_rate_limit(pipe: P, client_id: str, endpoint: str, window: int) -> P:
     """Queue one request's count on *pipe* (sync or asyncio, ``transaction=False``: one round
     trip, and EXPIRE NX makes the order harmless); :func:`rate_limit_answer` reads the reply."""
     key = keys.rate_limit(client_id, endpoint)
@@ -59,7 +63,7 @@ def queue_rate_limit(pipe, client_id: str, endpoint: str, window: int):
     return pipe
 
 
-def rate_limit_answer(replies: list) -> tuple[int, int]:
+def rate_limit_answer(replies: list[Any]) -> tuple[int, int]:
     """(requests in this window, seconds until it resets) from :func:`queue_rate_limit`'s replies."""
     count, _, ttl = replies
     return int(count), max(int(ttl), 1)
@@ -114,7 +118,7 @@ class RedisStore:
 
     # -- session:{id} (3600 s) ------------------------------------------------------
     def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,
-                      context: dict | None = None) -> dict:
+                      context: dict[str, Any] | None = None) -> dict[str, Any]:
         key = keys.session(session_id)
         current = self.get_session(session_id) or {"created_at": _now(), "context": {}}
         current.update({"user_id": user_id, "agent_id": agent_id, "last_activity": _now()})
@@ -123,18 +127,18 @@ class RedisStore:
         self.conn.set(key, _dump(current), ex=keys.SESSION_TTL)
         return current
 
-    def get_session(self, session_id: str) -> dict | None:
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.session(session_id))
         return json.loads(raw) if raw else None
 
     # -- agent:status:{id} (30 s) ---------------------------------------------------
     def set_agent_status(self, agent_id: str, *, status: str, current_task: str | None = None,
-                         resource_usage: dict | None = None) -> None:
+                         resource_usage: dict[str, Any] | None = None) -> None:
         value = {"status": status, "last_heartbeat": _now(), "current_task": current_task,
                  "resource_usage": resource_usage or {}}
         self.conn.set(keys.agent_status(agent_id), _dump(value), ex=keys.AGENT_STATUS_TTL)
 
-    def get_agent_status(self, agent_id: str) -> dict | None:
+    def get_agent_status(self, agent_id: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.agent_status(agent_id))
         return json.loads(raw) if raw else None
 
@@ -146,7 +150,7 @@ class RedisStore:
         self.conn.set(keys.metrics_realtime(metric_type, source), _dump({"value": value, "timestamp": _now()}),
                       ex=keys.METRICS_TTL)
 
-    def get_realtime_metric(self, metric_type: str, source: str) -> dict | None:
+    def get_realtime_metric(self, metric_type: str, source: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.metrics_realtime(metric_type, source))
         return json.loads(raw) if raw else None
 
@@ -155,7 +159,7 @@ class RedisStore:
         value = {"loaded": loaded, "last_used": _now(), "memory_usage_mb": memory_usage_mb}
         self.conn.set(keys.model_cache(model_name), _dump(value), ex=keys.MODEL_CACHE_TTL)
 
-    def get_model_cache(self, model_name: str) -> dict | None:
+    def get_model_cache(self, model_name: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.model_cache(model_name))
         return json.loads(raw) if raw else None
 
@@ -167,10 +171,11 @@ class RedisStore:
         return int(pipe.execute()[0])
 
     def take_voice(self, session_id: str) -> bytes:
-        return self.raw.getdel(keys.voice_buffer(session_id)) or b""
+        value = self.raw.getdel(keys.voice_buffer(session_id))
+        return value if isinstance(value, bytes) else (value or "").encode()
 
     # -- agent:comm:{from}:{to} (300 s) and pub/sub -------------------------------------
-    def send_message(self, from_agent: str, to_agent: str, message: dict) -> None:
+    def send_message(self, from_agent: str, to_agent: str, message: dict[str, Any]) -> None:
         key = keys.agent_comm(from_agent, to_agent)
         envelope = {"from": from_agent, "to": to_agent, "sent_at": _now(), "message": message}
         pipe = self.conn.pipeline()
@@ -179,17 +184,17 @@ class RedisStore:
         pipe.publish("inter_agent_communication", _dump(envelope))
         pipe.execute()
 
-    def receive_messages(self, from_agent: str, to_agent: str, *, limit: int = 100) -> list[dict]:
+    def receive_messages(self, from_agent: str, to_agent: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """Oldest first; received messages are removed."""
-        items = self.conn.rpop(keys.agent_comm(from_agent, to_agent), limit) or []
+        items: list[str] = self.conn.rpop(keys.agent_comm(from_agent, to_agent), limit) or []  # type: ignore[assignment]
         return [json.loads(item) for item in items]
 
-    def publish(self, channel: str, payload: dict) -> int:
+    def publish(self, channel: str, payload: dict[str, Any]) -> int:
         if channel not in keys.CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; choose from {', '.join(keys.CHANNELS)}")
         return int(self.conn.publish(channel, _dump(payload)))
 
-    def subscribe(self, *channels: str, timeout: float = 1.0) -> Iterator[dict | None]:
+    def subscribe(self, *channels: str, timeout: float = 1.0) -> Iterator[dict[str, Any] | None]:
         """Yield decoded messages from *channels* (None on each idle *timeout*)."""
         pubsub = self.conn.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(*(channels or keys.CHANNELS))
@@ -207,11 +212,11 @@ class RedisStore:
                                                   window).execute())
 
     # -- memory:cache:{agent}:{type}:{key} --------------------------------------------------
-    def get_cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
+    def get_cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.memory_cache(agent_id, memory_type, key))
         return json.loads(raw) if raw else None
 
-    def cache_memory(self, agent_id: str, memory_type: str, key: str, value: dict) -> None:
+    def cache_memory(self, agent_id: str, memory_type: str, key: str, value: dict[str, Any]) -> None:
         self.conn.set(keys.memory_cache(agent_id, memory_type, key), _dump(value), ex=keys.MEMORY_CACHE_TTL)
 
     def forget_memory(self, agent_id: str, memory_type: str, key: str) -> None:

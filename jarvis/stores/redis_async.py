@@ -67,7 +67,10 @@ class AsyncRedis:
         None if Redis cannot be reached."""
         key = rate_limit(f"addr:{address}", AUTH_FAILURES)
         try:
-            count, ttl = await self._client().pipeline(transaction=False).get(key).ttl(key).execute()
+            pipe = self._client().pipeline(transaction=False)
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = await pipe.execute()
         except UNREACHABLE as exc:
             logger.debug("auth failure limit skipped: %s", type(exc).__name__)
             return None

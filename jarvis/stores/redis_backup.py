@@ -15,9 +15,9 @@ from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, 
 REDIS_FILE = "redis.jsonl"
 
 
-def export_redis(raw, path: Path) -> int:
+def export_redis(raw: redis.Redis, path: Path) -> int:
     """Every key as (key, DUMP payload, remaining ms to live or -1), base64 where binary."""
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[dict[str, Any]]:
         for key in raw.scan_iter(count=1000):
             pipe = raw.pipeline(transaction=False)
             pipe.dump(key)
@@ -29,7 +29,7 @@ def export_redis(raw, path: Path) -> int:
     return write_lines(path, rows())
 
 
-def _redis_row(row: Any) -> dict:
+def _redis_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
     require(isinstance(row["pttl"], int) and not isinstance(row["pttl"], bool) and row["pttl"] >= -1,
              "pttl must be an integer >= -1")
@@ -37,12 +37,12 @@ def _redis_row(row: Any) -> dict:
             "pttl": row["pttl"]}
 
 
-def redis_rows(directory: Path) -> Iterator[dict]:
+def redis_rows(directory: Path) -> Iterator[dict[str, Any]]:
     """(key, DUMP payload, pttl) of every key in the backup, decoded."""
     return read_lines(directory, REDIS_FILE, _redis_row)
 
 
-def import_redis(raw, directory: Path, *, elapsed_ms: int) -> int:
+def import_redis(raw: redis.Redis, directory: Path, *, elapsed_ms: int) -> int:
     """Restore keys into *raw*'s database; a key's time to live continues from the backup
     (keys whose time ran out meanwhile are skipped). Returns how many rows were read."""
     count = 0

@@ -206,4 +206,5 @@ class AgentLocks:
         return bool(self._extend(keys=[keys.agent_lock(agent_id)], args=[holder, int(ttl * 1000)]))
 
     def holder(self, agent_id: str) -> str | None:
-        return self.conn.get(keys.agent_lock(agent_id))
+        found = self.conn.get(keys.agent_lock(agent_id))
+        return None if found is None else str(found)
