@@ -205,8 +205,9 @@ class Base:
 
 
 #: Columns no caller is shown: the embedding (large, ours), and a task's lease token, which only
-#: the worker that dequeued the task holds (in its lease), so nobody else can finish or fail it.
-HIDDEN_COLUMNS = frozenset({"embedding", "lease_token"})
+#: the worker that dequeued the task holds (in its lease), so nobody else can finish or fail it;
+#: and a row's version, which only orders projections (migration 015).
+HIDDEN_COLUMNS = frozenset({"embedding", "lease_token", "row_version"})
 
 
 def jsonable(row: dict) -> dict:

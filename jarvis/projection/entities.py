@@ -17,6 +17,10 @@ from jarvis.search_filters import OPEN_END, epoch, metadata_fields
 from jarvis.stores.base import Row, StoreName
 
 
+#: Every projected row's version (migration 015): written into each store beside the row, so a
+#: writer never replaces a newer version with an older one.
+VERSION = "row_version"
+
 #: The word a difference found by ``verify`` uses for an entity's items in each store.
 ITEMS: dict[StoreName, str] = {StoreName.NEO4J: "nodes", StoreName.CHROMA: "documents", StoreName.QDRANT: "points"}
 
@@ -60,11 +64,11 @@ class Entity:
     @property
     def select(self) -> str:
         """The rows whose keys are in ``%(keys)s`` (a text array)."""
-        return f"SELECT {self.columns} FROM {self.table} WHERE {self.key}::text = ANY(%(keys)s)"
+        return f"SELECT {self.columns}, {VERSION} FROM {self.table} WHERE {self.key}::text = ANY(%(keys)s)"
 
     @property
     def select_all(self) -> str:
-        return f"SELECT {self.columns} FROM {self.table} ORDER BY {self.key}"
+        return f"SELECT {self.columns}, {VERSION} FROM {self.table} ORDER BY {self.key}"
 
     @property
     def all_keys(self) -> str:
@@ -165,7 +169,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
 
 #: Graph edges are their own entity: key "REL|SrcLabel|src|DstLabel|dst".
 EDGE_ENTITY = "edge"
-EDGE_COLUMNS = "rel_type, src_label, src_id, dst_label, dst_id, properties"
+EDGE_COLUMNS = f"rel_type, src_label, src_id, dst_label, dst_id, properties, {VERSION}"
 SELECT_EDGES = (
     f"SELECT {EDGE_COLUMNS} FROM graph_edges "
     "WHERE (rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id) = ANY(%(keys)s)"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jarvis.connections import Stores
-from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, Entity, edge_key
-from jarvis.stores.base import Row, StoreName
+from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, VERSION, Entity, edge_key
+from jarvis.stores.base import CollectionStore, Row, StoreName
 
 
 def _vector(value: Any) -> list[float]:
@@ -34,11 +34,25 @@ def _home(entity: Entity, store: StoreName) -> str:
     return where
 
 
+def _version(row: Row) -> int:
+    return int(row.get(VERSION) or 0)
+
+
+def _not_older(client: CollectionStore, collection: str, entity: Entity, rows: list[Row]) -> list[Row]:
+    """*rows* without those whose item in *collection* carries a newer version already (a
+    projector that read the row earlier must not overwrite what a later one wrote)."""
+    if not rows:
+        return rows
+    stored = client.versions(collection, [str(row[entity.key]) for row in rows])
+    return [row for row in rows if stored.get(str(row[entity.key]), -1) <= _version(row)]
+
+
 def _nodes(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
     graph, label = stores.get(StoreName.NEO4J), _home(entity, StoreName.NEO4J)
     node = entity.node
-    if rows and node is not None:
-        graph.upsert_nodes(label, [{"key": row[entity.key], "props": node(row)} for row in rows])
+    if rows and node is not None:  # the store skips a node whose version is newer (in the same query)
+        graph.upsert_nodes(label, [{"key": row[entity.key], "props": {**node(row), VERSION: _version(row)}}
+                                   for row in rows])
     if missing:
         graph.delete_nodes(label, missing)
 
@@ -46,11 +60,13 @@ def _nodes(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) 
 def _documents(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
     chroma, collection = stores.get(StoreName.CHROMA), _home(entity, StoreName.CHROMA)
     document = entity.document
+    rows = _not_older(chroma, collection, entity, rows)
     if rows and document is not None:
         documents = [document(row) for row in rows]
         chroma.upsert(collection, ids=[row[entity.key] for row in rows],
                       embeddings=[_vector(row["embedding"]) for row in rows],
-                      documents=[d for d, _ in documents], metadatas=[m for _, m in documents])
+                      documents=[d for d, _ in documents],
+                      metadatas=[{**m, VERSION: _version(row)} for (_, m), row in zip(documents, rows)])
     if missing:
         chroma.delete(collection, missing)
 
@@ -58,8 +74,10 @@ def _documents(stores: Stores, entity: Entity, rows: list[Row], missing: list[st
 def _points(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) -> None:
     qdrant, collection = stores.get(StoreName.QDRANT), _home(entity, StoreName.QDRANT)
     payload = entity.payload
+    rows = _not_older(qdrant, collection, entity, rows)
     if rows and payload is not None:
-        qdrant.upsert(collection, [(row[entity.key], _vector(row["embedding"]), payload(row)) for row in rows])
+        qdrant.upsert(collection, [(row[entity.key], _vector(row["embedding"]), {**payload(row), VERSION: _version(row)})
+                                   for row in rows])
     if missing:
         qdrant.delete(collection, missing)
 
@@ -85,6 +103,7 @@ def write_edges(stores: Stores, rows: list[Row], keys: Iterable[str] | None) -> 
     for row in rows:
         present.add(edge_key(row["rel_type"], row["src_label"], row["src_id"], row["dst_label"], row["dst_id"]))
         props = {k: v for k, v in row["properties"].items() if isinstance(v, (str, int, float, bool))}
+        props[VERSION] = _version(row)  # the store skips a relationship whose version is newer
         grouped[(row["rel_type"], row["src_label"], row["dst_label"])].append(
             {"src": row["src_id"], "dst": row["dst_id"], "props": props}
         )

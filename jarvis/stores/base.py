@@ -104,6 +104,10 @@ class CollectionStore(ProjectionStore, Protocol):
 
     def ids(self, name: str) -> set[str]: ...
 
+    def versions(self, name: str, ids: list[str]) -> dict[str, int]:
+        """The ``row_version`` each of *ids* carries in collection *name* (absent: not there, or
+        written before versions existed)."""
+
     def delete(self, name: str, ids: list[str]) -> None: ...
 
     def reset(self, name: str) -> None:

@@ -138,6 +138,12 @@ class ChromaStore:
 
         return self._call(name, every_id)
 
+    def versions(self, name: str, ids: list[str]) -> dict[str, int]:
+        found = self._call(name, lambda c: c.get(ids=ids, include=cast(Any, ["metadatas"])))
+        metadatas = cast(Any, found["metadatas"]) or []
+        return {key: int(metadata["row_version"]) for key, metadata in zip(found["ids"], metadatas)
+                if metadata and isinstance(metadata.get("row_version"), int)}
+
     def present(self, name: str, ids: list[str]) -> set[str]:
         """Which of *ids* the collection holds (an erasure's final check)."""
         return set(self._call(name, lambda c: c.get(ids=ids, include=[])["ids"]))

@@ -29,9 +29,15 @@ RELATIONSHIPS = (
 # Cypher cannot take a label or relationship type as a parameter, so there is one query per
 # label (and per relationship type and endpoint labels), built here from the fixed sets
 # above; every value still travels as a parameter.
+# A row carries its PostgreSQL version (``row_version``): properties are set only when it is not
+# older than the version the node (or relationship) holds, so a late writer changes nothing.
+_NOT_OLDER = ("CASE WHEN coalesce({v}.row_version, -1) <= coalesce(row.props.row_version, 0) "
+              "THEN row.props ELSE {{}} END")
+
+
 def _upsert_nodes(label: str) -> str:
     key = NODE_KEYS[label]
-    return f"UNWIND $rows AS row MERGE (n:{label} {{{key}: row.key}}) SET n += row.props"
+    return f"UNWIND $rows AS row MERGE (n:{label} {{{key}: row.key}}) SET n += {_NOT_OLDER.format(v='n')}"
 
 
 def _delete_nodes(label: str) -> str:
@@ -43,7 +49,7 @@ def _upsert_edges(rel: str, src: str, dst: str) -> str:
     # PostgreSQL row stands behind. The count tells the caller whether both endpoints were there.
     return (
         f"UNWIND $rows AS row MATCH (a:{src} {{{NODE_KEYS[src]}: row.src}}) "
-        f"MATCH (b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) MERGE (a)-[r:{rel}]->(b) SET r += row.props "
+        f"MATCH (b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) MERGE (a)-[r:{rel}]->(b) SET r += {_NOT_OLDER.format(v='r')} "
         "RETURN count(r) AS written"
     )
 

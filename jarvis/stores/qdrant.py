@@ -105,6 +105,10 @@ class QdrantStore(ABC):
     def ids(self, name: str) -> set[str]: ...
 
     @abstractmethod
+    def versions(self, name: str, ids: list[str]) -> dict[str, int]:
+        """The ``row_version`` payload of each of *ids* that the collection holds with one."""
+
+    @abstractmethod
     def points(self, name: str) -> Iterator[Point]:
         """Every point of a collection as (id, vector, payload), in pages."""
 

@@ -126,6 +126,11 @@ class QdrantEdgeStore(QdrantStore):
             if offset is None:
                 return found
 
+    def versions(self, name: str, ids: list[str]) -> dict[str, int]:
+        found = self._shard(name).retrieve(point_ids=cast(Any, ids), with_payload=True, with_vector=False)
+        return {str(p.id): int(p.payload["row_version"]) for p in found
+                if p.payload and isinstance(p.payload.get("row_version"), int)}
+
     def points(self, name: str) -> Iterator[Point]:
         shard, offset = self._shard(name), None
         while True:

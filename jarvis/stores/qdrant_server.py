@@ -113,6 +113,12 @@ class QdrantServerStore(QdrantStore):
             if offset is None:
                 return found
 
+    @_translated
+    def versions(self, name: str, ids: list[str]) -> dict[str, int]:
+        found = self.client.retrieve(name, ids=cast(Any, ids), with_payload=["row_version"], with_vectors=False)
+        return {str(p.id): int(p.payload["row_version"]) for p in found
+                if p.payload and isinstance(p.payload.get("row_version"), int)}
+
     def points(self, name: str) -> Iterator[Point]:
         offset = None
         while True:
