@@ -20,7 +20,16 @@ from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
 from jarvis.principal import EVERY_USER, NOBODY, Principal
 from jarvis.stores import qdrant as qdrant_module
-from jarvis.stores.base import PROJECTION_STORES, DocumentStore, GraphStore, Health, PointStore, ProjectionStore, StoreName
+from jarvis.stores.base import (
+    PROJECTION_STORES,
+    CacheStore,
+    DocumentStore,
+    GraphStore,
+    Health,
+    PointStore,
+    ProjectionStore,
+    StoreName,
+)
 from jarvis.stores.chroma import ChromaStore
 from jarvis.stores.neo4j import Neo4jStore
 from jarvis.stores.postgres import PostgresStore
@@ -41,7 +50,7 @@ class Stores:
         self.settings = settings
         self.postgres = postgres or PostgresStore.connect(settings)
         self.user_postgres = user_postgres
-        self.redis = RedisStore.connect(settings)
+        self.redis: CacheStore = RedisStore.connect(settings)
         self._projections: dict[StoreName, ProjectionStore] = {}
         self._lock = threading.Lock()
 
