@@ -27,6 +27,11 @@ class StoreUnavailable(StoreError):
     """The store does not answer (not started, stopped, or unreachable)."""
 
 
+class StoreRefused(StoreError):
+    """The store answered and refused the request (data it cannot take): retrying it unchanged
+    will not help, unlike :class:`StoreUnavailable`."""
+
+
 class StoreTimeout(StoreError):
     """The store did not answer in time."""
 

@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jarvis.connections import Stores
-from jarvis.errors import StoreError
+from jarvis.errors import StoreError, StoreRefused
 from jarvis.outbox import (
     CLAIM_DUE,
     CLAIM_PENDING,
@@ -123,7 +123,12 @@ class Projector:
                 try:
                     future.result()
                 except StoreError as exc:
-                    errors[store] = str(exc)
+                    if not isinstance(exc, StoreRefused):  # down: every event pending for it waits
+                        errors[store] = str(exc)
+                        continue
+                    logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
+                                   type(exc).__name__)
+                    self._isolate(store, events, rows, errors, refused)
                 except Exception as exc:  # noqa: BLE001 - the store answered and refused something in the batch
                     logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
                                    type(exc).__name__)
@@ -166,9 +171,11 @@ class Projector:
                 continue
             try:
                 self._project(store, {entity: [key]}, rows)
-            except StoreError as exc:  # the store went down meanwhile: the rest waits for it
-                errors[store] = str(exc)
-                return
+            except StoreError as exc:
+                if not isinstance(exc, StoreRefused):  # the store went down meanwhile: the rest waits for it
+                    errors[store] = str(exc)
+                    return
+                refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
             except Exception as exc:  # noqa: BLE001 - this event is refused; its reason is kept
                 refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from jarvis.errors import StoreError, StoreUnavailable
+from jarvis.errors import StoreError, StoreRefused, StoreUnavailable
 
 if TYPE_CHECKING:
     from jarvis.stores.redis_backup import StagingDatabase
@@ -301,14 +301,14 @@ def translate_errors(store: str, *, unreachable: tuple[type[BaseException], ...]
     """Class decorator: every public method of the class raises our errors, never the driver's.
 
     *unreachable* errors become :class:`StoreUnavailable`, *failed* ones (the server answered
-    with an error) :class:`StoreError`. Generator methods are translated while they are iterated.
+    and refused) :class:`StoreRefused`. Generator methods are translated while they are iterated.
     Callers therefore never wrap a store call to translate it.
     """
 
     def translate(exc: BaseException) -> StoreError:
         if isinstance(exc, unreachable):
             return StoreUnavailable(store, f"not reachable: {type(exc).__name__}: {first_line(exc)}")
-        return StoreError(store, f"{type(exc).__name__}: {first_line(exc)}")
+        return StoreRefused(store, f"{type(exc).__name__}: {first_line(exc)}")
 
     caught = (*unreachable, *failed)
 

@@ -16,10 +16,10 @@ from chromadb.api import ClientAPI
 from chromadb.api.collection_configuration import CreateCollectionConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from jarvis.config import Settings
-from jarvis.stores.base import Health, map_unavailable, measure
+from jarvis.stores.base import Health, map_unavailable, measure, translate_errors
 
 T = TypeVar("T")
 
@@ -52,6 +52,7 @@ def client(settings: Settings) -> ClientAPI:
     return api
 
 
+@translate_errors(STORE, unreachable=(httpx.TransportError,), failed=(ChromaError, ValueError))
 class ChromaStore:
     """One HTTP client. ``close()`` twice is harmless."""
 
@@ -78,14 +79,13 @@ class ChromaStore:
 
     def ensure_collections(self) -> list[str]:
         """Create the seed's collections (cosine, 384-d, no embedding function) if missing."""
-        with map_unavailable(STORE, httpx.TransportError):
-            for name, description in COLLECTIONS.items():
-                self.api.get_or_create_collection(
-                    name=name,
-                    metadata={"description": description, "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
-                    configuration=CONFIGURATION,
-                    embedding_function=None,
-                )
+        for name, description in COLLECTIONS.items():
+            self.api.get_or_create_collection(
+                name=name,
+                metadata={"description": description, "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
+                configuration=CONFIGURATION,
+                embedding_function=None,
+            )
         return list(COLLECTIONS)
 
     # -- projection writes and reads --------------------------------------------------------
@@ -99,11 +99,10 @@ class ChromaStore:
     def _call(self, name: str, operation: Callable[[Collection], T]) -> T:
         """Run *operation* on the collection; if the handle went stale (the collection was
         recreated, by a rebuild or a restore in another process), look it up again, once."""
-        with map_unavailable(STORE, httpx.TransportError):
-            try:
-                return operation(self._collection(name))
-            except NotFoundError:
-                return operation(self._collection(name, fresh=True))
+        try:
+            return operation(self._collection(name))
+        except NotFoundError:
+            return operation(self._collection(name, fresh=True))
 
     def upsert(self, name: str, *, ids: list[str], embeddings: list[list[float]], documents: list[str],
                metadatas: list[dict[str, Any]]) -> None:
@@ -151,8 +150,7 @@ class ChromaStore:
     def reset(self, name: str) -> None:
         """Drop and recreate one collection (for a rebuild)."""
         self._handles.pop(name, None)
-        with map_unavailable(STORE, httpx.TransportError):
-            self.api.delete_collection(name)
+        self.api.delete_collection(name)
         self.ensure_collections()
 
     def clear(self) -> None:
@@ -171,8 +169,7 @@ class ChromaStore:
         """Every document of every collection into ``chroma.<collection>.jsonl``; documents per collection."""
         from jarvis.stores import chroma_backup
 
-        with map_unavailable(STORE, httpx.TransportError):
-            return chroma_backup.export_chroma(self, directory)
+        return chroma_backup.export_chroma(self, directory)
 
     def backup_rows(self, directory: Path, name: str) -> Iterator[dict[str, Any]]:
         from jarvis.stores import chroma_backup
@@ -186,28 +183,25 @@ class ChromaStore:
     # -- staging, for a restore that swaps only once everything loaded -----------------------
     def create_collection(self, name: str, *, like: str) -> None:
         """A new, empty collection shaped like the seed's collection *like* (a staging copy)."""
-        with map_unavailable(STORE, httpx.TransportError):
-            self.api.create_collection(
-                name=name,
-                metadata={"description": COLLECTIONS[like], "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
-                configuration=CONFIGURATION,
-                embedding_function=None,
-            )
+        self.api.create_collection(
+            name=name,
+            metadata={"description": COLLECTIONS[like], "embedding_model": EMBEDDING_MODEL, "dimension": DIMENSION},
+            configuration=CONFIGURATION,
+            embedding_function=None,
+        )
 
     def rename(self, name: str, new_name: str) -> None:
         """Rename a collection (its content and id stay); cached handles are dropped."""
         self._handles.clear()
-        with map_unavailable(STORE, httpx.TransportError):
-            self.api.get_collection(name, embedding_function=None).modify(name=new_name)
+        self.api.get_collection(name, embedding_function=None).modify(name=new_name)
 
     def drop(self, name: str) -> None:
         """Delete a collection if it exists."""
         self._handles.pop(name, None)
-        with map_unavailable(STORE, httpx.TransportError):
-            try:
-                self.api.delete_collection(name)
-            except (NotFoundError, ValueError):
-                pass
+        try:
+            self.api.delete_collection(name)
+        except (NotFoundError, ValueError):
+            pass
 
     def count(self, name: str) -> int:
         return int(self._call(name, lambda c: c.count()))

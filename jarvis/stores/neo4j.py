@@ -7,14 +7,16 @@ from typing import Any
 from pathlib import Path
 
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from jarvis.config import Settings
 from jarvis.paths import cypher, cypher_statements
-from jarvis.stores.base import Health, map_unavailable, measure
+from jarvis.stores.base import Health, measure, translate_errors
 
 STORE = "neo4j"
-UNREACHABLE = (ServiceUnavailable, SessionExpired, AuthError)
+#: The driver's "cannot reach the server" errors; any other error of the server is a refusal.
+UNREACHABLE: tuple[type[BaseException], ...] = (ServiceUnavailable, SessionExpired, AuthError)
+REFUSED: tuple[type[BaseException], ...] = (Neo4jError,)
 
 #: Node labels and the property that identifies each (Postgres' primary key).
 NODE_KEYS: dict[str, str] = {
@@ -102,6 +104,7 @@ def ping(drv: Driver) -> str:
     return server_version(drv)
 
 
+@translate_errors(STORE, unreachable=UNREACHABLE, failed=REFUSED)
 class Neo4jStore:
     """One driver (it pools its own connections). ``close()`` twice is harmless."""
 
@@ -121,17 +124,16 @@ class Neo4jStore:
     def apply_schema(self) -> int:
         """Create the constraints and indexes of ``cypher/schema.cypher`` (all IF NOT EXISTS)."""
         statements = cypher_statements(cypher("schema"))
-        with map_unavailable(STORE, *UNREACHABLE):
-            ping(self.driver)  # fail fast, before the driver's retries would wait for a dead server
-            for statement in statements:
-                self.driver.execute_query(statement)
+        ping(self.driver)  # fail fast, before the driver's retries would wait for a dead server
+        for statement in statements:
+            self.driver.execute_query(statement)
         return len(statements)
 
     # -- projection writes (idempotent: MERGE keyed by the Postgres key) -------------------
     # They run once, without the driver's retries: a failed write stays in the outbox, whose
     # projector retries with backoff, so a dead Neo4j costs a write one refused connection.
     def _write(self, query: str, **params: object) -> None:
-        with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
+        with self.driver.session() as session:
             session.run(query, params).consume()
 
     def upsert_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
@@ -150,7 +152,7 @@ class Neo4jStore:
             EndpointMissing: with *require_endpoints*, some endpoint is not in the graph (yet): the
                 outbox retries the event.
         """
-        with map_unavailable(STORE, *UNREACHABLE), self.driver.session() as session:
+        with self.driver.session() as session:
             record = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()
         written = int(record["written"]) if record else 0
         if require_endpoints and written < len(rows):
@@ -162,20 +164,17 @@ class Neo4jStore:
         self._write(_delete_edges(rel, src_label, dst_label), rows=rows)
 
     def node_keys(self, label: str) -> set[str]:
-        with map_unavailable(STORE, *UNREACHABLE):
-            records, _, _ = self.driver.execute_query(_node_keys(label))
+        records, _, _ = self.driver.execute_query(_node_keys(label))
         return {str(r["key"]) for r in records}
 
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
-        with map_unavailable(STORE, *UNREACHABLE):
-            records, _, _ = self.driver.execute_query(EDGE_KEYS)
+        records, _, _ = self.driver.execute_query(EDGE_KEYS)
         return {(r["rel"], r["src_label"], str(r["src"]), r["dst_label"], str(r["dst"])) for r in records}
 
     def delete_everything(self) -> None:
         """Empty the graph (for a rebuild), in batches so no transaction grows unbounded."""
-        with map_unavailable(STORE, *UNREACHABLE):
-            while self.driver.execute_query(DELETE_ALL_BATCH).records[0]["deleted"]:
-                pass
+        while self.driver.execute_query(DELETE_ALL_BATCH).records[0]["deleted"]:
+            pass
 
     def clear(self) -> None:
         """The projection's "empty everything" (:class:`~jarvis.stores.base.ProjectionStore`)."""
@@ -189,41 +188,35 @@ class Neo4jStore:
         """Every node and relationship into ``neo4j.nodes.jsonl`` / ``neo4j.relationships.jsonl``."""
         from jarvis.stores import neo4j_backup
 
-        with map_unavailable(STORE, *UNREACHABLE):
-            nodes, relationships = neo4j_backup.export_neo4j(
-                self, directory / neo4j_backup.NEO4J_NODES_FILE, directory / neo4j_backup.NEO4J_RELATIONSHIPS_FILE)
+        nodes, relationships = neo4j_backup.export_neo4j(
+            self, directory / neo4j_backup.NEO4J_NODES_FILE, directory / neo4j_backup.NEO4J_RELATIONSHIPS_FILE)
         return {"nodes": nodes, "relationships": relationships}
 
     def stage(self, directory: Path) -> dict[str, int]:
         """Load a backup under the restore's staging label, beside the live graph."""
         from jarvis.stores import neo4j_backup
 
-        with map_unavailable(STORE, *UNREACHABLE):
-            return neo4j_backup.stage(self.driver, directory)
+        return neo4j_backup.stage(self.driver, directory)
 
     def staged_counts(self) -> dict[str, int]:
         from jarvis.stores import neo4j_backup
 
-        with map_unavailable(STORE, *UNREACHABLE):
-            return neo4j_backup.staged_counts(self.driver)
+        return neo4j_backup.staged_counts(self.driver)
 
     def swap_staged(self) -> None:
         """Replace the live graph by the staged one, in one transaction."""
         from jarvis.stores import neo4j_backup
 
-        with map_unavailable(STORE, *UNREACHABLE):
-            neo4j_backup.swap_staged(self.driver)
+        neo4j_backup.swap_staged(self.driver)
 
     def drop_staged(self) -> None:
         from jarvis.stores import neo4j_backup
 
-        with map_unavailable(STORE, *UNREACHABLE):
-            neo4j_backup.drop_staged(self.driver)
+        neo4j_backup.drop_staged(self.driver)
 
     def run_named(self, name: str, **params: object) -> list[dict[str, Any]]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
-        with map_unavailable(STORE, *UNREACHABLE):
-            records, _, _ = self.driver.execute_query(cypher(name), params)
+        records, _, _ = self.driver.execute_query(cypher(name), params)
         return [record.data() for record in records]
 
     def constraints(self) -> list[dict[str, Any]]:

@@ -139,3 +139,16 @@ def test_postgres_refusals_become_our_errors_by_sqlstate_naming_the_field(jarvis
         assert bad_value.value.field == "value"
     finally:
         jarvis.terminate_agent(agent["id"])
+
+
+def test_a_store_that_answers_and_refuses_raises_store_refused_not_a_driver_error(jarvis) -> None:
+    """Refused (bad data: retrying will not help) is ours too, and apart from unavailable, so the
+    projector dead-letters a poisoned event instead of waiting for the store to come back."""
+    from jarvis.errors import StoreRefused
+    from jarvis.stores.base import StoreName
+
+    with pytest.raises(StoreRefused):
+        jarvis.stores.get(StoreName.NEO4J).upsert_nodes("Agent", [{"key": None, "props": {}}])
+    with pytest.raises(StoreRefused):
+        jarvis.stores.get(StoreName.CHROMA).upsert("conversations", ids=["refused"], embeddings=[[0.1] * 384],
+                                                   documents=["x"], metadatas=[{"nested": {"no": 1}}])
