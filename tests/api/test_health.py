@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from jarvis.api import create_app
-from jarvis.config import STORES, Settings
+from jarvis.config import Settings
+from jarvis.stores.base import ALL_STORES as STORES
 
 
 def test_health_lists_every_store_and_is_ok_when_all_are_up(settings: Settings) -> None:

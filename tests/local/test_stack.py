@@ -6,7 +6,8 @@ import json
 import uuid
 
 from jarvis import local
-from jarvis.config import STORES, Settings
+from jarvis.config import Settings
+from jarvis.stores.base import ALL_STORES as STORES
 from jarvis.stores.health import check_all
 from jarvis.stores.neo4j import Neo4jStore
 
