@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.config import Settings
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.base import Health, map_unavailable, measure
@@ -65,15 +66,15 @@ def rate_limit_answer(replies: list) -> tuple[int, int]:
 class RedisStore:
     """A text client and a bytes client (voice audio). ``close()`` twice is harmless."""
 
-    def __init__(self, conn: redis.Redis, raw: redis.Redis) -> None:
+    def __init__(self, conn: redis.Redis, raw: redis.Redis, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.conn = conn
         self.raw = raw
-        self.queues = TaskQueues(conn)
+        self.queues = TaskQueues(conn, clock=clock)
         self.locks = AgentLocks(conn)
 
     @classmethod
-    def connect(cls, settings: Settings) -> "RedisStore":
-        return cls(client(settings), client(settings, decode=False))
+    def connect(cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> "RedisStore":
+        return cls(client(settings), client(settings, decode=False), clock=clock)
 
     def close(self) -> None:
         self.conn.close()
