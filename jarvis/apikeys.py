@@ -16,13 +16,13 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.errors import InvalidInput, NotFound, StoreUnavailable
 from jarvis.stores.postgres import PostgresStore
 
@@ -68,20 +68,20 @@ AUTH_CACHE_SECONDS = 5.0
 class _VerifiedKeys:
     """Keys this process verified lately, by hash (never the key itself); bounded."""
 
-    def __init__(self, *, ttl: float, size: int = 10_000) -> None:
-        self.ttl, self.size = ttl, size
+    def __init__(self, *, ttl: float, size: int = 10_000, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, ApiKey]] = {}
 
     def get(self, key_hash: str) -> ApiKey | None:
         hit = self._keys.get(key_hash)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+        return hit[1] if hit is not None and hit[0] > self.clock.monotonic() else None
 
     def put(self, key_hash: str, key: ApiKey) -> None:
         with self._lock:
             if len(self._keys) >= self.size:
                 self._keys.clear()
-            self._keys[key_hash] = (time.monotonic() + self.ttl, key)
+            self._keys[key_hash] = (self.clock.monotonic() + self.ttl, key)
 
     def drop(self, key_hash: str) -> None:
         with self._lock:
@@ -95,20 +95,20 @@ class _VerifiedKeys:
 class _RefusedKeys:
     """Hashes of well-formed keys PostgreSQL refused lately (unknown or revoked); bounded."""
 
-    def __init__(self, *, ttl: float, size: int = 10_000) -> None:
-        self.ttl, self.size = ttl, size
+    def __init__(self, *, ttl: float, size: int = 10_000, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
         self._lock = threading.Lock()
         self._until: dict[str, float] = {}
 
     def __contains__(self, key_hash: str) -> bool:
         until = self._until.get(key_hash)
-        return until is not None and until > time.monotonic()
+        return until is not None and until > self.clock.monotonic()
 
     def add(self, key_hash: str) -> None:
         with self._lock:
             if len(self._until) >= self.size:
                 self._until.clear()
-            self._until[key_hash] = time.monotonic() + self.ttl
+            self._until[key_hash] = self.clock.monotonic() + self.ttl
 
 
 _verified = _VerifiedKeys(ttl=AUTH_CACHE_SECONDS)

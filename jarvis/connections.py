@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Literal, overload
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
 from jarvis.principal import EVERY_USER, NOBODY, Principal
@@ -46,11 +47,12 @@ class Stores:
     """Holds one client per store. ``close()`` twice is harmless."""
 
     def __init__(self, settings: Settings, *, postgres: PostgresStore | None = None,
-                 user_postgres: PostgresStore | None = None) -> None:
+                 user_postgres: PostgresStore | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock  # see jarvis.clock: what the queue scripts, requeue and expiry checks call "now"
         self.postgres = postgres or PostgresStore.connect(settings)
         self.user_postgres = user_postgres
-        self.redis: CacheStore = RedisStore.connect(settings)
+        self.redis: CacheStore = RedisStore.connect(settings, clock=clock)
         self._projections: dict[StoreName, ProjectionStore] = {}
         self._lock = threading.Lock()
 

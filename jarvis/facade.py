@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from jarvis.access_counts import AccessCounts
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.domain.activity import ActivityMixin
@@ -64,10 +65,11 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                      as_api: bool = False) -> "Jarvis":
+                      as_api: bool = False, clock: Clock = SYSTEM_CLOCK) -> "Jarvis":
         """Connect to the stores named by *settings* (default: the environment). With *as_api*,
         PostgreSQL is reached as the API's two roles: the service role for calls that act for
         every user, and the role row-level security confines to one user for user-bound calls.
+        *clock* decides leases, retry delays and expiries (:mod:`jarvis.clock`; tests move it).
 
         Raises:
             StoreUnavailable: PostgreSQL, the system of record, cannot be reached.
@@ -77,7 +79,7 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         if as_api:
             postgres = PostgresStore.connect(settings, conninfo=settings.service_postgres_conninfo, wait=False)
             user_postgres = PostgresStore.connect(settings, conninfo=settings.api_postgres_conninfo, wait=False)
-        stores = Stores(settings, postgres=postgres, user_postgres=user_postgres)
+        stores = Stores(settings, postgres=postgres, user_postgres=user_postgres, clock=clock)
         return cls(settings=settings, stores=stores, embedder=embedder, projector=Projector(stores))
 
     def close(self) -> None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what JARVIS Memory needs into a virtualenv shared by every clone on this machine
-# (default ~/.cache/jarvis/venv), once; later runs only compare a stamp and return.
+# (default ~/.cache/jarvis/venv), once; later runs only compare a stamp and return. The main job
+# gets the runtime dependencies; JARVIS_BOOTSTRAP_TEST=1 adds the test extra, JARVIS_BOOTSTRAP_PEER=1
+# the benchmark's peer.
 # The package itself is not installed: the wrappers run it from the checkout (PYTHONPATH).
 set -euo pipefail
 
@@ -25,22 +27,29 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-# The requirements are pyproject.toml's runtime and test dependencies.
-requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
+# install GROUP STAMP: pyproject.toml's runtime dependencies ("runtime") or an extra's, once per
+# change of the list (the stamp file records what was installed).
+install() {
+  local requirements
+  requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" "$1" <<'PY'
 import sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+group = sys.argv[2]
+print("\n".join(project["dependencies"] if group == "runtime" else project["optional-dependencies"][group]))
 PY
 )
-stamp="$VENV/.jarvis-requirements"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
-  say "installing dependencies into $VENV (the first time downloads a few GB: torch)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  # shellcheck disable=SC2086
-  printf '%s\n' "$requirements" > "$VENV/.requirements.txt"
-  "$VENV/bin/python" -m pip install --quiet -r "$VENV/.requirements.txt"
-  printf '%s' "$requirements" > "$stamp"
-fi
+  if [ "$(cat "$2" 2>/dev/null)" != "$requirements" ]; then
+    say "installing the $1 dependencies into $VENV (the first time, the runtime ones download a few GB: torch)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    printf '%s\n' "$requirements" > "$VENV/.requirements-$1.txt"
+    "$VENV/bin/python" -m pip install --quiet -r "$VENV/.requirements-$1.txt"
+    printf '%s' "$requirements" > "$2"
+  fi
+}
+# The main job needs the runtime dependencies only; the test suite and CI (JARVIS_BOOTSTRAP_TEST=1)
+# add the `test` extra (pytest, ruff, schemathesis, LangChain/LangGraph, matplotlib for the plot).
+install runtime "$VENV/.jarvis-requirements-runtime"
+if [ "${JARVIS_BOOTSTRAP_TEST:-0}" = 1 ]; then install test "$VENV/.jarvis-requirements-test"; fi
 
 # The embedder's ONNX export, made once per model from the packaged weights into
 # $CACHE/onnx/<model checksum>/ (no download: torch exports, ONNX Runtime optimises). A valid
@@ -51,24 +60,9 @@ if ! PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m jarvis.
   say "the ONNX export of the embedder failed: torch will serve (see the message above)"
 fi
 
-# The benchmark's peer (Mem0 OSS) in a virtualenv of its own that sees ours behind its own
-# packages: it reuses torch, sentence-transformers and the model, and keeps its own pins.
-# Only the benchmark and the test suite need it (JARVIS_BOOTSTRAP_PEER=1): the main job does not.
-[ "${JARVIS_BOOTSTRAP_PEER:-0}" = 1 ] || exit 0
-PEER=${JARVIS_PEER_VENV:-$CACHE/venv-mem0}
-peer_requirements=$("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
-import sys, tomllib
-print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["peer"]))
-PY
-)
-peer_stamp="$PEER/.jarvis-requirements"
-if [ "$(cat "$peer_stamp" 2>/dev/null)" != "$peer_requirements" ]; then
-  say "installing the benchmark peer into $PEER"
-  [ -x "$PEER/bin/python" ] || "$PYTHON" -m venv "$PEER"
-  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  peer_site=$("$PEER/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  printf '%s\n' "$site" > "$peer_site/jarvis-main-venv.pth"
-  # shellcheck disable=SC2086
-  "$PEER/bin/python" -m pip install --quiet $peer_requirements
-  printf '%s' "$peer_requirements" > "$peer_stamp"
+# The benchmark's peer (Mem0 OSS) in a virtualenv of its own (jarvis/bench/peer_env.py): the
+# benchmark installs it when it first runs it; the test suite asks for it here
+# (JARVIS_BOOTSTRAP_PEER=1) so that no test downloads. The main job does not need it.
+if [ "${JARVIS_BOOTSTRAP_PEER:-0}" = 1 ]; then
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m jarvis.bench.peer_env --cache-dir "$CACHE"
 fi

@@ -24,6 +24,7 @@ import pytest
 from psycopg import sql
 
 from jarvis import local
+from jarvis.clock import ManualClock
 from jarvis.config import Settings
 from jarvis.errors import JarvisError
 from jarvis.migrate import migrate_all
@@ -144,12 +145,32 @@ def project_path(*parts: str) -> Path:
     return PROJECT_ROOT.joinpath(*parts)
 
 
+#: The session facades' clock: a test makes time pass with the ``clock`` fixture, never by sleeping.
+SESSION_CLOCK = ManualClock()
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    """The clock of the ``jarvis`` and ``api_jarvis`` facades; back to real time after the test."""
+    yield SESSION_CLOCK
+    SESSION_CLOCK.reset()
+
+
+def end_redis_ttl(conn, key: str, *, within: float) -> None:
+    """Make a Redis TTL run out now instead of sleeping through it. Redis keeps that time on its
+    own clock, which the ``clock`` fixture cannot move: check the key would expire within
+    *within* seconds, then set its expiry in the past, which Redis applies as when the time passes."""
+    remaining = conn.pttl(key)
+    assert 0 < remaining <= within * 1000, f"{key} expires in {remaining} ms, not within {within} s"
+    conn.pexpireat(key, 1)
+
+
 @pytest.fixture(scope="session")
 def jarvis(stack: Settings):
     """The facade, as an agent's process holds it: one per session (the model loads once)."""
     from jarvis.facade import Jarvis
 
-    facade = Jarvis.from_settings(stack)
+    facade = Jarvis.from_settings(stack, clock=SESSION_CLOCK)
     yield facade
     facade.close()
 
@@ -165,7 +186,7 @@ def api_jarvis(stack: Settings, jarvis):
     """The facade the API serves with: PostgreSQL as the API's role, so row-level security applies."""
     from jarvis.facade import Jarvis
 
-    facade = Jarvis.from_settings(stack, embedder=jarvis.embedder, as_api=True)
+    facade = Jarvis.from_settings(stack, embedder=jarvis.embedder, as_api=True, clock=SESSION_CLOCK)
     yield facade
     facade.close()
 

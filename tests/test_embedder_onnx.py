@@ -50,6 +50,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
+@pytest.mark.slow
 def test_onnx_vectors_equal_torchs_one_by_one_and_in_a_padded_batch(export: Export, torch_encoder: TorchEncoder) -> None:
     onnx = OnnxEncoder(export=export)
     reference = torch_encoder.encode(TEXTS)
@@ -81,6 +82,7 @@ def test_the_start_up_check_refuses_probe_vectors_that_are_not_torchs(tmp_path: 
         choose(choice="onnx", cache_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_a_corrupted_export_fails_clearly_when_named_and_falls_back_to_torch_when_auto(tmp_path: Path,
                                                                                        export: Export) -> None:
     target = _copy_export(export, tmp_path)
@@ -110,6 +112,7 @@ def test_int8_is_one_text_per_pass_so_the_same_text_gives_the_same_vector(export
     assert np.array_equal(batch[0], alone) and np.array_equal(batch[2], alone)
 
 
+@pytest.mark.slow
 def test_the_api_and_the_facade_do_not_import_torch_when_onnx_serves() -> None:
     code = ("import sys; import jarvis.api.app, jarvis.facade, jarvis.cli; from jarvis.embeddings import Embedder; "
             "e = Embedder(backend='onnx'); e.embed('hello'); list(e.embed_batches([['a'], ['b']])); "
@@ -120,6 +123,7 @@ def test_the_api_and_the_facade_do_not_import_torch_when_onnx_serves() -> None:
     assert done.stdout.split() == ["onnx", "False", "False"]
 
 
+@pytest.mark.slow
 def test_a_fresh_set_up_exports_the_model_with_no_network(tmp_path: Path) -> None:
     """The export step of scripts/bootstrap.sh into an empty cache: every socket it opens
     other than a local one is refused, and the export is still made."""

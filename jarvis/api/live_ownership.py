@@ -10,11 +10,11 @@ socket, so a busy channel costs one query per new id, not one per event.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.errors import StoreError
 from jarvis.principal import acting_as
 
@@ -29,8 +29,8 @@ class EventOwnership:
     """Decides, for one socket, whether an event belongs to its key's user."""
 
     def __init__(self, jarvis: Any, user_id: str | None, *, remember: float = REMEMBER_SECONDS,
-                 size: int = 10_000) -> None:
-        self.jarvis, self.user_id = jarvis, user_id
+                 size: int = 10_000, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.jarvis, self.user_id, self.clock = jarvis, user_id, clock
         self.remember, self.size = remember, size
         self._known: dict[str, tuple[float, bool]] = {}
 
@@ -42,7 +42,7 @@ class EventOwnership:
             return False
         agents = [str(data[f]) for f in AGENT_FIELDS if data.get(f)]
         tasks = [str(data[f]) for f in TASK_FIELDS if data.get(f)]
-        now = time.monotonic()
+        now = self.clock.monotonic()
         unknown = [i for i in agents + tasks if (hit := self._known.get(i)) is None or hit[0] < now]
         if unknown:
             try:

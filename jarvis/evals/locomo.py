@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from jarvis.errors import InvalidInput
-from jarvis.paths import PROJECT_ROOT
+from jarvis.paths import docs_dir
 
 #: The section of docs/benchmarks.md this evaluation owns (``jarvis bench`` keeps it as it is).
 DOCS_HEADING = "## Retrieval quality: LoCoMo"
@@ -187,8 +187,9 @@ def section(text: str) -> str:
     return text[start:] if end < 0 else text[start:end + 1]
 
 
-def write_docs(figures: dict[str, Any], command: str, path: Path = PROJECT_ROOT / "docs" / "benchmarks.md") -> Path:
+def write_docs(figures: dict[str, Any], command: str, path: Path | None = None) -> Path:
     """Put the table, with the command that made it, in its section of docs/benchmarks.md."""
+    path = path or docs_dir() / "benchmarks.md"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     body = "\n".join([
         DOCS_HEADING, "",

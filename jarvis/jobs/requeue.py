@@ -16,17 +16,19 @@ from jarvis.connections import Stores
 from jarvis.outbox import EVERY_USER
 from jarvis.principal import scope_transaction
 
+# "now" is PostgreSQL's time plus the clock's ahead (jarvis.clock: 0 but in tests).
 UNFINISHED_TASKS = """
+WITH clock AS (SELECT CURRENT_TIMESTAMP + make_interval(secs => %(ahead)s) AS now)
 SELECT id::text, priority,
-       greatest(0, extract(epoch FROM run_after - CURRENT_TIMESTAMP))::float8 AS wait
-FROM tasks
+       greatest(0, extract(epoch FROM run_after - clock.now))::float8 AS wait
+FROM tasks, clock
 WHERE (status = 'pending'
-       AND created_at <= CURRENT_TIMESTAMP - make_interval(secs => %(grace)s)
+       AND created_at <= clock.now - make_interval(secs => %(grace)s)
        AND (%(grace)s = 0 OR run_after IS NULL
-            OR run_after <= CURRENT_TIMESTAMP - make_interval(secs => %(grace)s)))
+            OR run_after <= clock.now - make_interval(secs => %(grace)s)))
    OR (status = 'running'
        AND (lease_expires_at IS NULL
-            OR lease_expires_at <= CURRENT_TIMESTAMP - make_interval(secs => %(grace)s)))
+            OR lease_expires_at <= clock.now - make_interval(secs => %(grace)s)))
 ORDER BY priority DESC, created_at
 """
 
@@ -35,7 +37,7 @@ def requeue(stores: Stores, *, grace: float = 0.0) -> int:
     """Return how many tasks were put back."""
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)  # every user's tasks (the API's service role sees none unscoped)
-        tasks = conn.execute(UNFINISHED_TASKS, {"grace": grace}).fetchall()
+        tasks = conn.execute(UNFINISHED_TASKS, {"grace": grace, "ahead": stores.clock.ahead}).fetchall()
     if not tasks:
         return 0
     known = stores.redis.queues.known_task_ids()

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-from pathlib import Path
 
 from jarvis.config import Settings
-from jarvis.errors import StoreStartError
 from jarvis.local.process import start_process, stop_process
 from jarvis.stores.chroma import STORE, probe
 
 __all__ = ["start", "stop"]
 
 
-def _chroma_cli() -> str:
-    found = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if not found:
-        raise StoreStartError(STORE, "the `chroma` command is missing; is chromadb installed?")
-    return found
+#: ``chroma run`` through this interpreter: the ``chroma`` script need not be on PATH nor beside
+#: it (an installed ``jarvis`` run by its full path, a virtualenv that borrows chromadb from another).
+CHROMA_CLI = ("-c", "import sys; from chromadb.cli.cli import app; sys.exit(app())")
 
 
 def start(settings: Settings) -> str:
@@ -27,7 +22,7 @@ def start(settings: Settings) -> str:
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     argv = [
-        _chroma_cli(), "run",
+        sys.executable, *CHROMA_CLI, "run",
         "--path", str(path),
         "--host", settings.chroma_host,
         "--port", str(settings.chroma_port),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import redis
 import redis.asyncio
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.config import Settings
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.base import Health, StoreName, measure, translate_errors
@@ -77,15 +78,15 @@ class RedisStore:
     (and :class:`~jarvis.errors.StoreError` when it answers with an error), never redis-py's
     exceptions: callers catch ours to degrade."""
 
-    def __init__(self, conn: redis.Redis, raw: redis.Redis) -> None:
+    def __init__(self, conn: redis.Redis, raw: redis.Redis, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.conn = conn
         self.raw = raw
-        self.queues = TaskQueues(conn)
+        self.queues = TaskQueues(conn, clock=clock)
         self.locks = AgentLocks(conn)
 
     @classmethod
-    def connect(cls, settings: Settings) -> "RedisStore":
-        return cls(client(settings), client(settings, decode=False))
+    def connect(cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> "RedisStore":
+        return cls(client(settings), client(settings, decode=False), clock=clock)
 
     def close(self) -> None:
         self.conn.close()

@@ -3,7 +3,9 @@
 A delivered task moves atomically (one Lua script) from its priority list to the
 ``task:inflight`` sorted set, scored by its lease deadline; a task whose worker dies goes
 back to the front of its queue once the deadline passes. Retries wait in ``task:delayed``.
-All times are the Redis server's own clock (``TIME``), so workers' clocks do not matter.
+All times are the Redis server's own clock (``TIME``), so workers' clocks do not matter; each
+script adds the caller's :attr:`jarvis.clock.Clock.ahead` (0 but in tests, which move it instead
+of sleeping).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 import redis
 
+from jarvis.clock import SYSTEM_CLOCK, Clock
 from jarvis.stores import redis_keys as keys
 from jarvis.stores.base import StoreName, translate_errors
 
@@ -33,15 +36,15 @@ local function requeue_due(zkey, now, limit, lease_prefix, drop_lease)
     if drop_lease then redis.call('DEL', lease_prefix .. id) end
   end
 end
-local function now_ms()
+local function now_ms(ahead_ms)
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ahead_ms)
 end
 """
 
-# KEYS: high, medium, low, inflight, delayed. ARGV: visibility ms, token, lease key prefix.
+# KEYS: high, medium, low, inflight, delayed. ARGV: visibility ms, token, lease key prefix, ahead ms.
 DEQUEUE = _REQUEUE_DUE + """
-local now = now_ms()
+local now = now_ms(ARGV[4])
 requeue_due(KEYS[5], now, 1000, ARGV[3], false)
 requeue_due(KEYS[4], now, 1000, ARGV[3], true)
 for i = 1, 3 do
@@ -65,26 +68,26 @@ end
 return 0
 """
 
-# KEYS: inflight, lease, delayed. ARGV: member, token, delay ms.
+# KEYS: inflight, lease, delayed. ARGV: member, token, delay ms, ahead ms.
 RETRY_LATER = _REQUEUE_DUE + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[3], now_ms() + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZADD', KEYS[3], now_ms(ARGV[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
-# KEYS: delayed. ARGV: member, delay ms. A task that must wait out the rest of its retry delay.
+# KEYS: delayed. ARGV: member, delay ms, ahead ms. A task that must wait out the rest of its retry delay.
 ENQUEUE_LATER = _REQUEUE_DUE + """
-redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], now_ms(ARGV[3]) + tonumber(ARGV[2]), ARGV[1])
 return 1
 """
 
-# KEYS: inflight, lease. ARGV: member, token, visibility ms.
+# KEYS: inflight, lease. ARGV: member, token, visibility ms, ahead ms.
 EXTEND_LEASE = _REQUEUE_DUE + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[1], 'XX', now_ms() + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', now_ms(ARGV[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
@@ -118,8 +121,8 @@ class Delivery:
 
 @translate_errors(StoreName.REDIS, unreachable=UNREACHABLE, failed=FAILED)
 class TaskQueues:
-    def __init__(self, conn: redis.Redis) -> None:
-        self.conn = conn
+    def __init__(self, conn: redis.Redis, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.conn, self.clock = conn, clock
         self._dequeue = conn.register_script(DEQUEUE)
         self._ack = conn.register_script(ACK)
         self._retry = conn.register_script(RETRY_LATER)
@@ -134,14 +137,14 @@ class TaskQueues:
     def enqueue_later(self, task_id: str, priority: int, *, delay: float) -> str:
         """Queue a task after *delay* seconds (Redis' clock), through ``task:delayed``."""
         queue = keys.queue_for_priority(priority)
-        self._later(keys=[keys.QUEUE_DELAYED], args=[f"{queue}|{task_id}", int(delay * 1000)])
+        self._later(keys=[keys.QUEUE_DELAYED], args=[f"{queue}|{task_id}", int(delay * 1000), self.clock.ahead_ms()])
         return queue
 
     def dequeue(self, *, visibility_timeout: float) -> Delivery | None:
         token = uuid.uuid4().hex
         found = self._dequeue(
             keys=[*keys.QUEUES, keys.QUEUE_INFLIGHT, keys.QUEUE_DELAYED],
-            args=[int(visibility_timeout * 1000), token, LEASE_PREFIX],
+            args=[int(visibility_timeout * 1000), token, LEASE_PREFIX, self.clock.ahead_ms()],
         )
         if not found:
             return None
@@ -156,13 +159,13 @@ class TaskQueues:
     def retry_later(self, delivery: Delivery, *, delay: float) -> bool:
         return bool(self._retry(
             keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id), keys.QUEUE_DELAYED],
-            args=[delivery.member, delivery.token, int(delay * 1000)],
+            args=[delivery.member, delivery.token, int(delay * 1000), self.clock.ahead_ms()],
         ))
 
     def extend(self, delivery: Delivery, *, visibility_timeout: float) -> bool:
         return bool(self._extend(
             keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
-            args=[delivery.member, delivery.token, int(visibility_timeout * 1000)],
+            args=[delivery.member, delivery.token, int(visibility_timeout * 1000), self.clock.ahead_ms()],
         ))
 
     def depths(self) -> dict[str, int]:

@@ -4,6 +4,8 @@ a read-only key and a key bound to one user."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -12,9 +14,13 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from jarvis.api import create_app
 from jarvis.config import Settings
 
-# The schema is read from the app at collection time; the facade is attached per test below.
+# The schema is read from the app at collection time without serving it (`from_asgi` would run
+# the app's lifespan: connect to every store and load the embedder, seconds of the unit tier's
+# collection, or connect timeouts with no stack); the app answers the calls, its facade attached
+# per test below.
 APP = create_app(Settings.from_env())
-SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
+SCHEMA = schemathesis.openapi.from_dict(json.loads(json.dumps(APP.openapi())))
+SCHEMA.app, SCHEMA.location = APP, "/openapi.json"
 
 
 #: The keys the fuzzer calls with: an admin, a read-only key (every write must be refused

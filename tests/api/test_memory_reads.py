@@ -38,14 +38,14 @@ def test_a_cached_read_is_served_and_counted_like_a_read_from_postgres(api, api_
     assert count == 2
 
 
-def test_an_expired_memory_is_not_served_from_the_cache(api, make_key, name) -> None:
+def test_an_expired_memory_is_not_served_from_the_cache(api, make_key, name, clock) -> None:
     writer = make_key("read", "write")
     agent = _agent(api, writer, name)
     path = f"/api/v1/memory/{agent}/working/scratch"
     soon = (datetime.now(timezone.utc) + timedelta(seconds=1.5)).isoformat()
     assert api.put(path, headers=writer, json={"value": "half-done plan", "expires_at": soon}).status_code == 200
     assert api.get(path, headers=writer).status_code == 200  # now cached, with its expiry
-    time.sleep(1.7)
+    clock.advance(1.7)
     gone = api.get(path, headers=writer)
     assert gone.status_code == 404 and "does not exist" in gone.json()["error"]["message"]
 

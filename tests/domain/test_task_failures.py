@@ -3,8 +3,6 @@ raised after PostgreSQL committed."""
 
 from __future__ import annotations
 
-import time
-
 from jarvis import local
 from jarvis.jobs.repair import repair_once
 from jarvis.jobs.requeue import requeue
@@ -15,7 +13,7 @@ def queued_ids(jarvis) -> list[str]:
     return [item for queue in keys.QUEUES for item in jarvis.stores.redis.conn.lrange(queue, 0, -1)]
 
 
-def test_a_task_whose_leases_keep_expiring_ends_failed_after_max_attempts(quiet_queues, name) -> None:
+def test_a_task_whose_leases_keep_expiring_ends_failed_after_max_attempts(quiet_queues, name, clock) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-cursed", type="chat", max_attempts=2)
     deliveries = 0
@@ -24,7 +22,7 @@ def test_a_task_whose_leases_keep_expiring_ends_failed_after_max_attempts(quiet_
         if lease is None:
             break
         deliveries += 1
-        time.sleep(0.3)
+        clock.advance(0.3)
     assert deliveries == 2
     final = jarvis.get_task(task["id"])
     assert final["status"] == "failed" and final["attempts"] == 2
@@ -43,18 +41,18 @@ def test_requeue_leaves_a_valid_lease_with_its_worker(quiet_queues, name) -> Non
     assert jarvis.complete_task(lease, output={"ok": True})["status"] == "completed"
 
 
-def test_requeue_puts_a_task_whose_lease_expired_back(quiet_queues, name) -> None:
+def test_requeue_puts_a_task_whose_lease_expired_back(quiet_queues, name, clock) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-expired", type="chat")
     assert jarvis.dequeue_task(worker="dies", visibility_timeout=0.2).task_id == task["id"]
     jarvis.stores.redis.conn.flushdb()
-    time.sleep(0.3)
+    clock.advance(0.3)
     assert requeue(jarvis.stores) == 1
     again = jarvis.dequeue_task(worker="lives")
     assert again.task_id == task["id"] and again.task["attempts"] == 2
 
 
-def test_requeue_respects_a_retry_delay(quiet_queues, name) -> None:
+def test_requeue_respects_a_retry_delay(quiet_queues, name, clock) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-later", type="chat")
     jarvis.fail_task(jarvis.dequeue_task(worker="w"), error="try again in a while", retry_delay=1.0)
@@ -62,7 +60,7 @@ def test_requeue_respects_a_retry_delay(quiet_queues, name) -> None:
     assert requeue(jarvis.stores) == 1
     assert jarvis.dequeue_task(worker="eager") is None  # waiting out the rest of its delay
     assert requeue(jarvis.stores) == 0  # it is known (delayed): not queued twice
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert jarvis.dequeue_task(worker="patient").task_id == task["id"]
 
 

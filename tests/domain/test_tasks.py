@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from jarvis.errors import LeaseLost
 from jarvis.jobs.requeue import requeue
 from jarvis.stores import redis_keys as keys
+from tests.conftest import end_redis_ttl
 
 
 def test_higher_priority_tasks_are_delivered_first(quiet_queues, name) -> None:
@@ -47,13 +47,14 @@ def test_two_workers_drain_a_thousand_tasks_each_completed_exactly_once(quiet_qu
     assert statuses == [("completed", 1000)]
 
 
-def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_finish_it(quiet_queues, name) -> None:
+def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_finish_it(quiet_queues, name,
+                                                                                           clock) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-orphan", type="chat")
     dead = jarvis.dequeue_task(worker="dies", visibility_timeout=0.5)
     assert dead.task_id == task["id"]
     assert jarvis.dequeue_task(worker="other", visibility_timeout=0.5) is None  # held: not delivered twice
-    time.sleep(0.7)
+    clock.advance(0.7)
     alive = jarvis.dequeue_task(worker="lives", visibility_timeout=30)
     assert alive.task_id == task["id"] and alive.delivery.token != dead.delivery.token
     with pytest.raises(LeaseLost):
@@ -62,7 +63,7 @@ def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_
     assert done["status"] == "completed" and done["attempts"] == 2
 
 
-def test_a_worker_process_killed_while_holding_a_task_loses_nothing(quiet_queues, name) -> None:
+def test_a_worker_process_killed_while_holding_a_task_loses_nothing(quiet_queues, name, clock) -> None:
     import os
     import signal
     import subprocess
@@ -82,7 +83,7 @@ def test_a_worker_process_killed_while_holding_a_task_loses_nothing(quiet_queues
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert jarvis.get_task(task["id"])["lease_owner"] == "doomed"
-    time.sleep(1.2)
+    clock.advance(1.2)
     lease = jarvis.dequeue_task(worker="survivor")
     assert lease.task_id == task["id"]
     assert jarvis.complete_task(lease, output={})["status"] == "completed"
@@ -98,14 +99,14 @@ time.sleep(600)
 """
 
 
-def test_a_failed_task_is_retried_after_a_delay_then_fails_for_good(quiet_queues, name) -> None:
+def test_a_failed_task_is_retried_after_a_delay_then_fails_for_good(quiet_queues, name, clock) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-flaky", type="chat", max_attempts=2)
     first = jarvis.dequeue_task(worker="w")
     again = jarvis.fail_task(first, error="timeout talking to the model", retry_delay=0.3)
     assert again["status"] == "pending" and again["attempts"] == 1
     assert jarvis.dequeue_task(worker="w") is None  # still waiting out its delay
-    time.sleep(0.4)
+    clock.advance(0.4)
     second = jarvis.dequeue_task(worker="w")
     assert second.task_id == task["id"]
     final = jarvis.fail_task(second, error={"message": "still broken"})
@@ -130,7 +131,7 @@ def test_a_lock_is_released_only_by_its_holder_and_an_expired_lock_can_be_taken(
     assert not jarvis.release_agent_lock(agent, "task-b")
     assert not jarvis.extend_agent_lock(agent, "task-b")
     assert jarvis.extend_agent_lock(agent, "task-a", ttl=0.5)
-    time.sleep(0.7)
+    end_redis_ttl(jarvis.stores.redis.conn, keys.agent_lock(agent), within=0.5)
     assert jarvis.acquire_agent_lock(agent, "task-b")
     assert not jarvis.release_agent_lock(agent, "task-a")
     assert jarvis.release_agent_lock(agent, "task-b")

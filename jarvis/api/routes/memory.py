@@ -69,7 +69,8 @@ async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: 
     # PostgreSQL, in the thread pool.
     # A user-bound key never gets the prefetched copy: Redis knows no owners, so its read goes
     # through the facade, which asks PostgreSQL whether the agent is the user's first.
-    cached = fresh(json.loads(caller.prefetched)) if caller.prefetched and caller.key.user_id is None else None
+    cached = (fresh(json.loads(caller.prefetched), now=caller.jarvis.stores.clock.now())
+              if caller.prefetched and caller.key.user_id is None else None)
     if cached is not None:
         return caller.jarvis.served_from_cache(cached)
     return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)
