@@ -413,6 +413,9 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
             left = receipt["remaining"].get(store)
             print(f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
                   f"{'unchecked (down)' if left is None else f'{left} left'}")
+        if "revoked_keys" in receipt:
+            print(f"  api keys  revoked {len(receipt['revoked_keys'])}"
+                  + (f": {', '.join(receipt['revoked_keys'])}" if receipt["revoked_keys"] else ""))
     return 0 if receipt["complete"] else 1
 
 

@@ -150,6 +150,7 @@ def test_forget_user_over_http_and_from_the_command_line(synced, api, make_key, 
     assert again.status_code == 200 and again.json()["complete"] and again.json()["remaining"]["postgres"] == 0
     result = jarvis_cli("erase", "user", other)
     assert result.returncode == 0 and "erased everywhere" in result.stdout, result.stdout + result.stderr
+    assert "api keys  revoked 0" in result.stdout
 
 
 def test_a_key_bound_to_one_user_erases_only_that_users_data(api_jarvis, name) -> None:
