@@ -80,6 +80,21 @@ def memory_cache(agent_id: str, memory_type: str, key: str) -> str:
 
 
 # -- what an erasure looks for ---------------------------------------------------------------
+#: Whose data each key builder holds, so erasure can reach it (a new builder must say: the
+#: unit test tests/stores/test_redis_keys.py fails for one missing here).
+OWNERS = {
+    "session": "a user: erased with them (found by the user id in its value) or with the session",
+    "voice_buffer": "a session: erased with it and with its user",
+    "agent_status": "an agent: erased with it (and with the user who owns it)",
+    "agent_lock": "an agent: erased with it",
+    "agent_comm": "an agent at either end: erased with either (keys_of_agent)",
+    "memory_cache": "an agent: erased with it, and with the memory by its outbox event",
+    "metrics_realtime": "the agent that is its source: erased with it (keys_of_agent)",
+    "rate_limit": "an API key: erased when a forgotten user's keys are revoked (keys_of_api_key)",
+    "task_lease": "a task: dropped when an erasure cancels the task",
+    "queue_for_priority": "a task: a cancelled task leaves the queues (TaskQueues.forget)",
+    "model_cache": "nobody: a model's load state",
+}
 def _glob(value: str) -> str:
     """*value* as a literal inside a SCAN MATCH pattern."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in value)
