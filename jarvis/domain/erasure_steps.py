@@ -1,6 +1,6 @@
 """The steps every erasure is made of, shared by the facade's erasures and by retention.
 
-A step runs inside the caller's PostgreSQL transaction: it deletes (or detaches) rows and
+A step runs inside the caller's PostgreSQL transaction (rows as dicts): it deletes (or detaches) rows and
 returns an :class:`Erasure` — per store, how many items it removed (the receipt's
 ``removed``); per store, what to look for afterwards (ids, Redis keys, key patterns: the
 receipt's ``erased``); the outbox events that make Neo4j, Chroma, Qdrant and Redis' caches
@@ -32,6 +32,8 @@ Erased = dict[str, dict[str, list[str]]]
 #: The Redis groups of ``erased["redis"]``: exact key names; SCAN patterns; task ids taken out
 #: of the queues; users whose ``session:*`` entries go (found by the user id they hold).
 REDIS_KEYS, REDIS_PATTERNS, REDIS_QUEUED_TASKS, REDIS_SESSIONS_OF = "keys", "patterns", "queued_tasks", "sessions_of"
+#: Ids per request when the final check asks a store by id (or Redis deletes by name).
+CHECK_SLICE = 5000
 
 DELETE_USER_CONVERSATIONS = (
     "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id, audio_file_path")
@@ -106,19 +108,14 @@ class Erasure:
         self.revoke_keys_of += other.revoke_keys_of
         return self
 
-    @property
-    def empty(self) -> bool:
-        return not self.removed and not self.revoke_keys_of
-
 
 # -- steps over rows already deleted (retention's partitions) or deleted here -------------------
-def messages(rows: list) -> Erasure:
+def messages(rows: list[dict]) -> Erasure:
     """Conversation rows (id, session_id, audio_file_path) gone from PostgreSQL: their Chroma
     documents follow through the outbox, their recordings after the commit."""
-    ids = [str(r[0]) if not isinstance(r, dict) else r["id"] for r in rows]
-    audio = [(r["audio_file_path"] if isinstance(r, dict) else r[2]) for r in rows]
+    ids = [r["id"] for r in rows]
     done = Erasure(events=[Event("conversation", i, "delete") for i in ids],
-                   recordings=[path for path in audio if path])
+                   recordings=[r["audio_file_path"] for r in rows if r["audio_file_path"]])
     return (done.count("postgres", "conversations", len(ids)).count("chroma", "conversations", len(ids))
             .expect_gone("chroma", "conversations", ids))
 
@@ -130,12 +127,12 @@ def sessions(session_ids: Iterable[str]) -> Erasure:
             .expect_gone("redis", REDIS_KEYS, [k for s in wanted for k in (keys.session(s), keys.voice_buffer(s))]))
 
 
-def memories(rows: list) -> Erasure:
+def memories(rows: list[dict]) -> Erasure:
     """Agent memory rows (agent_id, memory_type, key) gone: their Redis read cache follows."""
-    triples = [(r["agent_id"], r["memory_type"], r["key"]) if isinstance(r, dict) else tuple(r) for r in rows]
-    return (Erasure(events=[Event(MEMORY_ENTITY, "|".join(map(str, t)), "delete") for t in triples])
+    triples = [(r["agent_id"], r["memory_type"], r["key"]) for r in rows]
+    return (Erasure(events=[Event(MEMORY_ENTITY, "|".join(t), "delete") for t in triples])
             .count("postgres", "agent_memory", len(triples))
-            .expect_gone("redis", REDIS_KEYS, [keys.memory_cache(*map(str, t)) for t in triples]))
+            .expect_gone("redis", REDIS_KEYS, [keys.memory_cache(*t) for t in triples]))
 
 
 def preferences(ids: list[str]) -> Erasure:
@@ -164,7 +161,7 @@ def session(conn: psycopg.Connection, session_id: str) -> Erasure:
 
 def preference(conn: psycopg.Connection, preference_id: str, *, user_id: str | None) -> Erasure:
     rows = conn.execute(DELETE_PREFERENCE, (preference_id, user_id, user_id)).fetchall()
-    return preferences([r["id"] if isinstance(r, dict) else r[0] for r in rows])
+    return preferences([r["id"] for r in rows])
 
 
 def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
@@ -198,7 +195,7 @@ def user(conn: psycopg.Connection, user_id: str) -> Erasure:
     their API keys and those keys' rate-limit counters. Empty if nothing of theirs exists."""
     rows = conn.execute(DELETE_USER_CONVERSATIONS, (user_id,)).fetchall()
     done = messages(rows)
-    done += sessions(r["session_id"] if isinstance(r, dict) else r[1] for r in rows)
+    done += sessions(r["session_id"] for r in rows)
     done += preferences([_first(r) for r in conn.execute(DELETE_USER_PREFERENCES, (user_id,)).fetchall()])
     done.count("postgres", "store_items", len(conn.execute(DELETE_USER_STORE_ITEMS, (user_id,)).fetchall()))
     for owned in [_first(r) for r in conn.execute(OWNED_AGENTS, (user_id,)).fetchall()]:
@@ -216,8 +213,8 @@ def user(conn: psycopg.Connection, user_id: str) -> Erasure:
     return done
 
 
-def _first(row) -> str:
-    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+def _first(row: dict) -> str:
+    return next(iter(row.values()))
 
 
 # -- after the commit ---------------------------------------------------------------------------
@@ -244,8 +241,9 @@ def _left_in(stores: Stores, store: str, groups: dict[str, list[str]]) -> int:
     client = stores.get(store)
     if store == "neo4j":
         return sum(len(client.node_keys(label) & set(wanted)) for label, wanted in groups.items())
-    if store == "chroma":
-        return sum(len(client.present(name, wanted)) for name, wanted in groups.items())
+    if store == "chroma":  # asked by id, in slices (retention may check many thousands)
+        return sum(len(client.present(name, wanted[i:i + CHECK_SLICE]))
+                   for name, wanted in groups.items() for i in range(0, len(wanted), CHECK_SLICE))
     return sum(len(client.ids(name) & set(wanted)) for name, wanted in groups.items())
 
 
@@ -258,8 +256,8 @@ def finish_redis(redis: RedisStore, groups: dict[str, list[str]]) -> int:
     for pattern in groups.get(REDIS_PATTERNS, []):
         named += list(conn.scan_iter(match=pattern, count=1000))
     named += _sessions_of(conn, groups.get(REDIS_SESSIONS_OF, []))
-    if named:
-        gone += int(conn.delete(*named))
+    for i in range(0, len(named), CHECK_SLICE):
+        gone += int(conn.delete(*named[i:i + CHECK_SLICE]))
     return gone
 
 
@@ -267,7 +265,8 @@ def left_in_redis(redis: RedisStore, groups: dict[str, list[str]]) -> int:
     """How many of the keys, pattern matches, sessions and queue entries *groups* names Redis
     still holds (asked directly: EXISTS, SCAN, and the queues' own contents)."""
     conn = redis.conn
-    left = int(conn.exists(*groups[REDIS_KEYS])) if groups.get(REDIS_KEYS) else 0
+    named = groups.get(REDIS_KEYS, [])
+    left = sum(int(conn.exists(*named[i:i + CHECK_SLICE])) for i in range(0, len(named), CHECK_SLICE))
     left += sum(1 for pattern in groups.get(REDIS_PATTERNS, []) for _ in conn.scan_iter(match=pattern, count=1000))
     left += len(_sessions_of(conn, groups.get(REDIS_SESSIONS_OF, [])))
     if groups.get(REDIS_QUEUED_TASKS):

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from jarvis.audio_files import remove_recordings
 from jarvis.connections import Stores
@@ -127,14 +128,15 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
             erasure = _drop_expired_partitions(conn, now, report)
             audio = [row[0] for row in conn.execute(CLEAR_VOICE, {"cutoff": now - VOICE_WINDOW})]
             report.counts[VOICE_POLICY] = len(audio)
-            for name, statement, window, step in ROW_RULES:
-                cursor = conn.execute(statement, {"cutoff": now - window})
-                if step is None:
-                    report.counts[name] = cursor.rowcount
-                    continue
-                rows = cursor.fetchall()
-                report.counts[name] = len(rows)
-                erasure += step(rows)
+            with conn.cursor(row_factory=dict_row) as cursor:
+                for name, statement, window, step in ROW_RULES:
+                    cursor.execute(statement, {"cutoff": now - window})
+                    if step is None:
+                        report.counts[name] = cursor.rowcount
+                        continue
+                    rows = cursor.fetchall()
+                    report.counts[name] = len(rows)
+                    erasure += step(rows)
             event_ids = record(conn, erasure.events)
             if dry_run:
                 raise psycopg.Rollback()
@@ -171,8 +173,9 @@ def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: Re
             if not match or datetime.fromisoformat(match.group(1)) > now - horizon:
                 continue  # the DEFAULT partition, or a month with rows still in retention
             if table == "conversations":
-                erasure += steps.messages(
-                    conn.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall())
+                with conn.cursor(row_factory=dict_row) as cursor:
+                    erasure += steps.messages(
+                        cursor.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall())
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(partition))).fetchone()[0]
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
             report.dropped_partitions.append(partition)
