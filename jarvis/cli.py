@@ -288,13 +288,16 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
                           "dropped_partitions": report.dropped_partitions, "lagging": report.lagging,
-                          "refused_audio": report.refused_audio}))
+                          "refused_audio": report.refused_audio, "remaining": report.remaining}))
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for policy, count in report.counts.items():
         print(f"{policy:<48} {verb} {count}")
     for partition in report.dropped_partitions:
         print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
+    if report.remaining:
+        print("final check, left in each store: " + ", ".join(
+            f"{store} {'unchecked (down)' if left is None else left}" for store, left in report.remaining.items()))
     if report.lagging:
         print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
     if report.refused_audio:
