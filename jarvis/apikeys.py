@@ -17,6 +17,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
@@ -44,6 +45,17 @@ SELECT id, name, prefix, scopes, user_id, created_at, last_used_at, revoked_at F
 REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE (id::text = %(key)s OR prefix = %(key)s) AND revoked_at IS NULL
 RETURNING id
+"""
+#: A forgotten user's keys: revoked, never deleted (the record of who had access stays).
+#: Only keys created up to *before* (the erasure's time): a key made for the id afterwards is
+#: a new grant, not a leftover.
+REVOKE_USER_KEYS = """
+UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP
+WHERE user_id = %(user)s AND revoked_at IS NULL AND created_at <= %(before)s RETURNING id::text
+"""
+KEYS_OF_USER = """
+SELECT id::text, revoked_at IS NULL AS live FROM api_keys
+WHERE user_id = %(user)s AND created_at <= %(before)s ORDER BY created_at
 """
 
 
@@ -190,3 +202,21 @@ def revoke_key(pg: PostgresStore, key_id_or_prefix: str) -> None:
         if conn.execute(REVOKE_KEY, {"key": key_id_or_prefix}).fetchone() is None:
             raise NotFound(f"no live API key {key_id_or_prefix!r}")
     _verified.forget()
+
+
+def revoke_user_keys(pg: PostgresStore, user_id: str, *, before: datetime) -> list[str]:
+    """Revoke every live key bound to *user_id* created up to *before* (a user being
+    forgotten); return their ids. This process forgets them at once; other processes
+    within :data:`AUTH_CACHE_SECONDS`, an open WebSocket within its recheck interval.
+    """
+    with pg.pool.connection(timeout=pg.timeout) as conn:
+        revoked = [row[0] for row in conn.execute(REVOKE_USER_KEYS, {"user": user_id, "before": before}).fetchall()]
+    if revoked:
+        _verified.forget()
+    return revoked
+
+
+def keys_of_user(pg: PostgresStore, user_id: str, *, before: datetime) -> dict[str, bool]:
+    """Every key bound to *user_id* created up to *before*: id -> still live."""
+    with pg.pool.connection(timeout=pg.timeout) as conn:
+        return {row[0]: row[1] for row in conn.execute(KEYS_OF_USER, {"user": user_id, "before": before}).fetchall()}

@@ -12,9 +12,12 @@ directory either.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
+
+logger = logging.getLogger("jarvis.audio")
 
 MAX_NAME_CHARS = 1024
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
@@ -50,3 +53,23 @@ def inside(audio_dir: Path, name: str | None) -> Path | None:
     if parent != root and root not in parent.parents:
         return None
     return parent / candidate.name
+
+
+def remove_recordings(audio_dir: Path, names: list[str]) -> list[str]:
+    """Unlink each recording of *names* inside *audio_dir* (an erasure's or retention's
+    deleted voice messages); return the names refused because they point anywhere else (a row
+    from before names were checked, or written straight into SQL) — those are left alone."""
+    refused = []
+    for name in names:
+        path = inside(audio_dir, name)
+        if path is None:
+            logger.warning("not deleting the recording %r: it is not a name inside %s", name, audio_dir)
+            refused.append(name)
+            continue
+        try:
+            path.unlink()  # a directory raises (and is logged); a symbolic link goes, never its target
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("could not delete the recording %s: %s", path, exc)
+    return refused

@@ -287,13 +287,16 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
                           "dropped_partitions": report.dropped_partitions, "lagging": report.lagging,
-                          "refused_audio": report.refused_audio}))
+                          "refused_audio": report.refused_audio, "remaining": report.remaining}))
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for policy, count in report.counts.items():
         print(f"{policy:<48} {verb} {count}")
     for partition in report.dropped_partitions:
         print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
+    if report.remaining:
+        print("final check, left in each store: " + ", ".join(
+            f"{store} {'unchecked (down)' if left is None else left}" for store, left in report.remaining.items()))
     if report.lagging:
         print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
     if report.refused_audio:
@@ -412,6 +415,9 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
             left = receipt["remaining"].get(store)
             print(f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
                   f"{'unchecked (down)' if left is None else f'{left} left'}")
+        if "revoked_keys" in receipt:
+            print(f"  api keys  revoked {len(receipt['revoked_keys'])}"
+                  + (f": {', '.join(receipt['revoked_keys'])}" if receipt["revoked_keys"] else ""))
     return 0 if receipt["complete"] else 1
 
 

@@ -46,9 +46,6 @@ ADD_NEXT_TURN = """
 UPDATE conversations SET context = concat_ws(E'\n', context, %(next)s::text)
 WHERE id = %(id)s AND created_at = %(created_at)s
 """
-FORGET_CONVERSATIONS = "DELETE FROM conversations WHERE user_id = ANY(%(users)s) RETURNING id::text"
-FORGET_PREFERENCES = "DELETE FROM user_preferences WHERE user_id = ANY(%(users)s) RETURNING id::text"
-FORGET_USERS = "DELETE FROM users WHERE id = ANY(%(users)s) RETURNING id"
 
 
 def turn_context(*, previous: str | None, said_at: datetime | None) -> str:
@@ -145,24 +142,6 @@ class TurnsMixin(Base):
             return {"ids": ids, "count": len(ids)}, events
 
         return self._write(work, wait=wait)
-
-    def forget_users(self, user_ids: list[str]) -> Written:
-        """Delete these users and every conversation turn of theirs (an evaluation's own users,
-        a user's request to be forgotten); the outbox removes them from Chroma and Neo4j."""
-        if not isinstance(user_ids, list) or not all(isinstance(u, str) and u for u in user_ids):
-            raise InvalidInput("user_ids", "must be a list of user ids")
-
-        def work(conn):
-            turns = [r["id"] for r in conn.execute(FORGET_CONVERSATIONS, {"users": user_ids}).fetchall()]
-            preferences = [r["id"] for r in conn.execute(FORGET_PREFERENCES, {"users": user_ids}).fetchall()]
-            events = [edge for user in user_ids for edge in self._drop_edges_of(conn, "User", user)]
-            users = [r["id"] for r in conn.execute(FORGET_USERS, {"users": user_ids}).fetchall()]
-            events += [Event("conversation", key, "delete") for key in turns]
-            events += [Event("user_preference", key, "delete") for key in preferences]
-            events += [Event("user", key, "delete") for key in users]
-            return {"users": len(users), "conversations": len(turns)}, events
-
-        return self._write(work)
 
     def _touch_sessions(self, specs: list[MessageIn]) -> None:
         latest = {spec.session_id: spec for spec in specs}

@@ -44,6 +44,7 @@ from psycopg.types.json import Jsonb
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
 from jarvis.facade import Jarvis
+from jarvis.json_bounds import check_json
 
 GET_ITEMS = """
 SELECT namespace, key, value, created_at, updated_at FROM langgraph_items
@@ -126,6 +127,7 @@ class JarvisStore(BaseStore):
                                   "value": None, "embedding": None}
         if op.value is None:
             return params
+        check_json(op.value, field="value")  # depth and size, as every JSON field: readable back
         try:
             params["value"] = Jsonb(json.loads(json.dumps(op.value)))
         except (TypeError, ValueError) as exc:

@@ -1,61 +1,64 @@
-"""The seed's retention policy, applied across every store through the outbox.
+"""The seed's retention policy, applied across every store through the erasure path.
 
 Each rule is one statement with an explicit clock (``now``), so a test can inject time and a
-second run finds nothing. Deleting a conversation also removes it from Chroma, deleting a
-memory also removes its cached copy in Redis: the rows' outbox events do that. Monthly
-partitions wholly older than a table's longest retention are dropped, not emptied row by row.
+second run finds nothing. What a rule deletes goes through the same steps as an erasure
+(:mod:`jarvis.domain.erasure_steps`): an expired conversation leaves Chroma and its recording
+is unlinked, an expired memory leaves Redis' cache — by the same outbox events and the same
+after-commit work as ``forget_user`` — and the report ends with the same final check, each
+store asked directly for what remains. Monthly partitions wholly older than a table's longest
+retention are dropped, not emptied row by row (their conversations take the same path).
 Metrics are rolled up (raw -> hour -> day) in the transaction that deletes what they summarise.
 ``dry_run`` does all of it inside the transaction and rolls it back.
 """
 
 from __future__ import annotations
 
-import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
-from jarvis.audio_files import inside
+from jarvis.audio_files import remove_recordings
 from jarvis.connections import Stores
-from jarvis.outbox import EVERY_USER, Event, record
+from jarvis.domain import erasure_steps as steps
+from jarvis.domain.erasure_steps import Erasure
+from jarvis.outbox import EVERY_USER, record
 from jarvis.projection.projector import Projector
 from jarvis.principal import scope_transaction
 
-logger = logging.getLogger("jarvis.retention")
-
 DAY = timedelta(days=1)
-_MEMORY_KEY = "agent_id::text || '|' || memory_type || '|' || key"
+_MESSAGE = "RETURNING id::text, session_id, audio_file_path"
+_MEMORY = "RETURNING agent_id::text, memory_type, key"
 
-#: (policy, statement returning (entity or NULL, key or NULL) per deleted row, retention window)
-ROW_RULES: tuple[tuple[str, str, timedelta], ...] = (
+#: (policy, statement, retention window, the erasure step the deleted rows (as the statement
+#: returns them) go through — None for rows that live in PostgreSQL only).
+ROW_RULES: tuple[tuple[str, str, timedelta, Callable[[list], Erasure] | None], ...] = (
     ("conversations (90 days)",
-     "DELETE FROM conversations WHERE created_at < %(cutoff)s RETURNING 'conversation', id::text", 90 * DAY),
+     f"DELETE FROM conversations WHERE created_at < %(cutoff)s {_MESSAGE}", 90 * DAY, steps.messages),
     ("system_events debug (7 days)",
-     "DELETE FROM system_events WHERE severity = 'debug' AND created_at < %(cutoff)s RETURNING NULL, NULL", 7 * DAY),
+     "DELETE FROM system_events WHERE severity = 'debug' AND created_at < %(cutoff)s", 7 * DAY, None),
     ("system_events info (30 days)",
-     "DELETE FROM system_events WHERE severity = 'info' AND created_at < %(cutoff)s RETURNING NULL, NULL", 30 * DAY),
+     "DELETE FROM system_events WHERE severity = 'info' AND created_at < %(cutoff)s", 30 * DAY, None),
     ("system_events warning (90 days)",
-     "DELETE FROM system_events WHERE severity = 'warning' AND created_at < %(cutoff)s RETURNING NULL, NULL",
-     90 * DAY),
+     "DELETE FROM system_events WHERE severity = 'warning' AND created_at < %(cutoff)s", 90 * DAY, None),
     ("system_events error (180 days)",
-     "DELETE FROM system_events WHERE severity = 'error' AND created_at < %(cutoff)s RETURNING NULL, NULL", 180 * DAY),
+     "DELETE FROM system_events WHERE severity = 'error' AND created_at < %(cutoff)s", 180 * DAY, None),
     ("system_events critical (365 days)",
-     "DELETE FROM system_events WHERE severity = 'critical' AND created_at < %(cutoff)s RETURNING NULL, NULL",
-     365 * DAY),
+     "DELETE FROM system_events WHERE severity = 'critical' AND created_at < %(cutoff)s", 365 * DAY, None),
     ("agent_memory working (1 hour)",
-     f"DELETE FROM agent_memory WHERE memory_type = 'working' AND updated_at < %(cutoff)s "
-     f"RETURNING 'memory', {_MEMORY_KEY}", timedelta(hours=1)),
+     f"DELETE FROM agent_memory WHERE memory_type = 'working' AND updated_at < %(cutoff)s {_MEMORY}",
+     timedelta(hours=1), steps.memories),
     ("agent_memory recall (7 days)",
-     f"DELETE FROM agent_memory WHERE memory_type = 'recall' AND updated_at < %(cutoff)s "
-     f"RETURNING 'memory', {_MEMORY_KEY}", 7 * DAY),
+     f"DELETE FROM agent_memory WHERE memory_type = 'recall' AND updated_at < %(cutoff)s {_MEMORY}", 7 * DAY,
+     steps.memories),
     ("agent_memory expires_at",
-     f"DELETE FROM agent_memory WHERE expires_at <= %(cutoff)s RETURNING 'memory', {_MEMORY_KEY}", timedelta(0)),
+     f"DELETE FROM agent_memory WHERE expires_at <= %(cutoff)s {_MEMORY}", timedelta(0), steps.memories),
     ("improvement_logs unapplied (30 days)",
-     "DELETE FROM improvement_logs WHERE NOT applied AND created_at < %(cutoff)s RETURNING NULL, NULL", 30 * DAY),
+     "DELETE FROM improvement_logs WHERE NOT applied AND created_at < %(cutoff)s", 30 * DAY, None),
 )
 VOICE_POLICY, VOICE_WINDOW = "voice recordings (30 days)", 30 * DAY
 # PostgreSQL 18's RETURNING old.* gives the path being cleared, so the file can go too.
@@ -92,6 +95,8 @@ DELETE_DAYS = "DELETE FROM performance_metric_rollups WHERE period = 'day' AND b
 
 #: The longest any row of each partitioned table is kept: older whole months are dropped.
 PARTITION_HORIZON = {"conversations": 90 * DAY, "system_events": 365 * DAY, "performance_metrics": DAY}
+#: The conversations of a partition about to be dropped, as :func:`steps.messages` takes them.
+PARTITION_MESSAGES = "SELECT id::text, session_id, audio_file_path FROM {}"
 PARTITIONS_OF = """
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
@@ -109,6 +114,9 @@ class RetentionReport:
     lagging: list[str] = field(default_factory=list)
     #: Expired recordings whose path named no file inside the audio directory: left alone.
     refused_audio: list[str] = field(default_factory=list)
+    #: The erasure's final check: per store, how many of the expired items are still there
+    #: (None: the store is down; the outbox completes it when it returns).
+    remaining: dict[str, int | None] = field(default_factory=dict)
 
 
 def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> RetentionReport:
@@ -118,27 +126,32 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
         scope_transaction(conn, EVERY_USER)
         with conn.transaction():
             _roll_up_metrics(conn, now, report)
-            events = _drop_expired_partitions(conn, now, report)
+            erasure = _drop_expired_partitions(conn, now, report)
             audio = [row[0] for row in conn.execute(CLEAR_VOICE, {"cutoff": now - VOICE_WINDOW})]
             report.counts[VOICE_POLICY] = len(audio)
-            for name, statement, window in ROW_RULES:
-                rows = conn.execute(statement, {"cutoff": now - window}).fetchall()
-                report.counts[name] = len(rows)
-                events += [Event(entity, key, "delete") for entity, key in rows if entity]
-            event_ids = record(conn, events)
+            with conn.cursor(row_factory=dict_row) as cursor:
+                for name, statement, window, step in ROW_RULES:
+                    cursor.execute(statement, {"cutoff": now - window})
+                    if step is None:
+                        report.counts[name] = cursor.rowcount
+                        continue
+                    rows = cursor.fetchall()
+                    report.counts[name] = len(rows)
+                    erasure += step(rows)
+            event_ids = record(conn, erasure.events)
             if dry_run:
                 raise psycopg.Rollback()
     if dry_run:
         return report
     projector = Projector(stores)
     try:
-        report.lagging = sorted(projector.apply(event_ids).lagging)
+        lagging = set(projector.apply(event_ids).lagging)
     finally:
         projector.close()
-    audio_dir = stores.settings.audio_dir or stores.settings.data_dir / "audio"
-    for name in audio:
-        if not _remove_audio(audio_dir, name):
-            report.refused_audio.append(name)
+    report.refused_audio = remove_recordings(stores.settings.audio_dir or stores.settings.data_dir / "audio",
+                                             [*audio, *erasure.recordings])
+    report.remaining = steps.left_in(stores, erasure.erased)
+    report.lagging = sorted(lagging | {store for store, left in report.remaining.items() if left != 0})
     return report
 
 
@@ -153,35 +166,20 @@ def _roll_up_metrics(conn: psycopg.Connection, now: datetime, report: RetentionR
     report.counts["performance_metrics daily (90 days)"] = conn.execute(DELETE_DAYS, {"cutoff": day_cutoff}).rowcount
 
 
-def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: RetentionReport) -> list[Event]:
-    events: list[Event] = []
+def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: RetentionReport) -> Erasure:
+    erasure = Erasure()
     for table, horizon in PARTITION_HORIZON.items():
         for partition, bound in conn.execute(PARTITIONS_OF, (table,)).fetchall():
             match = _UPPER_BOUND.search(bound or "")
             if not match or datetime.fromisoformat(match.group(1)) > now - horizon:
                 continue  # the DEFAULT partition, or a month with rows still in retention
             if table == "conversations":
-                ids = conn.execute(sql.SQL("SELECT id::text FROM {}").format(sql.Identifier(partition))).fetchall()
-                events += [Event("conversation", row[0], "delete") for row in ids]
+                with conn.cursor(row_factory=dict_row) as cursor:
+                    erasure += steps.messages(
+                        cursor.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall())
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(partition))).fetchone()[0]
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
             report.dropped_partitions.append(partition)
             key = f"{table} (whole expired months)"
             report.counts[key] = report.counts.get(key, 0) + rows
-    return events
-
-
-def _remove_audio(audio_dir: Path, name: str) -> bool:
-    """Unlink the recording *name* inside *audio_dir*; False (and nothing touched) for a name that
-    points anywhere else: a row from before names were checked, or written straight into SQL."""
-    path = inside(audio_dir, name)
-    if path is None:
-        logger.warning("not deleting the expired recording %r: it is not a name inside %s", name, audio_dir)
-        return False
-    try:
-        path.unlink()  # a directory raises (and is logged); a symbolic link goes, never its target
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        logger.warning("could not delete the expired recording %s: %s", path, exc)
-    return True
+    return erasure

@@ -117,6 +117,26 @@ class RedisStore:
         """How many of *names* exist."""
         return int(self.conn.exists(*names)) if names else 0
 
+    def keys_matching(self, pattern: str) -> list[str]:
+        """Every key matching the SCAN *pattern* (already escaped by :mod:`redis_keys`)."""
+        return [str(name) for name in self.conn.scan_iter(match=pattern, count=1000)]
+
+    def sessions_of(self, users: list[str], *, batch: int = 500) -> list[str]:
+        """``session:*`` keys whose user is one of *users*: a session key names no user, its value
+        does, so each is read (MGET in batches)."""
+        if not users:
+            return []
+        wanted, found, names = set(users), [], self.keys_matching(keys.SESSIONS)
+        for start in range(0, len(names), batch):
+            chunk = names[start:start + batch]
+            for name, raw in zip(chunk, self.conn.mget(chunk)):
+                try:
+                    if raw and json.loads(raw).get("user_id") in wanted:
+                        found.append(name)
+                except (ValueError, AttributeError):
+                    continue
+        return found
+
     # -- session:{id} (3600 s) ------------------------------------------------------
     def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,
                       context: dict[str, Any] | None = None) -> dict[str, Any]:

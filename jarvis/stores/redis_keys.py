@@ -1,6 +1,8 @@
 """Every Redis key pattern and TTL in one place (the seed's "Redis Schema").
 
-Nothing else builds a key: callers use these functions, so a pattern has one home.
+Nothing else builds a key: callers use these functions, so a pattern has one home. The
+``*_of_agent`` / ``*_of_key`` functions give the glob patterns an erasure scans for (every key
+that names one agent or one API key); ids are escaped, so an id can never widen a pattern.
 """
 
 from __future__ import annotations
@@ -75,3 +77,41 @@ def agent_lock(agent_id: str) -> str:
 def memory_cache(agent_id: str, memory_type: str, key: str) -> str:
     """The read cache of one agent memory (not in the seed; invalidated on every write)."""
     return f"memory:cache:{agent_id}:{memory_type}:{key}"
+
+
+# -- what an erasure looks for ---------------------------------------------------------------
+#: Whose data each key builder holds, so erasure can reach it (a new builder must say: the
+#: unit test tests/stores/test_redis_keys.py fails for one missing here).
+OWNERS = {
+    "session": "a user: erased with them (found by the user id in its value) or with the session",
+    "voice_buffer": "a session: erased with it and with its user",
+    "agent_status": "an agent: erased with it (and with the user who owns it)",
+    "agent_lock": "an agent: erased with it",
+    "agent_comm": "an agent at either end: erased with either (keys_of_agent)",
+    "memory_cache": "an agent: erased with it, and with the memory by its outbox event",
+    "metrics_realtime": "the agent that is its source: erased with it (keys_of_agent)",
+    "rate_limit": "an API key: erased when a forgotten user's keys are revoked (keys_of_api_key)",
+    "task_lease": "a task: dropped when an erasure cancels the task",
+    "queue_for_priority": "a task: a cancelled task leaves the queues (TaskQueues.forget)",
+    "model_cache": "nobody: a model's load state",
+}
+def _glob(value: str) -> str:
+    """*value* as a literal inside a SCAN MATCH pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in value)
+
+
+def keys_of_agent(agent_id: str) -> list[str]:
+    """Patterns of every key that names *agent_id*: messages it sent or was sent
+    (``agent:comm``), its memory cache, and realtime metrics whose source is the agent.
+    Its status and lock are exact keys (:func:`agent_status`, :func:`agent_lock`)."""
+    agent = _glob(agent_id)
+    return [agent_comm(agent, "*"), agent_comm("*", agent), memory_cache(agent, "*", "*"),
+            metrics_realtime("*", agent)]
+
+
+def keys_of_api_key(key_id: str) -> list[str]:
+    """Patterns of the rate-limit counters of one API key (every endpoint)."""
+    return [rate_limit(_glob(key_id), "*")]
+
+
+SESSIONS = session("*")

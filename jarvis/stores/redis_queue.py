@@ -177,6 +177,22 @@ class TaskQueues:
         names = [*keys.QUEUES, keys.QUEUE_INFLIGHT, keys.QUEUE_DELAYED]
         return dict(zip(names, pipe.execute()))
 
+    def forget(self, task_ids: list[str]) -> int:
+        """Take *task_ids* out of every queue, ``task:inflight``, ``task:delayed`` and their
+        leases (tasks cancelled by an erasure); returns how many entries went. A worker that
+        dequeues one meanwhile finds it cancelled in PostgreSQL and drops it."""
+        if not task_ids:
+            return 0
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in task_ids:
+            for queue in keys.QUEUES:
+                pipe.lrem(queue, 0, task_id)
+            members = [f"{queue}|{task_id}" for queue in keys.QUEUES]
+            pipe.zrem(keys.QUEUE_INFLIGHT, *members)
+            pipe.zrem(keys.QUEUE_DELAYED, *members)
+            pipe.delete(keys.task_lease(task_id))
+        return sum(int(n) for n in pipe.execute())
+
     def known_task_ids(self) -> set[str]:
         """Every task id that is queued, delivered or waiting for a retry."""
         pipe = self.conn.pipeline(transaction=False)

@@ -123,19 +123,34 @@ def test_delete_a_session_and_a_preference(synced, name) -> None:
     assert life["preferences"][1] in jarvis.stores.get("qdrant").ids("user_preferences")
 
 
+def key_id(jarvis, headers: dict[str, str]) -> str:
+    prefix = headers["X-API-Key"].split("_")[1]
+    with jarvis.stores.postgres.pool.connection() as conn:
+        return conn.execute("SELECT id::text FROM api_keys WHERE prefix = %s", (prefix,)).fetchone()[0]
+
+
 def test_forget_user_over_http_and_from_the_command_line(synced, api, make_key, jarvis_cli, name) -> None:
+    """The user's own key forgets them; the receipt names the keys it revoked, which then answer
+    401, and their rate-limit counters are gone from Redis."""
     jarvis = synced
     user, other = f"{name}-eve", f"{name}-fay"
     jarvis.append_message(session_id=f"{user}-s", role="user", content="hi", user_id=user)
     jarvis.append_message(session_id=f"{other}-s", role="user", content="hi", user_id=other)
-    own_key = make_key("read", "write", user=user)
+    own_key, second_key, admin = make_key("read", "write", user=user), make_key("read", user=user), make_key("admin")
+    assert api.get(f"/api/v1/conversations/{user}-s", headers=second_key).status_code == 200  # counted in Redis
     assert api.delete(f"/api/v1/users/{other}", headers=own_key).status_code == 403
     erased = api.delete(f"/api/v1/users/{user}", headers=own_key)
-    assert erased.status_code == 200 and erased.json()["complete"]
-    again = api.get(f"/api/v1/erasures/{erased.json()['id']}", headers=own_key)
-    assert again.status_code == 200 and again.json()["remaining"]["postgres"] == 0
+    assert erased.status_code == 200 and erased.json()["complete"], erased.text
+    assert sorted(erased.json()["revoked_keys"]) == sorted([key_id(jarvis, own_key), key_id(jarvis, second_key)])
+    assert api.get(f"/api/v1/conversations/{user}-s", headers=own_key).status_code == 401
+    assert api.get(f"/api/v1/conversations/{user}-s", headers=second_key).status_code == 401
+    for revoked in erased.json()["revoked_keys"]:
+        assert list(jarvis.stores.redis.conn.scan_iter(match=keys.rate_limit(revoked, "*"))) == []
+    again = api.get(f"/api/v1/erasures/{erased.json()['id']}", headers=admin)
+    assert again.status_code == 200 and again.json()["complete"] and again.json()["remaining"]["postgres"] == 0
     result = jarvis_cli("erase", "user", other)
     assert result.returncode == 0 and "erased everywhere" in result.stdout, result.stdout + result.stderr
+    assert "api keys  revoked 0" in result.stdout
 
 
 def test_a_key_bound_to_one_user_erases_only_that_users_data(api_jarvis, name) -> None:
@@ -159,5 +174,6 @@ def test_a_key_bound_to_one_user_erases_only_that_users_data(api_jarvis, name) -
             assert api_jarvis.get_agent(agent["id"])["id"] == agent["id"]
     finally:
         with acting_as(ada):
-            api_jarvis.forget_user(ada)
-            api_jarvis.delete_agent(agent["id"])
+            api_jarvis.forget_user(ada)  # her own agents go with her
+            with pytest.raises(NotFound):
+                api_jarvis.get_agent(agent["id"])

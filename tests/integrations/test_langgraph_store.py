@@ -62,6 +62,18 @@ def test_put_get_update_delete(store, name) -> None:
     store.delete(namespace, "ada")  # deleting what is gone is harmless
 
 
+def test_a_value_nested_300_levels_is_refused_naming_the_field_and_nothing_is_written(store, name) -> None:
+    from jarvis.errors import InvalidInput
+
+    deep: dict = {"leaf": 1}
+    for _ in range(299):
+        deep = {"n": deep}
+    with pytest.raises(InvalidInput) as refused:
+        store.put((name, "deep"), "k", deep)
+    assert refused.value.field == "value"
+    assert store.get((name, "deep"), "k") is None
+
+
 def test_search_filters_and_pages_as_the_reference_store_does(store, name) -> None:
     reference = InMemoryStore()
     fill(store, name)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg.sql as sql
 import pytest
 
+from jarvis import local
 from jarvis.jobs.retention import apply_retention
 from jarvis.stores import redis_keys as keys
 
@@ -76,7 +77,7 @@ def test_each_rule_deletes_exactly_what_it_should_in_every_store_and_a_second_ru
     assert dry.counts["conversations (90 days)"] >= 1 and _exists(jarvis, "conversations", w["conv_old"])
 
     report = apply_retention(jarvis.stores, now=NOW)
-    assert report.lagging == []
+    assert report.lagging == [] and report.remaining and set(report.remaining.values()) == {0}, report
     gone = ["conv_old", *(f"event_{s}_old" for s in ("debug", "info", "warning", "error", "critical")),
             "improvement_old"]
     kept = ["conv_young", "voice_old", *(f"event_{s}_young" for s in ("debug", "info", "warning", "error", "critical")),
@@ -103,15 +104,38 @@ def test_each_rule_deletes_exactly_what_it_should_in_every_store_and_a_second_ru
 
 
 def test_a_whole_expired_month_is_dropped_and_its_conversations_leave_chroma(jarvis, name) -> None:
+    """Dropped with its partition, a conversation still takes the erasure path: out of Chroma,
+    its recording unlinked, the final check clean."""
     month = NOW - timedelta(days=200)
     with jarvis.stores.postgres.pool.connection() as conn:
         conn.execute("SELECT jarvis_create_monthly_partitions(0, %s)", (month,))
-    row = jarvis.append_message(session_id=f"{name}-old", user_id=f"{name}-u", role="user", content="long ago")
-    _age(jarvis, "conversations", row["id"], days=200)
+    recording = jarvis.settings.audio_dir / name / "old.wav"
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_bytes(b"RIFF")
+    row = jarvis.append_message(session_id=f"{name}-old", user_id=f"{name}-u", role="user", content="long ago",
+                                message_type="voice", audio_file_path=f"{name}/old.wav")
+    with jarvis.stores.postgres.pool.connection() as conn:  # as if the voice rule had not run yet
+        conn.execute("UPDATE conversations SET created_at = %s WHERE id = %s", (NOW - timedelta(days=200), row["id"]))
     partition = f"conversations_{(NOW - timedelta(days=200)).strftime('%Y_%m')}"
     report = apply_retention(jarvis.stores, now=NOW)
     assert partition in report.dropped_partitions
     assert not _exists(jarvis, "conversations", row["id"])
+    assert row["id"] not in jarvis.stores.get("chroma").ids("conversations")
+    assert not recording.exists() and report.remaining["chroma"] == 0
+
+
+def test_with_chroma_down_retention_reports_it_lagging_and_the_outbox_completes_it(jarvis, settings, name) -> None:
+    """The erasure path's promise, for retention too: a store that is down is listed, then caught up."""
+    row = jarvis.append_message(session_id=f"{name}-s", user_id=f"{name}-u", role="user", content="expiring")
+    _age(jarvis, "conversations", row["id"], days=91)
+    local.down(settings, ["chroma"])
+    try:
+        report = apply_retention(jarvis.stores, now=NOW)
+        assert "chroma" in report.lagging and report.remaining["chroma"] is None
+        assert not _exists(jarvis, "conversations", row["id"])
+    finally:
+        local.up(settings, ["chroma"])
+    jarvis.sync()
     assert row["id"] not in jarvis.stores.get("chroma").ids("conversations")
 
 

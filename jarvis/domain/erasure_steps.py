@@ -1,0 +1,270 @@
+"""The steps every erasure is made of, shared by the facade's erasures and by retention.
+
+A step runs inside the caller's PostgreSQL transaction (rows as dicts): it deletes (or detaches) rows and
+returns an :class:`Erasure` — per store, how many items it removed (the receipt's
+``removed``); per store, what to look for afterwards (ids, Redis keys, key patterns: the
+receipt's ``erased``); the outbox events that make Neo4j, Chroma, Qdrant and Redis' caches
+follow; and what only the commit may trigger (recordings to unlink, API keys to revoke).
+After the commit, :func:`finish_redis` removes the Redis keys and :func:`left_in` queries a
+store directly for anything of it that remains (and finishes Redis first, if Redis was down
+at the commit). Whoever erases — ``forget_user``, ``delete_agent``, ``delete_session``,
+``delete_preference`` or ``jarvis retention`` — erases through these same steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+
+from jarvis.connections import Stores
+from jarvis.domain.base import Base
+from jarvis.errors import StoreError
+from jarvis.outbox import Event
+from jarvis.projection.entities import MEMORY_ENTITY
+from jarvis.stores import redis_keys as keys
+from jarvis.stores.base import CacheStore
+
+#: store -> group (collection, label, or a Redis group below) -> ids, key names or patterns.
+Erased = dict[str, dict[str, list[str]]]
+#: The Redis groups of ``erased["redis"]``: exact key names; SCAN patterns; task ids taken out
+#: of the queues; users whose ``session:*`` entries go (found by the user id they hold).
+REDIS_KEYS, REDIS_PATTERNS, REDIS_QUEUED_TASKS, REDIS_SESSIONS_OF = "keys", "patterns", "queued_tasks", "sessions_of"
+#: Ids per request when the final check asks a store by id (or Redis deletes by name).
+CHECK_SLICE = 5000
+
+DELETE_USER_CONVERSATIONS = (
+    "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id, audio_file_path")
+DELETE_SESSION = "DELETE FROM conversations WHERE session_id = %s RETURNING id::text, session_id, audio_file_path"
+DELETE_USER_PREFERENCES = "DELETE FROM user_preferences WHERE user_id = %s RETURNING id::text"
+DELETE_PREFERENCE = (
+    "DELETE FROM user_preferences WHERE id = %s AND (%s::text IS NULL OR user_id = %s) RETURNING id::text")
+DELETE_USER_STORE_ITEMS = "DELETE FROM langgraph_items WHERE owner = %s RETURNING key"
+OWNED_AGENTS = "SELECT id::text FROM agents WHERE owner_user_id = %s ORDER BY id FOR UPDATE"
+#: The user's unfinished tasks: nobody works for a forgotten user (their queue entries go too).
+CANCEL_REQUESTED_TASKS = """
+UPDATE tasks SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL
+WHERE requested_by = %s AND status IN ('pending', 'running') RETURNING id::text
+"""
+FORGET_TASK_REQUESTER = "UPDATE tasks SET requested_by = NULL WHERE requested_by = %s"
+DELETE_USER = "DELETE FROM users WHERE id = %s RETURNING id"
+
+LOCK_AGENT = "SELECT 1 FROM agents WHERE id = %s FOR UPDATE"
+DELETE_AGENT_CAPABILITIES = "DELETE FROM agent_capabilities WHERE agent_id = %s RETURNING id::text"
+DELETE_AGENT_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s RETURNING agent_id::text, memory_type, key"
+#: Rows that keep existing without the agent: their agent_id goes (and their projections follow).
+DETACH_AGENT = {
+    "knowledge": "UPDATE knowledge SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
+    "code_snippet": "UPDATE code_snippets SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
+    "conversation": "UPDATE conversations SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
+}
+DETACH_AGENT_UNPROJECTED = (
+    "UPDATE tasks SET agent_id = NULL WHERE agent_id = %(id)s",
+    "UPDATE agent_collaborations SET coordinator_agent_id = NULL WHERE coordinator_agent_id = %(id)s",
+    "UPDATE agent_collaborations SET participant_agent_ids = array_remove(participant_agent_ids, %(id)s) "
+    "WHERE %(id)s = ANY(participant_agent_ids)",
+    "UPDATE system_events SET agent_id = NULL WHERE agent_id = %(id)s",
+    "UPDATE performance_metrics SET agent_id = NULL WHERE agent_id = %(id)s",
+    "UPDATE improvement_logs SET agent_id = NULL WHERE agent_id = %(id)s",
+)
+DELETE_AGENT = "DELETE FROM agents WHERE id = %s RETURNING id::text"
+
+
+@dataclass
+class Erasure:
+    """What one erasure removes, and what it leaves for after the commit."""
+
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)
+    erased: Erased = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    #: ``audio_file_path`` of deleted voice messages: unlinked after the commit.
+    recordings: list[str] = field(default_factory=list)
+    #: Users whose API keys are revoked after the commit (the API's user role cannot see keys).
+    revoke_keys_of: list[str] = field(default_factory=list)
+
+    def count(self, store: str, what: str, n: int) -> Erasure:
+        if n:
+            self.removed.setdefault(store, {})
+            self.removed[store][what] = self.removed[store].get(what, 0) + n
+        return self
+
+    def expect_gone(self, store: str, group: str, items: Iterable[str]) -> Erasure:
+        items = list(items)
+        if items:
+            self.erased.setdefault(store, {}).setdefault(group, []).extend(items)
+        return self
+
+    def __iadd__(self, other: Erasure) -> Erasure:
+        for store, counts in other.removed.items():
+            for what, n in counts.items():
+                self.count(store, what, n)
+        for store, groups in other.erased.items():
+            for group, items in groups.items():
+                self.expect_gone(store, group, items)
+        self.events += other.events
+        self.recordings += other.recordings
+        self.revoke_keys_of += other.revoke_keys_of
+        return self
+
+
+# -- steps over rows already deleted (retention's partitions) or deleted here -------------------
+def messages(rows: list[dict]) -> Erasure:
+    """Conversation rows (id, session_id, audio_file_path) gone from PostgreSQL: their Chroma
+    documents follow through the outbox, their recordings after the commit."""
+    ids = [r["id"] for r in rows]
+    done = Erasure(events=[Event("conversation", i, "delete") for i in ids],
+                   recordings=[r["audio_file_path"] for r in rows if r["audio_file_path"]])
+    return (done.count("postgres", "conversations", len(ids)).count("chroma", "conversations", len(ids))
+            .expect_gone("chroma", "conversations", ids))
+
+
+def sessions(session_ids: Iterable[str]) -> Erasure:
+    """The Redis side of whole sessions: ``session:{id}`` and ``voice:buffer:{id}``."""
+    wanted = sorted(set(session_ids))
+    return (Erasure().count("redis", "sessions", len(wanted))
+            .expect_gone("redis", REDIS_KEYS, [k for s in wanted for k in (keys.session(s), keys.voice_buffer(s))]))
+
+
+def memories(rows: list[dict]) -> Erasure:
+    """Agent memory rows (agent_id, memory_type, key) gone: their Redis read cache follows."""
+    triples = [(r["agent_id"], r["memory_type"], r["key"]) for r in rows]
+    return (Erasure(events=[Event(MEMORY_ENTITY, "|".join(t), "delete") for t in triples])
+            .count("postgres", "agent_memory", len(triples))
+            .expect_gone("redis", REDIS_KEYS, [keys.memory_cache(*t) for t in triples]))
+
+
+def preferences(ids: list[str]) -> Erasure:
+    return (Erasure(events=[Event("user_preference", i, "delete") for i in ids])
+            .count("postgres", "user_preferences", len(ids)).count("qdrant", "user_preferences", len(ids))
+            .expect_gone("qdrant", "user_preferences", ids))
+
+
+def edges_of(conn: psycopg.Connection, label: str, node_id: str) -> Erasure:
+    """Delete every edge row touching the node (each gets its own outbox event)."""
+    events = Base._drop_edges_of(conn, label, node_id)
+    return (Erasure(events=events).count("postgres", "graph_edges", len(events))
+            .count("neo4j", "relationships", len(events)))
+
+
+# -- whole subjects -----------------------------------------------------------------------------
+def session(conn: psycopg.Connection, session_id: str) -> Erasure:
+    """One conversation session: its messages everywhere and its Redis keys (empty if none)."""
+    rows = conn.execute(DELETE_SESSION, (session_id,)).fetchall()
+    if not rows:
+        return Erasure()
+    done = messages(rows)
+    done += sessions([session_id])
+    return done
+
+
+def preference(conn: psycopg.Connection, preference_id: str, *, user_id: str | None) -> Erasure:
+    rows = conn.execute(DELETE_PREFERENCE, (preference_id, user_id, user_id)).fetchall()
+    return preferences([r["id"] for r in rows])
+
+
+def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
+    """An agent: capabilities (Qdrant), memory (and its cache), graph node and edges, status,
+    lock, messages to and from it, metrics it is the source of. Rows that outlive it
+    (knowledge, snippets, messages, tasks) lose the link. Empty if there is no such agent."""
+    if conn.execute(LOCK_AGENT, (agent_id,)).fetchone() is None:
+        return Erasure()
+    done = edges_of(conn, "Agent", agent_id)
+    capabilities = [_first(r) for r in conn.execute(DELETE_AGENT_CAPABILITIES, (agent_id,)).fetchall()]
+    done += memories(conn.execute(DELETE_AGENT_MEMORY, (agent_id,)).fetchall())
+    detached = {entity: [_first(r) for r in conn.execute(query, (agent_id,)).fetchall()]
+                for entity, query in DETACH_AGENT.items()}
+    for query in DETACH_AGENT_UNPROJECTED:
+        conn.execute(query, {"id": agent_id})
+    conn.execute(DELETE_AGENT, (agent_id,))
+    done.events += [*(Event("agent_capability", c, "delete") for c in capabilities),
+                    *(Event(entity, key) for entity, ids in detached.items() for key in ids),
+                    Event("agent", agent_id, "delete")]
+    return (done.count("postgres", "agents", 1).count("postgres", "agent_capabilities", len(capabilities))
+            .count("qdrant", "agent_capabilities", len(capabilities)).count("neo4j", "nodes", 1)
+            .expect_gone("qdrant", "agent_capabilities", capabilities).expect_gone("neo4j", "Agent", [agent_id])
+            .expect_gone("redis", REDIS_KEYS, [keys.agent_status(agent_id), keys.agent_lock(agent_id)])
+            .expect_gone("redis", REDIS_PATTERNS, keys.keys_of_agent(agent_id)))
+
+
+def user(conn: psycopg.Connection, user_id: str) -> Erasure:
+    """A user: conversations (and recordings), preferences, store items, sessions, the User node
+    and its edges, the agents they own (each as :func:`agent`), their unfinished tasks
+    (cancelled, out of the queues; finished ones lose the requester), and — after the commit —
+    their API keys and those keys' rate-limit counters. Empty if nothing of theirs exists."""
+    rows = conn.execute(DELETE_USER_CONVERSATIONS, (user_id,)).fetchall()
+    done = messages(rows)
+    done += sessions(r["session_id"] for r in rows)
+    done += preferences([_first(r) for r in conn.execute(DELETE_USER_PREFERENCES, (user_id,)).fetchall()])
+    done.count("postgres", "store_items", len(conn.execute(DELETE_USER_STORE_ITEMS, (user_id,)).fetchall()))
+    for owned in [_first(r) for r in conn.execute(OWNED_AGENTS, (user_id,)).fetchall()]:
+        done += agent(conn, owned)
+    done += edges_of(conn, "User", user_id)
+    cancelled = [_first(r) for r in conn.execute(CANCEL_REQUESTED_TASKS, (user_id,)).fetchall()]
+    done.events += [Event("task", t) for t in cancelled]
+    done.count("postgres", "tasks_cancelled", len(cancelled)).expect_gone("redis", REDIS_QUEUED_TASKS, cancelled)
+    conn.execute(FORGET_TASK_REQUESTER, (user_id,))
+    if conn.execute(DELETE_USER, (user_id,)).fetchone() is not None:
+        done.events.append(Event("user", user_id, "delete"))
+        done.count("postgres", "users", 1).count("neo4j", "nodes", 1).expect_gone("neo4j", "User", [user_id])
+    done.expect_gone("redis", REDIS_SESSIONS_OF, [user_id])
+    done.revoke_keys_of.append(user_id)
+    return done
+
+
+def _first(row: dict) -> str:
+    return next(iter(row.values()))
+
+
+# -- after the commit ---------------------------------------------------------------------------
+def left_in(stores: Stores, erased: Erased) -> dict[str, int | None]:
+    """The final check, per store of *erased* but PostgreSQL: how many of the items are still
+    there, asked of the store itself (Redis is finished first, in case it missed the commit's
+    step); None for a store that is down now (the outbox completes it when it returns)."""
+    remaining: dict[str, int | None] = {}
+    for store, groups in erased.items():
+        if store == "postgres" or not any(groups.values()):
+            continue
+        try:
+            remaining[store] = _left_in(stores, store, {name: items for name, items in groups.items() if items})
+        except StoreError:
+            remaining[store] = None
+    return remaining
+
+
+def _left_in(stores: Stores, store: str, groups: dict[str, list[str]]) -> int:
+    if store == "redis":
+        finish_redis(stores.redis, groups)
+        return left_in_redis(stores.redis, groups)
+    client = stores.get(store)
+    if store == "neo4j":
+        return sum(len(client.node_keys(label) & set(wanted)) for label, wanted in groups.items())
+    if store == "chroma":  # asked by id, in slices (retention may check many thousands)
+        return sum(len(client.present(name, wanted[i:i + CHECK_SLICE]))
+                   for name, wanted in groups.items() for i in range(0, len(wanted), CHECK_SLICE))
+    return sum(len(client.ids(name) & set(wanted)) for name, wanted in groups.items())
+
+
+def finish_redis(redis: CacheStore, groups: dict[str, list[str]]) -> int:
+    """Remove from Redis everything *groups* names; returns how many keys or queue entries
+    went. Idempotent: a receipt's check runs it again when Redis was down at the commit."""
+    gone = redis.queues.forget(groups.get(REDIS_QUEUED_TASKS, []))
+    named = list(groups.get(REDIS_KEYS, []))
+    for pattern in groups.get(REDIS_PATTERNS, []):
+        named += redis.keys_matching(pattern)
+    named += redis.sessions_of(groups.get(REDIS_SESSIONS_OF, []))
+    for i in range(0, len(named), CHECK_SLICE):
+        gone += redis.delete_keys(*named[i:i + CHECK_SLICE])
+    return gone
+
+
+def left_in_redis(redis: CacheStore, groups: dict[str, list[str]]) -> int:
+    """How many of the keys, pattern matches, sessions and queue entries *groups* names Redis
+    still holds (asked directly: EXISTS, SCAN, and the queues' own contents)."""
+    named = groups.get(REDIS_KEYS, [])
+    left = sum(redis.count_keys(*named[i:i + CHECK_SLICE]) for i in range(0, len(named), CHECK_SLICE))
+    left += sum(len(redis.keys_matching(pattern)) for pattern in groups.get(REDIS_PATTERNS, []))
+    left += len(redis.sessions_of(groups.get(REDIS_SESSIONS_OF, [])))
+    if groups.get(REDIS_QUEUED_TASKS):
+        left += len(redis.queues.known_task_ids() & set(groups[REDIS_QUEUED_TASKS]))
+    return left
