@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jarvis import __version__
-from jarvis.api import errors, metrics
+from jarvis.api import errors, metrics, openapi
 from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
 from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     if jarvis is not None:
         app.state.jarvis = jarvis  # usable even by clients that skip the lifespan (ASGI test transports)
     errors.install(app)
+    openapi.install(app)
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=errors.COMMON_RESPONSES)

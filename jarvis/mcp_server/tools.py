@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from jarvis.api.routes.health import report_of
 from jarvis.api.routes.tasks import LeaseIn
 from jarvis.domain.tasks import Lease
 from jarvis.mcp_server.access import Access, user_for
@@ -151,11 +152,7 @@ def register(server: MCPServer, access: Access) -> None:
         caller = access.caller(ctx, "write")
         lease = await access.run(caller, jarvis.dequeue_task, worker=worker, visibility_timeout=visibility_timeout,
                                  agent_id=agent_id)
-        if lease is None:
-            return {"task": None, "lease": None}
-        return {"task": lease.task, "lease": {"task_id": lease.task_id, "queue": lease.delivery.queue,
-                                              "token": lease.delivery.token, "agent_id": lease.agent_id,
-                                              "lock_holder": lease.lock_holder}}
+        return {"task": None, "lease": None} if lease is None else lease.out()
 
     @server.tool(annotations=WRITES)
     async def complete_task(ctx: Context, lease: LeaseIn, output: JsonObject | None = None,
@@ -192,7 +189,4 @@ def register(server: MCPServer, access: Access) -> None:
         """Each store's health (up, version, round trip): PostgreSQL down means writes fail; any other
         store down means searches answer from PostgreSQL and writes catch up later."""
         caller = access.caller(ctx, "read")
-        report = await access.run(caller, jarvis.health)
-        down = [health.store for health in report if not health.up]
-        return {"status": "down" if "postgres" in down else ("degraded" if down else "ok"), "degraded": down,
-                "stores": [health.as_dict() for health in report]}
+        return report_of(await access.run(caller, jarvis.health))
