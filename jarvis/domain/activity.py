@@ -14,7 +14,7 @@ from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, takes
-from jarvis.vocabulary import PUBLISHED_SEVERITIES, RelationshipType
+from jarvis.vocabulary import PUBLISHED_SEVERITIES, Channel, RelationshipType
 
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
@@ -185,7 +185,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         if spec.severity in PUBLISHED_SEVERITIES:
             try:
                 with self.stores.redis.unavailable():
-                    self.stores.redis.publish("system_monitoring", row)
+                    self.stores.redis.publish(Channel.system_monitoring, row)
             except StoreError:
                 pass
         return row

@@ -12,7 +12,7 @@ from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import AgentIn, ModelIn, takes
-from jarvis.vocabulary import REPORTED_AGENT_STATUSES, AgentStatus, RelationshipType
+from jarvis.vocabulary import REPORTED_AGENT_STATUSES, AgentStatus, Channel, RelationshipType
 
 INSERT_AGENT = """
 INSERT INTO agents (name, type, status, capabilities, configuration, resources, port, performance_score, owner_user_id,
@@ -154,7 +154,7 @@ class AgentsMixin(Base):
         try:
             with self.stores.redis.unavailable():
                 self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
-                self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
+                self.stores.redis.publish(Channel.status_update, {"agent_id": str(agent_id), "status": status})
         except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
             return False
         return True

@@ -20,7 +20,7 @@ from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import TaskIn, takes
 from jarvis.shapes import Dequeued
-from jarvis.vocabulary import RelationshipType
+from jarvis.vocabulary import Channel, RelationshipType
 from jarvis.stores.redis_queue import Delivery
 
 INSERT_TASK = """
@@ -287,7 +287,7 @@ class TasksMixin(OwnershipMixin):
 
         written = self._write(work)
         self._after_commit(written, lambda redis: redis.publish(
-            "task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)}))
+            Channel.task_assignment, {"task_id": str(task_id), "agent_id": str(agent_id)}))
         return written
 
     def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:

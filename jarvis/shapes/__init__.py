@@ -11,8 +11,9 @@ its shape names it. Times are ISO-8601 strings and ids are strings, exactly as s
 """
 
 from jarvis.shapes.live import *  # noqa: F403
+from jarvis.shapes.mcp import *  # noqa: F403
 from jarvis.shapes.results import *  # noqa: F403
 from jarvis.shapes.rows import *  # noqa: F403
-from jarvis.shapes import live, results, rows
+from jarvis.shapes import live, mcp, results, rows
 
-__all__ = [*rows.__all__, *results.__all__, *live.__all__]
+__all__ = [*rows.__all__, *results.__all__, *live.__all__, *mcp.__all__]

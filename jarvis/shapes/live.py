@@ -2,7 +2,7 @@
 
 The socket first answers :class:`LiveSubscribed`, then one :data:`LiveEvent` per event of the
 chosen channels (a user-bound key gets its own user's events only). The MCP server turns the
-same events into ``notifications/resources/updated`` for the resources in :data:`MCP_RESOURCES`.
+same events into ``notifications/resources/updated`` for its resources (:mod:`jarvis.shapes.mcp`).
 FastAPI does not describe WebSockets, so the app adds these shapes to ``/openapi.json``'s
 components by name (:data:`LIVE_SCHEMAS`); ``docs/api.md`` shows them with examples.
 """
@@ -14,14 +14,10 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from jarvis.shapes.results import AgentDetail, TraversedKnowledge
-from jarvis.shapes.rows import OPEN, Event, Json, Message, Task, Timestamp, Uuid
-from jarvis.vocabulary import Channel, MemoryType
+from jarvis.shapes.rows import OPEN, Event, Json, Timestamp, Uuid
+from jarvis.vocabulary import Channel
 
-__all__ = [
-    "AgentMessage", "CoreMemory", "LIVE_SCHEMAS", "LiveEvent", "LiveSubscribed", "MCP_RESOURCES", "StatusUpdate",
-    "TaskAssignment",
-]
+__all__ = ["AgentMessage", "LIVE_SCHEMAS", "LiveEvent", "LiveSubscribed", "StatusUpdate", "TaskAssignment"]
 
 
 class LiveSubscribed(TypedDict):
@@ -63,30 +59,6 @@ LiveEvent = Annotated[Union[
     _frame(Channel.inter_agent_communication, AgentMessage),
 ], Field(discriminator="channel")]
 
-
-@with_config(OPEN)
-class CoreMemory(TypedDict):
-    """An entry of ``jarvis://agents/{agent_id}/core-memory``."""
-
-    agent_id: Uuid
-    memory_type: MemoryType
-    key: str
-    value: str
-    importance: float
-    access_count: int
-    updated_at: Timestamp
-
-
-#: Each MCP resource and the JSON its text holds (updated on the channels named in
-#: :mod:`jarvis.mcp_server.resources`).
-MCP_RESOURCES: dict[str, object] = {
-    "jarvis://agents/{agent_id}": AgentDetail,
-    "jarvis://agents/{agent_id}/core-memory": list[CoreMemory],
-    "jarvis://sessions/{session_id}/history": list[Message],
-    "jarvis://knowledge/{topic}": list[TraversedKnowledge],
-    "jarvis://tasks/{task_id}": Task,
-    "jarvis://events/{severity}": list[Event],
-}
 
 #: The shapes ``/openapi.json`` lists for the WebSocket, by component name.
 LIVE_SCHEMAS: dict[str, object] = {"LiveSubscribed": LiveSubscribed, "LiveEvent": LiveEvent}
