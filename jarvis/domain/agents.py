@@ -48,7 +48,7 @@ UPDATE_CONFIGURATION = (
     "UPDATE agents SET configuration = configuration || %s WHERE id = %s RETURNING *"
 )
 HEARTBEAT = "UPDATE agents SET last_heartbeat = CURRENT_TIMESTAMP, status = %s WHERE id = %s RETURNING *"
-TERMINATE = "UPDATE agents SET status = 'terminated', port = NULL WHERE id = %s RETURNING *"
+TERMINATE = "UPDATE agents SET status = %s, port = NULL WHERE id = %s RETURNING *"
 
 INSERT_MODEL = """
 INSERT INTO models (name, type, provider, size_mb, parameters, path) VALUES
@@ -136,7 +136,7 @@ class AgentsMixin(Base):
 
     def terminate_agent(self, agent_id: Any) -> Written:
         agent_id = _uuid(agent_id, "agent_id")
-        written = self._agent_update(TERMINATE, (agent_id,), agent_id)
+        written = self._agent_update(TERMINATE, (AgentStatus.terminated, agent_id), agent_id)
         self._after_commit(written, lambda redis: redis.forget_agent_status(str(agent_id)))  # else its TTL ends it
         return written
 

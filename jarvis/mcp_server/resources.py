@@ -36,13 +36,13 @@ from jarvis.config import Settings
 from jarvis.domain.base import jsonable
 from jarvis.mcp_server.access import Access, ToolFailure
 from jarvis.stores.redis_keys import CHANNELS
-from jarvis.vocabulary import Channel, Severity
+from jarvis.vocabulary import Channel, MemoryType, Severity
 
 logger = logging.getLogger("jarvis.mcp")
 
 CORE_MEMORY = """
 SELECT agent_id, memory_type, key, value, value_encrypted, importance, access_count, updated_at FROM agent_memory
-WHERE agent_id = %(agent_id)s AND memory_type = 'core' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+WHERE agent_id = %(agent_id)s AND memory_type = %(memory_type)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
 ORDER BY importance DESC, key LIMIT %(limit)s
 """
 #: A session's latest messages (the history resource shows them oldest first); RLS applies.
@@ -81,7 +81,7 @@ def register(server: MCPServer, access: Access) -> None:
     @server.resource("jarvis://agents/{agent_id}/core-memory", mime_type=JSON)
     async def core_memory(agent_id: str, ctx: Context) -> str:
         """An agent's core memory: the facts it should always have in mind, most important first."""
-        params = {"agent_id": str(_uuid(agent_id, "agent_id")), "limit": 200}
+        params = {"agent_id": str(_uuid(agent_id, "agent_id")), "memory_type": MemoryType.core, "limit": 200}
         # values encrypted at rest are opened here, as every other memory read opens them
         return await read(ctx, lambda: [jsonable(jarvis.memory_cipher.reveal(dict(row)))
                                         for row in jarvis._all(CORE_MEMORY, params)])
