@@ -31,6 +31,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^|\x
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Unit = Annotated[float, Field(ge=0, le=1)]
+#: A task's priority, 10 highest (``tasks_priority_check``); 8-10, 4-7 and 1-3 are the three queues.
+Priority = Annotated[int, Field(ge=1, le=10)]
 #: Any JSON object a caller stores: at most 200 keys, nested and sized within :mod:`jarvis.json_bounds`.
 JsonObject = Annotated[dict[str, Any], Field(max_length=200), AfterValidator(bounded)]
 #: What an agent may report itself to be (register, heartbeat): every status but ``terminated``.
@@ -154,7 +156,7 @@ class TaskIn(Input):
     name: Name
     type: TaskType
     description: Text | None = None
-    priority: int = Field(default=5, ge=1, le=10)
+    priority: Priority = 5
     input_data: JsonObject | None = None
     parent_task_id: UUID | None = None
     depends_on: list[UUID] = Field(default_factory=list, max_length=100)

@@ -21,7 +21,7 @@ from jarvis.api.routes.health import report_of
 from jarvis.api.routes.tasks import LeaseIn
 from jarvis.domain.tasks import Lease
 from jarvis.mcp_server.access import Access, user_for
-from jarvis.schemas import Identifier, JsonObject, Name, Text, Unit
+from jarvis.schemas import Identifier, JsonObject, Name, Priority, Text, Unit
 from jarvis.shapes import (BestAgents, HealthReport, KnowledgeWritten, MemoryDeleted, MemoryWritten, MessageWritten,
                            Queued, Received, Recalled, Relationship, SearchResults, TaskCreated, TaskWritten, Traversed,
                            WorkOrNone)
@@ -129,7 +129,7 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=WRITES)
     async def create_task(ctx: Context, name: Name, type: TaskType,
-                          description: Text | None = None, priority: Annotated[int, Field(ge=1, le=10)] = 5,
+                          description: Text | None = None, priority: Priority = 5,
                           input_data: JsonObject | None = None, parent_task_id: UUID | None = None,
                           depends_on: Annotated[list[UUID], Field(max_length=100)] | None = None,
                           requested_by: Identifier | None = None, agent_id: UUID | None = None,
