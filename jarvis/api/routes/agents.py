@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jarvis.api.deps import Reader, Writer
 from jarvis.schemas import AgentIn, Input, JsonObject, ModelIn, ReportedStatus
-from jarvis.shapes import AgentDetail, AgentWritten, Agent, Collaborator, ModelWritten, Relationship
+from jarvis.shapes import Agent, AgentDetail, AgentWritten, Collaborator, ModelWritten, Relationship
 from jarvis.vocabulary import AgentStatus
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
