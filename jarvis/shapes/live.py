@@ -15,7 +15,7 @@ from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
 from jarvis.shapes.rows import OPEN, Event, Json, Timestamp, Uuid
-from jarvis.vocabulary import Channel
+from jarvis.vocabulary import AgentStatus, Channel
 
 __all__ = ["AgentMessage", "LIVE_SCHEMAS", "LiveEvent", "LiveSubscribed", "StatusUpdate", "TaskAssignment"]
 
@@ -30,7 +30,7 @@ class StatusUpdate(TypedDict):
     """``status_update``: an agent registered or sent a heartbeat."""
 
     agent_id: Uuid
-    status: str
+    status: AgentStatus
 
 
 class TaskAssignment(TypedDict):

@@ -13,7 +13,8 @@ from typing_extensions import NotRequired, TypedDict
 
 from jarvis.shapes.rows import (OPEN, Agent, CapabilityDetail, CodeSnippet, Collaboration, Json, Knowledge, Memory,
                                 Message, Model, Preference, Task, TaskPattern, Timestamp, User, Uuid)
-from jarvis.vocabulary import ErasureSubject, RelationshipType, SearchMode, SearchScope
+from jarvis.vocabulary import (AgentStatus, ErasureSubject, MemoryType, MessageRole, RelationshipType, SearchMode,
+                               SearchScope)
 
 __all__ = [
     "AgentDetail", "AgentLiveStatus", "AgentWritten", "BestAgents", "CapabilityItem", "CodeSnippetWritten",
@@ -41,7 +42,7 @@ class AgentWritten(Agent, Written):
 class AgentLiveStatus(TypedDict):
     """``agent:status:{id}`` (30 s), from the agent's last heartbeat."""
 
-    status: str
+    status: AgentStatus
     last_heartbeat: Timestamp
     current_task: str | None
     resource_usage: Json
@@ -115,7 +116,7 @@ class TextHit(TypedDict):
     id: Uuid
     session_id: str
     user_id: str | None
-    role: str
+    role: MessageRole
     content: str
     created_at: Timestamp
     rank: float
@@ -128,7 +129,7 @@ class MemoryWritten(Memory, Written):
 
 class MemoryDeleted(Written):
     agent_id: Uuid
-    memory_type: str
+    memory_type: MemoryType
     key: str
     deleted: bool
 
