@@ -6,6 +6,8 @@ input is refused before anything is written anywhere.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -18,6 +20,9 @@ from jarvis.audio_files import check_name as check_audio_name
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
 from jarvis.json_bounds import bounded
+from jarvis.vocabulary import (DEFAULT_SCOPES, REPORTED_AGENT_STATUSES, AgentStatus, CollaborationType,
+                               ImprovementType, MemoryType, MessageRole, MessageType, MetricType, ModelType,
+                               PreferenceType, SearchMode, SearchScope, Severity, TaskType)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,8 +31,12 @@ Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^|\x
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Unit = Annotated[float, Field(ge=0, le=1)]
+#: A task's priority, 10 highest (``tasks_priority_check``); 8-10, 4-7 and 1-3 are the three queues.
+Priority = Annotated[int, Field(ge=1, le=10)]
 #: Any JSON object a caller stores: at most 200 keys, nested and sized within :mod:`jarvis.json_bounds`.
 JsonObject = Annotated[dict[str, Any], Field(max_length=200), AfterValidator(bounded)]
+#: What an agent may report itself to be (register, heartbeat): every status but ``terminated``.
+ReportedStatus = Literal[tuple(status.value for status in REPORTED_AGENT_STATUSES)]  # type: ignore[valid-type]
 
 
 def is_flat_scalar(value: Any) -> bool:
@@ -40,7 +49,8 @@ def is_flat_scalar(value: Any) -> bool:
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # use_enum_values (defaults included): a vocabulary field holds its plain word (see jarvis.vocabulary)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True, validate_default=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -79,6 +89,40 @@ def parse_each(model: type[M], items: list[Any], *, field: str,
     return specs
 
 
+R = TypeVar("R")
+
+
+def takes(model: type[M]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """A domain method whose input is one *model*: it is called with the parsed model (the HTTP
+    layer and the MCP tools validated it already: it is not validated again) or, in process,
+    with the model's fields as keyword arguments, parsed here once (InvalidInput naming the
+    field). The method's other keyword-only options (``wait``) pass through either way.
+
+        @takes(KnowledgeIn)
+        def add_knowledge(self, spec: KnowledgeIn, /, *, wait: bool | None = None) -> Written: ...
+
+        jarvis.add_knowledge(KnowledgeIn(topic="tea", content="..."), wait=False)
+        jarvis.add_knowledge(topic="tea", content="...", wait=False)
+    """
+
+    def decorate(method: Callable[..., R]) -> Callable[..., R]:
+        options = frozenset(name for name, parameter in inspect.signature(method).parameters.items()
+                            if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+
+        @functools.wraps(method)
+        def wrapper(self: Any, spec: M | None = None, /, **fields: Any) -> R:
+            chosen = {name: fields.pop(name) for name in options & fields.keys()}
+            if spec is None:
+                spec = parse(model, fields)
+            elif fields or not isinstance(spec, model):
+                raise TypeError(f"{method.__name__}() takes a {model.__name__} or its fields as keywords, not both")
+            return method(self, spec, **chosen)
+
+        return wrapper
+
+    return decorate
+
+
 class CapabilityIn(Input):
     name: Identifier
     description: Text | None = None
@@ -94,14 +138,14 @@ class AgentIn(Input):
     configuration: JsonObject = Field(default_factory=dict)
     resources: JsonObject = Field(default_factory=dict)
     port: int | None = Field(default=None, ge=1, le=65535)
-    status: Literal["active", "inactive", "error", "updating"] = "active"
+    status: ReportedStatus = AgentStatus.active
     performance_score: Unit = 0.5
     owner_user_id: Identifier | None = None  # None: a shared agent (its memory is for service keys only)
 
 
 class ModelIn(Input):
     name: Name
-    type: Literal["llm", "embedding", "whisper", "tts"]
+    type: ModelType
     provider: Name
     size_mb: int | None = Field(default=None, ge=0)
     parameters: JsonObject = Field(default_factory=dict)
@@ -110,9 +154,9 @@ class ModelIn(Input):
 
 class TaskIn(Input):
     name: Name
-    type: Literal["voice", "chat", "autonomous", "scheduled"]
+    type: TaskType
     description: Text | None = None
-    priority: int = Field(default=5, ge=1, le=10)
+    priority: Priority = 5
     input_data: JsonObject | None = None
     parent_task_id: UUID | None = None
     depends_on: list[UUID] = Field(default_factory=list, max_length=100)
@@ -123,9 +167,9 @@ class TaskIn(Input):
 
 class MessageIn(Input):
     session_id: Identifier
-    role: Literal["user", "assistant", "system"]
+    role: MessageRole
     content: Text
-    message_type: Literal["voice", "text", "system"] = "text"
+    message_type: MessageType = MessageType.text
     user_id: Identifier | None = None
     agent_id: UUID | None = None
     task_id: UUID | None = None
@@ -161,13 +205,18 @@ class MessageIn(Input):
         return metadata
 
 
-class MemoryIn(Input):
-    agent_id: UUID
-    memory_type: Literal["core", "recall", "archival", "working"]
-    key: Name
+class MemoryValue(Input):
+    """What ``PUT /memory/{agent_id}/{memory_type}/{key}`` sends; the path names the rest."""
+
     value: Text
     importance: Unit = 0.5
     expires_at: datetime | None = None
+
+
+class MemoryIn(MemoryValue):
+    agent_id: UUID
+    memory_type: MemoryType
+    key: Name
 
 
 class KnowledgeIn(Input):
@@ -209,24 +258,34 @@ class TaskPatternIn(Input):
     optimal_agents: list[Name] = Field(default_factory=list, max_length=100)
 
 
-class UserIn(Input):
-    id: Identifier
+class UserBody(Input):
+    """What ``PUT /users/{user_id}`` sends; the path names the user."""
+
     name: Name | None = None
     preferences: JsonObject = Field(default_factory=dict)
 
 
-class UserPreferenceIn(Input):
-    user_id: Identifier
-    preference_type: Literal["agent", "task", "interface"]
+class UserIn(UserBody):
+    id: Identifier
+
+
+class PreferenceBody(Input):
+    """What ``POST /users/{user_id}/preferences`` sends; the path names the user."""
+
+    preference_type: PreferenceType
     description: Text
     value: JsonObject = Field(default_factory=dict)
     confidence: Unit = 0.5
 
 
+class UserPreferenceIn(PreferenceBody):
+    user_id: Identifier
+
+
 class CollaborationIn(Input):
     coordinator_agent_id: UUID
     participant_agent_ids: list[UUID] = Field(min_length=1, max_length=50)
-    collaboration_type: Literal["sequential", "parallel", "hierarchical"]
+    collaboration_type: CollaborationType
     workflow: JsonObject
     task_id: UUID | None = None
 
@@ -235,14 +294,14 @@ class EventIn(Input):
     event_type: Name
     source: Name
     message: Text
-    severity: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    severity: Severity = Severity.info
     agent_id: UUID | None = None
     task_id: UUID | None = None
     details: JsonObject = Field(default_factory=dict)
 
 
 class MetricIn(Input):
-    metric_type: Literal["latency", "throughput", "accuracy", "resource"]
+    metric_type: MetricType
     source: Name
     value: float = Field(ge=-999_999.9999, le=999_999.9999, allow_inf_nan=False)
     unit: Annotated[str, Field(max_length=50)] | None = None
@@ -251,7 +310,7 @@ class MetricIn(Input):
 
 
 class ImprovementIn(Input):
-    improvement_type: Literal["code_generation", "optimization", "bug_fix"]
+    improvement_type: ImprovementType
     target: Name
     description: Text | None = None
     before_state: JsonObject | None = None
@@ -263,10 +322,9 @@ class ImprovementIn(Input):
 class SearchIn(Input):
     query: Text | None = None
     vector: list[float] | None = None  # instead of query: an embedding of our model (384-d)
-    scopes: list[Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences",
-                         "memory"]] = Field(default_factory=lambda: ["knowledge", "conversations", "code"], min_length=1)
+    scopes: list[SearchScope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
     limit: int = Field(default=10, ge=1, le=100)
-    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"  # text scopes: both rankings fused, or one
+    mode: SearchMode = SearchMode.hybrid  # text scopes: both rankings fused, or one
     agent_id: UUID | None = None   # required for the "memory" scope; restricts the scopes that have agents
     user_id: Identifier | None = None  # restricts conversations and preferences to one user
     session_id: Identifier | None = None  # conversations of one session

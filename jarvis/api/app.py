@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jarvis import __version__
-from jarvis.api import errors, metrics
+from jarvis.api import errors, metrics, openapi
 from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
 from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
@@ -25,7 +25,9 @@ ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversat
 def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) -> FastAPI:
     """The API over a facade that reaches PostgreSQL as the API's role (row-level security on).
 
-    Pass *jarvis* to share a facade; otherwise one is made (and closed) with the app. With
+    Pass *jarvis* (or set ``app.state.jarvis`` before the app starts) to share a facade; otherwise
+    one is made with the app and closed with it, and only that one: a lifespan never closes a
+    facade it did not make (a test client may start and stop the lifespan per test). With
     *run_projector*, background threads retry pending outbox events and repair what Redis
     missed (:mod:`jarvis.jobs.repair`) while it serves.
     """
@@ -34,12 +36,13 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from jarvis.facade import Jarvis
 
-        owned = jarvis is None
-        app.state.jarvis = jarvis or Jarvis.from_settings(settings, as_api=True)
-        if owned:
+        shared = jarvis or getattr(app.state, "jarvis", None)
+        made = None if shared is not None else Jarvis.from_settings(settings, as_api=True)
+        app.state.jarvis = shared or made
+        if made is not None:
             # load the model now (ONNX: under a second, no torch) so the first request does not
             # wait, and a store holding another kind of vectors stops the start (ConfigurationError)
-            app.state.jarvis.embedder
+            made.embedder
 
         from jarvis.jobs.repair import run_repairs
 
@@ -60,8 +63,10 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
             await app.state.redis_async.close()
             for worker in workers:
                 worker.join(timeout=10)
-            if owned:
-                app.state.jarvis.close()
+            if made is not None:
+                made.close()
+                if app.state.jarvis is made:
+                    del app.state.jarvis
 
     app = FastAPI(title="JARVIS Memory", version=__version__, lifespan=lifespan,
                   description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
@@ -72,6 +77,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     if jarvis is not None:
         app.state.jarvis = jarvis  # usable even by clients that skip the lifespan (ASGI test transports)
     errors.install(app)
+    openapi.install(app)
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=errors.COMMON_RESPONSES)

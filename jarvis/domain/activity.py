@@ -13,7 +13,8 @@ from jarvis.domain.turns import TurnsMixin, turn_context
 from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
-from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, parse
+from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, takes
+from jarvis.vocabulary import PUBLISHED_SEVERITIES, Channel, RelationshipType
 
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
@@ -83,11 +84,11 @@ def _json(value: dict | None) -> Jsonb | None:
 
 class ActivityMixin(TurnsMixin, OwnershipMixin):
     # -- conversations ---------------------------------------------------------------------
-    def append_message(self, **fields: Any) -> Written:
+    @takes(MessageIn)
+    def append_message(self, spec: MessageIn, /) -> Written:
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
         the session in Redis, and record that the user INTERACTED_WITH the agent. A user-bound
         caller writes only as its user, and only into a session that is not another user's."""
-        spec = parse(MessageIn, fields)
         spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
         self._refuse_foreign_session(spec.session_id)
         previous = self.previous_turns([spec.session_id]).get(spec.session_id)
@@ -103,7 +104,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
                                                 "context": context, "embedding": vector}).fetchone()
             events.append(Event("conversation", str(row["id"])))
             if spec.user_id and spec.agent_id:
-                events.append(self._edge(conn, "INTERACTED_WITH", "User", spec.user_id, "Agent", spec.agent_id))
+                events.append(self._edge(conn, RelationshipType.INTERACTED_WITH, "User", spec.user_id, "Agent", spec.agent_id))
             return jsonable(row), events
 
         written = self._write(work)
@@ -152,9 +153,9 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
             raise Forbidden("session_id", "is a session of another user")
 
     # -- collaborations ---------------------------------------------------------------------
-    def start_collaboration(self, **fields: Any) -> Written:
+    @takes(CollaborationIn)
+    def start_collaboration(self, spec: CollaborationIn, /) -> Written:
         """A collaboration row; the coordinator COLLABORATES_WITH each participant (counted)."""
-        spec = parse(CollaborationIn, fields)
         participants = sorted(set(spec.participant_agent_ids) - {spec.coordinator_agent_id})
         if not participants:
             raise InvalidInput("participant_agent_ids", "must name an agent other than the coordinator")
@@ -164,7 +165,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
                 raise InvalidInput("participant_agent_ids", "names an agent that does not exist")
             row = conn.execute(INSERT_COLLABORATION, {**spec.model_dump(), "participant_agent_ids": participants,
                                                       "workflow": Jsonb(spec.workflow)}).fetchone()
-            events = [self._edge(conn, "COLLABORATES_WITH", "Agent", spec.coordinator_agent_id, "Agent", other, bump=True)
+            events = [self._edge(conn, RelationshipType.COLLABORATES_WITH, "Agent", spec.coordinator_agent_id, "Agent", other, bump=True)
                       for other in participants]
             return jsonable(row), events
 
@@ -175,12 +176,12 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         return self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
 
     # -- events, metrics, improvements ---------------------------------------------------------
-    def log_event(self, **fields: Any) -> dict:
-        spec = parse(EventIn, fields)
+    @takes(EventIn)
+    def log_event(self, spec: EventIn, /) -> dict:
         row = jsonable(self._one(INSERT_EVENT, {**spec.model_dump(), "details": Jsonb(spec.details)}))
-        if spec.severity in ("warning", "error", "critical"):
+        if spec.severity in PUBLISHED_SEVERITIES:
             try:
-                self.stores.redis.publish("system_monitoring", row)
+                self.stores.redis.publish(Channel.system_monitoring, row)
             except StoreError:
                 pass
         return row
@@ -192,9 +193,9 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         return [jsonable(r) for r in self._all(LIST_EVENTS, {"severity": severity, "event_type": event_type,
                                                              "source": source, "limit": limit, "offset": offset})]
 
-    def record_metric(self, **fields: Any) -> dict:
+    @takes(MetricIn)
+    def record_metric(self, spec: MetricIn, /) -> dict:
         """A metric row in Postgres plus ``metrics:realtime:{type}:{source}`` (300 s) in Redis."""
-        spec = parse(MetricIn, fields)
         row = jsonable(self._one(INSERT_METRIC, {**spec.model_dump(), "metadata": Jsonb(spec.metadata)}))
         try:
             self.stores.redis.set_realtime_metric(spec.metric_type, spec.source, spec.value)
@@ -205,8 +206,8 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
     def realtime_metric(self, metric_type: str, source: str) -> dict | None:
         return self.stores.redis.get_realtime_metric(metric_type, source)
 
-    def log_improvement(self, **fields: Any) -> dict:
-        spec = parse(ImprovementIn, fields)
+    @takes(ImprovementIn)
+    def log_improvement(self, spec: ImprovementIn, /) -> dict:
         return jsonable(self._one(INSERT_IMPROVEMENT, {**spec.model_dump(), "before_state": _json(spec.before_state),
                                                        "after_state": _json(spec.after_state)}))
 

@@ -11,7 +11,8 @@ from jarvis.domain.base import Base, Written, as_uuid as _uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
-from jarvis.schemas import AgentIn, ModelIn, parse
+from jarvis.schemas import AgentIn, ModelIn, takes
+from jarvis.vocabulary import REPORTED_AGENT_STATUSES, AgentStatus, Channel, RelationshipType
 
 INSERT_AGENT = """
 INSERT INTO agents (name, type, status, capabilities, configuration, resources, port, performance_score, owner_user_id,
@@ -47,7 +48,7 @@ UPDATE_CONFIGURATION = (
     "UPDATE agents SET configuration = configuration || %s WHERE id = %s RETURNING *"
 )
 HEARTBEAT = "UPDATE agents SET last_heartbeat = CURRENT_TIMESTAMP, status = %s WHERE id = %s RETURNING *"
-TERMINATE = "UPDATE agents SET status = 'terminated', port = NULL WHERE id = %s RETURNING *"
+TERMINATE = "UPDATE agents SET status = %s, port = NULL WHERE id = %s RETURNING *"
 
 INSERT_MODEL = """
 INSERT INTO models (name, type, provider, size_mb, parameters, path) VALUES
@@ -59,11 +60,11 @@ RECORD_MODEL_USE = (
 
 
 class AgentsMixin(Base):
-    def register_agent(self, **fields: Any) -> Written:
+    @takes(AgentIn)
+    def register_agent(self, spec: AgentIn, /) -> Written:
         """Register an agent with its capabilities: Agent node, Capability nodes, HAS_CAPABILITY
         edges and one ``agent_capabilities`` point per capability (embedded from its description).
         A user-bound caller's agent is owned by its user (Forbidden if it names another owner)."""
-        spec = parse(AgentIn, fields)
         spec = spec.model_copy(update={"owner_user_id": self._own_user(spec.owner_user_id, field="owner_user_id")})
         texts = [cap.description or cap.name for cap in spec.capabilities]
         vectors = self.embedder.embed_many(texts, field="capabilities") if texts else []
@@ -82,7 +83,7 @@ class AgentsMixin(Base):
                     cap.avg_execution_time, vector,
                 )).fetchone()
                 events += [Event("capability", cap.name), Event("agent_capability", str(point["id"])),
-                           self._edge(conn, "HAS_CAPABILITY", "Agent", agent["id"], "Capability", cap.name)]
+                           self._edge(conn, RelationshipType.HAS_CAPABILITY, "Agent", agent["id"], "Capability", cap.name)]
             return jsonable(agent), events
 
         written = self._write(work)
@@ -119,12 +120,12 @@ class AgentsMixin(Base):
         check_json(configuration, field="configuration")
         return self._agent_update(UPDATE_CONFIGURATION, (Jsonb(configuration), agent_id), agent_id)
 
-    def heartbeat(self, agent_id: Any, *, status: str = "active", current_task: str | None = None,
+    def heartbeat(self, agent_id: Any, *, status: str = AgentStatus.active, current_task: str | None = None,
                   resource_usage: dict | None = None) -> Written:
         """Record a heartbeat: ``last_heartbeat`` in Postgres, ``agent:status:{id}`` (30 s) in Redis."""
         agent_id = _uuid(agent_id, "agent_id")
-        if status not in ("active", "inactive", "error", "updating"):
-            raise InvalidInput("status", "must be one of active, inactive, error, updating")
+        if status not in REPORTED_AGENT_STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(REPORTED_AGENT_STATUSES)}")
         if resource_usage is not None:
             check_json(resource_usage, field="resource_usage")
         written = self._agent_update(HEARTBEAT, (status, agent_id), agent_id)
@@ -134,7 +135,7 @@ class AgentsMixin(Base):
 
     def terminate_agent(self, agent_id: Any) -> Written:
         agent_id = _uuid(agent_id, "agent_id")
-        written = self._agent_update(TERMINATE, (agent_id,), agent_id)
+        written = self._agent_update(TERMINATE, (AgentStatus.terminated, agent_id), agent_id)
         self._after_commit(written, lambda redis: redis.forget_agent_status(str(agent_id)))  # else its TTL ends it
         return written
 
@@ -151,14 +152,14 @@ class AgentsMixin(Base):
         """False if Redis missed it (the cache is optional; PostgreSQL has the truth)."""
         try:
             self.stores.redis.set_agent_status(str(agent_id), status=status, **extra)
-            self.stores.redis.publish("status_update", {"agent_id": str(agent_id), "status": status})
+            self.stores.redis.publish(Channel.status_update, {"agent_id": str(agent_id), "status": status})
         except Exception:  # noqa: BLE001 - the cache is optional; Postgres has the truth
             return False
         return True
 
     # -- models ------------------------------------------------------------------------------
-    def register_model(self, **fields: Any) -> Written:
-        spec = parse(ModelIn, fields)
+    @takes(ModelIn)
+    def register_model(self, spec: ModelIn, /) -> Written:
 
         def work(conn):
             row = conn.execute(INSERT_MODEL, {**spec.model_dump(), "parameters": Jsonb(spec.parameters)}).fetchone()
@@ -182,4 +183,4 @@ class AgentsMixin(Base):
     def assign_model(self, agent_id: Any, model_id: Any) -> Written:
         """``(Agent)-[:USES_MODEL]->(Model)``."""
         agent_id, model_id = _uuid(agent_id, "agent_id"), _uuid(model_id, "model_id")
-        return self._link("USES_MODEL", ("Agent", "agents", agent_id, "agent_id"), ("Model", "models", model_id, "model_id"))
+        return self._link(RelationshipType.USES_MODEL, ("Agent", "agents", agent_id, "agent_id"), ("Model", "models", model_id, "model_id"))

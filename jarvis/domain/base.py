@@ -26,6 +26,7 @@ from jarvis.projection.applier import Applied, Ticket
 from jarvis.projection.projector import Projector
 from jarvis.principal import Principal, current, own_user, scope_for
 from jarvis.projection.entities import EDGE_ENTITY, edge_key
+from jarvis.vocabulary import RelationshipType
 
 T = TypeVar("T")
 
@@ -174,16 +175,18 @@ class Base:
 
     # -- graph edges (rows in Postgres, relationships in Neo4j) ---------------------------------
     @staticmethod
-    def _edge(conn: psycopg.Connection, rel: str, src_label: str, src: Any, dst_label: str, dst: Any,
-              properties: dict | None = None, *, bump: bool = False) -> Event:
-        args = (rel, src_label, str(src), dst_label, str(dst))
+    def _edge(conn: psycopg.Connection, rel: RelationshipType | str, src_label: str, src: Any, dst_label: str,
+              dst: Any, properties: dict | None = None, *, bump: bool = False) -> Event:
+        """Record one relationship as a ``graph_edges`` row; *rel* must be a :class:`RelationshipType`
+        (ValueError otherwise: a programming error, never input)."""
+        args = (RelationshipType(rel).value, src_label, str(src), dst_label, str(dst))
         if bump:
             conn.execute(BUMP_EDGE, args)
         else:
             conn.execute(UPSERT_EDGE, (*args, json.dumps(properties or {})))
         return Event(EDGE_ENTITY, edge_key(*args))
 
-    def _link(self, rel: str, src: tuple[str, str, Any, str], dst: tuple[str, str, Any, str], *,
+    def _link(self, rel: RelationshipType, src: tuple[str, str, Any, str], dst: tuple[str, str, Any, str], *,
               properties: dict | None = None, bump: bool = False) -> Written:
         """Add one relationship between two existing entities, each given as (label, table, id, field)."""
         def work(conn):
@@ -191,7 +194,7 @@ class Base:
                 if conn.execute(EXISTS[table], (key,)).fetchone() is None:
                     raise InvalidInput(field, f"{label.lower()} {key} does not exist")
             event = self._edge(conn, rel, src[0], src[2], dst[0], dst[2], properties, bump=bump)
-            return {"relationship": rel, "from": str(src[2]), "to": str(dst[2])}, [event]
+            return {"relationship": RelationshipType(rel).value, "from": str(src[2]), "to": str(dst[2])}, [event]
 
         return self._write(work)
 

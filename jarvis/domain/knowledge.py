@@ -15,7 +15,8 @@ from psycopg.types.json import Jsonb
 from jarvis.domain.base import Base, Written, as_uuid, jsonable
 from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
-from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse, parse_each
+from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse_each, takes
+from jarvis.vocabulary import RelationshipType
 
 # The id is made here, not by the database, so the outbox event can be queued behind the
 # insert without waiting for its answer: both travel in one round trip. The row comes back
@@ -63,10 +64,10 @@ RETURNING *
 
 
 class KnowledgeMixin(Base):
-    def add_knowledge(self, *, wait: bool | None = None, **fields: Any) -> Written:
+    @takes(KnowledgeIn)
+    def add_knowledge(self, spec: KnowledgeIn, /, *, wait: bool | None = None) -> Written:
         """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document; *wait* as in
         :meth:`_write`."""
-        spec = parse(KnowledgeIn, fields)
         vector = self._embed(spec.content, field="content")
 
         def work(conn):
@@ -75,9 +76,9 @@ class KnowledgeMixin(Base):
             inserted = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "id": key, "embedding": vector})
             events.append(Event("knowledge", str(key)))
             if spec.supersedes is not None:  # after the insert: an edge needs both its endpoints' rows
-                events.append(self._edge(conn, "SUPERSEDES", "Knowledge", key, "Knowledge", spec.supersedes))
+                events.append(self._edge(conn, RelationshipType.SUPERSEDES, "Knowledge", key, "Knowledge", spec.supersedes))
             if spec.agent_id:
-                events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
+                events.append(self._edge(conn, RelationshipType.GENERATED_BY, "Knowledge", key, "Agent", spec.agent_id))
             return lambda: jsonable(inserted.fetchone()), events  # read once the outbox insert is answered
 
         return self._write(work, wait=wait)
@@ -135,7 +136,7 @@ class KnowledgeMixin(Base):
             events = [*closed, *(Event("knowledge", key) for key in ids)]
             for spec, key in zip(specs, ids):
                 if spec.agent_id:
-                    events.append(self._edge(conn, "GENERATED_BY", "Knowledge", key, "Agent", spec.agent_id))
+                    events.append(self._edge(conn, RelationshipType.GENERATED_BY, "Knowledge", key, "Agent", spec.agent_id))
             return {"ids": ids, "count": len(ids)}, events
 
         return self._write(work, wait=wait)
@@ -171,12 +172,12 @@ class KnowledgeMixin(Base):
         a, b = as_uuid(knowledge_id, "knowledge_id"), as_uuid(related_id, "related_id")
         if a == b:
             raise InvalidInput("related_id", "must differ from knowledge_id")
-        return self._link("RELATED_TO", ("Knowledge", "knowledge", a, "knowledge_id"), ("Knowledge", "knowledge", b, "related_id"))
+        return self._link(RelationshipType.RELATED_TO, ("Knowledge", "knowledge", a, "knowledge_id"), ("Knowledge", "knowledge", b, "related_id"))
 
     def use_knowledge(self, knowledge_id: Any, task_id: Any) -> Written:
         """``(Knowledge)-[:USED_IN]->(Task)``."""
         k, t = as_uuid(knowledge_id, "knowledge_id"), as_uuid(task_id, "task_id")
-        return self._link("USED_IN", ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id"))
+        return self._link(RelationshipType.USED_IN, ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id"))
 
     def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50,
                            as_of: datetime | None = None) -> list[dict]:
@@ -194,8 +195,8 @@ class KnowledgeMixin(Base):
         return self.stores.get("neo4j").run_named("knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit,
                                                   as_of=at)
 
-    def add_code_snippet(self, **fields: Any) -> Written:
-        spec = parse(CodeSnippetIn, fields)
+    @takes(CodeSnippetIn)
+    def add_code_snippet(self, spec: CodeSnippetIn, /) -> Written:
         vector = self._embed(f"{spec.purpose}\n{spec.content}" if spec.purpose else spec.content, field="content")
 
         def work(conn):
@@ -204,8 +205,8 @@ class KnowledgeMixin(Base):
 
         return self._write(work)
 
-    def add_task_pattern(self, **fields: Any) -> Written:
-        spec = parse(TaskPatternIn, fields)
+    @takes(TaskPatternIn)
+    def add_task_pattern(self, spec: TaskPatternIn, /) -> Written:
         vector = self._embed(spec.description, field="description")
 
         def work(conn):
@@ -217,8 +218,8 @@ class KnowledgeMixin(Base):
 
         return self._write(work)
 
-    def upsert_user(self, **fields: Any) -> Written:
-        spec = parse(UserIn, fields)
+    @takes(UserIn)
+    def upsert_user(self, spec: UserIn, /) -> Written:
         self._own_user(spec.id, field="id")  # a user-bound caller writes only its own user
 
         def work(conn):
@@ -227,9 +228,9 @@ class KnowledgeMixin(Base):
 
         return self._write(work)
 
-    def add_user_preference(self, **fields: Any) -> Written:
+    @takes(UserPreferenceIn)
+    def add_user_preference(self, spec: UserPreferenceIn, /) -> Written:
         """A preference point in ``user_preferences`` (euclidean), embedded from its description."""
-        spec = parse(UserPreferenceIn, fields)
         self._own_user(spec.user_id, field="user_id")
         vector = self._embed(spec.description, field="description")
 
@@ -243,7 +244,7 @@ class KnowledgeMixin(Base):
     def user_prefers(self, user_id: str, agent_id: Any) -> Written:
         """``(User)-[:PREFERS]->(Agent)``."""
         self._own_user(user_id, field="user_id")
-        return self._link("PREFERS", ("User", "users", user_id, "user_id"),
+        return self._link(RelationshipType.PREFERS, ("User", "users", user_id, "user_id"),
                           ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"))
 
 

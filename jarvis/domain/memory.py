@@ -17,7 +17,8 @@ from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.memory_cipher import MemoryCipher
 from jarvis.outbox import Event
 from jarvis.projection.entities import MEMORY_ENTITY
-from jarvis.schemas import MemoryIn, parse
+from jarvis.schemas import MemoryIn, takes
+from jarvis.vocabulary import MemoryType
 
 UPSERT_MEMORY = """
 INSERT INTO agent_memory (agent_id, memory_type, key, value, value_encrypted, embedding, importance, expires_at)
@@ -61,7 +62,7 @@ RECALL_WEIGHTS = {"relevance": 1.0, "recency": 0.25, "importance": 0.25}
 RECALL_HALF_LIFE_HOURS = 7 * 24.0
 #: Memories considered per recall, at least: the nearest by meaning, then re-ranked.
 RECALL_CANDIDATES = 50
-MEMORY_TYPES = ("core", "recall", "archival", "working")
+MEMORY_TYPES = tuple(MemoryType)
 
 
 def memory_key(agent_id: Any, memory_type: str, key: str) -> str:
@@ -69,10 +70,10 @@ def memory_key(agent_id: Any, memory_type: str, key: str) -> str:
 
 
 class MemoryMixin(OwnershipMixin):
-    def put_memory(self, **fields: Any) -> Written:
+    @takes(MemoryIn)
+    def put_memory(self, spec: MemoryIn, /) -> Written:
         """Create or replace one memory (embedded once, here) and invalidate its cached copy.
         A user-bound caller writes only the memory of an agent its user owns."""
-        spec = parse(MemoryIn, fields)
         self._require_own_agent(spec.agent_id)
         vector = self._embed(spec.value, field="value")
         stored, sealed = self.memory_cipher.seal(spec.value, agent_id=spec.agent_id, memory_type=spec.memory_type,

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from functools import cache
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from jarvis.domain.hybrid import ALPHA, BM25_B, BM25_K1, COUNT_CAP, Mode, statem
 from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.principal import carried
-from jarvis.schemas import SearchIn, parse
+from jarvis.schemas import SearchIn, takes
 from jarvis.search_filters import Filterable, SearchFilter
 
 #: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
@@ -106,14 +105,14 @@ def _scope_pool() -> ThreadPoolExecutor:
 
 
 class SearchMixin(Base):
-    def search(self, **fields: Any) -> dict:
+    @takes(SearchIn)
+    def search(self, spec: SearchIn, /) -> dict:
         """Search *query* (or a *vector*) in *scopes*; hits merged best first with their rows, and
         ``degraded``. See the module's docstring for ``mode`` and the filters.
 
         Each hit has ``score`` (hybrid: the fused score, 0 to 1; vector: cosine; keyword: BM25)
         and, where known, ``vector_score`` (cosine) and ``keyword_score`` (BM25).
         Raises InvalidInput naming the field."""
-        spec = parse(SearchIn, fields)
         if "memory" in spec.scopes and spec.agent_id is None:
             raise InvalidInput("agent_id", "is required to search the memory scope")
         if spec.mode == "keyword" and spec.query is None:

@@ -21,7 +21,9 @@ from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, LeaseLost, NotFound, StoreError
 from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
-from jarvis.schemas import TaskIn, parse
+from jarvis.schemas import TaskIn, takes
+from jarvis.shapes import Dequeued
+from jarvis.vocabulary import Channel, RelationshipType
 from jarvis.stores.redis_queue import Delivery
 
 INSERT_TASK = """
@@ -92,12 +94,18 @@ class Lease:
     def task_id(self) -> str:
         return self.delivery.task_id
 
+    def out(self) -> Dequeued:
+        """What a worker is answered (REST and MCP): the task and the lease it hands back."""
+        return {"task": self.task, "lease": {"task_id": self.task_id, "queue": self.delivery.queue,  # type: ignore[typeddict-item]
+                                             "token": self.delivery.token, "agent_id": self.agent_id,
+                                             "lock_holder": self.lock_holder}}
+
 
 class TasksMixin(OwnershipMixin):
-    def create_task(self, **fields: Any) -> Written:
+    @takes(TaskIn)
+    def create_task(self, spec: TaskIn, /) -> Written:
         """Create a pending task (with DEPENDS_ON, REQUESTED_BY, ASSIGNED_TO) and queue it by priority.
         A user-bound caller's task is requested by its user (Forbidden if it names another)."""
-        spec = parse(TaskIn, fields)
         spec = spec.model_copy(update={"requested_by": self._own_user(spec.requested_by, field="requested_by")})
         depends_on = sorted(set(spec.depends_on))
 
@@ -113,11 +121,11 @@ class TasksMixin(OwnershipMixin):
             }).fetchone()
             events.append(Event("task", str(task["id"])))
             for dependency in depends_on:
-                events.append(self._edge(conn, "DEPENDS_ON", "Task", task["id"], "Task", dependency))
+                events.append(self._edge(conn, RelationshipType.DEPENDS_ON, "Task", task["id"], "Task", dependency))
             if spec.requested_by:
-                events.append(self._edge(conn, "REQUESTED_BY", "Task", task["id"], "User", spec.requested_by))
+                events.append(self._edge(conn, RelationshipType.REQUESTED_BY, "Task", task["id"], "User", spec.requested_by))
             if spec.agent_id:
-                events.append(self._edge(conn, "ASSIGNED_TO", "Task", task["id"], "Agent", spec.agent_id))
+                events.append(self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task["id"], "Agent", spec.agent_id))
             return jsonable(task), events
 
         written = self._write(work)
@@ -171,7 +179,7 @@ class TasksMixin(OwnershipMixin):
                     return {}, [Event("task", delivery.task_id)] if exhausted else []
                 events = [Event("task", delivery.task_id)]
                 if agent:
-                    events.append(self._edge(conn, "ASSIGNED_TO", "Task", delivery.task_id, "Agent", agent))
+                    events.append(self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", delivery.task_id, "Agent", agent))
                 return jsonable(row), events
 
             claimed = self._write(claim)
@@ -218,7 +226,7 @@ class TasksMixin(OwnershipMixin):
             events = [Event("task", lease.task_id)]
             learner = agent or row["agent_id"]
             if learner:
-                events.append(self._edge(conn, "LEARNED_FROM", "Agent", learner, "Task", lease.task_id))
+                events.append(self._edge(conn, RelationshipType.LEARNED_FROM, "Agent", learner, "Task", lease.task_id))
             return jsonable(row), events
 
         try:
@@ -277,17 +285,17 @@ class TasksMixin(OwnershipMixin):
             if row is None:
                 raise NotFound(f"task {task_id} does not exist")
             return jsonable(row), [Event("task", str(task_id)),
-                                   self._edge(conn, "ASSIGNED_TO", "Task", task_id, "Agent", agent_id)]
+                                   self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task_id, "Agent", agent_id)]
 
         written = self._write(work)
         self._after_commit(written, lambda redis: redis.publish(
-            "task_assignment", {"task_id": str(task_id), "agent_id": str(agent_id)}))
+            Channel.task_assignment, {"task_id": str(task_id), "agent_id": str(agent_id)}))
         return written
 
     def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:
         """``(Task)-[:PRODUCES]->(Knowledge)``."""
         task_id, knowledge_id = as_uuid(task_id, "task_id"), as_uuid(knowledge_id, "knowledge_id")
-        return self._link("PRODUCES", ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
+        return self._link(RelationshipType.PRODUCES, ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
 
     def queue_depths(self) -> dict[str, int]:
         return self.stores.redis.queues.depths()

@@ -14,7 +14,7 @@ subscribed to a resource (``resources/subscribe``, or ``subscriptions/listen`` o
 2026-07-28 protocol) gets ``notifications/resources/updated`` with its URI. Memory, history
 and knowledge writes publish no event, so those resources are not notified: read them again.
 Reads run under the caller's key, as every tool does (a user-bound key sees its own
-sessions only).
+sessions only). What each resource's JSON holds: :data:`jarvis.shapes.mcp.MCP_RESOURCES`.
 """
 
 from __future__ import annotations
@@ -36,22 +36,23 @@ from jarvis.config import Settings
 from jarvis.domain.base import jsonable
 from jarvis.mcp_server.access import Access, ToolFailure
 from jarvis.stores.redis_keys import CHANNELS
+from jarvis.vocabulary import Channel, MemoryType, Severity
 
 logger = logging.getLogger("jarvis.mcp")
 
 CORE_MEMORY = """
 SELECT agent_id, memory_type, key, value, value_encrypted, importance, access_count, updated_at FROM agent_memory
-WHERE agent_id = %(agent_id)s AND memory_type = 'core' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+WHERE agent_id = %(agent_id)s AND memory_type = %(memory_type)s AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
 ORDER BY importance DESC, key LIMIT %(limit)s
 """
 #: A session's latest messages (the history resource shows them oldest first); RLS applies.
 RECENT_HISTORY = """
-SELECT id, session_id, user_id, message_type, role, content, agent_id, task_id, metadata, created_at
+SELECT id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, created_at
 FROM conversations WHERE session_id = %(session_id)s AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s
 """
 JSON = "application/json"
-SEVERITIES = ("debug", "info", "warning", "error", "critical")
+SEVERITIES = tuple(severity.value for severity in Severity)
 
 
 def _text(value: Any) -> str:
@@ -80,7 +81,7 @@ def register(server: MCPServer, access: Access) -> None:
     @server.resource("jarvis://agents/{agent_id}/core-memory", mime_type=JSON)
     async def core_memory(agent_id: str, ctx: Context) -> str:
         """An agent's core memory: the facts it should always have in mind, most important first."""
-        params = {"agent_id": str(_uuid(agent_id, "agent_id")), "limit": 200}
+        params = {"agent_id": str(_uuid(agent_id, "agent_id")), "memory_type": MemoryType.core, "limit": 200}
         # values encrypted at rest are opened here, as every other memory read opens them
         return await read(ctx, lambda: [jsonable(jarvis.memory_cipher.reveal(dict(row)))
                                         for row in jarvis._all(CORE_MEMORY, params)])
@@ -115,12 +116,12 @@ def uris_for(channel: str, data: dict) -> list[str]:
     """The resources a live event changes (the same events the live WebSocket streams)."""
     if not isinstance(data, dict):
         return []
-    if channel == "status_update" and data.get("agent_id"):
+    if channel == Channel.status_update and data.get("agent_id"):
         return [f"jarvis://agents/{data['agent_id']}"]
-    if channel == "task_assignment":
+    if channel == Channel.task_assignment:
         return [f"jarvis://tasks/{data['task_id']}"] * bool(data.get("task_id")) + \
                [f"jarvis://agents/{data['agent_id']}"] * bool(data.get("agent_id"))
-    if channel == "system_monitoring":
+    if channel == Channel.system_monitoring:
         return ["jarvis://events/any"] + [f"jarvis://events/{data['severity']}"] * (data.get("severity") in SEVERITIES)
     return []
 

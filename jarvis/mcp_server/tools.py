@@ -10,22 +10,23 @@ API enforces, and the facade validates again before anything is written. Reads n
 # No `from __future__ import annotations`: the SDK reads these signatures to build each tool's schema.
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from jarvis.api.routes.health import report_of
 from jarvis.api.routes.tasks import LeaseIn
 from jarvis.domain.tasks import Lease
 from jarvis.mcp_server.access import Access, user_for
-from jarvis.schemas import Identifier, JsonObject, Name, Text, Unit
+from jarvis.schemas import Identifier, JsonObject, Name, Priority, Text, Unit
+from jarvis.shapes import (BestAgents, HealthReport, KnowledgeWritten, MemoryDeleted, MemoryWritten, MessageWritten,
+                           Queued, Received, Recalled, Relationship, SearchResults, TaskCreated, TaskWritten, Traversed,
+                           WorkOrNone)
 from jarvis.stores.redis_queue import Delivery
-
-Row = dict[str, Any]
-MemoryType = Literal["core", "recall", "archival", "working"]
-Scope = Literal["knowledge", "conversations", "code", "capabilities", "task_patterns", "preferences", "memory"]
+from jarvis.vocabulary import DEFAULT_SCOPES, MemoryType, MessageRole, MessageType, SearchScope, TaskType
 AgentId = Annotated[UUID, Field(description="The agent's id (a UUID)")]
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -46,8 +47,8 @@ def register(server: MCPServer, access: Access) -> None:
     async def remember(ctx: Context, agent_id: AgentId, key: Name, value: Text,
                        memory_type: Annotated[MemoryType, Field(description=(
                            "core: always-relevant facts; recall: things to find by meaning later; archival: "
-                           "long-term records; working: scratch that expires after an hour"))] = "recall",
-                       importance: Unit = 0.5, expires_at: datetime | None = None) -> Row:
+                           "long-term records; working: scratch that expires after an hour"))] = MemoryType.recall,
+                       importance: Unit = 0.5, expires_at: datetime | None = None) -> MemoryWritten:
         """Store (or replace) one memory of an agent under a key. It is embedded once, so `recall` finds
         it later by meaning, not only by its words."""
         caller = access.caller(ctx, "write")
@@ -55,11 +56,11 @@ def register(server: MCPServer, access: Access) -> None:
                                 value=value, importance=importance, expires_at=expires_at)
 
     @server.tool(annotations=WRITES)
-    async def remember_message(ctx: Context, session_id: Identifier, role: Literal["user", "assistant", "system"],
+    async def remember_message(ctx: Context, session_id: Identifier, role: MessageRole,
                                content: Text, user_id: Identifier | None = None, agent_id: UUID | None = None,
                                task_id: UUID | None = None,
-                               message_type: Literal["voice", "text", "system"] = "text",
-                               metadata: JsonObject | None = None) -> Row:
+                               message_type: MessageType = MessageType.text,
+                               metadata: JsonObject | None = None) -> MessageWritten:
         """Append one message to a conversation (a session's history). A key bound to a user writes only
         as that user; `search` with the conversations scope finds the message by meaning."""
         caller = access.caller(ctx, "write")
@@ -69,7 +70,7 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=READ_ONLY)
     async def recall(ctx: Context, agent_id: AgentId, query: Text,
-                     limit: Annotated[int, Field(ge=1, le=100)] = 5, memory_type: MemoryType | None = None) -> Row:
+                     limit: Annotated[int, Field(ge=1, le=100)] = 5, memory_type: MemoryType | None = None) -> Recalled:
         """An agent's memories closest in meaning to `query` (best first, each with its score)."""
         caller = access.caller(ctx, "read")
         found = await access.run(caller, jarvis.recall, agent_id, query, limit=limit, memory_type=memory_type)
@@ -77,11 +78,11 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=READ_ONLY)
     async def search(ctx: Context, query: Text,
-                     scopes: Annotated[list[Scope], Field(min_length=1, description=(
-                         "where to look; the memory scope needs agent_id"))] = ["knowledge", "conversations", "code"],
+                     scopes: Annotated[list[SearchScope], Field(min_length=1, description=(
+                         "where to look; the memory scope needs agent_id"))] = list(DEFAULT_SCOPES),
                      limit: Annotated[int, Field(ge=1, le=100)] = 10, agent_id: UUID | None = None,
                      user_id: Annotated[Identifier | None, Field(description=(
-                         "only this user's conversations and preferences"))] = None) -> Row:
+                         "only this user's conversations and preferences"))] = None) -> SearchResults:
         """Semantic search across scopes (knowledge, conversations, code snippets, agent capabilities, task
         patterns, user preferences, an agent's memory): hits merged best first, each with its scope,
         score and row; `degraded` lists stores that were down (answered from PostgreSQL instead)."""
@@ -90,7 +91,7 @@ def register(server: MCPServer, access: Access) -> None:
                                 agent_id=agent_id, user_id=user_for(caller, user_id))
 
     @server.tool(annotations=DELETES)
-    async def forget(ctx: Context, agent_id: AgentId, memory_type: MemoryType, key: Name) -> Row:
+    async def forget(ctx: Context, agent_id: AgentId, memory_type: MemoryType, key: Name) -> MemoryDeleted:
         """Delete one memory of an agent (from every store that holds it)."""
         caller = access.caller(ctx, "write")
         return await access.run(caller, jarvis.delete_memory, agent_id, memory_type, key)
@@ -98,21 +99,21 @@ def register(server: MCPServer, access: Access) -> None:
     @server.tool(annotations=WRITES)
     async def add_knowledge(ctx: Context, topic: Name, content: Text, source: Name | None = None,
                             category: Name | None = None, confidence: Unit = 1.0,
-                            agent_id: UUID | None = None) -> Row:
+                            agent_id: UUID | None = None) -> KnowledgeWritten:
         """Add one piece of knowledge about a topic to the knowledge base and the knowledge graph."""
         caller = access.caller(ctx, "write")
         return await access.run(caller, jarvis.add_knowledge, topic=topic, content=content, source=source,
                                 category=category, confidence=confidence, agent_id=agent_id)
 
     @server.tool(annotations=WRITES)
-    async def relate_knowledge(ctx: Context, knowledge_id: UUID, related_id: UUID) -> Row:
+    async def relate_knowledge(ctx: Context, knowledge_id: UUID, related_id: UUID) -> Relationship:
         """Link two pieces of knowledge (RELATED_TO in the graph), so traversals go from one to the other."""
         caller = access.caller(ctx, "write")
         return await access.run(caller, jarvis.relate_knowledge, knowledge_id, related_id)
 
     @server.tool(annotations=READ_ONLY)
     async def traverse_knowledge(ctx: Context, topic: Name, max_hops: Annotated[int, Field(ge=1, le=3)] = 3,
-                                 limit: Annotated[int, Field(ge=1, le=500)] = 50) -> Row:
+                                 limit: Annotated[int, Field(ge=1, le=500)] = 50) -> Traversed:
         """Knowledge reachable from a topic through related knowledge, up to `max_hops` links away."""
         caller = access.caller(ctx, "read")
         found = await access.run(caller, jarvis.traverse_knowledge, topic, max_hops=max_hops, limit=limit)
@@ -120,19 +121,19 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=READ_ONLY)
     async def best_agent(ctx: Context, task_description: Text, capability: Name | None = None,
-                         limit: Annotated[int, Field(ge=1, le=50)] = 3) -> Row:
+                         limit: Annotated[int, Field(ge=1, le=50)] = 3) -> BestAgents:
         """The active agents best suited to a task described in any words, ranked by their capabilities'
         meaning, success rate and performance."""
         caller = access.caller(ctx, "read")
         return await access.run(caller, jarvis.best_agent, task_description, capability=capability, limit=limit)
 
     @server.tool(annotations=WRITES)
-    async def create_task(ctx: Context, name: Name, type: Literal["voice", "chat", "autonomous", "scheduled"],
-                          description: Text | None = None, priority: Annotated[int, Field(ge=1, le=10)] = 5,
+    async def create_task(ctx: Context, name: Name, type: TaskType,
+                          description: Text | None = None, priority: Priority = 5,
                           input_data: JsonObject | None = None, parent_task_id: UUID | None = None,
                           depends_on: Annotated[list[UUID], Field(max_length=100)] | None = None,
                           requested_by: Identifier | None = None, agent_id: UUID | None = None,
-                          max_attempts: Annotated[int, Field(ge=1, le=20)] = 3) -> Row:
+                          max_attempts: Annotated[int, Field(ge=1, le=20)] = 3) -> TaskCreated:
         """Create a task and queue it by priority (10 highest) for a worker to `dequeue_task`."""
         caller = access.caller(ctx, "write")
         return await access.run(caller, jarvis.create_task, name=name, type=type, description=description,
@@ -144,22 +145,18 @@ def register(server: MCPServer, access: Access) -> None:
     @server.tool(annotations=WRITES)
     async def dequeue_task(ctx: Context, worker: Name,
                            visibility_timeout: Annotated[float, Field(ge=0.1, le=3600)] = 30.0,
-                           agent_id: UUID | None = None) -> Row:
+                           agent_id: UUID | None = None) -> WorkOrNone:
         """Take the next task by priority, with a lease: finish it with `complete_task` or `fail_task`
         (passing the lease) before `visibility_timeout` seconds, or it is delivered again.
         `task` is null when every queue is empty."""
         caller = access.caller(ctx, "write")
         lease = await access.run(caller, jarvis.dequeue_task, worker=worker, visibility_timeout=visibility_timeout,
                                  agent_id=agent_id)
-        if lease is None:
-            return {"task": None, "lease": None}
-        return {"task": lease.task, "lease": {"task_id": lease.task_id, "queue": lease.delivery.queue,
-                                              "token": lease.delivery.token, "agent_id": lease.agent_id,
-                                              "lock_holder": lease.lock_holder}}
+        return {"task": None, "lease": None} if lease is None else lease.out()
 
     @server.tool(annotations=WRITES)
     async def complete_task(ctx: Context, lease: LeaseIn, output: JsonObject | None = None,
-                            execution_time_ms: Annotated[int, Field(ge=0, le=2_000_000_000)] | None = None) -> Row:
+                            execution_time_ms: Annotated[int, Field(ge=0, le=2_000_000_000)] | None = None) -> TaskWritten:
         """Finish a dequeued task with its output. Only the current lease can: a lease that expired
         meanwhile gets a `lease_lost` error."""
         caller = access.caller(ctx, "write")
@@ -168,13 +165,13 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=WRITES)
     async def fail_task(ctx: Context, lease: LeaseIn, error: JsonObject,
-                        retry_delay: Annotated[float, Field(ge=0, le=86400)] = 5.0) -> Row:
+                        retry_delay: Annotated[float, Field(ge=0, le=86400)] = 5.0) -> TaskWritten:
         """Report a dequeued task as failed; it is retried after a growing delay until its attempts run out."""
         caller = access.caller(ctx, "write")
         return await access.run(caller, jarvis.fail_task, _lease(lease), error=error, retry_delay=retry_delay)
 
     @server.tool(annotations=WRITES)
-    async def send_agent_message(ctx: Context, from_agent: UUID, to_agent: UUID, message: JsonObject) -> Row:
+    async def send_agent_message(ctx: Context, from_agent: UUID, to_agent: UUID, message: JsonObject) -> Queued:
         """Send a message from one agent to another (kept 300 s; also published live)."""
         caller = access.caller(ctx, "write")
         await access.run(caller, jarvis.send_message, from_agent, to_agent, message)
@@ -182,17 +179,14 @@ def register(server: MCPServer, access: Access) -> None:
 
     @server.tool(annotations=WRITES)
     async def receive_agent_messages(ctx: Context, from_agent: UUID, to_agent: UUID,
-                                     limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> Row:
+                                     limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> Received:
         """The messages one agent sent another, oldest first; received messages are removed."""
         caller = access.caller(ctx, "write")
         return {"messages": await access.run(caller, jarvis.receive_messages, from_agent, to_agent, limit=limit)}
 
     @server.tool(annotations=READ_ONLY)
-    async def store_health(ctx: Context) -> Row:
+    async def store_health(ctx: Context) -> HealthReport:
         """Each store's health (up, version, round trip): PostgreSQL down means writes fail; any other
         store down means searches answer from PostgreSQL and writes catch up later."""
         caller = access.caller(ctx, "read")
-        report = await access.run(caller, jarvis.health)
-        down = [health.store for health in report if not health.up]
-        return {"status": "down" if "postgres" in down else ("degraded" if down else "ok"), "degraded": down,
-                "stores": [health.as_dict() for health in report]}
+        return report_of(await access.run(caller, jarvis.health))

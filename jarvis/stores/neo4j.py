@@ -12,6 +12,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionE
 from jarvis.config import Settings
 from jarvis.paths import cypher, cypher_statements
 from jarvis.stores.base import Health, measure, translate_errors
+from jarvis.vocabulary import RelationshipType
 
 STORE = "neo4j"
 #: The driver's "cannot reach the server" errors; any other error of the server is a refusal.
@@ -22,10 +23,7 @@ REFUSED: tuple[type[BaseException], ...] = (Neo4jError,)
 NODE_KEYS: dict[str, str] = {
     "Agent": "id", "Task": "id", "User": "id", "Model": "id", "Knowledge": "id", "Capability": "name",
 }
-RELATIONSHIPS = (
-    "ASSIGNED_TO", "REQUESTED_BY", "DEPENDS_ON", "PRODUCES", "HAS_CAPABILITY", "USES_MODEL",
-    "COLLABORATES_WITH", "LEARNED_FROM", "PREFERS", "INTERACTED_WITH", "RELATED_TO", "GENERATED_BY", "USED_IN", "SUPERSEDES",
-)
+RELATIONSHIPS = tuple(rel.value for rel in RelationshipType)
 
 
 # Cypher cannot take a label or relationship type as a parameter, so there is one query per
@@ -47,6 +45,7 @@ def _delete_nodes(label: str) -> str:
 
 
 def _upsert_edges(rel: str, src: str, dst: str) -> str:
+    rel = RelationshipType(rel).value  # formatted into the query: only a known type gets there
     # MATCH, never MERGE, the endpoints: an edge must not create a bare "ghost" node that no
     # PostgreSQL row stands behind. The count tells the caller whether both endpoints were there.
     return (
@@ -61,6 +60,7 @@ class EndpointMissing(Exception):
 
 
 def _delete_edges(rel: str, src: str, dst: str) -> str:
+    rel = RelationshipType(rel).value
     return (
         f"UNWIND $rows AS row MATCH (a:{src} {{{NODE_KEYS[src]}: row.src}})-[r:{rel}]->"
         f"(b:{dst} {{{NODE_KEYS[dst]}: row.dst}}) DELETE r"

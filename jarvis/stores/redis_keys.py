@@ -7,6 +7,8 @@ that names one agent or one API key); ids are escaped, so an id can never widen 
 
 from __future__ import annotations
 
+from jarvis.vocabulary import Channel
+
 SESSION_TTL = 3600
 AGENT_STATUS_TTL = 30
 METRICS_TTL = 300
@@ -27,7 +29,7 @@ QUEUE_INFLIGHT = "task:inflight"
 QUEUE_DELAYED = "task:delayed"
 
 #: Live pub/sub channels.
-CHANNELS = ("task_assignment", "status_update", "system_monitoring", "inter_agent_communication")
+CHANNELS = tuple(channel.value for channel in Channel)
 
 
 def session(session_id: str) -> str:

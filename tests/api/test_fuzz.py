@@ -1,6 +1,10 @@
 """Property-based fuzzing of every operation in the OpenAPI schema (schemathesis), bounded in
 examples so CI stays short: no 5xx, and every response matches the schema, for an admin key,
-a read-only key and a key bound to one user."""
+a read-only key and a key bound to one user.
+
+Every operation declares its response model (the shapes of :mod:`jarvis.shapes`), so
+``response_schema_conformance`` checks each body against the real schema of its row, result
+or error, not against "any object"."""
 
 from __future__ import annotations
 

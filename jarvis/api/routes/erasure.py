@@ -3,41 +3,40 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
 
 from jarvis.api.deps import Admin, Reader, Writer
+from jarvis.shapes import Receipt
 
 router = APIRouter(prefix="/api/v1", tags=["erasure"])
-Receipt = dict[str, Any]
 
 
-@router.delete("/users/{user_id}")
+@router.delete("/users/{user_id}", response_model=Receipt)
 def forget_user(user_id: str, caller: Writer) -> Receipt:
     """Erase the user everywhere; the receipt says per store what went and what still lags."""
     return caller.run(caller.jarvis.forget_user, caller.user_for(user_id))
 
 
-@router.delete("/users/{user_id}/preferences/{preference_id}")
+@router.delete("/users/{user_id}/preferences/{preference_id}", response_model=Receipt)
 def delete_preference(user_id: str, preference_id: UUID, caller: Writer) -> Receipt:
     return caller.run(caller.jarvis.delete_preference, preference_id, user_id=caller.user_for(user_id))
 
 
-@router.delete("/conversations/{session_id}")
+@router.delete("/conversations/{session_id}", response_model=Receipt)
 def delete_session(session_id: str, caller: Writer) -> Receipt:
     """A user-bound key erases only its own messages (row-level security hides the rest)."""
     return caller.run(caller.jarvis.delete_session, session_id)
 
 
-@router.post("/agents/{agent_id}/erase")
+@router.post("/agents/{agent_id}/erase", response_model=Receipt)
 def delete_agent(agent_id: UUID, caller: Admin) -> Receipt:
     """Erase the agent (``DELETE /agents/{id}`` only terminates it)."""
     return caller.run(caller.jarvis.delete_agent, agent_id)
 
 
-@router.get("/erasures/{receipt_id}")
+@router.get("/erasures/{receipt_id}", response_model=Receipt)
 def erasure_receipt(receipt_id: UUID, caller: Reader) -> Receipt:
     """The receipt again, checked now: a store that lagged may have caught up."""
     return caller.run(caller.jarvis.erasure_receipt, receipt_id)

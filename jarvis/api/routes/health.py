@@ -6,27 +6,21 @@ from dataclasses import replace
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
 from jarvis.api.keycheck import check_key, client_address
 from jarvis.errors import JarvisError
-
+from jarvis.shapes import HealthReport, StoreHealth
+from jarvis.stores.base import Health
 
 router = APIRouter(tags=["health"])
 
 
-class StoreHealth(BaseModel):
-    store: str
-    up: bool
-    version: str | None = None
-    latency_ms: float | None = None
-    detail: str | None = None
-
-
-class HealthReport(BaseModel):
-    status: str  # "ok" | "degraded" | "down"
-    degraded: list[str]
-    stores: list[StoreHealth]
+def report_of(healths: list[Health]) -> HealthReport:
+    """The stores' health as ``/health`` and the MCP ``store_health`` tool answer it: only a
+    PostgreSQL outage makes the service ``down``; any other store down makes it ``degraded``."""
+    down = [health.store for health in healths if not health.up]
+    return {"status": "down" if "postgres" in down else ("degraded" if down else "ok"), "degraded": down,
+            "stores": [StoreHealth(**health.as_dict()) for health in healths]}  # type: ignore[typeddict-item]
 
 
 @router.get("/health", response_model=HealthReport, responses={503: {"model": HealthReport}})
@@ -40,15 +34,10 @@ async def get_health(request: Request, response: Response) -> HealthReport:
     # The key is read by hand, not declared: the schema must keep saying /health needs none.
     if not await _may_see_details(request, request.headers.get("x-api-key")):
         report = [replace(health, detail=None) for health in report]
-    down = [health.store for health in report if not health.up]
-    postgres_up = "postgres" not in down
-    if not postgres_up:
+    answer = report_of(report)
+    if answer["status"] == "down":
         response.status_code = 503
-    return HealthReport(
-        status="down" if not postgres_up else ("degraded" if down else "ok"),
-        degraded=down,
-        stores=[StoreHealth(**health.as_dict()) for health in report],
-    )
+    return answer
 
 
 async def _may_see_details(request: Request, key: str | None) -> bool:

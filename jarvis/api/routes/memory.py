@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
-from jarvis.schemas import Input
 from jarvis.api.deps import Caller, Reader, Writer, require
 from jarvis.domain.memory import fresh
 from jarvis.embeddings import MAX_TEXT_CHARS
+from jarvis.schemas import Input, MemoryIn, MemoryValue, parse
+from jarvis.shapes import Memory, MemoryDeleted, MemoryWritten, RecalledMemory
 from jarvis.stores import redis_keys as keys
+from jarvis.vocabulary import MemoryType
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
-Row = dict[str, Any]
-MemoryType = Literal["core", "recall", "archival", "working"]
-
-
-class MemoryValue(Input):
-    value: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    importance: float = Field(default=0.5, ge=0, le=1)
-    expires_at: datetime | None = None
 
 
 class RecallWeights(Input):
@@ -42,10 +35,11 @@ class RecallIn(Input):
     half_life_hours: float = Field(default=7 * 24.0, gt=0, le=1e6)
 
 
-@router.put("/{agent_id}/{memory_type}/{key}")
-def put_memory(agent_id: UUID, memory_type: MemoryType, key: str, body: MemoryValue, caller: Writer) -> Row:
-    return caller.run(caller.jarvis.put_memory, agent_id=agent_id, memory_type=memory_type, key=key,
-                      **body.model_dump())
+@router.put("/{agent_id}/{memory_type}/{key}", response_model=MemoryWritten)
+def put_memory(agent_id: UUID, memory_type: MemoryType, key: str, body: MemoryValue, caller: Writer) -> MemoryWritten:
+    # the path's key is checked here (a name, no NUL), with the body's fields, as one MemoryIn
+    spec = parse(MemoryIn, {**body.model_dump(), "agent_id": agent_id, "memory_type": memory_type, "key": key})
+    return caller.run(caller.jarvis.put_memory, spec)
 
 
 def _cache_key(request: Request) -> str | None:
@@ -62,8 +56,8 @@ def _cache_key(request: Request) -> str | None:
 CachedReader = Annotated[Caller, Depends(require("read", prefetch=_cache_key))]
 
 
-@router.get("/{agent_id}/{memory_type}/{key}")
-async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: CachedReader) -> Row:
+@router.get("/{agent_id}/{memory_type}/{key}", response_model=Memory)
+async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: CachedReader) -> Memory:
     # The hot read: the cached copy came with the rate limit's round trip, on the event loop;
     # anything else (a miss, Redis down, an expired copy) is the facade's read from
     # PostgreSQL, in the thread pool.
@@ -76,13 +70,13 @@ async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: 
     return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)
 
 
-@router.delete("/{agent_id}/{memory_type}/{key}")
-def delete_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Writer) -> Row:
+@router.delete("/{agent_id}/{memory_type}/{key}", response_model=MemoryDeleted)
+def delete_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Writer) -> MemoryDeleted:
     return caller.run(caller.jarvis.delete_memory, agent_id, memory_type, key)
 
 
-@router.post("/{agent_id}/recall")
-def recall(agent_id: UUID, body: RecallIn, caller: Reader) -> list[Row]:
+@router.post("/{agent_id}/recall", response_model=list[RecalledMemory])
+def recall(agent_id: UUID, body: RecallIn, caller: Reader) -> list[RecalledMemory]:
     weights = body.weights.model_dump(exclude_none=True) if body.weights else None
     return caller.run(caller.jarvis.recall, agent_id, body.query, limit=body.limit, memory_type=body.memory_type,
                       weights=weights, half_life_hours=body.half_life_hours)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from jarvis.api.deps import Reader
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.schemas import Input, SearchIn
+from jarvis.shapes import BestAgents, SearchResults
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -20,16 +19,15 @@ class BestAgentIn(Input):
     limit: int = Field(default=3, ge=1, le=50)
 
 
-@router.post("/search")
-def search(body: SearchIn, caller: Reader) -> dict[str, Any]:
-    fields = body.model_dump(exclude_none=True)
+@router.post("/search", response_model=SearchResults)
+def search(body: SearchIn, caller: Reader) -> SearchResults:
     if caller.key.user_id is not None:
         if body.user_id not in (None, caller.key.user_id):
             raise HTTPException(403, f"this key acts for user {caller.key.user_id!r} only")
-        fields["user_id"] = caller.key.user_id
-    return caller.run(caller.jarvis.search, **fields)
+        body = body.model_copy(update={"user_id": caller.key.user_id})
+    return caller.run(caller.jarvis.search, body)
 
 
-@router.post("/best-agent")
-def best_agent(body: BestAgentIn, caller: Reader) -> dict[str, Any]:
+@router.post("/best-agent", response_model=BestAgents)
+def best_agent(body: BestAgentIn, caller: Reader) -> BestAgents:
     return caller.run(caller.jarvis.best_agent, body.task_description, capability=body.capability, limit=body.limit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException
@@ -11,10 +10,10 @@ from pydantic import Field
 from jarvis.api.deps import Reader, Writer
 from jarvis.domain.tasks import Lease
 from jarvis.schemas import Input, JsonObject, TaskIn
+from jarvis.shapes import Dequeued, Extended, QueueDepths, Relationship, Task, TaskCreated, TaskWritten
 from jarvis.stores.redis_queue import Delivery
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
-Row = dict[str, Any]
 
 
 class LeaseIn(Input):
@@ -57,62 +56,55 @@ class ExtendIn(Input):
     visibility_timeout: float = Field(default=30.0, ge=0.1, le=3600)
 
 
-def _lease_out(lease: Lease | None) -> Row | None:
-    if lease is None:
-        return None
-    return {"task": lease.task, "lease": {"task_id": lease.task_id, "queue": lease.delivery.queue,
-                                          "token": lease.delivery.token, "agent_id": lease.agent_id,
-                                          "lock_holder": lease.lock_holder}}
+@router.post("", status_code=201, response_model=TaskCreated)
+def create_task(body: TaskIn, caller: Writer) -> TaskCreated:
+    return caller.run(caller.jarvis.create_task, body)
 
 
-@router.post("", status_code=201)
-def create_task(body: TaskIn, caller: Writer) -> Row:
-    return caller.run(caller.jarvis.create_task, **body.model_dump())
-
-
-@router.get("/queues")
-def queue_depths(caller: Reader) -> dict[str, int]:
+@router.get("/queues", response_model=QueueDepths)
+def queue_depths(caller: Reader) -> QueueDepths:
     return caller.run(caller.jarvis.queue_depths)
 
 
-@router.post("/dequeue")
-def dequeue(body: DequeueIn, caller: Writer) -> Row | None:
+@router.post("/dequeue", response_model=Dequeued | None)
+def dequeue(body: DequeueIn, caller: Writer) -> Dequeued | None:
     """The next task by priority with its lease, or null when every queue is empty."""
-    return _lease_out(caller.run(caller.jarvis.dequeue_task, **body.model_dump()))
+    lease = caller.run(caller.jarvis.dequeue_task, **body.model_dump())
+    return None if lease is None else lease.out()
 
 
-@router.get("/{task_id}")
-def get_task(task_id: UUID, caller: Reader) -> Row:
+@router.get("/{task_id}", response_model=Task)
+def get_task(task_id: UUID, caller: Reader) -> Task:
     return caller.run(caller.jarvis.get_task, task_id)
 
 
-@router.post("/{task_id}/extend")
-def extend(task_id: UUID, body: ExtendIn, caller: Writer) -> dict[str, bool]:
+@router.post("/{task_id}/extend", response_model=Extended)
+def extend(task_id: UUID, body: ExtendIn, caller: Writer) -> Extended:
     return {"extended": caller.run(caller.jarvis.extend_lease, body.lease.lease(task_id),
                                    visibility_timeout=body.visibility_timeout)}
 
 
-@router.post("/{task_id}/complete")
-def complete(task_id: UUID, body: CompleteIn, caller: Writer) -> Row:
+@router.post("/{task_id}/complete", response_model=TaskWritten)
+def complete(task_id: UUID, body: CompleteIn, caller: Writer) -> TaskWritten:
     return caller.run(caller.jarvis.complete_task, body.lease.lease(task_id), output=body.output,
                       execution_time_ms=body.execution_time_ms)
 
 
-@router.post("/{task_id}/fail")
-def fail(task_id: UUID, body: FailIn, caller: Writer) -> Row:
+@router.post("/{task_id}/fail", response_model=TaskWritten)
+def fail(task_id: UUID, body: FailIn, caller: Writer) -> TaskWritten:
     return caller.run(caller.jarvis.fail_task, body.lease.lease(task_id), error=body.error, retry_delay=body.retry_delay)
 
 
-@router.post("/{task_id}/cancel")
-def cancel(task_id: UUID, caller: Writer) -> Row:
+@router.post("/{task_id}/cancel", response_model=TaskWritten)
+def cancel(task_id: UUID, caller: Writer) -> TaskWritten:
     return caller.run(caller.jarvis.cancel_task, task_id)
 
 
-@router.put("/{task_id}/agent/{agent_id}")
-def assign(task_id: UUID, agent_id: UUID, caller: Writer) -> Row:
+@router.put("/{task_id}/agent/{agent_id}", response_model=TaskWritten)
+def assign(task_id: UUID, agent_id: UUID, caller: Writer) -> TaskWritten:
     return caller.run(caller.jarvis.assign_task, task_id, agent_id)
 
 
-@router.put("/{task_id}/produced/{knowledge_id}")
-def produced(task_id: UUID, knowledge_id: UUID, caller: Writer) -> Row:
+@router.put("/{task_id}/produced/{knowledge_id}", response_model=Relationship)
+def produced(task_id: UUID, knowledge_id: UUID, caller: Writer) -> Relationship:
     return caller.run(caller.jarvis.task_produced, task_id, knowledge_id)

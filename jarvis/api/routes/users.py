@@ -2,42 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import Field
 
-from jarvis.schemas import Input, JsonObject
 from jarvis.api.deps import Writer
-from jarvis.embeddings import MAX_TEXT_CHARS
+from jarvis.schemas import PreferenceBody, UserBody, UserIn, UserPreferenceIn, parse
+from jarvis.shapes import PreferenceWritten, Relationship, UserWritten
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-Row = dict[str, Any]
 
 
-class UserBody(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    preferences: JsonObject = Field(default_factory=dict)
+# The path's user id is checked (an identifier) with the body's fields, as one model.
+@router.put("/{user_id}", response_model=UserWritten)
+def upsert_user(user_id: str, body: UserBody, caller: Writer) -> UserWritten:
+    spec = parse(UserIn, {**body.model_dump(), "id": caller.user_for(user_id)})
+    return caller.run(caller.jarvis.upsert_user, spec)
 
 
-class PreferenceBody(Input):
-    preference_type: Literal["agent", "task", "interface"]
-    description: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    value: JsonObject = Field(default_factory=dict)
-    confidence: float = Field(default=0.5, ge=0, le=1)
+@router.post("/{user_id}/preferences", status_code=201, response_model=PreferenceWritten)
+def add_preference(user_id: str, body: PreferenceBody, caller: Writer) -> PreferenceWritten:
+    spec = parse(UserPreferenceIn, {**body.model_dump(), "user_id": caller.user_for(user_id)})
+    return caller.run(caller.jarvis.add_user_preference, spec)
 
 
-@router.put("/{user_id}")
-def upsert_user(user_id: str, body: UserBody, caller: Writer) -> Row:
-    return caller.run(caller.jarvis.upsert_user, id=caller.user_for(user_id), **body.model_dump())
-
-
-@router.post("/{user_id}/preferences", status_code=201)
-def add_preference(user_id: str, body: PreferenceBody, caller: Writer) -> Row:
-    return caller.run(caller.jarvis.add_user_preference, user_id=caller.user_for(user_id), **body.model_dump())
-
-
-@router.put("/{user_id}/prefers/{agent_id}")
-def prefers(user_id: str, agent_id: UUID, caller: Writer) -> Row:
+@router.put("/{user_id}/prefers/{agent_id}", response_model=Relationship)
+def prefers(user_id: str, agent_id: UUID, caller: Writer) -> Relationship:
     return caller.run(caller.jarvis.user_prefers, caller.user_for(user_id), agent_id)
