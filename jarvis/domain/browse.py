@@ -42,17 +42,17 @@ WHERE agent_id = %(agent_id)s AND (expires_at IS NULL OR expires_at > CURRENT_TI
 ORDER BY memory_type, importance DESC, key LIMIT %(limit)s
 """
 AGENT_EVENTS = """
-SELECT id, event_type, severity, source, agent_id, task_id, details, created_at FROM system_events
+SELECT id, event_type, severity, source, agent_id, task_id, message, details, created_at FROM system_events
 WHERE agent_id = %(agent_id)s ORDER BY created_at DESC LIMIT %(limit)s
 """
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
 BROWSE_EVENTS = """
-SELECT id, event_type, severity, source, agent_id, task_id, details, created_at FROM system_events
+SELECT id, event_type, severity, source, agent_id, task_id, message, details, created_at FROM system_events
 WHERE severity = ANY(%(severities)s)
   AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
   AND (%(pattern)s::text IS NULL OR event_type ILIKE %(pattern)s OR source ILIKE %(pattern)s
-       OR details::text ILIKE %(pattern)s)
+       OR message ILIKE %(pattern)s OR details::text ILIKE %(pattern)s)
 ORDER BY created_at DESC, id LIMIT %(limit)s
 """
 #: Of the given graph node ids, those the caller can see (row-level security decides).

@@ -44,7 +44,8 @@ function page(root, scope, id) {
       h("div", { class: "grid2" },
         h("div", {}, h("h2", {}, "Recent events"),
           h("table", {}, h("tbody", {}, p.events.length ? p.events.map((e) => h("tr", {},
-            h("td", {}, badge(e.severity)), h("td", {}, e.event_type), h("td", { class: "muted" }, since(e.created_at))))
+            h("td", {}, badge(e.severity)), h("td", {}, e.event_type), h("td", {}, e.message),
+            h("td", { class: "muted" }, since(e.created_at))))
             : h("tr", {}, h("td", { class: "muted" }, "none"))))),
         h("div", {}, h("h2", {}, "Collaborations"),
           h("table", {}, h("tbody", {}, p.collaborations.length ? p.collaborations.map((c) => h("tr", {},

@@ -23,7 +23,7 @@ export function render(root) {
     ["debug", "info", "warning", "error", "critical"].map((x) => h("option", { value: x }, `${x}+`)));
   const from = h("input", { type: "datetime-local", name: "since" });
   const to = h("input", { type: "datetime-local", name: "until" });
-  const query = h("input", { type: "search", name: "text", placeholder: "type, source or details contain" });
+  const query = h("input", { type: "search", name: "text", placeholder: "type, source, message or details contain" });
   const results = h("tbody", { "data-testid": "events-body" });
   const form = h("form", { class: "card row" }, h("label", {}, "severity", severity), h("label", {}, "since", from),
     h("label", {}, "until", to), h("label", {}, "text", query), h("button", { type: "submit" }, "Search events"));
@@ -31,7 +31,7 @@ export function render(root) {
   root.replaceChildren(h("h1", {}, "Events & logs"),
     h("h2", {}, "Live channels ", state), h("div", { class: "row" }, h("div", { class: "chips" }, chips), text, pause), stream,
     h("h2", {}, "System events"), form,
-    h("table", {}, h("thead", {}, h("tr", {}, ["when", "severity", "type", "source", "details"].map((t) => h("th", {}, t)))), results));
+    h("table", {}, h("thead", {}, h("tr", {}, ["when", "severity", "type", "source", "message", "details"].map((t) => h("th", {}, t)))), results));
 
   scope.listen((m) => {
     if (m.kind === "status") { state.textContent = m.status === "open" ? "live" : "reconnecting…"; return; }
@@ -48,7 +48,7 @@ export function render(root) {
     const rows = await api("/console/api/events", { params: { min_severity: severity.value, since: iso(from.value),
                                                               until: iso(to.value), text: query.value, limit: 200 } });
     results.replaceChildren(...(rows.length ? rows.map((e) => h("tr", {}, h("td", { class: "muted", title: e.created_at }, `${since(e.created_at)} ago`),
-      h("td", {}, badge(e.severity)), h("td", {}, e.event_type), h("td", {}, e.source),
+      h("td", {}, badge(e.severity)), h("td", {}, e.event_type), h("td", {}, e.source), h("td", {}, e.message),
       h("td", { class: "mono" }, JSON.stringify(e.details)))) : [h("tr", {}, h("td", { class: "muted" }, "no events"))]));
   }
   form.addEventListener("submit", (event) => { event.preventDefault(); search().catch((e) => results.replaceChildren(h("tr", {}, h("td", { class: "error" }, e.message)))); });
