@@ -84,12 +84,13 @@ def _screenshot(page, name: str) -> Path:
 @pytest.fixture
 def open_console(browser, console_server) -> Iterator:
     """``open_console(key)``: a fresh browser context (no cookies) signed in with *key*."""
-    contexts = []
+    contexts, errors = [], []
 
     def open_with(key: str | None, *, expect_refusal: bool = False):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{console_server}/console")
         page.wait_for_selector("#signin-form", state="visible")
@@ -103,6 +104,7 @@ def open_console(browser, console_server) -> Iterator:
     yield open_with
     for context in contexts:
         context.close()
+    assert not errors, f"the page's script failed: {errors}"
 
 
 def test_sign_in_shows_five_healthy_stores_live(open_console, world) -> None:

@@ -11,6 +11,7 @@ const VIEWS = {
   operations: () => import("./views/operations.js"),
 };
 let current = null;
+let routed = 0;  // the latest navigation: a slower, earlier one must not draw over it
 
 const $ = (id) => document.getElementById(id);
 
@@ -41,10 +42,12 @@ async function route() {
   const [name, ...args] = path.split("/");
   const load = VIEWS[name] || VIEWS.overview;
   document.querySelectorAll(".sidebar a").forEach((a) => a.classList.toggle("active", a.dataset.view === name));
-  if (current) current.stop();
+  if (current) { current.stop(); current = null; }
   const view = $("view");
   view.replaceChildren(h("p", { class: "muted" }, "loading…"));
+  const mine = ++routed;
   const module = await load();
+  if (mine !== routed) return;
   current = module.render(view, { args, query: new URLSearchParams(query || "") });
 }
 
