@@ -2,8 +2,11 @@
 (uvicorn on a socket) and the test stack's real stores.
 
 Screenshots of the overview, the graph explorer and the search playground are saved under
-``.jarvis-test/<base>/screenshots/``; with ``JARVIS_CONSOLE_SCREENSHOTS=docs/images`` they go
-there instead, over the demo's world (how the README's pictures are refreshed).
+``.jarvis-test/<base>/screenshots/`` by every run. The README's pictures are taken over the
+demo's world by the last test, which runs only when ``JARVIS_CONSOLE_SCREENSHOTS`` names the
+folder to write them to:
+
+    JARVIS_CONSOLE_SCREENSHOTS=docs/images scripts/test tests/console -k readme
 """
 
 from __future__ import annotations
@@ -64,18 +67,13 @@ def world(jarvis, make_key) -> Iterator[dict]:
     jarvis.delete_agent(agent["id"])
 
 
-def _shots() -> Path:
-    chosen = os.environ.get("JARVIS_CONSOLE_SCREENSHOTS")
-    folder = PROJECT_ROOT / chosen if chosen else Path(os.environ["JARVIS_DATA_DIR"]) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _screenshot(page, name: str) -> Path:
+def _screenshot(page, name: str, folder: Path | None = None) -> Path:
     """A PNG of the page, reduced to a 64-colour palette (the README's copies stay small)."""
     from PIL import Image
 
-    path = _shots() / f"console-{name}.png"
+    folder = folder or Path(os.environ["JARVIS_DATA_DIR"]) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"console-{name}.png"
     page.screenshot(path=str(path))
     Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
     return path
@@ -260,3 +258,53 @@ def test_a_user_bound_key_sees_only_its_users_data(open_console, world) -> None:
         return [r.status, (await g.json()).nodes.length];
     }}""")
     assert answer == [404, 0]
+
+
+@pytest.mark.skipif(not os.environ.get("JARVIS_CONSOLE_SCREENSHOTS"),
+                    reason="takes the README's pictures only when JARVIS_CONSOLE_SCREENSHOTS names their folder")
+def test_readme_screenshots_over_the_demo_world(open_console, console_server, settings, world) -> None:
+    import threading
+
+    from jarvis import demo
+
+    folder = PROJECT_ROOT / os.environ["JARVIS_CONSOLE_SCREENSHOTS"]
+    admin = world["keys"]["admin"]
+    report = demo.run(settings, base_url=console_server, api_key=admin)
+    page = open_console(admin)
+    done = threading.Event()
+
+    def traffic() -> None:  # some requests of an agent's, so the request panel has a rate to show
+        with httpx.Client(base_url=console_server, headers={"X-API-Key": admin}) as client:
+            while not done.wait(0.05):
+                client.get("/api/v1/agents", params={"limit": 5})
+
+    worker = threading.Thread(target=traffic, daemon=True)
+    worker.start()
+    try:
+        page.wait_for_selector("[data-testid=requests-rate]")
+        page.wait_for_timeout(4_500)
+    finally:
+        done.set()
+        worker.join()
+    _screenshot(page, "overview", folder)
+    page.goto(page.url.split("#")[0] + "#/search")
+    page.fill("[data-testid=search-query]", report["search"]["question"])
+    page.click("[data-testid=search-run]")
+    page.locator("[data-testid=search-hit]").first.wait_for()
+    _screenshot(page, "search", folder)
+    page.goto(page.url.split("#")[0] + "#/graph")
+    page.fill("[data-testid=graph-topic]", report["traversal"]["from"])
+    page.select_option("select[name=hops]", "3")
+    page.click("[data-testid=graph-go]")
+    page.locator("g.node[data-label=Agent]").first.dispatch_event("click")
+    page.wait_for_timeout(3_000)
+    _screenshot(page, "graph", folder)
+    page.goto(page.url.split("#")[0] + "#/tasks")
+    page.locator("[data-testid=task-row]").first.wait_for()
+    _screenshot(page, "tasks", folder)
+    page.goto(page.url.split("#")[0] + "#/agents")
+    page.click(f"[data-testid=agent-row][data-name='{report['collaborations']['agent']}']")
+    page.wait_for_selector("[data-testid=agent-name]")
+    _screenshot(page, "agent", folder)
+    for name in ("overview", "search", "graph", "tasks", "agent"):
+        assert (folder / f"console-{name}.png").stat().st_size < 150_000

@@ -15,37 +15,37 @@ export class Layout {
       if (this.nodes.has(n.key)) continue;
       const angle = Math.random() * Math.PI * 2, r = origin ? 40 : 150 * Math.random();
       this.nodes.set(n.key, { ...n, x: (origin ? origin.x : W / 2) + r * Math.cos(angle),
-                              y: (origin ? origin.y : H / 2) + r * Math.sin(angle), vx: 0, vy: 0 });
+                              y: (origin ? origin.y : H / 2) + r * Math.sin(angle) });
     }
     for (const e of graph.edges) this.edges.set(`${e.type}|${e.source}|${e.target}`, e);
   }
-  /** One step of the simulation; returns how much the nodes moved. */
-  tick(alpha) {
+  /** One step of Fruchterman-Reingold: every pair repels (k²/d), every relationship pulls (d²/k),
+   *  a weak gravity keeps separate pieces in view; no node moves further than *heat*. */
+  tick(heat) {
     const nodes = [...this.nodes.values()];
+    const k = 0.7 * Math.sqrt((W * H) / Math.max(nodes.length, 1));
+    for (const n of nodes) { n.dx = 0; n.dy = 0; }
     for (let i = 0; i < nodes.length; i++) {
       for (let j = i + 1; j < nodes.length; j++) {
         const a = nodes[i], b = nodes[j];
-        let dx = a.x - b.x, dy = a.y - b.y, d2 = dx * dx + dy * dy;
-        if (d2 < 1) { dx = Math.random() - 0.5; dy = Math.random() - 0.5; d2 = 1; }
-        const f = (2200 * alpha) / d2;
-        a.vx += dx * f; a.vy += dy * f; b.vx -= dx * f; b.vy -= dy * f;
+        let dx = a.x - b.x, dy = a.y - b.y, d = Math.hypot(dx, dy);
+        if (d < 0.01) { dx = Math.random() - 0.5; dy = Math.random() - 0.5; d = Math.hypot(dx, dy); }
+        const f = (k * k) / d;
+        a.dx += (dx / d) * f; a.dy += (dy / d) * f; b.dx -= (dx / d) * f; b.dy -= (dy / d) * f;
       }
     }
     for (const e of this.edges.values()) {
       const a = this.nodes.get(e.source), b = this.nodes.get(e.target);
-      if (!a || !b) continue;
-      const dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) || 1;
-      const f = ((d - 90) / d) * 0.08 * alpha;
-      a.vx += dx * f; a.vy += dy * f; b.vx -= dx * f; b.vy -= dy * f;
+      if (!a || !b || a === b) continue;
+      const dx = a.x - b.x, dy = a.y - b.y, d = Math.hypot(dx, dy) || 0.01, f = (d * d) / k;
+      a.dx -= (dx / d) * f; a.dy -= (dy / d) * f; b.dx += (dx / d) * f; b.dy += (dy / d) * f;
     }
-    let moved = 0;
     for (const n of nodes) {
-      n.vx += (W / 2 - n.x) * 0.004 * alpha; n.vy += (H / 2 - n.y) * 0.004 * alpha;
-      n.vx *= 0.6; n.vy *= 0.6;
-      n.x = Math.min(W - 20, Math.max(20, n.x + n.vx)); n.y = Math.min(H - 20, Math.max(20, n.y + n.vy));
-      moved += Math.abs(n.vx) + Math.abs(n.vy);
+      n.dx += (W / 2 - n.x) * 0.08 * (k / 60); n.dy += (H / 2 - n.y) * 0.08 * (k / 60);
+      const d = Math.hypot(n.dx, n.dy) || 1, step = Math.min(d, heat);
+      n.x = Math.min(W - 60, Math.max(20, n.x + (n.dx / d) * step));
+      n.y = Math.min(H - 20, Math.max(20, n.y + (n.dy / d) * step));
     }
-    return moved;
   }
 }
 
@@ -84,12 +84,11 @@ export function render(root, { query }) {
 
   function animate() {
     cancelAnimationFrame(frame);
-    let alpha = 1;
+    let heat = W / 10;
     const step = () => {
-      for (let i = 0; i < 3; i++) layout.tick(alpha);
-      alpha *= 0.97;
+      for (let i = 0; i < 3; i++) { layout.tick(heat); heat *= 0.97; }
       draw();
-      if (alpha > 0.02) frame = requestAnimationFrame(step);
+      if (heat > 0.5) frame = requestAnimationFrame(step);
     };
     step();
   }
