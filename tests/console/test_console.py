@@ -260,6 +260,24 @@ def test_a_user_bound_key_sees_only_its_users_data(open_console, world) -> None:
     assert answer == [404, 0]
 
 
+def test_every_view_loads_from_this_server_only_in_under_300_kb(open_console, console_server, world) -> None:
+    page = open_console(None)
+    requested, assets = [], {}
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("response", lambda response: assets.__setitem__(response.url, len(response.body()))
+            if "/console" in response.url and "/console/api" not in response.url else None)
+    page.reload()
+    page.fill("#signin-key", world["keys"]["admin"])
+    page.click("#signin-submit")
+    page.wait_for_selector("#shell", state="visible")
+    for view in ("overview", "search", "agents", "tasks", "graph", "events", "operations"):
+        page.goto(f"{console_server}/console#/{view}")
+        page.wait_for_selector(f".sidebar a.active[data-view={view}]")
+    page.wait_for_load_state("networkidle")
+    assert len(assets) >= 10 and sum(assets.values()) < 300_000, assets
+    assert all(url.startswith((console_server, console_server.replace("http", "ws"), "data:")) for url in requested)
+
+
 @pytest.mark.skipif(not os.environ.get("JARVIS_CONSOLE_SCREENSHOTS"),
                     reason="takes the README's pictures only when JARVIS_CONSOLE_SCREENSHOTS names their folder")
 def test_readme_screenshots_over_the_demo_world(open_console, console_server, settings, world) -> None:

@@ -23,7 +23,7 @@ export class Layout {
    *  a weak gravity keeps separate pieces in view; no node moves further than *heat*. */
   tick(heat) {
     const nodes = [...this.nodes.values()];
-    const k = 0.7 * Math.sqrt((W * H) / Math.max(nodes.length, 1));
+    const k = Math.min(150, 0.7 * Math.sqrt((W * H) / Math.max(nodes.length, 1)));
     for (const n of nodes) { n.dx = 0; n.dy = 0; }
     for (let i = 0; i < nodes.length; i++) {
       for (let j = i + 1; j < nodes.length; j++) {
