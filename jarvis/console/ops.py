@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from jarvis.api.deps import Admin, Reader
+from jarvis.console.shapes import BackupRun, Operations, RetentionRun, VerifyRun
 from jarvis.jobs.backup import PREFIX
 
 router = APIRouter(prefix="/console/api/operations", tags=["console"])
@@ -52,7 +53,7 @@ def list_backups(directory: Path, *, limit: int = 20) -> list[Row]:
 
 
 @router.get("")
-def operations(request: Request, caller: Reader) -> Row:
+def operations(request: Request, caller: Reader) -> Operations:
     """The backups on disk and the last retention dry run and verify this server ran."""
     state = request.app.state
     return {"backup_dir": str(caller.jarvis.settings.backup_dir), "backups": list_backups(caller.jarvis.settings.backup_dir),
@@ -75,7 +76,7 @@ async def _exclusive(caller, job) -> Row:
 
 
 @router.post("/backup")
-async def run_backup(caller: Admin) -> Row:
+async def run_backup(caller: Admin) -> BackupRun:
     """Back up all five stores into the backup directory (signed manifest, as ``jarvis backup``)."""
     from jarvis.jobs.backup import backup
 
@@ -87,7 +88,7 @@ async def run_backup(caller: Admin) -> Row:
 
 
 @router.post("/retention-dry-run")
-async def retention_dry_run(request: Request, caller: Admin) -> Row:
+async def retention_dry_run(request: Request, caller: Admin) -> RetentionRun:
     """What the retention policy would delete now, deleting nothing."""
     from jarvis.jobs.retention import apply_retention
 
@@ -101,7 +102,7 @@ async def retention_dry_run(request: Request, caller: Admin) -> Row:
 
 
 @router.post("/verify")
-async def run_verify(request: Request, caller: Admin) -> Row:
+async def run_verify(request: Request, caller: Admin) -> VerifyRun:
     """Compare ids across the stores, as ``jarvis verify``: every difference, the first keys of each."""
     from jarvis.jobs.projections import verify
 

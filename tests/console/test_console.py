@@ -199,6 +199,22 @@ def test_a_stopped_chroma_turns_its_tile_red_and_search_says_degraded(open_conso
     page.wait_for_selector("[data-testid=store-chroma][data-up=true]", timeout=30_000)
 
 
+def test_live_events_stream_and_stored_events_are_searchable(open_console, jarvis, world) -> None:
+    page = open_console(world["keys"]["reader"])
+    page.goto(page.url.split("#")[0] + "#/events")
+    page.locator("[data-testid=events-body] tr").first.wait_for()
+    page.wait_for_selector("h2:has-text('Live channels') span:text('live')")
+    jarvis.log_event(event_type="quay_flooded", severity="error", source=f"{world['name']}-gauge",
+                     agent_id=world["agent"]["id"], message="water over the quay", details={"metres": 1.2})
+    page.locator("[data-testid=live-line]", has_text=f"{world['name']}-gauge").wait_for(timeout=LIVE_MS)
+    page.select_option("[data-testid=events-severity]", "error")
+    page.fill("input[name=text]", world["name"])
+    page.click("text=Search events")
+    page.locator("[data-testid=events-body] tr", has_text="quay_flooded").wait_for()
+    rows = page.inner_text("[data-testid=events-body]")
+    assert "tide_alert" not in rows  # a warning: below the chosen severity
+
+
 def test_a_bad_key_is_refused(open_console, console_server) -> None:
     for key in ("jm_000000000000_not-a-real-key-at-all", "nonsense"):
         page = open_console(key, expect_refusal=True)
