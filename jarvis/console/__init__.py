@@ -17,11 +17,12 @@ from jarvis.console.session import ConsoleSession, SessionSeal
 
 def install(app: FastAPI) -> None:
     """Mount the console's pages and routes on *app*, and its cookie sign-in."""
+    from jarvis.api.errors import COMMON_RESPONSES
     from jarvis.console import ops, pages, routes
 
     app.state.console_seal = SessionSeal(app.state.settings.console_session_key)
     app.include_router(pages.router)
-    app.include_router(routes.router)
-    app.include_router(ops.router)
+    app.include_router(routes.router, responses=COMMON_RESPONSES)
+    app.include_router(ops.router, responses=COMMON_RESPONSES)
     pages.mount_static(app)
     app.add_middleware(ConsoleSession, seal=app.state.console_seal)
