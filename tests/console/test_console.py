@@ -6,7 +6,7 @@ Screenshots of the overview, the graph explorer and the search playground are sa
 demo's world by the last test, which runs only when ``JARVIS_CONSOLE_SCREENSHOTS`` names the
 folder to write them to:
 
-    JARVIS_CONSOLE_SCREENSHOTS=docs/images scripts/test tests/console -k readme
+    JARVIS_CONSOLE_SCREENSHOTS=docs/img scripts/test tests/console -k readme
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def test_readme_screenshots_over_the_demo_world(open_console, console_server, se
     page.locator("g.node[data-label=Agent]").first.dispatch_event("click")
     page.wait_for_timeout(3_000)
     _screenshot(page, "graph", folder)
-    page.goto(page.url.split("#")[0] + "#/tasks")
+    page.goto(page.url.split("#")[0] + "#/tasks?status=pending")
     page.locator("[data-testid=task-row]").first.wait_for()
     _screenshot(page, "tasks", folder)
     page.goto(page.url.split("#")[0] + "#/agents")
