@@ -164,10 +164,10 @@ class BrowseMixin(OwnershipMixin):
         for row in rows:
             if row["label"] in OWNED_LABELS:
                 asked[OWNED_LABELS[row["label"]]].append(str(row["key"]))
-        shown = self.owned_or_shared(asked) if any(asked.values()) else set()
+        shown = self._visible_ids(asked) if any(asked.values()) else set()
         return [row for row in rows if row["label"] not in OWNED_LABELS or str(row["key"]) in shown]
 
-    def owned_or_shared(self, asked: dict[str, list[str]]) -> set[str]:
+    def _visible_ids(self, asked: dict[str, list[str]]) -> set[str]:
         agents = [i for i in asked.get("agents", []) if _is_uuid(i)]
         tasks = [i for i in asked.get("tasks", []) if _is_uuid(i)]
         return {r["id"] for r in self._all(VISIBLE_NODES, {"agents": agents, "tasks": tasks,
