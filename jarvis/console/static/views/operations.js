@@ -14,8 +14,8 @@ export function render(root) {
     message.textContent = `${label}: running…`;
     try {
       const result = await api(`/console/api/operations/${path}`, { method: "POST" });
-      message.textContent = `${label}: done in ${result.seconds} s`;
       await refresh();
+      message.textContent = `${label}: done in ${result.seconds} s`;
     } catch (e) { message.textContent = `${label}: ${e.message}`; }
     event.target.disabled = false;
   } }, label);
