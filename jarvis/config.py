@@ -24,7 +24,7 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
 _LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password",
-                  "backup_key")
+                  "backup_key", "console_session_key")
 
 
 class Settings(BaseSettings):
@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     backup_key: SecretStr | None = Field(
         default=None, description="HMAC key that signs backup manifests; a restore refuses any other"
     )
+    console_session_key: SecretStr | None = Field(
+        default=None, description="Seals the console's sign-in cookie (AES-256-GCM); changing it signs everyone out"
+    )
+    backup_dir: Path | None = Field(
+        default=None, description="Where the console's backup action writes and lists backups (default <data dir>/backups)"
+    )
     memory_encryption_key: SecretStr | None = Field(
         default=None, description="Encrypts agent_memory.value at rest (AES-256-GCM); unset stores plaintext"
     )
@@ -127,6 +133,7 @@ class Settings(BaseSettings):
         settings.data_dir = settings.data_dir.expanduser().resolve()
         settings.cache_dir = settings.cache_dir.expanduser().resolve()
         settings.audio_dir = (settings.audio_dir or settings.data_dir / "audio").expanduser().resolve()
+        settings.backup_dir = (settings.backup_dir or settings.data_dir / "backups").expanduser().resolve()
         stored = _load_or_create_secrets(settings.data_dir / "secrets.json")
         for name in _LOCAL_SECRETS:
             if getattr(settings, name) is None:

@@ -32,6 +32,17 @@ SELECT count(*) FILTER (WHERE cardinality(pending_stores) > 0) AS pending,
                         FILTER (WHERE cardinality(pending_stores) > 0)), 0)::float8 AS oldest_pending_seconds
 FROM outbox WHERE cardinality(pending_stores) > 0 OR cardinality(dead_stores) > 0
 """
+#: Projection lag per store: events each store has yet to apply, the oldest one's age, its dead letters.
+OUTBOX_BY_STORE = """
+SELECT store, count(*) FILTER (WHERE pending) AS pending, count(*) FILTER (WHERE NOT pending) AS dead,
+       coalesce(extract(epoch FROM CURRENT_TIMESTAMP - min(created_at) FILTER (WHERE pending)), 0)::float8
+           AS oldest_pending_seconds
+FROM (SELECT unnest(pending_stores) AS store, true AS pending, created_at FROM outbox
+      WHERE cardinality(pending_stores) > 0
+      UNION ALL
+      SELECT unnest(dead_stores), false, created_at FROM outbox WHERE cardinality(dead_stores) > 0) waiting
+GROUP BY store ORDER BY store
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,12 @@ def outbox_stats(conn: psycopg.Connection) -> OutboxStats:
     """Backlog, dead letters and the age of the oldest pending event (partial indexes keep it cheap)."""
     pending, dead, oldest = conn.execute(OUTBOX_STATS).fetchone()
     return OutboxStats(pending=int(pending), dead=int(dead), oldest_pending_seconds=float(oldest))
+
+
+def outbox_by_store(conn: psycopg.Connection) -> dict[str, dict]:
+    """Per projection store: ``pending``, ``dead`` and ``oldest_pending_seconds`` (stores with none left out)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {row.pop("store"): row for row in cur.execute(OUTBOX_BY_STORE).fetchall()}
 
 
 def dead_letters(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:

@@ -18,6 +18,7 @@ from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.domain.activity import ActivityMixin
 from jarvis.domain.agents import AgentsMixin
+from jarvis.domain.browse import BrowseMixin
 from jarvis.domain.erasure import ErasureMixin
 from jarvis.domain.knowledge import KnowledgeMixin
 from jarvis.domain.memory import MemoryMixin
@@ -35,7 +36,7 @@ __all__ = ["Jarvis", "Lease"]
 
 
 class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, MessageBatchMixin, SearchMixin,
-             ErasureMixin):
+             ErasureMixin, BrowseMixin):
     """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
 
     def __init__(self, *, settings: Settings, stores: Stores, projector: Projector,

@@ -16,7 +16,8 @@ from jarvis.stores.chroma import client as chroma_client
 
 STORES = ("postgres", "redis", "neo4j", "chroma", "qdrant")
 SECRETS = ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_CHROMA_TOKEN",
-           "JARVIS_QDRANT_API_KEY")
+           "JARVIS_QDRANT_API_KEY", "JARVIS_GRAFANA_PASSWORD", "JARVIS_METRICS_API_KEY")
+MONITORING = ("prometheus", "grafana")
 
 
 def _compose() -> dict:
@@ -26,7 +27,7 @@ def _compose() -> dict:
 def test_every_store_and_the_api_has_a_health_check_and_a_named_volume() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {*STORES, "chroma-gate", "api"}
+    assert set(services) == {*STORES, "chroma-gate", "api", *MONITORING}
     for name in STORES:
         assert services[name]["healthcheck"]["test"]
         volume = services[name]["volumes"][0].split(":")[0]
@@ -38,8 +39,10 @@ def test_every_store_and_the_api_has_a_health_check_and_a_named_volume() -> None
 def test_only_the_api_is_published_on_the_host() -> None:
     services = _compose()["services"]
     assert services["api"]["ports"] == ["8000:8000"]
+    assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000"]  # the loopback only, and opt-in:
+    assert all(services[name]["profiles"] == ["monitoring"] for name in MONITORING)
     for name, service in services.items():
-        if name != "api":
+        if name not in ("api", "grafana"):
             assert "ports" not in service and "expose" not in service, name
             assert service.get("network_mode") is None, name
 
@@ -53,7 +56,10 @@ def test_the_stores_are_on_internal_networks_and_chroma_only_behind_its_gate() -
     assert services["chroma"]["networks"] == ["chroma"]
     on_chroma = {name for name, service in services.items() if "chroma" in service.get("networks", [])}
     assert on_chroma == {"chroma", "chroma-gate"}
-    assert set(services["api"]["networks"]) == {"edge", "stores"}
+    assert set(services["api"]["networks"]) == {"edge", "stores", "metrics"}
+    assert networks["metrics"]["internal"] is True
+    assert services["prometheus"]["networks"] == ["metrics"]  # it reaches the API, not the stores
+    assert set(services["grafana"]["networks"]) == {"edge", "metrics"}
 
 
 def test_chroma_demands_a_token_and_qdrant_an_api_key() -> None:
@@ -91,3 +97,34 @@ def test_the_chroma_token_and_qdrant_key_reach_the_clients(settings: Settings) -
     assert session.headers["authorization"] == "Bearer s3cret-token"
     assert "authorization" not in chroma_client(settings)._server._session.headers  # type: ignore[attr-defined]
     assert "s3cret-token" not in repr(with_token)
+
+
+def test_prometheus_scrapes_the_api_with_a_read_key_from_a_secret_file() -> None:
+    compose = _compose()
+    assert compose["secrets"]["jarvis_metrics_key"] == {"environment": "JARVIS_METRICS_API_KEY"}
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["secrets"] == ["jarvis_metrics_key"]
+    mount = next(v for v in prometheus["volumes"] if v.endswith("/etc/prometheus/prometheus.yml:ro"))
+    (job,) = yaml.safe_load((PROJECT_ROOT / mount.split(":")[0]).read_text())["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["api:8000"]}] and job["metrics_path"] == "/metrics"
+    assert job["http_headers"] == {"X-API-Key": {"files": ["/run/secrets/jarvis_metrics_key"]}}
+
+
+def test_grafana_is_provisioned_with_a_dashboard_of_metrics_the_api_exports() -> None:
+    from jarvis.api.metrics import Metrics
+
+    grafana = _compose()["services"]["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${JARVIS_GRAFANA_PASSWORD:?")
+    mounts = dict(v.rsplit(":", 1)[0].split(":", 1)[::-1] for v in grafana["volumes"] if v.startswith("./"))
+    provisioning = PROJECT_ROOT / mounts["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "jarvis.yaml").read_text())["providers"]
+    dashboards = PROJECT_ROOT / mounts[provider["options"]["path"]]
+    dashboard = json.loads((dashboards / "jarvis-memory.json").read_text())
+    exported = {metric.name for metric in Metrics().registry.collect()}
+    exported |= {f"{name}_{suffix}" for name in exported for suffix in ("total", "bucket", "sum", "count")}
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\b(jarvis_[a-z_]+)", target["expr"])}
+    assert len(dashboard["panels"]) >= 8 and used and used <= exported, used - exported
+    assert {target["datasource"]["uid"] for panel in dashboard["panels"] for target in panel["targets"]} == {source["uid"]}

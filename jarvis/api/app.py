@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from jarvis import __version__
+from jarvis import __version__, console
 from jarvis.api import errors, metrics, openapi
 from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=errors.COMMON_RESPONSES)
+    console.install(app)  # /console: the operator's page, signed in with a key kept in a sealed cookie
     app.state.mcp = McpEndpoint()
     app.add_route(MCP_PATH, app.state.mcp, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -131,6 +131,7 @@ class TasksMixin(OwnershipMixin):
         written = self._write(work)
         written["queue"] = None  # Redis missed it: the server's repair loop (or `jarvis requeue`) queues it
         self._after_commit(written, lambda redis: written.update(queue=redis.queues.enqueue(written["id"], spec.priority)))
+        self._announce(written)
         return written
 
     def get_task(self, task_id: Any) -> dict:
@@ -184,6 +185,7 @@ class TasksMixin(OwnershipMixin):
 
             claimed = self._write(claim)
             if claimed.get("id"):
+                self._announce(claimed)
                 return Lease(task=claimed, delivery=delivery)
             try:  # finished or cancelled meanwhile: drop the stale entry (it comes round again if this fails)
                 self.stores.redis.queues.ack(delivery)
@@ -236,6 +238,7 @@ class TasksMixin(OwnershipMixin):
         # Committed: from here on nothing raises. A delivery Redis could not forget is dropped
         # when it comes round again (the task is no longer running, so nobody can claim it).
         self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
+        self._announce(written)
         return written
 
     def fail_task(self, lease: Lease, *, error: dict | str, retry_delay: float = 5.0) -> Written:
@@ -262,6 +265,7 @@ class TasksMixin(OwnershipMixin):
             self._after_commit(written, lambda redis: redis.queues.retry_later(lease.delivery, delay=delay))
         else:
             self._after_commit(written, lambda redis: redis.queues.ack(lease.delivery))
+        self._announce(written)
         return written
 
     def cancel_task(self, task_id: Any) -> Written:
@@ -273,7 +277,9 @@ class TasksMixin(OwnershipMixin):
                 raise NotFound(f"task {task_id} does not exist or is already finished")
             return jsonable(row), [Event("task", str(task_id))]
 
-        return self._write(work)
+        written = self._write(work)
+        self._announce(written)
+        return written
 
     def assign_task(self, task_id: Any, agent_id: Any) -> Written:
         """``(Task)-[:ASSIGNED_TO]->(Agent)``, announced on the ``task_assignment`` channel."""
@@ -296,6 +302,15 @@ class TasksMixin(OwnershipMixin):
         """``(Task)-[:PRODUCES]->(Knowledge)``."""
         task_id, knowledge_id = as_uuid(task_id, "task_id"), as_uuid(knowledge_id, "knowledge_id")
         return self._link(RelationshipType.PRODUCES, ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
+
+    def _announce(self, task: dict) -> None:
+        """Tell the ``status_update`` channel that *task* changed state (the console's task board
+        listens). Best effort, after the commit: a missed notice changes no data."""
+        try:
+            self.stores.redis.publish(Channel.status_update, {"task_id": str(task["id"]), "status": task["status"],
+                                                              "agent_id": task.get("agent_id")})
+        except StoreError:
+            pass
 
     def queue_depths(self) -> dict[str, int]:
         return self.stores.redis.queues.depths()
