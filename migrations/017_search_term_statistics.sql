@@ -5,9 +5,8 @@
 -- term's document frequency among the rows it could see, then score every row holding any
 -- query term: 1.1 s at 100,000 knowledge items. Here the counts are kept per table, per owner
 -- and per lexeme, by statement-level triggers (transition tables: one upsert per statement,
--- whatever its row count), so a search reads them in one indexed lookup; with each term's
--- upper bound (`tf_max`, `dl_min`) the ranking can ask GIN only for the rows that could still
--- reach its top (docs/retrieval-notes.md).
+-- whatever its row count), so a search reads them in one indexed lookup, and scores only the
+-- rows holding its rarest terms together (docs/retrieval-notes.md).
 --
 -- Whose counts: statistics of one user's rows are that user's data. Shared tables (knowledge,
 -- code_snippets) count under owner ''; conversations under their user_id, agent memory under
@@ -24,9 +23,7 @@ CREATE TABLE search_term_stats (
     owner TEXT NOT NULL,            -- '' for shared tables; a user_id or an agent_id
     lexeme TEXT NOT NULL,           -- '' is the corpus row: docs = rows, dl_sum = their lengths
     docs BIGINT NOT NULL,           -- rows holding the lexeme
-    tf_max REAL NOT NULL,           -- the highest weighted term frequency seen (never lowered)
-    dl_min INTEGER NOT NULL,        -- the shortest row holding it, in lexemes (never raised)
-    dl_sum BIGINT NOT NULL,         -- corpus row only: total length, for the average
+    dl_sum BIGINT NOT NULL,         -- corpus row only: total length (lexemes), for the average
     CONSTRAINT search_term_stats_pkey PRIMARY KEY (scope_table, owner, lexeme)
 );
 -- a search over every owner's rows (a service key's, across users) sums a lexeme's owners
@@ -37,17 +34,10 @@ CREATE INDEX idx_search_term_stats_lexeme ON search_term_stats (scope_table, lex
 -- damped as ts_rank damps it: the heaviest occurrence counts in full, the j-th other one
 -- 1/j^2 of its weight, so a word repeated does not swamp one used once. Computed by ts_rank's
 -- C code (its sum, before its division by pi^2/6): cheap enough to score a row per term. The
--- one definition: the counts here and the scoring in jarvis/domain/keyword.py both call it
--- (a single expression, so PostgreSQL inlines it).
+-- one definition of it (a single expression, so PostgreSQL inlines it).
 CREATE FUNCTION jarvis_term_frequency(search_tsv tsvector, term tsquery) RETURNS real
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (ts_rank('{0.3, 0.4, 0.5, 1.0}', search_tsv, term) * 1.64493406685)::real
-$$;
-
--- A lexeme as a one-term tsquery: quoted as tsquery input wants it, never parsed as words.
-CREATE FUNCTION jarvis_lexeme_query(lexeme text) RETURNS tsquery
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CAST('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''' AS tsquery)
 $$;
 
 -- One row added (+1) to or removed (-1) from an owner's corpus.
@@ -56,24 +46,18 @@ CREATE TYPE jarvis_term_change AS (owner TEXT, search_tsv tsvector, sign INTEGER
 CREATE FUNCTION jarvis_count_search_terms(p_table text, p_changes jarvis_term_change[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
     WITH changed AS (
-        SELECT c.owner, c.search_tsv, c.sign, length(c.search_tsv) AS dl FROM unnest(p_changes) AS c
-        WHERE c.search_tsv IS NOT NULL),
+        SELECT c.owner, c.search_tsv, c.sign FROM unnest(p_changes) AS c WHERE c.search_tsv IS NOT NULL),
     terms AS (
-        SELECT owner, '' AS lexeme, sign, NULL::real AS tf, dl FROM changed
+        SELECT owner, '' AS lexeme, sign, length(search_tsv) AS dl FROM changed
         UNION ALL
-        SELECT c.owner, u.lexeme, c.sign, jarvis_term_frequency(c.search_tsv, jarvis_lexeme_query(u.lexeme)), c.dl
-        FROM changed c CROSS JOIN LATERAL unnest(c.search_tsv) AS u),
+        SELECT c.owner, u.lexeme, c.sign, 0
+        FROM changed c CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_tsv)) AS u(lexeme)),
     delta AS (
-        SELECT owner, lexeme, sum(sign) AS docs,
-               coalesce(max(tf) FILTER (WHERE sign > 0), 0) AS tf_max,
-               coalesce(min(dl) FILTER (WHERE sign > 0), 2147483647) AS dl_min,
-               CASE WHEN lexeme = '' THEN sum(sign * dl) ELSE 0 END AS dl_sum
-        FROM terms GROUP BY owner, lexeme)
-    INSERT INTO search_term_stats AS s (scope_table, owner, lexeme, docs, tf_max, dl_min, dl_sum)
-    SELECT p_table, owner, lexeme, docs, tf_max, dl_min, dl_sum FROM delta ORDER BY owner, lexeme
+        SELECT owner, lexeme, sum(sign) AS docs, sum(sign * dl) AS dl_sum FROM terms GROUP BY owner, lexeme)
+    INSERT INTO search_term_stats AS s (scope_table, owner, lexeme, docs, dl_sum)
+    SELECT p_table, owner, lexeme, docs, dl_sum FROM delta ORDER BY owner, lexeme
     ON CONFLICT (scope_table, owner, lexeme) DO UPDATE
-        SET docs = s.docs + excluded.docs, tf_max = greatest(s.tf_max, excluded.tf_max),
-            dl_min = least(s.dl_min, excluded.dl_min), dl_sum = s.dl_sum + excluded.dl_sum
+        SET docs = s.docs + excluded.docs, dl_sum = s.dl_sum + excluded.dl_sum
 $$;
 
 -- The statement triggers: rows inserted count +1, deleted -1; an update counts only the rows
