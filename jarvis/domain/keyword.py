@@ -8,14 +8,15 @@ holding any query word: 1.1 s at 100,000 knowledge items whose words are all com
 
 Which rows are scored:
 
-* when the query's terms are rare (``SMALL`` postings or fewer over all of them), every row
-  holding any of them: the exact BM25 ranking;
-* otherwise the rows holding the rarest term, the two rarest together, the three rarest
-  together, and so on (``CHAIN`` terms at most), at most ``depth`` rows from each: GIN
-  intersects posting lists cheaply, and the rows holding most of a query's rare words are
-  where its best BM25 scores are. A row holding only the query's common words, or some rare
-  ones but not the rarest, can be missed; the vector ranking fused with this one is there for
-  those (docs/retrieval-notes.md measures both).
+* when at most ``EXACT`` rows can hold a query term (the corpus is that small, or its terms'
+  postings add up to no more), every row holding one: the exact BM25 ranking — one user's
+  conversation, one agent's memory, a small knowledge base;
+* otherwise, at most ``depth`` rows from each of: the rows holding the rarest term, the two
+  rarest together, the three rarest together, and so on (``CHAIN`` terms at most, stopping
+  once one finds fewer than ``depth`` rows: it holds the narrower ones' rows), and the rows
+  holding each of those terms that is rare (``RARE``). GIN intersects posting lists cheaply,
+  and the best BM25 rows are those holding most of a query's rare words. A row holding only the query's common words can be missed; the vector
+  ranking fused with this one is there for those (docs/retrieval-notes.md measures both).
 
 Every statement applies the search's filter (and row-level security), so the rows found are
 those the caller may see; the statistics are those of the owner's whole corpus (shared
@@ -34,10 +35,12 @@ import psycopg
 #: BM25's usual constants (Robertson & Zaragoza, 2009), not fitted to any data.
 BM25_K1 = 1.2
 BM25_B = 0.75
-#: Up to this many postings over all query terms, every row holding any of them is scored.
-SMALL = 500
-#: Otherwise, rows holding the 1, 2, ... up to this many rarest terms together are scored.
+#: Up to this many rows that may hold a query term, every one holding one is scored.
+EXACT = 2000
+#: Otherwise, rows holding the 1, 2, ... up to this many rarest terms together are scored...
 CHAIN = 8
+#: ... and the rows holding each of those terms that is in this many rows or fewer.
+RARE = 200
 
 #: The query's terms' document frequencies, and the corpus's size and total length (lexeme
 #: ''), for one owner or summed over every owner the caller may see.
@@ -51,23 +54,33 @@ TERMS_OF_OWNER = _TERMS.format(owner="owner = %(k_owner)s")
 TERMS_OF_EVERY_OWNER = _TERMS.format(owner="TRUE")
 
 
-def scoring(table: str, where: str, *, terms: int, chains: int) -> str:
+def scoring(table: str, where: str, *, terms: int, chains: int = 0, singles: int = 0) -> str:
     """The statement that scores rows of *table* that the search's *where* admits and keeps
     the best ``depth``: BM25 over *terms* query terms (``k_q<i>``, one-term tsqueries, with
     their IDF ``k_idf<i>``), each one's frequency weighted and damped by
-    ``jarvis_term_frequency`` (migration 017). The rows scored: with no *chains*, every row
-    matching ``k_match``; otherwise at most ``depth`` rows matching each of the *chains*
-    tsqueries ``k_chain<j>``."""
+    ``jarvis_term_frequency`` (migration 017).
+
+    The rows scored: with no *chains*, every row matching ``k_match``. Otherwise at most
+    ``depth`` rows matching each of the *chains* tsqueries ``k_chain<j>`` (each narrower than
+    the last: once one finds fewer than ``depth`` rows, it holds every row of the narrower
+    ones, which are not run), and of the *singles* ``k_single<j>``."""
     pick = "SELECT t.id, t.search_tsv FROM {table} t WHERE t.search_tsv @@ %({match})s::tsquery AND {where}"
     if chains:
-        picks = " UNION ALL ".join(f"({pick.format(table=table, match=f'k_chain{j}', where=where)} LIMIT %(depth)s)"
-                                   for j in range(chains))
-        rows = f"SELECT DISTINCT ON (id) id, search_tsv FROM ({picks}) chained"
+        ctes = [f"k_c0 AS MATERIALIZED ({pick.format(table=table, match='k_chain0', where=where)} LIMIT %(depth)s)"]
+        for j in range(1, chains):
+            gate = f"(SELECT count(*) FROM k_c{j - 1}) >= %(depth)s"
+            ctes.append(f"k_c{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_chain{j}', where=where)} "
+                        f"AND {gate} LIMIT %(depth)s)")
+        ctes += [f"k_s{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_single{j}', where=where)} "
+                 "LIMIT %(depth)s)" for j in range(singles)]
+        found = " UNION ALL ".join([f"SELECT * FROM k_c{j}" for j in range(chains)]
+                                   + [f"SELECT * FROM k_s{j}" for j in range(singles)])
+        head, rows = f"WITH {', '.join(ctes)} ", f"SELECT DISTINCT ON (id) id, search_tsv FROM ({found}) found"
     else:
-        rows = pick.format(table=table, match="k_match", where=where)
+        head, rows = "", pick.format(table=table, match="k_match", where=where)
     frequencies = ", ".join(f"jarvis_term_frequency(c.search_tsv, %(k_q{i})s::tsquery) AS f{i}" for i in range(terms))
     score = " + ".join(f"%(k_idf{i})s * f.f{i} * (%(k1)s + 1) / (f.f{i} + f.norm)" for i in range(terms))
-    return (f"SELECT c.id::text AS id, ({score})::float8 AS score FROM ({rows}) c "
+    return (f"{head}SELECT c.id::text AS id, ({score})::float8 AS score FROM ({rows}) c "
             f"CROSS JOIN LATERAL (SELECT {frequencies}, "
             "%(k1)s * (1 - %(b)s + %(b)s * length(c.search_tsv) / %(k_avgdl)s) AS norm) f "
             "ORDER BY score DESC, c.id LIMIT %(depth)s")
@@ -122,11 +135,15 @@ def rank(conn: psycopg.Connection, *, table: str, where: str, params: dict[str, 
     for i, term in enumerate(stats.terms):
         base.update({f"k_q{i}": quoted(term.lexeme), f"k_idf{i}": term.idf})
     lexemes = [t.lexeme for t in stats.terms]
-    if sum(t.docs for t in stats.terms) <= SMALL:
-        chains = 0
+    chains = singles = 0
+    if min(sum(t.docs for t in stats.terms), stats.rows) <= EXACT:
         base["k_match"] = " | ".join(quoted(x) for x in lexemes)
     else:
-        chains = min(len(lexemes), CHAIN)
-        base.update({f"k_chain{j}": " & ".join(quoted(x) for x in lexemes[:j + 1]) for j in range(chains)})
-    rows = conn.execute(scoring(table, where, terms=len(lexemes), chains=chains), base).fetchall()
+        rarest = stats.terms[:CHAIN]
+        chains = len(rarest)
+        base.update({f"k_chain{j}": " & ".join(quoted(t.lexeme) for t in rarest[:j + 1]) for j in range(chains)})
+        alone = [t.lexeme for t in rarest[1:] if t.docs <= RARE]
+        singles = len(alone)
+        base.update({f"k_single{j}": quoted(x) for j, x in enumerate(alone)})
+    rows = conn.execute(scoring(table, where, terms=len(lexemes), chains=chains, singles=singles), base).fetchall()
     return [(r["id"], r["score"]) for r in rows]

@@ -83,8 +83,8 @@ def test_rare_words_are_ranked_exactly_common_ones_by_their_rarest_terms_togethe
     """The rows scored: every row holding a rare term; otherwise chains of the rarest terms."""
     rare = keyword.scoring("knowledge", "TRUE", terms=2, chains=0)
     assert "%(k_match)s" in rare and "k_chain" not in rare
-    chained = keyword.scoring("knowledge", "TRUE", terms=3, chains=3)
-    assert all(f"%(k_chain{j})s" in chained for j in range(3)) and "%(k_q2)s" in chained
+    chained = keyword.scoring("knowledge", "TRUE", terms=3, chains=3, singles=1)
+    assert all(f"%(k_chain{j})s" in chained for j in range(3)) and "%(k_single0)s" in chained and "%(k_q2)s" in chained
     stats = keyword.corpus([{"lexeme": "", "docs": 100.0, "dl_sum": 2000.0},
                             {"lexeme": "common", "docs": 90.0, "dl_sum": 0.0},
                             {"lexeme": "rare", "docs": 2.0, "dl_sum": 0.0}])
