@@ -113,6 +113,10 @@ def test_a_whole_expired_month_is_dropped_and_its_conversations_leave_chroma(jar
     assert partition in report.dropped_partitions
     assert not _exists(jarvis, "conversations", row["id"])
     assert row["id"] not in jarvis.stores.get("chroma").ids("conversations")
+    with jarvis.stores.postgres.pool.connection() as conn:  # the keyword statistics forgot the month's rows
+        counted = conn.execute("SELECT coalesce(sum(docs), 0) FROM search_term_stats WHERE scope_table = "
+                               "'conversations' AND owner = %s", (f"{name}-u",)).fetchone()[0]
+    assert counted == 0
 
 
 def test_rollups_keep_count_and_sum_of_the_raw_values_they_replace(jarvis, name) -> None:
