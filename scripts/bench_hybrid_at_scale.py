@@ -7,8 +7,8 @@ The texts are the benchmark's own (:func:`jarvis.bench.workload.sentences`, same
 Their vectors are not the model's embedding of each paragraph: each is the normalised sum of
 the model's embeddings of the paragraph's six phrases (96 phrases embedded in all), so the
 corpus is clustered as the real one is. The queries are embedded by the model as in the
-benchmark. Rows are written with one COPY (the keyword statistics' trigger runs once) and
-projected to Chroma through the projector's own writer. Removed at the end.
+benchmark. Rows are written with one COPY (the keyword statistics' trigger runs once), the
+table analysed, and projected to Chroma through the projector's own writer. Removed at the end.
 
     PYTHONPATH=. ~/.cache/jarvis/venv/bin/python scripts/bench_hybrid_at_scale.py 10000,100000 [queries]
 """
@@ -54,6 +54,8 @@ def fill(jarvis: Jarvis, items: list[tuple[str, tuple[int, ...]]], phrases: list
             for i, (text, picks) in enumerate(items, start):
                 vector = sum(phrases[k][j] for k, j in enumerate(picks))
                 copy.write_row((f"{category}-{i}", text, category, (vector / np.linalg.norm(vector)).astype(np.float32)))
+    with jarvis.stores.postgres.pool.connection() as conn:  # as autovacuum would have after a slower ingest
+        conn.execute("ANALYZE knowledge")
     spec = ENTITIES["knowledge"]
     chroma = jarvis.stores.get("chroma")
     for rows in _stream(jarvis.stores, spec.select_all):

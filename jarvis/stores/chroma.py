@@ -114,6 +114,14 @@ class ChromaStore:
                                                     include=["distances"]))
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
+    def query_with_metadata(self, name: str, vector, *, limit: int,
+                            where: dict | None = None) -> list[tuple[str, float, dict]]:
+        """(id, cosine similarity, metadata) of the nearest documents, best first."""
+        result = self._call(name, lambda c: c.query(query_embeddings=[vector], n_results=limit, where=where or None,
+                                                    include=["distances", "metadatas"]))
+        return [(i, 1.0 - float(d), m or {}) for i, d, m in zip(result["ids"][0], result["distances"][0],
+                                                               result["metadatas"][0])]
+
     def ids(self, name: str) -> set[str]:
         def every_id(collection) -> set[str]:
             found: set[str] = set()
