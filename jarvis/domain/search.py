@@ -37,9 +37,9 @@ from jarvis.search_filters import OPEN_END, Filterable, SearchFilter, epoch
 
 #: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
 CANDIDATES = 50
-#: Knowledge's nearest neighbours asked of Chroma, x the depth wanted, so that the facts no
+#: Knowledge's nearest neighbours asked of Chroma beyond the depth wanted, so that facts no
 #: longer valid can be dropped here rather than by a filter in Chroma (see ``_valid_nearest``).
-VALIDITY_LOOKAHEAD = 2
+VALIDITY_LOOKAHEAD = 10
 
 
 @dataclass(frozen=True)
@@ -248,16 +248,17 @@ class SearchMixin(Base):
         """The *depth* nearest facts valid at the search's time, from Chroma asked without the
         validity condition: Chroma evaluates a ``where`` over every item before its HNSW search
         (1.1 s against 50 ms at 100,000 knowledge items), and every knowledge search has that
-        condition. Twice *depth* neighbours are asked and the valid ones kept, by the same
-        comparison as the condition; None when fewer than *depth* of them are valid (the caller
-        then asks with the condition). The hydration's SQL applies it again in any case."""
+        condition. ``VALIDITY_LOOKAHEAD`` more neighbours than *depth* are asked and the valid
+        ones kept, by the same comparison as the condition; None when fewer than *depth* of them
+        are valid (the caller then asks with the condition). The hydration's SQL applies it
+        again in any case."""
         loose = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
-        hits = chroma.query_with_metadata(scope.collection, ask.vector.tolist(), limit=VALIDITY_LOOKAHEAD * depth,
-                                          where=loose)
+        wanted = depth + VALIDITY_LOOKAHEAD
+        hits = chroma.query_with_metadata(scope.collection, ask.vector.tolist(), limit=wanted, where=loose)
         at = epoch(ask.filter.as_of or ask.now)
         valid = [(i, s) for i, s, meta in hits
                  if meta.get("valid_from_ts", OPEN_END) <= at < meta.get("valid_to_ts", at)]
-        if len(valid) >= depth or len(hits) < VALIDITY_LOOKAHEAD * depth:
+        if len(valid) >= depth or len(hits) < wanted:
             return valid[:depth]
         return None
 

@@ -109,9 +109,14 @@ def test_bad_validity_is_refused_before_anything_is_written(jarvis, name) -> Non
     assert refused.value.field == "supersedes"
 
 
-def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, name) -> None:
-    """Chroma is asked without the validity condition for twice the neighbours wanted; when
-    the nearest are all superseded, it is asked again with the condition."""
+@pytest.mark.parametrize("lookahead", [10, 0])
+def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, name, monkeypatch, lookahead) -> None:
+    """Chroma is asked without the validity condition for a few more neighbours than wanted; when
+    too few of them are valid (none looked ahead: the nearest may be superseded), it is asked
+    again with the condition."""
+    from jarvis.domain import search
+
+    monkeypatch.setattr(search, "VALIDITY_LOOKAHEAD", lookahead)
     agent = jarvis.register_agent(name=f"{name}-historian", type="letta")
     made = []
     try:
