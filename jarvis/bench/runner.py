@@ -135,7 +135,7 @@ class Bench:
     def search(self, n: int, queries: int) -> dict[str, float]:
         """Per query, in a shuffled order (as :meth:`single_add`): its embedding alone, the raw
         Chroma top-10 with its vector, the platform's whole vector search, and its hybrid
-        search (the same plus BM25 in PostgreSQL and the fusion, in the same round trip)."""
+        search (the same, with PostgreSQL's BM25 ranking computed meanwhile and fused)."""
         import random
 
         jarvis, embedder = self.jarvis, self.jarvis.embedder
@@ -169,9 +169,11 @@ class Bench:
         self.add("search p50 (embed + Chroma top-10 + hydrate)", n, pct(platform_ms, 50), "ms", reference,
                  target="overhead <= 3 ms", met=overhead <= 3.0)
         self.add("search p99", n, pct(platform_ms, 99), "ms", None, target="report", met=None)
-        self.add("hybrid search p50 (+ BM25 in PostgreSQL, fused)", n, pct(hybrid_ms, 50), "ms",
+        self.add("hybrid search p50 (BM25 + vector, fused), ref vector p50", n, pct(hybrid_ms, 50), "ms",
                  pct(platform_ms, 50), target="<= vector-only p50 + 3 ms",
                  met=pct(hybrid_ms, 50) <= pct(platform_ms, 50) + 3.0)
+        self.add("hybrid search p95, ref vector-only p95", n, pct(hybrid_ms, 95), "ms", pct(platform_ms, 95),
+                 target="report", met=None)
         self.add("search recall@10 vs exact", n, recall, "fraction", 1.0, target=">= 0.95", met=recall >= 0.95)
         return {"p50": pct(platform_ms, 50), "p99": pct(platform_ms, 99), "reference": reference}
 

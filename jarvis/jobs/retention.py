@@ -92,6 +92,7 @@ GROUP BY 2, 3, 4, 5
 """
 DELETE_HOURS = "DELETE FROM performance_metric_rollups WHERE period = 'hour' AND bucket_start < %(cutoff)s"
 DELETE_DAYS = "DELETE FROM performance_metric_rollups WHERE period = 'day' AND bucket_start < %(cutoff)s"
+UNCOUNT_PARTITION = "SELECT jarvis_uncount_conversation_partition(%s::regclass)"
 
 #: The longest any row of each partitioned table is kept: older whole months are dropped.
 PARTITION_HORIZON = {"conversations": 90 * DAY, "system_events": 365 * DAY, "performance_metrics": DAY}
@@ -177,6 +178,8 @@ def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: Re
                 with conn.cursor(row_factory=dict_row) as cursor:
                     erasure += steps.messages(
                         cursor.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall())
+                # the keyword statistics (migration 017) forget its rows: DROP fires no trigger
+                conn.execute(UNCOUNT_PARTITION, (partition,))
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(partition))).fetchone()[0]
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
             report.dropped_partitions.append(partition)

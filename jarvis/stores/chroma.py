@@ -124,6 +124,15 @@ class ChromaStore:
         distances = result["distances"] or [[]]
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0])]
 
+    def query_with_metadata(self, name: str, vector: Sequence[float], *, limit: int,
+                            where: dict[str, Any] | None = None) -> list[tuple[str, float, dict[str, Any]]]:
+        """(id, cosine similarity, metadata) of the nearest documents, best first."""
+        result = self._call(name, lambda c: c.query(query_embeddings=[cast(Any, vector)], n_results=limit,
+                                                    where=where or None,
+                                                    include=cast(Any, ["distances", "metadatas"])))
+        distances, metadatas = result["distances"] or [[]], result["metadatas"] or [[]]
+        return [(i, 1.0 - float(d), dict(m or {})) for i, d, m in zip(result["ids"][0], distances[0], metadatas[0])]
+
     def ids(self, name: str) -> set[str]:
         def every_id(collection: Collection) -> set[str]:
             found: set[str] = set()

@@ -107,3 +107,32 @@ def test_bad_validity_is_refused_before_anything_is_written(jarvis, name) -> Non
     with pytest.raises(InvalidInput) as refused:
         jarvis.add_knowledge(topic=f"{name}-x", content="x", supersedes="00000000-0000-0000-0000-000000000000")
     assert refused.value.field == "supersedes"
+
+
+@pytest.mark.parametrize("lookahead", [10, 0])
+def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, name, monkeypatch, lookahead) -> None:
+    """Chroma is asked without the validity condition for a few more neighbours than wanted; when
+    too few of them are valid (none looked ahead: the nearest may be superseded), it is asked
+    again with the condition."""
+    from jarvis.domain import search
+
+    monkeypatch.setattr(search, "VALIDITY_LOOKAHEAD", lookahead)
+    agent = jarvis.register_agent(name=f"{name}-historian", type="letta")
+    made = []
+    try:
+        for city in ("Leeds", "Hull", "Bath"):  # each move supersedes the last
+            made.append(jarvis.add_knowledge(
+                topic=f"{name}-office", content=f"Ada's office is in {city}.", agent_id=agent["id"],
+                valid_from=MOVED + timedelta(days=len(made)), supersedes=made[-1]["id"] if made else None))
+        valid = made[-1]["id"]
+        for limit in (1, 2, 5):
+            found = jarvis.search(query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector",
+                                  limit=limit)
+            assert _ids(found) == [valid], limit
+        first = jarvis.search(query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector",
+                              limit=1, as_of=MOVED)
+        assert _ids(first) == [made[0]["id"]]
+    finally:
+        for item in reversed(made):
+            jarvis.delete_knowledge(item["id"])
+        jarvis.terminate_agent(agent["id"])

@@ -122,6 +122,10 @@ def test_a_whole_expired_month_is_dropped_and_its_conversations_leave_chroma(jar
     assert not _exists(jarvis, "conversations", row["id"])
     assert row["id"] not in jarvis.stores.get("chroma").ids("conversations")
     assert not recording.exists() and report.remaining["chroma"] == 0
+    with jarvis.stores.postgres.pool.connection() as conn:  # the keyword statistics forgot the month's rows
+        counted = conn.execute("SELECT coalesce(sum(docs), 0) FROM search_term_stats WHERE scope_table = "
+                               "'conversations' AND owner = %s", (f"{name}-u",)).fetchone()[0]
+    assert counted == 0
 
 
 def test_with_chroma_down_retention_reports_it_lagging_and_the_outbox_completes_it(jarvis, settings, name) -> None:
