@@ -36,6 +36,9 @@ from jarvis.search_filters import Filterable, SearchFilter
 
 #: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
 CANDIDATES = 50
+#: Hits a vector search asks Chroma for beyond its limit when it checks "valid now" at
+#: hydration instead of in Chroma (a few superseded facts among the nearest cost no re-query).
+RELAXED_EXTRA = 10
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,19 @@ class SearchMixin(Base):
         # fusing looks deeper than the limit into each ranking; one ranking alone needs only the limit
         depth = max(CANDIDATES, ask.limit) if keyword and wants_vector else ask.limit
         params.update(limit=ask.limit, depth=depth, query=ask.query, alpha=ALPHA, cap=COUNT_CAP, k1=BM25_K1, b=BM25_B)
-        degraded, source = None, None
+        # "Valid now" passes almost every fact, and Chroma pays for a filter on every item it
+        # could match: a vector-only search asks without it, RELAXED_EXTRA deeper, and lets the
+        # hydration (which applies the whole filter again) drop the facts not valid now. Only if
+        # that leaves fewer than the limit is Chroma asked again, with the filter.
+        relaxed = not keyword and scope.store == "chroma" and ask.filter.only_valid_now(scope.able)
+        degraded, source, found = None, None, 0
         if wants_vector:
             source = "postgres"
             if scope.store != "postgres":
                 try:
-                    hits = self._projection_query(scope, ask, depth)
-                    source = "projection"
+                    hits = self._projection_query(scope, ask, depth + RELAXED_EXTRA if relaxed else depth,
+                                                  validity=not relaxed)
+                    source, found = "projection", len(hits)
                     params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
                 except StoreError:
                     degraded = scope.store
@@ -171,9 +180,14 @@ class SearchMixin(Base):
             return [], degraded
         query = statement(table=scope.table, columns=scope.columns, where=where, vector=source, keyword=keyword,
                           fuse=ask.mode is Mode.hybrid and ask.query is not None, euclid=scope.euclid)
+        rows = self._all(query, params)
+        if relaxed and source == "projection" and len(rows) < ask.limit and found == depth + RELAXED_EXTRA:
+            hits = self._projection_query(scope, ask, depth)  # too many of the nearest were not valid now
+            params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
+            rows = self._all(query, params)
         hits = []
         opened = self.memory_cipher.reveal if scope is SCOPES["memory"] else None
-        for row in self._all(query, params):
+        for row in rows:
             if opened is not None:  # values encrypted at rest are opened only here, on the way out
                 row = opened(row)
             score, vector_score, keyword_score = row.pop("score"), row.pop("vector_score"), row.pop("keyword_score")
@@ -182,9 +196,10 @@ class SearchMixin(Base):
             hits.append((jsonable(row), float(score), extra))
         return hits, degraded
 
-    def _projection_query(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
+    def _projection_query(self, scope: Scope, ask: "_Ask", depth: int, *,
+                          validity: bool = True) -> list[tuple[str, float]]:
         if scope.store == "chroma":
-            where = ask.filter.chroma_where(scope.able, now=ask.now)
+            where = ask.filter.chroma_where(scope.able, now=ask.now, validity=validity)
             return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
         conditions = ask.filter.qdrant_conditions(scope.able, now=ask.now)
         hits = self.stores.get("qdrant").query(scope.collection, ask.vector, limit=depth, conditions=conditions)

@@ -107,3 +107,28 @@ def test_bad_validity_is_refused_before_anything_is_written(jarvis, name) -> Non
     with pytest.raises(InvalidInput) as refused:
         jarvis.add_knowledge(topic=f"{name}-x", content="x", supersedes="00000000-0000-0000-0000-000000000000")
     assert refused.value.field == "supersedes"
+
+
+def test_a_vector_search_checks_valid_now_at_hydration_and_asks_again_when_too_few_are(jarvis, name) -> None:
+    """A search whose one restriction is "valid now" asks Chroma without it (a filter Chroma
+    evaluates over every item) and drops expired facts at hydration; when the nearest hits
+    are all expired, it asks again with the filter: never an expired fact, never too few."""
+    from jarvis.domain.search import RELAXED_EXTRA
+
+    word = f"zorblax{name[-6:]}"
+    expired = [jarvis.add_knowledge(topic=f"{name}-old-{i}", content=f"The {word} quokka slept in burrow {i}.",
+                                    valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
+                                    valid_to=datetime(2021, 1, 1, tzinfo=timezone.utc))
+               for i in range(RELAXED_EXTRA + 3)]
+    current = jarvis.add_knowledge(topic=f"{name}-now", content=f"These days the {word} quokka sleeps in a hollow log.")
+    others = [jarvis.add_knowledge(topic=f"{name}-other-{i}", content=f"The {word} quokka {doing}.")
+              for i, doing in enumerate(["eats leaves at dusk", "drinks from the creek", "hops along the fence",
+                                         "smiles at tourists", "hides from foxes"])]
+    try:
+        found = jarvis.search(query=f"where does the {word} quokka sleep", scopes=["knowledge"], mode="vector", limit=1)
+        assert _ids(found) == [current["id"]]
+        found = jarvis.search(query=f"where does the {word} quokka sleep", scopes=["knowledge"], mode="vector", limit=5)
+        assert set(_ids(found)) <= {current["id"], *(o["id"] for o in others)} and len(found["results"]) == 5
+    finally:
+        for item in (*expired, current, *others):
+            jarvis.delete_knowledge(item["id"])
