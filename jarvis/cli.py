@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--n", default="10000,100000", help="comma-separated knowledge_base sizes")
     bench.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    bench.add_argument("--only", help="comma-separated sections (add, embedder, search, import, rebuild, queues, "
+                                      "api, peer; default all); implies --no-docs")
 
     evaluate = commands.add_parser("eval", help="retrieval quality on a public benchmark (no LLM)")
     benchmarks = evaluate.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
@@ -356,11 +358,12 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     migrate_all(settings)
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:
-        figures, curve = bench.run(jarvis, settings, quick=args.quick, ns=ns, progress=progress)
+        only = [section.strip() for section in args.only.split(",") if section.strip()] if args.only else bench.SECTIONS
+        figures, curve = bench.run(jarvis, settings, quick=args.quick, ns=ns, progress=progress, only=only)
         serving = jarvis.embedder.describe()
     print(f"embedder: {serving['backend']} ({serving['family']}), batches on {serving['batch_backend']}")
     print(report.as_json(figures) if args.json else report.table(figures))
-    if not args.no_docs:
+    if not args.no_docs and not args.only:  # docs/benchmarks.md holds whole runs only
         command = "scripts/jarvis bench " + ("--quick" if args.quick else f"--n {args.n}")
         print(f"wrote {report.write_docs(figures, curve, command, embedder=serving)}", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ in effect and nothing is lost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -94,9 +94,23 @@ def recorded(event_ids: list[int], events: list[Event]) -> list[Outboxed]:
 
 def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
     """Insert *events* inside the caller's transaction; return their ids."""
+    return queue_record(conn, events)()
+
+
+def queue_record(conn: psycopg.Connection, events: list[Event]) -> Callable[[], list[int]]:
+    """Insert *events* inside the caller's transaction; the ids come from the function returned.
+
+    In pipeline mode the insert is only queued: read after the transaction block has ended,
+    the ids arrive with the ``COMMIT``'s answer, and a short write is one round trip."""
     if not events:
-        return []
-    with conn.cursor(row_factory=tuple_row) as cur:
-        cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
-                                       for e in events], returning=True)
-        return [cur.fetchone()[0] for _ in cur.results()]
+        return list
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
+                                   for e in events], returning=True)
+
+    def ids() -> list[int]:
+        with cur:
+            return [cur.fetchone()[0] for _ in cur.results()]
+
+    return ids
+

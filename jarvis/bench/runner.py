@@ -86,7 +86,7 @@ class Bench:
             self.jarvis.flush()  # the clock stops when every store has every item
 
         seconds = timed(ingest)
-        self.add("ingest, write-through to all stores, batches of 64", n, n / seconds, "items/s", n / reference,
+        self.add(f"ingest, write-through to all stores, batches of 64 (lanes: {embedder.batch_backend})", n, n / seconds, "items/s", n / reference,
                  target=">= 0.85 x embedder", met=(reference / seconds) >= 0.85)
         self.ingest_rates[n] = n / seconds
         return seconds
@@ -120,8 +120,9 @@ class Bench:
                 adds[wait].append((time.perf_counter() - started) * 1000)
                 lags.append(written.projection_seconds() * 1000)  # one add at a time: projected before the next
         ours, through = adds[False], adds[True]
-        self.add("single add p50 (returns at commit)", len(ours), pct(ours, 50), "ms", pct(embed, 50),
-                 target="p50 <= 1.2 x one embedding", met=pct(ours, 50) <= 1.2 * pct(embed, 50))
+        self.add(f"single add p50 (returns at commit), embedder {embedder.backend}", len(ours), pct(ours, 50), "ms",
+                 pct(embed, 50), target="p50 <= 1.2 x one embedding and <= 8 ms",
+                 met=pct(ours, 50) <= 1.2 * pct(embed, 50) and pct(ours, 50) <= 8.0)
         self.add("single add p99 (returns at commit)", len(ours), pct(ours, 99), "ms", pct(embed, 99),
                  target="report", met=None)
         self.add("single add p50 (wait=true: after every projection)", len(through), pct(through, 50), "ms",
@@ -166,9 +167,11 @@ class Bench:
         recall = statistics.mean(len(set(f) & set(e)) / 10 for f, e in zip(found, exact))
         reference = pct(embed_ms, 50) + pct(raw_ms, 50)
         overhead = pct(platform_ms, 50) - reference
-        self.add("search p50 (embed + Chroma top-10 + hydrate)", n, pct(platform_ms, 50), "ms", reference,
-                 target="overhead <= 3 ms", met=overhead <= 3.0)
-        self.add("search p99", n, pct(platform_ms, 99), "ms", None, target="report", met=None)
+        label = f"mode=vector, embedder {embedder.backend}"
+        self.add(f"search p50, {label} (embed + Chroma top-10 + hydrate)", n, pct(platform_ms, 50), "ms", reference,
+                 target="<= 6 ms; overhead over embed + raw Chroma <= 3 ms",
+                 met=overhead <= 3.0 and pct(platform_ms, 50) <= 6.0)
+        self.add(f"search p99, {label}", n, pct(platform_ms, 99), "ms", None, target="report", met=None)
         self.add("hybrid search p50 (BM25 + vector, fused), ref vector p50", n, pct(hybrid_ms, 50), "ms",
                  pct(platform_ms, 50), target="<= vector-only p50 + 3 ms",
                  met=pct(hybrid_ms, 50) <= pct(platform_ms, 50) + 3.0)
@@ -306,10 +309,12 @@ class Bench:
         return len(items) / (time.perf_counter() - started)
 
     # -- the peer ---------------------------------------------------------------------------------
-    def peer(self, n: int, queries: int, *, ours_ingest: float, ours_search_p50: float | None,
+    def peer(self, n: int, queries: int, *, ours_ingest: float, ours_search_p50: dict[int, float] | None,
              judged: bool = True) -> None:
         """The same workloads through Mem0 OSS, in its own virtualenv and process (see
-        :mod:`jarvis.bench.mem0_peer`); our figures at the same N beside its own."""
+        :mod:`jarvis.bench.mem0_peer`); our figures at the same N beside its own, and our
+        search at larger N (*ours_search_p50*: {N: p50}) beside Mem0's at *n* — which flatters
+        Mem0, whose search does not get faster with more items."""
         import json
         import os
         import subprocess
@@ -334,10 +339,10 @@ class Bench:
         ratio = ours_ingest / mem0["ingest_items_per_s"]
         self.add(f"peer: ingest items/s, ours (batches of 64) vs {label} add(infer=False)", n, ours_ingest,
                  "items/s", mem0["ingest_items_per_s"], target=">= 2.5 x Mem0", met=ratio >= 2.5 if judged else None)
-        if ours_search_p50 is not None:
-            ratio = ours_search_p50 / mem0["search_p50_ms"]
-            self.add(f"peer: search p50, ours vs {label}", n, ours_search_p50, "ms", mem0["search_p50_ms"],
-                     target="<= 0.5 x Mem0", met=ratio <= 0.5 if judged else None)
+        for at, p50 in (ours_search_p50 or {}).items():  # ours (mode=vector) at each N, Mem0 at *n*
+            ratio = p50 / mem0["search_p50_ms"]
+            self.add(f"peer: search p50, ours (mode=vector) at N={at:,} vs {label} at N={n:,}", at, p50, "ms",
+                     mem0["search_p50_ms"], target="<= 0.1 x Mem0", met=ratio <= 0.1 if judged else None)
         self.add(f"peer: {label} single add p50 (for orientation)", n, mem0["add_p50_ms"], "ms", None,
                  target="report", met=None)
 

@@ -139,19 +139,6 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
             return None
         return session
 
-    def _refuse_foreign_session(self, session_id: str) -> None:
-        """Forbidden if a user-bound caller writes into a live session of another user (which
-        would hand that session to the caller). With Redis down there is no session to take."""
-        who = self._who()
-        if not who.bound:
-            return
-        try:
-            session = self.stores.redis.get_session(session_id)
-        except StoreError:
-            return
-        if session is not None and session.get("user_id") != who.user_id:
-            raise Forbidden("session_id", "is a session of another user")
-
     # -- collaborations ---------------------------------------------------------------------
     @takes(CollaborationIn)
     def start_collaboration(self, spec: CollaborationIn, /) -> Written:

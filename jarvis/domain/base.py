@@ -21,7 +21,7 @@ from jarvis.config import Settings
 from jarvis.connections import Stores
 from jarvis.embeddings import Embedder
 from jarvis.errors import InvalidInput, NotFound, StoreError, StoreUnavailable
-from jarvis.outbox import Event, record, recorded
+from jarvis.outbox import Event, queue_record, recorded
 from jarvis.projection.applier import Applied, Ticket
 from jarvis.projection.projector import Projector
 from jarvis.principal import Principal, current, own_user, scope_for
@@ -94,8 +94,9 @@ class Base:
                wait: bool | None = None) -> Written:
         """Run *work* in one transaction with its outbox events, then project them.
 
-        *work* may return its result as a function, called once the outbox insert has been
-        answered: statements it only queued then share that round trip.
+        *work* may return its result as a function, called once the transaction has committed:
+        statements it only queued (its rows, the outbox insert, the ``COMMIT``) then travel in
+        one round trip (pipeline mode, :meth:`PostgresStore.transaction`).
 
         With *wait* (default: ``settings.write_wait``) the caller waits for every projection
         store (write-through, read-your-writes); without, the write returns once committed
@@ -103,9 +104,10 @@ class Base:
         """
         with self._postgres() as conn:  # one transaction: the rows and their outbox events
             result, events = work(conn)
-            event_ids = record(conn, events)
-            if callable(result):
-                result = result()
+            read_ids = queue_record(conn, events)
+        event_ids = read_ids()  # answered with the COMMIT
+        if callable(result):
+            result = result()
         written = Written(result)
         written.committed = time.perf_counter()
         outboxed = recorded(event_ids, events)
@@ -164,14 +166,19 @@ class Base:
 
     def _one(self, query: str, params: Any = None, *, missing: str | None = None) -> dict | None:
         with self._postgres() as conn:
-            row = conn.execute(query, params).fetchone()
+            cursor = conn.execute(query, params)
+        row = cursor.fetchone()  # read after the COMMIT: one round trip (see _all)
         if row is None and missing:
             raise NotFound(missing)
         return row
 
     def _all(self, query: str, params: Any = None) -> list[dict]:
+        """Rows of one statement. They are read once the transaction block has ended: in
+        pipeline mode ``BEGIN``, the row-level-security scope, the statement and ``COMMIT``
+        then travel together, one round trip instead of two (a search's hydration)."""
         with self._postgres() as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+        return cursor.fetchall()
 
     # -- graph edges (rows in Postgres, relationships in Neo4j) ---------------------------------
     @staticmethod

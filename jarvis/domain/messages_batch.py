@@ -2,10 +2,19 @@
 
 ``append_message`` costs one embedding and one transaction (with its projection) per turn;
 importing a history that way is a round trip per turn. :meth:`MessageBatchMixin.append_messages`
-checks every message first (a bad one is refused naming its index, before anything is
-written), then embeds the batches on the embedder's lanes while they are inserted, all in
-one transaction: the import is whole or absent. Each message keeps its place in the
-history: its ``created_at`` is the transaction's time plus its index in microseconds.
+is the one batch path (the REST batch endpoint, ``jarvis eval``, imports): it checks every
+message first (a bad one is refused naming its index, before anything is written), then
+embeds the batches on the embedder's lanes while they are inserted, all in one transaction:
+the import is whole or absent. Each turn gets its context in the keyword index as a single
+turn does (:mod:`jarvis.domain.turns`: its date, the turn before and the turn after it; a
+session's stored last turn gets the batch's first turn of that session as its next one).
+
+Each message keeps its place in the history: without a ``created_at`` of its own, its time
+is the transaction's plus its index in microseconds.
+
+A caller importing more than a few thousand turns sends them in calls of about a thousand
+(as the REST endpoint bounds them): each call's projection then runs while the next call is
+embedded, and one transaction never holds a whole archive.
 """
 
 from __future__ import annotations
@@ -16,9 +25,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import ENSURE_USER, Base, Written
+from jarvis.domain.base import ENSURE_USER, Written
+from jarvis.domain.turns import LAST_TURNS, PREVIOUS_TURN_CHARS, TurnsMixin, turn_context
 from jarvis.embeddings import check_text
-from jarvis.errors import InvalidInput, StoreError
+from jarvis.errors import Forbidden, InvalidInput
 from jarvis.outbox import Event
 from jarvis.schemas import MessageIn, parse_each
 
@@ -29,10 +39,10 @@ MAX_MESSAGES = 100_000
 
 INSERT_MESSAGES = """
 INSERT INTO conversations (id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
-                           metadata, embedding, created_at)
+                           metadata, context, embedding, created_at)
 VALUES (%(id)s, %(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s,
-        %(agent_id)s, %(task_id)s, %(metadata)s, %(embedding)s,
-        CURRENT_TIMESTAMP + make_interval(secs => %(order)s::double precision / 1000000))
+        %(agent_id)s, %(task_id)s, %(metadata)s, %(context)s, %(embedding)s,
+        coalesce(%(created_at)s, CURRENT_TIMESTAMP + make_interval(secs => %(order)s::double precision / 1000000)))
 """
 #: The ids among the candidates that exist (a missing one is named by its message's index).
 EXISTING_AGENTS = "SELECT id FROM agents WHERE id = ANY(%s)"
@@ -45,50 +55,95 @@ def parsed_messages(messages: list[Any]) -> list[MessageIn]:
                       check=lambda spec: check_text(spec.content, field="content"))
 
 
-class MessageBatchMixin(Base):
+def contexts(specs: list[MessageIn], stored: dict[str, dict]) -> list[str]:
+    """Each turn's keyword context: its date, the turn before it (in the batch, or the session's
+    *stored* last turn) and the turn after it in the batch."""
+    following: dict[int, str] = {}
+    later: dict[str, str] = {}
+    for index in range(len(specs) - 1, -1, -1):
+        if specs[index].session_id in later:
+            following[index] = later[specs[index].session_id]
+        later[specs[index].session_id] = specs[index].content
+    previous: dict[str, str] = {}
+    out = []
+    for index, spec in enumerate(specs):
+        before = previous.get(spec.session_id) or (stored.get(spec.session_id) or {}).get("content")
+        context = turn_context(previous=before, said_at=spec.created_at)
+        after = following.get(index)
+        out.append(f"{context}\n{after[:PREVIOUS_TURN_CHARS]}" if after else context)
+        previous[spec.session_id] = spec.content
+    return out
+
+
+class MessageBatchMixin(TurnsMixin):
     def append_messages(self, messages: Iterable[dict[str, Any]], *, wait: bool | None = None) -> Written:
         """Store many messages in order, in one transaction; returns ``{"ids", "count", "lagging",
-        "projected"}``. As :meth:`append_message` for each (Chroma ``conversations``, the session
-        in Redis, User INTERACTED_WITH Agent), with the embedding overlapped with the inserts.
+        "projected"}`` (ids in input order). As :meth:`append_message` for each (turn context,
+        Chroma ``conversations``, the session in Redis, User INTERACTED_WITH Agent), with the
+        embedding overlapped with the inserts. *wait* as in :meth:`_write`; with ``wait=False``,
+        :meth:`flush` waits for the projection.
 
         Raises:
             InvalidInput: naming ``messages[i].field`` — nothing has been written.
+            Forbidden: a user-bound caller names another user, or writes into another user's
+                live session (``messages[i].user_id`` / ``.session_id``) — nothing has been written.
             StoreUnavailable: PostgreSQL is down — nothing has been written.
         """
         messages = list(messages)
         if not 1 <= len(messages) <= MAX_MESSAGES:
             raise InvalidInput("messages", f"must be a list of 1 to {MAX_MESSAGES} messages")
-        specs = parsed_messages(messages)
-        batches = [specs[start:start + BATCH] for start in range(0, len(specs), BATCH)]
+        specs = self._owned(parsed_messages(messages))
 
         def work(conn):
             _refuse_missing(conn, EXISTING_AGENTS, specs, "agent_id")
             _refuse_missing(conn, EXISTING_TASKS, specs, "task_id")
+            stored = {r["session_id"]: r for r in conn.execute(
+                LAST_TURNS, {"sessions": sorted({s.session_id for s in specs})}).fetchall()}
+            first: dict[str, MessageIn] = {}
+            for spec in specs:
+                first.setdefault(spec.session_id, spec)
+            for session_id, last in stored.items():  # the batch's first turn follows the stored last one
+                self.add_next_turn(conn, last, first[session_id].content)
             events = [Event("user", user) for user in sorted({s.user_id for s in specs if s.user_id})
                       if conn.execute(ENSURE_USER, (user,)).fetchone()]
+            rows = list(zip(specs, contexts(specs, stored)))
+            batches = [rows[start:start + BATCH] for start in range(0, len(rows), BATCH)]
+            embedded = self.embedder.embed_batches(([spec.content for spec, _ in batch] for batch in batches),
+                                                   field="messages.content")
             ids: list[str] = []
-            embedded = self.embedder.embed_batches([spec.content for spec in batch] for batch in batches)
             with conn.cursor() as cur:
                 for batch, vectors in zip(batches, embedded):  # the lanes embed ahead of these inserts
-                    rows = [{**spec.model_dump(), "id": uuid.uuid4(), "metadata": Jsonb(spec.metadata),
-                             "embedding": vector, "order": len(ids) + offset}
-                            for offset, (spec, vector) in enumerate(zip(batch, vectors))]
-                    cur.executemany(INSERT_MESSAGES, rows)
-                    ids += [str(row["id"]) for row in rows]
+                    values = [{**spec.model_dump(), "id": uuid.uuid4(), "metadata": Jsonb(spec.metadata),
+                               "context": context, "embedding": vector, "order": len(ids) + offset}
+                              for offset, ((spec, context), vector) in enumerate(zip(batch, vectors))]
+                    cur.executemany(INSERT_MESSAGES, values)
+                    ids += [str(value["id"]) for value in values]
             events += [Event("conversation", key) for key in ids]
             for user, agent in sorted({(s.user_id, str(s.agent_id)) for s in specs if s.user_id and s.agent_id}):
                 events.append(self._edge(conn, "INTERACTED_WITH", "User", user, "Agent", agent))
             return {"ids": ids, "count": len(ids)}, events
 
         written = self._write(work, wait=wait)
-        last: dict[str, MessageIn] = {spec.session_id: spec for spec in specs}  # each session's latest turn
-        try:
-            for session_id, spec in last.items():
-                self.stores.redis.touch_session(session_id, user_id=spec.user_id,
-                                                agent_id=str(spec.agent_id) if spec.agent_id else None)
-        except StoreError:
-            written["lagging"] = sorted({*written["lagging"], "redis"})
+        latest = {spec.session_id: spec for spec in specs}  # each session's latest turn
+        self._after_commit(written, lambda redis: [
+            redis.touch_session(session_id, user_id=spec.user_id, agent_id=str(spec.agent_id) if spec.agent_id else None)
+            for session_id, spec in latest.items()])
         return written
+
+    def _owned(self, specs: list[MessageIn]) -> list[MessageIn]:
+        """Each message attributed as :meth:`append_message` attributes one: a user-bound caller
+        writes only as its user and only into sessions that are not another user's."""
+        owned, seen = [], set()
+        for index, spec in enumerate(specs):
+            try:
+                user = self._own_user(spec.user_id, field="user_id")
+                if spec.session_id not in seen:
+                    seen.add(spec.session_id)
+                    self._refuse_foreign_session(spec.session_id)
+            except Forbidden as exc:
+                raise Forbidden(f"messages[{index}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
+            owned.append(spec if user == spec.user_id else spec.model_copy(update={"user_id": user}))
+        return owned
 
 
 def _refuse_missing(conn: Any, query: str, specs: list[MessageIn], field: str) -> None:

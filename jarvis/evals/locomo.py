@@ -3,7 +3,7 @@
 LoCoMo (Maharana et al., ACL 2024) annotates, for every question about a long conversation,
 the turns that hold its answer. Each conversation becomes one user's memory: every turn a
 conversation message (``"Speaker: text"``, a shared photo's caption appended, said at its
-session's date), ingested through :meth:`Jarvis.ingest_messages` (the batch path). Every
+session's date), ingested through :meth:`Jarvis.append_messages` (the batch path). Every
 question of categories 1-4 is then asked of that user's conversations in each mode, and we
 count how many of its evidence turns come back: evidence recall@k (1, 5, 10, 20) and hit@10
 (at least one evidence turn in the top 10), per category and overall, with search latency.
@@ -41,7 +41,7 @@ _DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y")
 @dataclass
 class Conversation:
     name: str
-    turns: list[dict[str, Any]]                 # message fields for ingest_messages, plus "dia_id"
+    turns: list[dict[str, Any]]                 # message fields for append_messages, plus "dia_id"
     questions: list[dict[str, Any]]             # {"question", "category", "evidence": set}
 
 
@@ -127,7 +127,7 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
         started = time.perf_counter()
         dia_ids: dict[str, str] = {}
         for conversation in conversations:
-            ingested = jarvis.ingest_messages(conversation.turns, wait=False)
+            ingested = jarvis.append_messages(conversation.turns, wait=False)
             dia_ids.update(zip(ingested["ids"], (t["metadata"]["dia_id"] for t in conversation.turns)))
         jarvis.flush()
         ingest_seconds = time.perf_counter() - started

@@ -65,6 +65,30 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+BEGIN, COMMIT, ROLLBACK = "BEGIN", "COMMIT", "ROLLBACK"
+
+
+def _roll_back(conn: psycopg.Connection) -> None:
+    """End a failed transaction of :meth:`PostgresStore.transaction` (a failed statement leaves
+    an explicit transaction block open and aborted); a dead connection is left to the pool."""
+    if conn.closed or conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute(ROLLBACK)
+    except psycopg.Error:
+        pass
+
+
+def _give_back(pool: ConnectionPool, conn: psycopg.Connection) -> None:
+    """Return *conn* as the pool's other users expect it (not autocommit)."""
+    try:
+        if not conn.closed:
+            conn.autocommit = False
+    except psycopg.Error:
+        pass  # a broken connection: the pool discards it
+    pool.putconn(conn)
+
+
 class PostgresStore:
     """The pool every Postgres operation borrows from. ``close()`` twice is harmless."""
 
@@ -107,11 +131,15 @@ class PostgresStore:
     def transaction(self, scope: Callable[[psycopg.Connection], None] | None = None) -> Iterator[psycopg.Connection]:
         """A pooled connection in one transaction, in pipeline mode, committed on success.
 
-        Pipeline mode lets ``BEGIN``, *scope* (the row-level-security settings) and the first
-        statement travel in one round trip, and the ``COMMIT`` in one more: a short write costs
-        three round trips instead of seven (``pool.connection()`` plus a nested transaction).
-        Statements that need their results still get them; COPY and server-side cursors do not
-        work here (use ``pool.connection()`` for those).
+        ``BEGIN``, *scope* (the row-level-security settings), the statements and ``COMMIT`` are
+        queued and sent with one sync when the block ends: a short write whose results are read
+        after the block (``Base._write``), or a read fetched after it (``Base._all``), is one
+        round trip. (psycopg's own ``transaction()`` in pipeline mode syncs after ``BEGIN`` and
+        again before ``COMMIT``: three round trips, each a wait for the server to be scheduled on
+        a busy machine.) So the connection runs in autocommit mode with ``BEGIN``/``COMMIT`` sent
+        as statements; a statement that fails aborts the rest, and the transaction is rolled
+        back. A statement whose result the block reads syncs there, as before. COPY and
+        server-side cursors do not work here (use ``pool.connection()`` for those).
 
         Raises:
             StoreUnavailable: no connection within the timeout, or the server went away.
@@ -122,25 +150,32 @@ class PostgresStore:
         except PoolTimeout:
             raise StoreUnavailable(STORE, "no connection available (is PostgreSQL up?)") from None
         assert conn is not None
+        conn.autocommit = True  # client-side only: psycopg then sends no BEGIN (nor a sync) of its own
         try:
-            with conn.pipeline(), conn.transaction():
-                if scope is not None:
-                    scope(conn)
-                yield conn
+            try:
+                with conn.pipeline():
+                    conn.execute(BEGIN)
+                    if scope is not None:
+                        scope(conn)
+                    yield conn
+                    conn.execute(COMMIT)
+            except BaseException:
+                _roll_back(conn)
+                raise
         except psycopg.OperationalError as exc:
             # The server went away (or restarted): the other idle connections are as dead as
             # this one. Drop them now, so the request after PostgreSQL returns succeeds.
-            self.pool.putconn(conn)
+            _give_back(self.pool, conn)
             conn = None
             self.check_idle()
             raise StoreUnavailable(STORE, type(exc).__name__) from None
         except psycopg.Error as exc:
-            self.pool.putconn(conn)
+            _give_back(self.pool, conn)
             conn = None
             raise self.translate(exc) from None
         finally:
             if conn is not None:
-                self.pool.putconn(conn)
+                _give_back(self.pool, conn)
 
     def translate(self, exc: psycopg.Error) -> JarvisError:
         """Our error for a statement PostgreSQL refused, by SQLSTATE and diagnostic fields.

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from jarvis import bench
+from jarvis.errors import InvalidInput
 from jarvis.bench import report
 
 
+@pytest.mark.timeout(1800)  # every section end to end: over the suite's 600 s when the shared machine is loaded
 def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settings, tmp_path) -> None:
     figures, curve = bench.run(jarvis, settings, quick=True, ns=[])
     names = [f.figure for f in figures]
@@ -18,7 +22,13 @@ def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settin
                      "API cached memory read, 16 concurrent", "API search, 8 concurrent",
                      "rebuild qdrant from postgres (no re-embedding)",
                      "projection lag p99 (commit -> searchable everywhere)", "peer: ingest items/s",
-                     "API process RSS under search load", "hybrid search p50"):
+                     "API process RSS under search load", "hybrid search p50",
+                     # issue 15: the embedder per backend and the end-to-end figures, the backend named
+                     f"search p50, mode=vector, embedder {jarvis.embedder.backend}", "search p99, mode=vector",
+                     "embedder torch (fp32): one text p50", "embedder onnx (fp32): one text p50",
+                     "embedder onnx-int8 (int8): top-10 neighbours", "embedder onnx (fp32): cosine to torch, min",
+                     "embedder onnx (fp32): batches of 64 on the lanes", "jarvis serve RSS idle",
+                     f"conversation import, append_messages ({jarvis.embedder.backend})"):
         assert any(name.startswith(expected) for name in names), expected
     measured = [f for f in figures if f.unit != "-"]
     assert all(math.isfinite(f.value) and f.value > 0 for f in measured)
@@ -29,6 +39,14 @@ def test_the_quick_benchmark_measures_every_figure_and_reports_it(jarvis, settin
     assert "| search recall@10 vs exact |" in doc.read_text() and (tmp_path / "img" / "search_latency_vs_n.png").exists()
     with jarvis.stores.postgres.pool.connection() as conn:  # the benchmark cleans up after itself
         assert conn.execute("SELECT count(*) FROM knowledge WHERE category LIKE 'bench-%%'").fetchone()[0] == 0
+
+
+def test_only_the_sections_asked_for_are_measured(jarvis, settings) -> None:
+    figures, _ = bench.run(jarvis, settings, quick=True, ns=[], only=["add"])
+    assert figures and all(f.figure.startswith(("single add", "projection lag")) for f in figures)
+    with pytest.raises(InvalidInput) as caught:
+        bench.run(jarvis, settings, quick=True, ns=[], only=["add", "everything"])
+    assert caught.value.field == "--only"
 
 
 def test_the_cpu_accounting_names_every_store_and_leaves_nothing_behind(jarvis) -> None:

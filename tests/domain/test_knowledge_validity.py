@@ -136,3 +136,28 @@ def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, nam
         for item in reversed(made):
             jarvis.delete_knowledge(item["id"])
         jarvis.terminate_agent(agent["id"])
+
+
+def test_a_vector_search_checks_valid_now_at_hydration_and_asks_again_when_too_few_are(jarvis, name) -> None:
+    """Chroma is asked without "valid now" (a filter it evaluates over every item) and expired
+    facts are dropped here; when the nearest hits are all expired, it is asked again with the
+    filter: never an expired fact, never too few."""
+    from jarvis.domain.search import VALIDITY_LOOKAHEAD
+
+    word = f"zorblax{name[-6:]}"
+    expired = [jarvis.add_knowledge(topic=f"{name}-old-{i}", content=f"The {word} quokka slept in burrow {i}.",
+                                    valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
+                                    valid_to=datetime(2021, 1, 1, tzinfo=timezone.utc))
+               for i in range(VALIDITY_LOOKAHEAD + 3)]
+    current = jarvis.add_knowledge(topic=f"{name}-now", content=f"These days the {word} quokka sleeps in a hollow log.")
+    others = [jarvis.add_knowledge(topic=f"{name}-other-{i}", content=f"The {word} quokka {doing}.")
+              for i, doing in enumerate(["eats leaves at dusk", "drinks from the creek", "hops along the fence",
+                                         "smiles at tourists", "hides from foxes"])]
+    try:
+        found = jarvis.search(query=f"where does the {word} quokka sleep", scopes=["knowledge"], mode="vector", limit=1)
+        assert _ids(found) == [current["id"]]
+        found = jarvis.search(query=f"where does the {word} quokka sleep", scopes=["knowledge"], mode="vector", limit=5)
+        assert set(_ids(found)) <= {current["id"], *(o["id"] for o in others)} and len(found["results"]) == 5
+    finally:
+        for item in (*expired, current, *others):
+            jarvis.delete_knowledge(item["id"])

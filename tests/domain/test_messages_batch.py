@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -50,6 +51,24 @@ def test_the_same_text_gets_the_same_vector_in_a_batch_as_alone(jarvis, name) ->
         stored = conn.execute("SELECT embedding::real[] FROM conversations WHERE session_id = %s AND content LIKE 'We agreed%%'",
                               (session,)).fetchone()[0]
     assert float(alone @ np.array(stored, dtype=np.float32)) > 0.9999
+
+
+def test_each_turn_of_a_batch_gets_its_context_and_the_stored_last_turn_its_next(jarvis, name) -> None:
+    session = f"{name}-context"
+    jarvis.append_message(session_id=session, role="user", content="Did you feed the cat?")
+    said = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
+    jarvis.append_messages([
+        {"session_id": session, "role": "assistant", "content": "Yes, last week!", "created_at": said},
+        {"session_id": session, "role": "user", "content": "Great, thanks.", "created_at": said + timedelta(seconds=1)},
+    ])
+    with jarvis.stores.postgres.pool.connection() as conn:
+        context = dict(conn.execute("SELECT content, context FROM conversations WHERE session_id = %s",
+                                    (session,)).fetchall())
+    assert "Yes, last week!" in context["Did you feed the cat?"]  # the stored turn learnt its next one
+    assert context["Yes, last week!"].splitlines() == ["8 May 2023", "Did you feed the cat?", "Great, thanks."]
+    assert context["Great, thanks."].splitlines() == ["8 May 2023", "Yes, last week!"]
+    found = jarvis.search(query="feed cat last week", scopes=["conversations"], mode="keyword", session_id=session)
+    assert "Yes, last week!" in [hit["item"]["content"] for hit in found["results"]]
 
 
 @pytest.mark.parametrize(("bad", "field", "message"), [
