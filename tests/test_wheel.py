@@ -82,9 +82,12 @@ def installed(stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin"
 
 
-def test_the_installed_command_migrates_and_searches_from_another_directory(installed, tmp_path, name) -> None:
+def test_the_installed_command_migrates_and_searches_from_another_directory(installed, tmp_path, name, jarvis,
+                                                                            api_jarvis) -> None:
     work = tmp_path / "work"
     work.mkdir()
+    for facade in (jarvis, api_jarvis):  # Qdrant Edge is single-process: the installed command opens its shards
+        facade.stores.forget("qdrant")
     migrated = _run([str(installed / "jarvis"), "migrate"], env=_clean_env(), cwd=work)
     assert "postgres" in migrated.stdout  # every applied file still matches its recorded checksum
     found = json.loads(_run([str(installed / "python"), "-c", SEARCH, f"{name}-bees"], env=_clean_env(),

@@ -104,7 +104,7 @@ async def retention_dry_run(request: Request, caller: Admin) -> RetentionRun:
 @router.post("/verify")
 async def run_verify(request: Request, caller: Admin) -> VerifyRun:
     """Compare ids across the stores, as ``jarvis verify``: every difference, the first keys of each."""
-    from jarvis.jobs.projections import verify
+    from jarvis.projection.maintenance import verify
 
     def job() -> Row:
         differences = [asdict(d) for d in verify(caller.jarvis.stores)]

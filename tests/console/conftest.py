@@ -44,9 +44,11 @@ def _install_chromium() -> None:
         _unavailable("Debian's chromium, which apt-get could not install")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack) -> Iterator[object]:
-    """Headless chromium for the session (each test opens its own context: its own cookies)."""
+    """Headless chromium for a module (each test opens its own context: its own cookies). Not for
+    the session: Playwright's sync API keeps an event loop running in this thread until it stops,
+    and every later ``asyncio.run()`` (the MCP and LangChain tests) would refuse to start."""
     _install_chromium()
     try:
         from playwright.sync_api import sync_playwright
