@@ -29,8 +29,18 @@ class SignIn(BaseModel):
     api_key: str = Field(min_length=1, max_length=200)
 
 
+class SecuredStatic(StaticFiles):
+    """The static files with the page's headers: index.html is also reachable here, and must
+    not be framed or load anything from elsewhere there either."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
 def mount_static(app: FastAPI) -> None:
-    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    app.mount("/console/static", SecuredStatic(directory=STATIC), name="console-static")
 
 
 @router.get("/console")

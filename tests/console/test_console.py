@@ -226,6 +226,14 @@ def test_only_an_admin_service_key_sees_the_operations(console_server, world, ma
     assert answer.status_code == 200 and "backup_dir" in answer.json()
 
 
+def test_the_page_has_its_security_headers_at_both_of_its_addresses(console_server) -> None:
+    for path in ("/console", "/console/static/index.html", "/console/static/app.js"):
+        answer = httpx.get(f"{console_server}{path}")
+        assert answer.status_code == 200, path
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+
+
 def test_a_bad_key_is_refused(open_console, console_server) -> None:
     for key in ("jm_000000000000_not-a-real-key-at-all", "nonsense"):
         page = open_console(key, expect_refusal=True)
