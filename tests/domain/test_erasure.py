@@ -138,6 +138,7 @@ def test_a_service_key_erases_a_user_only_with_the_admin_scope(api, make_key, ja
     assert api.get(f"/api/v1/conversations/{user}-s", headers=users_admin_key).status_code == 200  # nothing erased
     erased = api.delete(f"/api/v1/users/{user}", headers=make_key("admin"))
     assert erased.status_code == 200, erased.text
+    assert key_id(jarvis, users_admin_key) in erased.json()["revoked_keys"]
     assert api.get(f"/api/v1/conversations/{user}-s", headers=users_admin_key).status_code == 401  # revoked
 
 
