@@ -23,6 +23,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+STATIC_HEADERS = {k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"}
 
 
 class SignIn(BaseModel):
@@ -35,7 +36,7 @@ class SecuredStatic(StaticFiles):
 
     async def get_response(self, path: str, scope) -> Response:
         response = await super().get_response(path, scope)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(STATIC_HEADERS)  # caching left as StaticFiles sets it (ETag, Last-Modified)
         return response
 
 
