@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     )
 
     connect_timeout: float = Field(default=3.0, description="Seconds before a store counts as down")
+    search_statement_timeout_ms: int = Field(
+        default=5000, ge=100, le=600_000,
+        description="PostgreSQL's statement_timeout for a search's keyword ranking (ms); "
+                    "a search that runs longer answers 503 store_timeout",
+    )
     start_timeout: float = Field(default=120.0, description="Seconds `jarvis up` waits per store")
 
     @classmethod

@@ -44,7 +44,7 @@ $$;
 CREATE TYPE jarvis_term_change AS (owner TEXT, search_tsv tsvector, sign INTEGER);
 
 CREATE FUNCTION jarvis_count_search_terms(p_table text, p_changes jarvis_term_change[]) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     WITH changed AS (
         SELECT c.owner, c.search_tsv, c.sign FROM unnest(p_changes) AS c WHERE c.search_tsv IS NOT NULL),
     terms AS (
@@ -63,7 +63,7 @@ $$;
 -- The statement triggers: rows inserted count +1, deleted -1; an update counts only the rows
 -- whose words or owner changed (an access count, a validity closed: nothing to do).
 CREATE FUNCTION jarvis_search_terms_changed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF TG_TABLE_NAME = 'conversations' THEN
@@ -118,7 +118,7 @@ END;
 $$;
 
 CREATE FUNCTION jarvis_search_terms_truncated() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     DELETE FROM search_term_stats WHERE scope_table = TG_TABLE_NAME;
     RETURN NULL;
@@ -126,12 +126,19 @@ END;
 $$;
 
 -- Retention drops whole months of conversations (a partition, not a statement on the parent,
--- so no trigger sees it): it uncounts the partition's rows first with this.
+-- so no trigger sees it): it uncounts the partition's rows first with this. Like the functions
+-- above it runs as its owner, with pg_catalog first and pg_temp last on its search path (so no
+-- caller's temporary object can stand in for a catalog or public one).
 CREATE FUNCTION jarvis_uncount_conversation_partition(p_partition regclass) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     changes jarvis_term_change[];
 BEGIN
+    -- It runs as the owner: only a partition of conversations, never any other table.
+    IF NOT EXISTS (SELECT 1 FROM pg_inherits
+                   WHERE inhrelid = p_partition AND inhparent = 'public.conversations'::regclass) THEN
+        RAISE EXCEPTION 'not a partition of conversations: %', p_partition USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     EXECUTE format('SELECT ARRAY(SELECT ROW(coalesce(user_id, ''''), search_tsv, -1)::jarvis_term_change FROM %s)',
                    p_partition) INTO changes;
     PERFORM jarvis_count_search_terms('conversations', changes);

@@ -2,9 +2,11 @@
 serving process itself.
 
 While ``jarvis serve`` runs on the local stack it holds the in-process stores (Qdrant Edge), so
-these jobs must run through it, on its own store clients, not from a second process. Looking is
-for any read key; running a job is for admin keys only (the page shows no button to others,
-and these routes refuse them: 403). One job runs at a time (409 while another runs).
+these jobs must run through it, on its own store clients, not from a second process. Looking and
+running are both for admin keys not bound to a user only (the jobs see every user's data, and
+what they leave — verify's differing ids, the backup directory, retention counts — names it):
+the console hides the view from others and these routes refuse them (403). One job runs at a
+time (409 while another runs).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from jarvis.api.deps import Admin, Reader
+from jarvis.api.deps import Admin
 from jarvis.console.shapes import BackupRun, Operations, RetentionRun, VerifyRun
 from jarvis.jobs.backup import PREFIX
 
@@ -52,9 +54,16 @@ def list_backups(directory: Path, *, limit: int = 20) -> list[Row]:
     return backups
 
 
+def _require_service(caller) -> None:
+    """403 for a user-bound key, even an admin one: the jobs and their results span every user."""
+    if caller.key.user_id is not None:
+        raise HTTPException(403, "operations need a service key (this key acts for one user)")
+
+
 @router.get("")
-def operations(request: Request, caller: Reader) -> Operations:
+def operations(request: Request, caller: Admin) -> Operations:
     """The backups on disk and the last retention dry run and verify this server ran."""
+    _require_service(caller)
     state = request.app.state
     return {"backup_dir": str(caller.jarvis.settings.backup_dir), "backups": list_backups(caller.jarvis.settings.backup_dir),
             "last_retention": getattr(state, "console_last_retention", None),
@@ -62,8 +71,7 @@ def operations(request: Request, caller: Reader) -> Operations:
 
 
 async def _exclusive(caller, job) -> Row:
-    if caller.key.user_id is not None:  # the jobs see every user's data
-        raise HTTPException(403, "operations need a service key (this key acts for one user)")
+    _require_service(caller)
     if not _running.acquire(blocking=False):
         raise HTTPException(409, "another operation is running; try again when it has finished")
     try:

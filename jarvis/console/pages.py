@@ -23,14 +23,25 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+STATIC_HEADERS = {k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"}
 
 
 class SignIn(BaseModel):
     api_key: str = Field(min_length=1, max_length=200)
 
 
+class SecuredStatic(StaticFiles):
+    """The static files with the page's headers: index.html is also reachable here, and must
+    not be framed or load anything from elsewhere there either."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(STATIC_HEADERS)  # caching left as StaticFiles sets it (ETag, Last-Modified)
+        return response
+
+
 def mount_static(app: FastAPI) -> None:
-    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    app.mount("/console/static", SecuredStatic(directory=STATIC), name="console-static")
 
 
 @router.get("/console")

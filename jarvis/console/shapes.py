@@ -66,7 +66,8 @@ class AgentRow(BaseModel):
     heartbeat_age_seconds: float | None = None
     created_at: str
     live_status: dict[str, Any] | None = None  # agent:status:{id} in Redis (expires 30 s after a heartbeat)
-    lock_holder: str | None = None  # who holds lock:agent:{id}
+    locked: bool = False  # lock:agent:{id} is held
+    lock_worker: str | None = None  # the holding worker's name (never the lock's token)
 
 
 class AgentBoard(BaseModel):

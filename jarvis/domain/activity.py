@@ -159,8 +159,14 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         return self._write(work)
 
     def collaboration_history(self, agent_id: Any) -> list[dict]:
-        agent = self._require_visible_agent(agent_id)  # Neo4j knows no owners: asked of PostgreSQL first
-        return self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
+        """Whom *agent_id* worked with and how often — only partners the caller can see: Neo4j
+        knows no owners, so the agent and its partners are asked of PostgreSQL."""
+        agent = self._require_visible_agent(agent_id)
+        partners = self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
+        if not self._who().bound or not partners:
+            return partners
+        shown = self._visible_ids({"agents": [str(p["id"]) for p in partners]})
+        return [p for p in partners if str(p["id"]) in shown]
 
     # -- events, metrics, improvements ---------------------------------------------------------
     @takes(EventIn)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from jarvis.domain.base import jsonable
 from jarvis.domain.memory import MEMORY_TYPES
@@ -56,12 +55,6 @@ WHERE severity = ANY(%(severities)s)
        OR message ILIKE %(pattern)s OR details::text ILIKE %(pattern)s)
 ORDER BY created_at DESC, id LIMIT %(limit)s
 """
-#: Of the given graph node ids, those the caller can see (row-level security decides).
-VISIBLE_NODES = """
-SELECT id::text AS id FROM agents WHERE id = ANY(%(agents)s::uuid[])
-UNION ALL SELECT id::text FROM tasks WHERE id = ANY(%(tasks)s::uuid[])
-UNION ALL SELECT id FROM users WHERE id = ANY(%(users)s)
-"""
 #: Labels whose nodes belong to users (shown only when PostgreSQL shows their rows).
 OWNED_LABELS = {"Agent": "agents", "Task": "tasks", "User": "users"}
 MAX_GRAPH_NODES = 200
@@ -81,16 +74,27 @@ class BrowseMixin(OwnershipMixin):
         return {"tasks": [jsonable(r) for r in rows], "counts": {s: counts.get(s, 0) for s in TASK_STATUSES}}
 
     def browse_agents(self, *, limit: int = 200) -> dict:
-        """Agents with heartbeat age, and from Redis their live status and lock holder
-        (``degraded`` names Redis when it cannot say)."""
+        """Agents with heartbeat age, and from Redis their live status, whether their lock is
+        held and by which worker (``degraded`` names Redis when it cannot say).
+
+        The lock's value is ``worker:<token>`` and the token alone releases or extends the
+        lock, so only the worker name before ``:`` is shown, never the token. A user-bound
+        caller is not shown the status's ``current_task``: the task may be another user's.
+        """
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit", "must be between 1 and 1000")
         agents = [jsonable(r) for r in self._all(LIST_AGENTS_BROWSED, {"limit": limit})]
+        bound = self._who().bound
         degraded = []
         try:
             for agent in agents:  # only agents PostgreSQL showed this caller
-                agent["live_status"] = self.stores.redis.get_agent_status(agent["id"])
-                agent["lock_holder"] = self.stores.redis.locks.holder(agent["id"])
+                status = self.stores.redis.get_agent_status(agent["id"])
+                if status is not None and bound:
+                    status = {k: v for k, v in status.items() if k != "current_task"}
+                agent["live_status"] = status
+                holder = self.stores.redis.locks.holder(agent["id"])
+                agent["locked"] = holder is not None
+                agent["lock_worker"] = None if holder is None else holder.split(":", 1)[0]
         except StoreError:
             degraded = ["redis"]
         return {"agents": agents, "degraded": degraded}
@@ -167,22 +171,7 @@ class BrowseMixin(OwnershipMixin):
         shown = self._visible_ids(asked) if any(asked.values()) else set()
         return [row for row in rows if row["label"] not in OWNED_LABELS or str(row["key"]) in shown]
 
-    def _visible_ids(self, asked: dict[str, list[str]]) -> set[str]:
-        agents = [i for i in asked.get("agents", []) if _is_uuid(i)]
-        tasks = [i for i in asked.get("tasks", []) if _is_uuid(i)]
-        return {r["id"] for r in self._all(VISIBLE_NODES, {"agents": agents, "tasks": tasks,
-                                                            "users": asked.get("users", [])})}
-
 
 def _far_end(row: dict) -> dict:
     return {"key": row["other"], "label": row["other_label"], "caption": row["other_caption"],
             "kind": row["other_kind"]}
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
-

@@ -41,6 +41,13 @@ EXACT = 2000
 CHAIN = 8
 #: ... and the rows holding each of those terms that is in this many rows or fewer.
 RARE = 200
+#: At most this many of a query's terms score, the rarest (they weigh most in BM25): each term
+#: is one more frequency per scored row, and a 32,000-character query of distinct words would
+#: otherwise make one search thousands of terms wide. Common words past these add little.
+MAX_TERMS = 32
+#: The ranking's statements end after the settings' ``search_statement_timeout_ms`` (the
+#: value is an int from the settings, so formatting it in is safe): a search never runs on.
+SET_TIMEOUT = "SET LOCAL statement_timeout = {ms}"
 
 #: The query's terms' document frequencies, and the corpus's size and total length (lexeme
 #: ''), for one owner or summed over every owner the caller may see.
@@ -113,7 +120,7 @@ def corpus(rows: Sequence[dict[str, Any]]) -> Corpus:
             df = min(r["docs"], n)
             found.append(Term(r["lexeme"], df, math.log(1 + (n - df + 0.5) / (df + 0.5))))
     found.sort(key=lambda t: (t.docs, t.lexeme))
-    return Corpus(n, max(whole["dl_sum"] / n, 1.0), found)
+    return Corpus(n, max(whole["dl_sum"] / n, 1.0), found[:MAX_TERMS])
 
 
 def quoted(lexeme: str) -> str:
@@ -122,10 +129,12 @@ def quoted(lexeme: str) -> str:
 
 
 def rank(conn: psycopg.Connection, *, table: str, where: str, params: dict[str, Any], query: str,
-         owner: str | None, every_owner: bool, depth: int) -> list[tuple[str, float]]:
+         owner: str | None, every_owner: bool, depth: int, timeout_ms: int) -> list[tuple[str, float]]:
     """The best *depth* rows of *table* for *query* by BM25, as (id, score), best first, among
     the rows *where* (with its ``f_*`` *params*) admits. *owner* keys the statistics ('' for
-    a shared table); with *every_owner*, they are summed over every owner the caller may see."""
+    a shared table); with *every_owner*, they are summed over every owner the caller may see.
+    Its statements end after *timeout_ms* (the store raises :class:`StoreTimeout`: 503)."""
+    conn.execute(SET_TIMEOUT.format(ms=int(timeout_ms)))
     base = {**params, "query": query, "k_table": table, "k_owner": owner or "", "k1": BM25_K1, "b": BM25_B,
             "depth": depth}
     stats = corpus(conn.execute(TERMS_OF_EVERY_OWNER if every_owner else TERMS_OF_OWNER, base).fetchall())

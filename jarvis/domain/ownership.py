@@ -22,6 +22,12 @@ SELECT id::text AS id FROM agents WHERE id = ANY(%(agents)s::uuid[]) AND owner_u
 UNION ALL
 SELECT id::text AS id FROM tasks WHERE id = ANY(%(tasks)s::uuid[]) AND requested_by = %(user)s
 """
+#: Of the given agent, task and user ids, those the caller can see (row-level security decides).
+VISIBLE = """
+SELECT id::text AS id FROM agents WHERE id = ANY(%(agents)s::uuid[])
+UNION ALL SELECT id::text FROM tasks WHERE id = ANY(%(tasks)s::uuid[])
+UNION ALL SELECT id FROM users WHERE id = ANY(%(users)s)
+"""
 
 
 class OwnershipMixin(Base):
@@ -66,6 +72,13 @@ class OwnershipMixin(Base):
             return set()
         rows = self._all(OWNED, {"agents": agents, "tasks": tasks, "user": who.user_id})
         return {row["id"] for row in rows}
+
+    def _visible_ids(self, asked: dict[str, list[str]]) -> set[str]:
+        """Of ``asked["agents"]``, ``["tasks"]`` and ``["users"]``, the ids the caller can see
+        (shared or its own): for what Neo4j returns, which knows no owners."""
+        agents, tasks = _uuids(asked.get("agents", [])), _uuids(asked.get("tasks", []))
+        return {r["id"] for r in self._all(VISIBLE, {"agents": agents, "tasks": tasks,
+                                                      "users": list(asked.get("users", []))})}
 
 
 def _uuids(values: list[str]) -> list[str]:

@@ -184,7 +184,8 @@ class SearchMixin(Base):
         with self._postgres() as conn:
             return keyword.rank(conn, table=scope.table, where=f"{scope.always} AND {where}", params=params,
                                 query=ask.query, owner=owner, every_owner=scope.owner is not None and owner is None,
-                                depth=self._depth(scope, ask))
+                                depth=self._depth(scope, ask),
+                                timeout_ms=self.settings.search_statement_timeout_ms)
 
     def _search_scope(self, name: str, ask: "_Ask", ranking: Future | None
                       ) -> tuple[list[tuple[dict, float, dict]], str | None]:

@@ -272,6 +272,7 @@ class Receipt(TypedDict):
     subject_id: str
     removed: dict[str, dict[str, int]]
     requested_at: Timestamp
+    revoked_keys: NotRequired[list[str]]  # a user's erasure: the API keys it revoked
     remaining: dict[str, int | None]  # None: the store was down when checked
     lagging: list[str]
     complete: bool

@@ -24,7 +24,7 @@ from psycopg import errors as sqlstate
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jarvis.config import Settings
-from jarvis.errors import Conflict, Forbidden, InvalidInput, JarvisError, StoreUnavailable
+from jarvis.errors import Conflict, Forbidden, InvalidInput, JarvisError, StoreTimeout, StoreUnavailable
 from jarvis.stores.base import Health, StoreName, measure
 
 logger = logging.getLogger("jarvis.stores.postgres")
@@ -162,6 +162,10 @@ class PostgresStore:
             except BaseException:
                 _roll_back(conn)
                 raise
+        except sqlstate.QueryCanceled as exc:  # statement_timeout: the server is fine, the connection too
+            _give_back(self.pool, conn)
+            conn = None
+            raise self.translate(exc) from None
         except psycopg.OperationalError as exc:
             # The server went away (or restarted): the other idle connections are as dead as
             # this one. Drop them now, so the request after PostgreSQL returns succeeds.
@@ -187,6 +191,8 @@ class PostgresStore:
         carrying the SQLSTATE.
         """
         diag = exc.diag
+        if isinstance(exc, sqlstate.QueryCanceled):  # statement_timeout (a search's): 503, never 500
+            return StoreTimeout(STORE, "the statement ran longer than its timeout")
         if isinstance(exc, sqlstate.InsufficientPrivilege):  # a write row-level security refused
             found = _POLICY_TABLE.search(diag.message_primary or "")
             return Forbidden(OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id",

@@ -269,3 +269,36 @@ def test_the_live_socket_delivers_a_bound_key_only_its_users_events(people, serv
     assert named["bob"].count(bob.agent) == 2 and ada.agent not in named["bob"]
     assert named["ada"].count(ada.agent) == 2 and bob.agent not in named["ada"]
     assert named["service"].count(ada.agent) == 2 and named["service"].count(bob.agent) == 2  # a service key: all
+
+
+def test_bob_browsing_agents_sees_no_lock_token_and_no_running_task(people, api_jarvis, jarvis) -> None:
+    ada, bob = people
+    token = "worker-7:5f1c0ffee5f1c0ffee"
+    assert jarvis.stores.redis.locks.acquire(bob.agent, token)
+    try:
+        jarvis.heartbeat(bob.agent, status="active", current_task=ada.task)
+        with acting_as(bob.user):
+            board = api_jarvis.browse_agents(limit=1000)
+        mine = next(a for a in board["agents"] if a["id"] == bob.agent)
+        assert mine["locked"] is True and mine["lock_worker"] == "worker-7"
+        assert mine["live_status"]["status"] == "active" and "current_task" not in mine["live_status"]
+        assert token.split(":")[1] not in json.dumps(board) and ada.task not in json.dumps(board)
+        service = next(a for a in jarvis.browse_agents(limit=1000)["agents"] if a["id"] == bob.agent)
+        assert service["live_status"]["current_task"] == ada.task and "lock_holder" not in service
+    finally:
+        jarvis.stores.redis.locks.release(bob.agent, token)
+
+
+def test_a_shared_agents_partners_leave_out_other_users_private_agents(people, server, api_jarvis, jarvis) -> None:
+    ada, bob = people
+    shared = jarvis.register_agent(name=f"{bob.user}-shared-lead", type="crewai")
+    assert shared["owner_user_id"] is None
+    jarvis.start_collaboration(coordinator_agent_id=shared["id"], participant_agent_ids=[ada.agent, bob.agent],
+                               collaboration_type="parallel", workflow={"steps": ["split"]})
+    with acting_as(bob.user):
+        assert [p["id"] for p in api_jarvis.collaboration_history(shared["id"])] == [bob.agent]
+    with acting_as(ada.user):
+        assert [p["id"] for p in api_jarvis.collaboration_history(shared["id"])] == [ada.agent]
+    assert {p["id"] for p in jarvis.collaboration_history(shared["id"])} == {ada.agent, bob.agent}
+    over_http = _ok(bob.client.get(f"/api/v1/agents/{shared['id']}/collaborations"))
+    assert ada.agent not in json.dumps(over_http) and bob.agent in json.dumps(over_http)

@@ -217,6 +217,23 @@ def test_live_events_stream_and_stored_events_are_searchable(open_console, jarvi
     expect(rows.filter(has_text="quay_flooded")).to_have_count(1)
 
 
+def test_only_an_admin_service_key_sees_the_operations(console_server, world, make_key) -> None:
+    bound_admin = make_key("read", "write", "admin", user=world["bob"], name="console-bound-admin")["X-API-Key"]
+    url = f"{console_server}/console/api/operations"
+    for key in (world["keys"]["reader"], world["keys"]["writer"], world["keys"]["bob"], bound_admin):
+        assert httpx.get(url, headers={"X-API-Key": key}).status_code == 403
+    answer = httpx.get(url, headers={"X-API-Key": world["keys"]["admin"]})
+    assert answer.status_code == 200 and "backup_dir" in answer.json()
+
+
+def test_the_page_has_its_security_headers_at_both_of_its_addresses(console_server) -> None:
+    for path in ("/console", "/console/static/index.html", "/console/static/app.js"):
+        answer = httpx.get(f"{console_server}{path}")
+        assert answer.status_code == 200, path
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+
+
 def test_a_bad_key_is_refused(open_console, console_server) -> None:
     for key in ("jm_000000000000_not-a-real-key-at-all", "nonsense"):
         page = open_console(key, expect_refusal=True)
@@ -231,6 +248,7 @@ def test_a_read_key_has_no_action_buttons_and_the_routes_refuse_it(open_console,
     page.goto(page.url.split("#")[0] + "#/operations")
     page.wait_for_selector("text=Read-only")
     assert page.locator("[data-testid=admin-actions]").count() == 0
+    assert page.locator(".sidebar a[data-view=operations]").is_hidden()
     page.goto(page.url.split("#")[0] + "#/tasks")
     page.wait_for_selector("[data-testid=task-counts] button")
     assert page.locator("[data-testid=task-form]").count() == 0

@@ -129,6 +129,19 @@ def key_id(jarvis, headers: dict[str, str]) -> str:
         return conn.execute("SELECT id::text FROM api_keys WHERE prefix = %s", (prefix,)).fetchone()[0]
 
 
+def test_a_service_key_erases_a_user_only_with_the_admin_scope(api, make_key, jarvis, name) -> None:
+    user = f"{name}-gil"
+    jarvis.append_message(session_id=f"{user}-s", role="user", content="hi", user_id=user)
+    users_admin_key = make_key("read", "write", "admin", user=user)
+    refused = api.delete(f"/api/v1/users/{user}", headers=make_key("read", "write"))
+    assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
+    assert api.get(f"/api/v1/conversations/{user}-s", headers=users_admin_key).status_code == 200  # nothing erased
+    erased = api.delete(f"/api/v1/users/{user}", headers=make_key("admin"))
+    assert erased.status_code == 200, erased.text
+    assert key_id(jarvis, users_admin_key) in erased.json()["revoked_keys"]
+    assert api.get(f"/api/v1/conversations/{user}-s", headers=users_admin_key).status_code == 401  # revoked
+
+
 def test_forget_user_over_http_and_from_the_command_line(synced, api, make_key, jarvis_cli, name) -> None:
     """The user's own key forgets them; the receipt names the keys it revoked, which then answer
     401, and their rate-limit counters are gone from Redis."""

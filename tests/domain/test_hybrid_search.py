@@ -103,3 +103,34 @@ def test_the_api_takes_the_mode_and_names_a_bad_one(api, make_key, library) -> N
     assert ok.json()["mode"] == "keyword" and ok.json()["results"][0]["id"] == ids[TARGET]
     bad = api.post("/api/v1/search", headers=headers, json={"query": "x", "mode": "fuzzy"})
     assert bad.status_code == 422 and "mode" in bad.text
+
+
+def test_a_hostile_query_of_thousands_of_words_scores_only_the_rarest_and_still_answers(jarvis, library) -> None:
+    from jarvis.domain import keyword
+
+    agent, ids = library
+    noise = [f"w{i:05x}" for i in range(4000)]  # distinct words, in no row
+    question = f"What does {RARE} mean in the logs?"
+    hostile = " ".join([question, *noise])[:31_000]
+    found = jarvis.search(query=hostile, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
+    assert _ids(found)[0] == ids[TARGET] and found["degraded"] == []
+    every_word = " ".join([RARE, *" ".join(NEIGHBOURS + [TARGET]).replace(".", " ").split(), *noise])[:31_000]
+    wide = jarvis.search(query=every_word, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=20)
+    assert ids[TARGET] in _ids(wide) and wide["degraded"] == []
+    assert set(_ids(wide)) == set(ids.values()) - {ids[PARAPHRASED]}  # every item sharing a word
+    normal = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
+    assert _ids(normal)[0] == ids[TARGET]
+    rows = [{"lexeme": "", "docs": 10_000.0, "dl_sum": 90_000.0}] + [
+        {"lexeme": f"t{i:04d}", "docs": float(i + 1), "dl_sum": 0.0} for i in range(500)]
+    kept = keyword.corpus(rows).terms
+    assert len(kept) == keyword.MAX_TERMS and [t.lexeme for t in kept] == [f"t{i:04d}" for i in range(keyword.MAX_TERMS)]
+
+
+def test_a_statement_past_its_timeout_is_a_store_timeout_and_the_pool_still_serves(jarvis) -> None:
+    from jarvis.errors import StoreTimeout
+
+    with pytest.raises(StoreTimeout):
+        with jarvis.stores.postgres.transaction() as conn:
+            conn.execute("SET LOCAL statement_timeout = 50")
+            conn.execute("SELECT pg_sleep(2)").fetchall()
+    assert jarvis.search(query="warehouse export", scopes=["knowledge"], mode="keyword", limit=1)["degraded"] == []

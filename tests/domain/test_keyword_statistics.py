@@ -97,3 +97,19 @@ def test_rare_words_are_ranked_exactly_common_ones_by_their_rarest_terms_togethe
 def test_queries_without_terms_or_with_tsquery_syntax_are_only_words(jarvis, query) -> None:
     found = jarvis.search(query=query or "?", scopes=["knowledge"], mode="keyword", limit=5)
     assert found["mode"] == "keyword"
+
+
+def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_partitions(jarvis) -> None:
+    from jarvis.errors import InvalidInput
+
+    with jarvis.stores.postgres.transaction() as conn:
+        configs = conn.execute("SELECT proname, proconfig FROM pg_proc WHERE prosecdef AND proname LIKE 'jarvis_%'"
+                               ).fetchall()
+    ours = {"jarvis_count_search_terms", "jarvis_search_terms_changed", "jarvis_search_terms_truncated",
+            "jarvis_uncount_conversation_partition"}  # migration 017's
+    definers = {name: config for name, config in configs if name in ours}
+    assert definers == {name: ["search_path=pg_catalog, public, pg_temp"] for name in ours}
+    for table in ("agents", "conversations", "search_term_stats"):
+        with pytest.raises(InvalidInput, match="not a partition of conversations"):
+            with jarvis.stores.postgres.transaction() as conn:
+                conn.execute("SELECT jarvis_uncount_conversation_partition(%s::regclass)", (table,)).fetchall()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from jarvis.api.deps import Admin, Reader, Writer
 from jarvis.shapes import Receipt
@@ -15,7 +15,13 @@ router = APIRouter(prefix="/api/v1", tags=["erasure"])
 
 @router.delete("/users/{user_id}", response_model=Receipt)
 def forget_user(user_id: str, caller: Writer) -> Receipt:
-    """Erase the user everywhere; the receipt says per store what went and what still lags."""
+    """Erase the user everywhere; the receipt says per store what went and what still lags.
+
+    A user-bound write key may forget its own user. A service key can erase any user and so
+    revoke their keys, admin ones too: it needs the ``admin`` scope."""
+    if caller.key.user_id is None and not caller.key.allows("admin"):
+        raise HTTPException(403, "erasing a user with a service key needs the 'admin' scope "
+                                 "(a key bound to a user may erase its own user)")
     return caller.run(caller.jarvis.forget_user, caller.user_for(user_id))
 
 

@@ -1,5 +1,5 @@
 // The console's shell: sign-in, navigation between views (#/name/arg?query), the live socket.
-import { api, h, live, session, whenSignedOut } from "./lib.js";
+import { api, can, h, live, session, whenSignedOut } from "./lib.js";
 
 const VIEWS = {
   overview: () => import("./views/overview.js"),
@@ -32,6 +32,8 @@ async function showShell() {
   const who = session.current;
   $("whoami").replaceChildren(h("div", {}, `key: ${who.name}`), h("div", {}, `scopes: ${who.scopes.join(", ")}`),
                                who.user_id ? h("div", { "data-testid": "bound-user" }, `user: ${who.user_id}`) : "");
+  // Operations are for an admin key not bound to a user (views/operations.js; the routes agree).
+  document.querySelector(".sidebar a[data-view=operations]").hidden = !(can("admin") && !who.user_id);
   live.connect();
   route();
 }

@@ -18,7 +18,7 @@ function list(root, scope) {
       h("td", {}, h("a", { href: `#/agents/${a.id}` }, a.name)), h("td", {}, a.type),
       h("td", {}, badge(a.live_status?.status || a.status)),
       h("td", {}, age(a.heartbeat_age_seconds)), h("td", {}, short(capabilityNames(a.capabilities).join(", "), 60)),
-      h("td", { class: "mono" }, a.live_status?.current_task || "—"), h("td", { class: "mono" }, a.lock_holder || "—"))));
+      h("td", { class: "mono" }, a.live_status?.current_task || "—"), h("td", { class: "mono" }, a.locked ? (a.lock_worker || "held") : "—"))));
   }
   scope.every(5000, () => refresh().catch((e) => { note.textContent = e.message; }));
   scope.listen((m) => { if (m.channel === "status_update" && m.data.agent_id && !m.data.task_id) refresh().catch(() => {}); });

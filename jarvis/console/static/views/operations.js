@@ -1,10 +1,17 @@
-// Operations: the last backups, the last retention dry run and verify; the buttons that run them
-// exist only for an admin key not bound to a user (the routes refuse everyone else as well).
+// Operations: the last backups, the last retention dry run and verify, and the buttons that run
+// them — only for an admin key not bound to a user (the routes refuse everyone else as well: what
+// they show spans every user's data). Others get a note, and no link in the sidebar.
 import { api, badge, bytes, can, h, session, since, Scope } from "../lib.js";
+
+export const allowed = () => can("admin") && !session.current.user_id;
 
 export function render(root) {
   const scope = new Scope();
-  const admin = can("admin") && !session.current.user_id;
+  if (!allowed()) {
+    root.replaceChildren(h("h1", {}, "Operations"),
+      h("p", { class: "muted" }, "Read-only: operations need an admin key not bound to a user."));
+    return scope;
+  }
   const message = h("p", { class: "muted", "data-testid": "ops-message" });
   const backups = h("tbody", { "data-testid": "backups-body" });
   const retention = h("div", { "data-testid": "retention-report" });
@@ -20,9 +27,8 @@ export function render(root) {
     event.target.disabled = false;
   } }, label);
   root.replaceChildren(h("h1", {}, "Operations"),
-    admin ? h("div", { class: "row", "data-testid": "admin-actions" }, button("Back up now", "op-backup", "backup"),
-                button("Retention dry run", "op-retention", "retention-dry-run"), button("Verify stores", "op-verify", "verify"))
-          : h("p", { class: "muted" }, "Read-only: running these needs an admin key."),
+    h("div", { class: "row", "data-testid": "admin-actions" }, button("Back up now", "op-backup", "backup"),
+      button("Retention dry run", "op-retention", "retention-dry-run"), button("Verify stores", "op-verify", "verify")),
     message,
     h("h2", {}, "Backups"),
     h("table", {}, h("thead", {}, h("tr", {}, ["backup", "taken", "duration", "size", "per store"].map((t) => h("th", {}, t)))), backups),
