@@ -276,7 +276,6 @@ class Receipt(TypedDict):
     remaining: dict[str, int | None]  # None: the store was down when checked
     lagging: list[str]
     complete: bool
-    revoked_keys: NotRequired[list[str]]  # forgetting a user: the ids of their API keys revoked
 
 
 class StoreHealth(TypedDict):

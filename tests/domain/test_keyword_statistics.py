@@ -106,9 +106,10 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         configs = conn.execute("SELECT proname, proconfig FROM pg_proc WHERE prosecdef AND proname LIKE 'jarvis_%'"
                                ).fetchall()
     ours = {"jarvis_count_search_terms", "jarvis_search_terms_changed", "jarvis_search_terms_truncated",
-            "jarvis_uncount_conversation_partition"}  # migration 017's
-    definers = {name: config for name, config in configs if name in ours}
-    assert definers == {name: ["search_path=pg_catalog, public, pg_temp"] for name in ours}
+            "jarvis_uncount_conversation_partition",  # migration 017's
+            "jarvis_node_exists", "jarvis_edge_endpoints_exist", "jarvis_drop_edges_of_node"}  # 011's, altered by 016
+    definers = dict(configs)
+    assert definers == {name: ["search_path=pg_catalog, public, pg_temp"] for name in ours}  # every definer
     for table in ("agents", "conversations", "search_term_stats"):
         with pytest.raises(InvalidInput, match="not a partition of conversations"):
             with jarvis.stores.postgres.transaction() as conn:
