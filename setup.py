@@ -14,11 +14,16 @@ DATA = {
 }
 
 
-
 def _data_packages() -> list[str]:
     """Each data folder and its subfolders, named as packages (setuptools ships only those)."""
-    return [name for folder in DATA for name in (f"jarvis._data.{folder}", *(
-        f"jarvis._data.{folder}.{sub}" for sub in find_namespace_packages(where=folder)))]
+    return [
+        name
+        for folder in DATA
+        for name in (
+            f"jarvis._data.{folder}",
+            *(f"jarvis._data.{folder}.{sub}" for sub in find_namespace_packages(where=folder)),
+        )
+    ]
 
 
 setup(

@@ -30,8 +30,10 @@ def check_name(value: str) -> str:
     if value.startswith("/") or "\\" in value or re.match(r"^[A-Za-z]:", value):
         raise ValueError("must be a name inside the audio directory, not an absolute path")
     if not all(_SEGMENT.match(segment) for segment in value.split("/")):
-        raise ValueError("must be a name inside the audio directory: segments of letters, digits, '.', '_' "
-                         "and '-' joined by '/', none empty and none starting with '.' (no '..')")
+        raise ValueError(
+            "must be a name inside the audio directory: segments of letters, digits, '.', '_' "
+            "and '-' joined by '/', none empty and none starting with '.' (no '..')"
+        )
     return value
 
 

@@ -50,8 +50,10 @@ def plain_name(directory: Path, name: object) -> Path:
         BackupError: an absolute path, a ``..``, a separator, or any other character.
     """
     if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or ".." in name:
-        raise BackupError(f"refusing to restore: file name {str(name)[:80]!r} in {NAME} is not a plain name "
-                          "inside the backup directory")
+        raise BackupError(
+            f"refusing to restore: file name {str(name)[:80]!r} in {NAME} is not a plain name "
+            "inside the backup directory"
+        )
     return directory / name
 
 

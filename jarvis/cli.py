@@ -19,7 +19,10 @@ from jarvis.errors import JarvisError
 
 def _stores_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--store", action="append", choices=ALL_STORES, metavar="NAME",
+        "--store",
+        action="append",
+        choices=ALL_STORES,
+        metavar="NAME",
         help=f"only this store (repeatable); one of {', '.join(ALL_STORES)}",
     )
 
@@ -42,13 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply SQL migrations, graph constraints and vector collections")
 
     sync = commands.add_parser("sync", help="apply every pending outbox event to the lagging stores")
-    sync.add_argument("--retry-dead", action="store_true",
-                      help="first make the dead-lettered events pending again (after fixing their rows)")
-    sync.add_argument("--reconcile", action="store_true",
-                      help="then make every projection match PostgreSQL where verify finds it different "
-                           "(removes ghost nodes and orphan relationships)")
-    sync.add_argument("--store", action="append", choices=PROJECTION_STORES,
-                      help="with --reconcile: only this projection (repeatable; default: all)")
+    sync.add_argument(
+        "--retry-dead",
+        action="store_true",
+        help="first make the dead-lettered events pending again (after fixing their rows)",
+    )
+    sync.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="then make every projection match PostgreSQL where verify finds it different "
+        "(removes ghost nodes and orphan relationships)",
+    )
+    sync.add_argument(
+        "--store",
+        action="append",
+        choices=PROJECTION_STORES,
+        help="with --reconcile: only this projection (repeatable; default: all)",
+    )
     rebuild = commands.add_parser("rebuild", help="rebuild a projection from PostgreSQL alone")
     rebuild.add_argument("--store", required=True, choices=PROJECTION_STORES)
     verify = commands.add_parser("verify", help="compare ids across the stores; exit 1 on any difference")
@@ -74,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--n", default="10000,100000", help="comma-separated knowledge_base sizes")
     bench.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
-    bench.add_argument("--only", help="comma-separated sections (add, embedder, search, import, rebuild, queues, "
-                                      "api, peer; default all); implies --no-docs")
+    bench.add_argument(
+        "--only",
+        help="comma-separated sections (add, embedder, search, import, rebuild, queues, "
+        "api, peer; default all); implies --no-docs",
+    )
 
     evaluate = commands.add_parser("eval", help="retrieval quality on a public benchmark (no LLM)")
     benchmarks = evaluate.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
@@ -86,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     locomo.add_argument("--keep", action="store_true", help="keep the ingested conversations (default: delete)")
     locomo.add_argument("--docs", action="store_true", help="also write the table into docs/benchmarks.md")
 
-    demo = commands.add_parser("demo", help="the main job: start the stack, build a small world through the API, query it")
+    demo = commands.add_parser(
+        "demo", help="the main job: start the stack, build a small world through the API, query it"
+    )
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.add_argument("--url", help="use a running API instead of starting one (with --api-key)")
     demo.add_argument("--api-key", help="an API key with read and write scopes for --url")
@@ -101,20 +119,27 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key")
 
-    reembed = commands.add_parser("reembed", help="embed every stored text again with another backend "
-                                                  "(switches fp32/int8 vectors; resumable, with progress)")
+    reembed = commands.add_parser(
+        "reembed",
+        help="embed every stored text again with another backend "
+        "(switches fp32/int8 vectors; resumable, with progress)",
+    )
     reembed.add_argument("--to", required=True, choices=["torch", "onnx", "onnx-int8"])
     embedder = commands.add_parser("embedder", help="the embedder: which backend serves, its ONNX export and quality")
     embedder_commands = embedder.add_subparsers(dest="embedder_command", required=True, metavar="ACTION")
-    embedder_status = embedder_commands.add_parser("status", help="the serving backend, the export's measured "
-                                                                  "figures, the store's vector family")
+    embedder_status = embedder_commands.add_parser(
+        "status", help="the serving backend, the export's measured figures, the store's vector family"
+    )
     embedder_status.add_argument("--json", action="store_true")
     embedder_export = embedder_commands.add_parser("export", help="make the ONNX export (set-up time; needs torch)")
     embedder_export.add_argument("--force", action="store_true", help="make it again even if it is valid")
 
     erase = commands.add_parser("erase", help="erase a user, agent, session or preference everywhere, with a receipt")
-    erase.add_argument("what", choices=["user", "agent", "session", "preference", "receipt"],
-                       help="what to erase (`receipt ID`: fetch and re-check an earlier erasure's receipt)")
+    erase.add_argument(
+        "what",
+        choices=["user", "agent", "session", "preference", "receipt"],
+        help="what to erase (`receipt ID`: fetch and re-check an earlier erasure's receipt)",
+    )
     erase.add_argument("id")
     erase.add_argument("--json", action="store_true")
     serve = commands.add_parser("serve", help="run the HTTP memory API")
@@ -155,7 +180,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         for health in report:
             state = "up" if health.up else "down"
             latency = f"{health.latency_ms:.1f} ms" if health.latency_ms is not None else "-"
-            print(f"{health.store:<9} {state:<5} {health.version or '-':<40} {latency:>9}  {health.detail or ''}".rstrip())
+            print(
+                f"{health.store:<9} {state:<5} {health.version or '-':<40} {latency:>9}  {health.detail or ''}".rstrip()
+            )
         if outbox:
             print(f"outbox    {outbox}")
     return 0 if all(health.up for health in report) else 1
@@ -174,8 +201,10 @@ def _outbox_line(settings: Settings) -> str | None:
         return None  # an old schema, or PostgreSQL just went away: the store lines say enough
     if not stats.dead:
         return None
-    return (f"{stats.dead} dead-lettered events, {stats.pending} pending: `jarvis verify` lists them, "
-            "`jarvis sync --retry-dead` retries them")
+    return (
+        f"{stats.dead} dead-lettered events, {stats.pending} pending: `jarvis verify` lists them, "
+        "`jarvis sync --retry-dead` retries them"
+    )
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -223,8 +252,10 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             from jarvis.projection.maintenance import reconcile
 
             print(f"reconciled {reconcile(stores, args.store)} ids with postgres")
-        print(f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
-              f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else ""))
+        print(
+            f"applied {applied.events} events; {pending} still pending; {dead} dead-lettered; "
+            f"{pruned} applied events pruned" + (f"; {orphans} orphan edges removed" if orphans else "")
+        )
         for store, error in sorted(applied.lagging.items()):
             print(f"  {store} lagging: {error}")
         if dead:  # they block nothing: sync succeeds; verify lists them until they are retried
@@ -287,9 +318,19 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     now = _parse_now(args.now)
     report = _with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
     if args.json:
-        print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "counts": report.counts,
-                          "dropped_partitions": report.dropped_partitions, "lagging": report.lagging,
-                          "refused_audio": report.refused_audio, "remaining": report.remaining}))
+        print(
+            json.dumps(
+                {
+                    "now": now.isoformat(),
+                    "dry_run": args.dry_run,
+                    "counts": report.counts,
+                    "dropped_partitions": report.dropped_partitions,
+                    "lagging": report.lagging,
+                    "refused_audio": report.refused_audio,
+                    "remaining": report.remaining,
+                }
+            )
+        )
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for policy, count in report.counts.items():
@@ -297,13 +338,19 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     for partition in report.dropped_partitions:
         print(f"dropped partition {partition}{' (dry run)' if args.dry_run else ''}")
     if report.remaining:
-        print("final check, left in each store: " + ", ".join(
-            f"{store} {'unchecked (down)' if left is None else left}" for store, left in report.remaining.items()))
+        print(
+            "final check, left in each store: "
+            + ", ".join(
+                f"{store} {'unchecked (down)' if left is None else left}" for store, left in report.remaining.items()
+            )
+        )
     if report.lagging:
         print(f"projections lagging (the outbox retries them): {', '.join(report.lagging)}")
     if report.refused_audio:
-        print(f"{len(report.refused_audio)} expired recordings not deleted: their path is not a name inside "
-              "JARVIS_AUDIO_DIR")
+        print(
+            f"{len(report.refused_audio)} expired recordings not deleted: their path is not a name inside "
+            "JARVIS_AUDIO_DIR"
+        )
     return 0
 
 
@@ -381,8 +428,13 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     migrate_postgres(settings.postgres_conninfo)
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     with Jarvis.from_settings(settings) as jarvis:
-        figures = locomo.run(jarvis, args.data, modes=[m.strip() for m in args.modes.split(",") if m.strip()],
-                             keep=args.keep, progress=progress)
+        figures = locomo.run(
+            jarvis,
+            args.data,
+            modes=[m.strip() for m in args.modes.split(",") if m.strip()],
+            keep=args.keep,
+            progress=progress,
+        )
     print(json.dumps(figures, indent=2) if args.json else locomo.table(figures))
     if args.docs:
         command = f"scripts/jarvis eval locomo --data {args.data} --modes {args.modes}"
@@ -407,20 +459,31 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.facade import Jarvis
 
     with Jarvis.from_settings(settings) as jarvis:
-        receipt = {"user": jarvis.forget_user, "agent": jarvis.delete_agent, "session": jarvis.delete_session,
-                   "preference": jarvis.delete_preference, "receipt": jarvis.erasure_receipt}[args.what](args.id)
+        receipt = {
+            "user": jarvis.forget_user,
+            "agent": jarvis.delete_agent,
+            "session": jarvis.delete_session,
+            "preference": jarvis.delete_preference,
+            "receipt": jarvis.erasure_receipt,
+        }[args.what](args.id)
     if args.json:
         print(json.dumps(receipt, indent=2))
     else:
-        print(f"receipt {receipt['id']}: {receipt['subject_type']} {receipt['subject_id']} "
-              f"{'erased everywhere' if receipt['complete'] else 'erased; lagging: ' + ', '.join(receipt['lagging'])}")
+        print(
+            f"receipt {receipt['id']}: {receipt['subject_type']} {receipt['subject_id']} "
+            f"{'erased everywhere' if receipt['complete'] else 'erased; lagging: ' + ', '.join(receipt['lagging'])}"
+        )
         for store, what in receipt["removed"].items():
             left = receipt["remaining"].get(store)
-            print(f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
-                  f"{'unchecked (down)' if left is None else f'{left} left'}")
+            print(
+                f"  {store:<9} removed {', '.join(f'{n} {k}' for k, n in what.items())}; "
+                f"{'unchecked (down)' if left is None else f'{left} left'}"
+            )
         if "revoked_keys" in receipt:
-            print(f"  api keys  revoked {len(receipt['revoked_keys'])}"
-                  + (f": {', '.join(receipt['revoked_keys'])}" if receipt["revoked_keys"] else ""))
+            print(
+                f"  api keys  revoked {len(receipt['revoked_keys'])}"
+                + (f": {', '.join(receipt['revoked_keys'])}" if receipt["revoked_keys"] else "")
+            )
     return 0 if receipt["complete"] else 1
 
 
@@ -431,17 +494,22 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     pg = PostgresStore.connect(settings)
     try:
         if args.keys_command == "create":
-            key, record = apikeys.create_key(pg, name=args.name, scopes=[s.strip() for s in args.scopes.split(",")],
-                                             user_id=args.user)
+            key, record = apikeys.create_key(
+                pg, name=args.name, scopes=[s.strip() for s in args.scopes.split(",")], user_id=args.user
+            )
             print(key)
-            print(f"id {record['id']}  prefix {record['prefix']}  scopes {','.join(record['scopes'])}"
-                  f"{'  user ' + record['user_id'] if record['user_id'] else ''}  (store the key now: it is not kept)",
-                  file=sys.stderr)
+            print(
+                f"id {record['id']}  prefix {record['prefix']}  scopes {','.join(record['scopes'])}"
+                f"{'  user ' + record['user_id'] if record['user_id'] else ''}  (store the key now: it is not kept)",
+                file=sys.stderr,
+            )
         elif args.keys_command == "list":
             for row in apikeys.list_keys(pg):
                 state = "revoked" if row["revoked_at"] else "live"
-                print(f"{row['id']}  {row['prefix']}  {state:<7}  {','.join(row['scopes']):<22} "
-                      f"{row['user_id'] or '-':<20} {row['name']}")
+                print(
+                    f"{row['id']}  {row['prefix']}  {state:<7}  {','.join(row['scopes']):<22} "
+                    f"{row['user_id'] or '-':<20} {row['name']}"
+                )
         else:
             apikeys.revoke_key(pg, args.key)
             print(f"revoked {args.key}")
@@ -467,8 +535,10 @@ def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
             applied, pending = projector.drain()
         finally:
             projector.close()
-        print(f"reembed: projected {applied.events} events; {pending} still pending"
-              + ("" if not pending else " (`jarvis sync` retries them)"))
+        print(
+            f"reembed: projected {applied.events} events; {pending} still pending"
+            + ("" if not pending else " (`jarvis sync` retries them)")
+        )
         print(f"reembed: serve with JARVIS_EMBEDDER={args.to}")
         return 0 if pending == 0 else 1
 
@@ -510,11 +580,27 @@ def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "up": cmd_up, "down": cmd_down, "status": cmd_status, "migrate": cmd_migrate, "sync": cmd_sync,
-    "rebuild": cmd_rebuild, "verify": cmd_verify, "requeue": cmd_requeue, "keys": cmd_keys, "demo": cmd_demo, "bench": cmd_bench,
+    "up": cmd_up,
+    "down": cmd_down,
+    "status": cmd_status,
+    "migrate": cmd_migrate,
+    "sync": cmd_sync,
+    "rebuild": cmd_rebuild,
+    "verify": cmd_verify,
+    "requeue": cmd_requeue,
+    "keys": cmd_keys,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
     "eval": cmd_eval,
-    "retention": cmd_retention, "partitions": cmd_partitions, "backup": cmd_backup, "restore": cmd_restore,
-    "serve": cmd_serve, "reembed": cmd_reembed, "embedder": cmd_embedder, "erase": cmd_erase, "mcp": cmd_mcp,
+    "retention": cmd_retention,
+    "partitions": cmd_partitions,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+    "serve": cmd_serve,
+    "reembed": cmd_reembed,
+    "embedder": cmd_embedder,
+    "erase": cmd_erase,
+    "mcp": cmd_mcp,
 }
 
 

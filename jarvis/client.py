@@ -22,13 +22,56 @@ from uuid import UUID
 
 import httpx
 
-from jarvis.errors import ApiError, Conflict, InvalidInput, LeaseLost, NotFound, RateLimited, StoreUnavailable, Unauthorized
-from jarvis.shapes import (Agent, AgentDetail, AgentMessage, AgentWritten, BestAgents, CodeSnippetWritten,
-                           CollaborationWritten, Collaborator, Deleted, Dequeued, Event, Extended, HealthReport, Ids,
-                           Improvement, KnowledgeWritten, LeaseOut, Memory, MemoryDeleted, MemoryWritten, Message,
-                           MessageWritten, Metric, ModelWritten, PreferenceWritten, QueueDepths, Queued, Receipt,
-                           RecalledMemory, Relationship, SearchResults, Task, TaskCreated, TaskPatternWritten,
-                           TaskWritten, TextHit, TraversedKnowledge, UserWritten)
+from jarvis.errors import (
+    ApiError,
+    Conflict,
+    InvalidInput,
+    LeaseLost,
+    NotFound,
+    RateLimited,
+    StoreUnavailable,
+    Unauthorized,
+)
+from jarvis.shapes import (
+    Agent,
+    AgentDetail,
+    AgentMessage,
+    AgentWritten,
+    BestAgents,
+    CodeSnippetWritten,
+    CollaborationWritten,
+    Collaborator,
+    Deleted,
+    Dequeued,
+    Event,
+    Extended,
+    HealthReport,
+    Ids,
+    Improvement,
+    KnowledgeWritten,
+    LeaseOut,
+    Memory,
+    MemoryDeleted,
+    MemoryWritten,
+    Message,
+    MessageWritten,
+    Metric,
+    ModelWritten,
+    PreferenceWritten,
+    QueueDepths,
+    Queued,
+    Receipt,
+    RecalledMemory,
+    Relationship,
+    SearchResults,
+    Task,
+    TaskCreated,
+    TaskPatternWritten,
+    TaskWritten,
+    TextHit,
+    TraversedKnowledge,
+    UserWritten,
+)
 from jarvis.vocabulary import AgentStatus, MemoryType, Severity
 
 Id = str | UUID
@@ -73,9 +116,12 @@ class _Endpoints:
     def register_agent(self, **fields: Any) -> AgentWritten:
         return self._call("POST", "/api/v1/agents", json=fields)
 
-    def list_agents(self, *, type: str | None = None, status: AgentStatus | None = None, limit: int = 100,
-                    offset: int = 0) -> list[Agent]:
-        params = {k: v for k, v in {"type": type, "status": status, "limit": limit, "offset": offset}.items() if v is not None}
+    def list_agents(
+        self, *, type: str | None = None, status: AgentStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Agent]:
+        params = {
+            k: v for k, v in {"type": type, "status": status, "limit": limit, "offset": offset}.items() if v is not None
+        }
         return self._call("GET", "/api/v1/agents", params=params)
 
     def get_agent(self, agent_id: Id) -> AgentDetail:
@@ -112,22 +158,39 @@ class _Endpoints:
     def queue_depths(self) -> QueueDepths:
         return self._call("GET", "/api/v1/tasks/queues")
 
-    def dequeue_task(self, *, worker: str, visibility_timeout: float = 30.0, agent_id: Id | None = None) -> Dequeued | None:
+    def dequeue_task(
+        self, *, worker: str, visibility_timeout: float = 30.0, agent_id: Id | None = None
+    ) -> Dequeued | None:
         """``{"task": {...}, "lease": {...}}``, or None when every queue is empty."""
-        body = {"worker": worker, "visibility_timeout": visibility_timeout, "agent_id": str(agent_id) if agent_id else None}
+        body = {
+            "worker": worker,
+            "visibility_timeout": visibility_timeout,
+            "agent_id": str(agent_id) if agent_id else None,
+        }
         return self._call("POST", "/api/v1/tasks/dequeue", json=body)
 
     def extend_lease(self, lease: LeaseOut, *, visibility_timeout: float = 30.0) -> Extended:
-        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/extend",
-                          json={"lease": lease, "visibility_timeout": visibility_timeout})
+        return self._call(
+            "POST",
+            f"/api/v1/tasks/{lease['task_id']}/extend",
+            json={"lease": lease, "visibility_timeout": visibility_timeout},
+        )
 
-    def complete_task(self, lease: LeaseOut, *, output: dict | None = None, execution_time_ms: int | None = None) -> TaskWritten:
-        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/complete",
-                          json={"lease": lease, "output": output or {}, "execution_time_ms": execution_time_ms})
+    def complete_task(
+        self, lease: LeaseOut, *, output: dict | None = None, execution_time_ms: int | None = None
+    ) -> TaskWritten:
+        return self._call(
+            "POST",
+            f"/api/v1/tasks/{lease['task_id']}/complete",
+            json={"lease": lease, "output": output or {}, "execution_time_ms": execution_time_ms},
+        )
 
     def fail_task(self, lease: LeaseOut, *, error: dict, retry_delay: float = 5.0) -> TaskWritten:
-        return self._call("POST", f"/api/v1/tasks/{lease['task_id']}/fail",
-                          json={"lease": lease, "error": error, "retry_delay": retry_delay})
+        return self._call(
+            "POST",
+            f"/api/v1/tasks/{lease['task_id']}/fail",
+            json={"lease": lease, "error": error, "retry_delay": retry_delay},
+        )
 
     def cancel_task(self, task_id: Id) -> TaskWritten:
         return self._call("POST", f"/api/v1/tasks/{task_id}/cancel")
@@ -153,10 +216,21 @@ class _Endpoints:
     def search_conversations_text(self, query: str, *, limit: int = 20) -> list[TextHit]:
         return self._call("GET", "/api/v1/conversations/search", params={"q": query, "limit": limit})
 
-    def put_memory(self, agent_id: Id, memory_type: MemoryType, key: str, value: str, *, importance: float = 0.5,
-                   expires_at: str | None = None) -> MemoryWritten:
-        return self._call("PUT", f"/api/v1/memory/{agent_id}/{memory_type}/{key}",
-                          json={"value": value, "importance": importance, "expires_at": expires_at})
+    def put_memory(
+        self,
+        agent_id: Id,
+        memory_type: MemoryType,
+        key: str,
+        value: str,
+        *,
+        importance: float = 0.5,
+        expires_at: str | None = None,
+    ) -> MemoryWritten:
+        return self._call(
+            "PUT",
+            f"/api/v1/memory/{agent_id}/{memory_type}/{key}",
+            json={"value": value, "importance": importance, "expires_at": expires_at},
+        )
 
     def get_memory(self, agent_id: Id, memory_type: MemoryType, key: str) -> Memory:
         return self._call("GET", f"/api/v1/memory/{agent_id}/{memory_type}/{key}")
@@ -164,8 +238,16 @@ class _Endpoints:
     def delete_memory(self, agent_id: Id, memory_type: MemoryType, key: str) -> MemoryDeleted:
         return self._call("DELETE", f"/api/v1/memory/{agent_id}/{memory_type}/{key}")
 
-    def recall(self, agent_id: Id, query: str, *, limit: int = 5, memory_type: MemoryType | None = None,
-               weights: dict[str, float] | None = None, half_life_hours: float | None = None) -> list[RecalledMemory]:
+    def recall(
+        self,
+        agent_id: Id,
+        query: str,
+        *,
+        limit: int = 5,
+        memory_type: MemoryType | None = None,
+        weights: dict[str, float] | None = None,
+        half_life_hours: float | None = None,
+    ) -> list[RecalledMemory]:
         """*weights*: any of relevance, recency, importance (the rest keep their defaults)."""
         body: dict[str, Any] = {"query": query, "limit": limit, "memory_type": memory_type}
         if weights is not None:
@@ -187,8 +269,14 @@ class _Endpoints:
     def use_knowledge(self, knowledge_id: Id, task_id: Id) -> Relationship:
         return self._call("PUT", f"/api/v1/knowledge/{knowledge_id}/used-in/{task_id}")
 
-    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50, as_of: str | None = None,
-                           ) -> list[TraversedKnowledge]:
+    def traverse_knowledge(
+        self,
+        topic: str,
+        *,
+        max_hops: int = 3,
+        limit: int = 50,
+        as_of: str | None = None,
+    ) -> list[TraversedKnowledge]:
         """*as_of*: an ISO-8601 time; only facts valid then are reached (default: now)."""
         params = {"topic": topic, "max_hops": max_hops, "limit": limit}
         if as_of is not None:
@@ -233,8 +321,15 @@ class _Endpoints:
     def log_event(self, **fields: Any) -> Event:
         return self._call("POST", "/api/v1/events", json=fields)
 
-    def list_events(self, *, severity: Severity | None = None, event_type: str | None = None, source: str | None = None,
-                    limit: int = 100, offset: int = 0) -> list[Event]:
+    def list_events(
+        self,
+        *,
+        severity: Severity | None = None,
+        event_type: str | None = None,
+        source: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Event]:
         params = {"severity": severity, "event_type": event_type, "source": source, "limit": limit, "offset": offset}
         return self._call("GET", "/api/v1/events", params={k: v for k, v in params.items() if v is not None})
 
@@ -265,8 +360,11 @@ class _Endpoints:
         return self._call("POST", "/api/v1/search", json=fields)
 
     def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> BestAgents:
-        return self._call("POST", "/api/v1/best-agent",
-                          json={"task_description": task_description, "capability": capability, "limit": limit})
+        return self._call(
+            "POST",
+            "/api/v1/best-agent",
+            json={"task_description": task_description, "capability": capability, "limit": limit},
+        )
 
     def health(self) -> HealthReport:
         return self._call("GET", "/health")
@@ -286,10 +384,12 @@ def _clean(value: Any) -> Any:
 class JarvisClient(_Endpoints):
     """Blocking client. ``close()`` (or ``with``) releases its connections."""
 
-    def __init__(self, base_url: str, *, api_key: str, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout,
-                                  transport=transport)
+    def __init__(
+        self, base_url: str, *, api_key: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout, transport=transport
+        )
 
     def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
         health = path == "/health"
@@ -309,10 +409,12 @@ class JarvisClient(_Endpoints):
 class AsyncJarvisClient(_Endpoints):
     """Asynchronous client: every method returns an awaitable."""
 
-    def __init__(self, base_url: str, *, api_key: str, timeout: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout,
-                                       transport=transport)
+    def __init__(
+        self, base_url: str, *, api_key: str, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout, transport=transport
+        )
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
         response = await self._http.request(method, path, json=_clean(json), params=params)

@@ -23,8 +23,15 @@ from jarvis.errors import ConfigurationError
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: Secrets the local stack needs, each generated on first use when the environment lacks it.
-_LOCAL_SECRETS = ("postgres_password", "redis_password", "neo4j_password", "api_db_password", "service_db_password",
-                  "backup_key", "console_session_key")
+_LOCAL_SECRETS = (
+    "postgres_password",
+    "redis_password",
+    "neo4j_password",
+    "api_db_password",
+    "service_db_password",
+    "backup_key",
+    "console_session_key",
+)
 
 
 class Settings(BaseSettings):
@@ -61,15 +68,18 @@ class Settings(BaseSettings):
     write_wait: bool = Field(
         default=True,
         description="Writes wait for every projection (read-your-writes); false returns at commit "
-                    "and projects milliseconds later (a call's own `wait` overrides it)",
+        "and projects milliseconds later (a call's own `wait` overrides it)",
     )
 
     outbox_max_attempts: int = Field(
-        default=5, ge=1,
+        default=5,
+        ge=1,
         description="Times a store may refuse an outbox event before the event is dead-lettered for it",
     )
     outbox_keep_applied_hours: float = Field(
-        default=24.0, ge=0, description="Applied outbox events older than this are pruned (never pending or dead ones)",
+        default=24.0,
+        ge=0,
+        description="Applied outbox events older than this are pruned (never pending or dead ones)",
     )
 
     api_rate_limit: int = Field(default=600, description="Requests per client and endpoint per window")
@@ -100,15 +110,13 @@ class Settings(BaseSettings):
         default=None, description="Sent as `Authorization: Bearer` to a Chroma behind token auth (compose.yaml)"
     )
 
-    qdrant_url: str | None = Field(
-        default=None, description="A Qdrant server; unset means Qdrant Edge in-process"
-    )
+    qdrant_url: str | None = Field(default=None, description="A Qdrant server; unset means Qdrant Edge in-process")
     qdrant_api_key: SecretStr | None = None
 
     embedder: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
         description="The embedder's backend: auto (ONNX when its export passes the start-up check, else torch), "
-                    "torch, onnx, or onnx-int8 (opt-in: other vectors, needs `jarvis reembed`)",
+        "torch, onnx, or onnx-int8 (opt-in: other vectors, needs `jarvis reembed`)",
     )
     backup_key: SecretStr | None = Field(
         default=None, description="HMAC key that signs backup manifests; a restore refuses any other"
@@ -117,7 +125,8 @@ class Settings(BaseSettings):
         default=None, description="Seals the console's sign-in cookie (AES-256-GCM); changing it signs everyone out"
     )
     backup_dir: Path | None = Field(
-        default=None, description="Where the console's backup action writes and lists backups (default <data dir>/backups)"
+        default=None,
+        description="Where the console's backup action writes and lists backups (default <data dir>/backups)",
     )
     memory_encryption_key: SecretStr | None = Field(
         default=None, description="Encrypts agent_memory.value at rest (AES-256-GCM); unset stores plaintext"
@@ -125,9 +134,11 @@ class Settings(BaseSettings):
 
     connect_timeout: float = Field(default=3.0, description="Seconds before a store counts as down")
     search_statement_timeout_ms: int = Field(
-        default=5000, ge=100, le=600_000,
+        default=5000,
+        ge=100,
+        le=600_000,
         description="PostgreSQL's statement_timeout for a search's keyword ranking (ms); "
-                    "a search that runs longer answers 503 store_timeout",
+        "a search that runs longer answers 503 store_timeout",
     )
     start_timeout: float = Field(default=120.0, description="Seconds `jarvis up` waits per store")
 

@@ -39,15 +39,23 @@ from jarvis.stores.redis import RedisStore
 
 #: How each projection store is connected (the registry's one table).
 _CONNECTORS: dict[StoreName, Callable[[Settings], ProjectionStore]] = {
-    StoreName.NEO4J: Neo4jStore.connect, StoreName.CHROMA: ChromaStore.connect, StoreName.QDRANT: QdrantStore.connect,
+    StoreName.NEO4J: Neo4jStore.connect,
+    StoreName.CHROMA: ChromaStore.connect,
+    StoreName.QDRANT: QdrantStore.connect,
 }
 
 
 class Stores:
     """Holds one client per store. ``close()`` twice is harmless."""
 
-    def __init__(self, settings: Settings, *, postgres: PostgresStore | None = None,
-                 user_postgres: PostgresStore | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        postgres: PostgresStore | None = None,
+        user_postgres: PostgresStore | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.settings = settings
         self.clock = clock  # see jarvis.clock: what the queue scripts, requeue and expiry checks call "now"
         self.postgres = postgres or PostgresStore.connect(settings)

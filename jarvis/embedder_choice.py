@@ -55,8 +55,10 @@ def choose(*, choice: str, cache_dir: Path, model_path: Path | None = None, batc
         encoder.check_probe()
     except ExportInvalid as exc:
         if choice != "auto":
-            raise ConfigurationError(f"JARVIS_EMBEDDER={choice} cannot serve: {exc}. Remake the export with "
-                                     "`jarvis embedder export --force` (or scripts/bootstrap.sh)") from None
+            raise ConfigurationError(
+                f"JARVIS_EMBEDDER={choice} cannot serve: {exc}. Remake the export with "
+                "`jarvis embedder export --force` (or scripts/bootstrap.sh)"
+            ) from None
         note = f"serving with torch: the ONNX backend is unusable ({exc}); `jarvis embedder export --force` remakes it"
         logger.warning("embedder: %s", note)
         return Chosen(encoder=_torch(None, batch_size), batch_backend="torch", note=note)
@@ -85,8 +87,14 @@ def _export_in_child(cache_dir: Path) -> None:
     logger.warning("embedder: no ONNX export under %s yet; making it now (first start, under a minute)", cache_dir)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     try:
-        done = subprocess.run([sys.executable, "-m", "jarvis.embedder_export", "--cache-dir", str(cache_dir)],
-                              env=env, capture_output=True, text=True, timeout=EXPORT_TIMEOUT, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "jarvis.embedder_export", "--cache-dir", str(cache_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=EXPORT_TIMEOUT,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise ExportInvalid(f"making the ONNX export took over {EXPORT_TIMEOUT} s") from None
     if done.returncode != 0:

@@ -30,9 +30,23 @@ from pathlib import Path
 
 import numpy as np
 
-from jarvis.embedder_onnx import (EXPORT_FORMAT, FP32_FILE, INT8_FILE, MANIFEST_FILE, MAX_SEQ_LENGTH, PROBE_FILE,
-                                  PROBE_TEXTS, TOKENIZER_FILE, Export, ExportInvalid, OnnxEncoder, _file_sha256,
-                                  export_dir, model_checksum, packaged_model_path)
+from jarvis.embedder_onnx import (
+    EXPORT_FORMAT,
+    FP32_FILE,
+    INT8_FILE,
+    MANIFEST_FILE,
+    MAX_SEQ_LENGTH,
+    PROBE_FILE,
+    PROBE_TEXTS,
+    TOKENIZER_FILE,
+    Export,
+    ExportInvalid,
+    OnnxEncoder,
+    _file_sha256,
+    export_dir,
+    model_checksum,
+    packaged_model_path,
+)
 
 #: BERT-mini geometry the optimizer's fusions need.
 NUM_HEADS, HIDDEN_SIZE = 12, 384
@@ -91,43 +105,63 @@ def _export_into(work: Path, *, model_path: Path, checksum: str, log) -> dict:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001 - traced
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     raw = work / "raw.onnx"
     sample = torch.ones((2, 16), dtype=torch.int64)
     log("embedder: exporting all-MiniLM-L6-v2 to ONNX (once per model, a minute at most)")
     with torch.no_grad():
-        torch.onnx.export(LastHiddenState(), (sample, sample, torch.zeros_like(sample)), str(raw),
-                          dynamo=False, opset_version=17,
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"],
-                          dynamic_axes={name: {0: "batch", 1: "sequence"} for name in
-                                        ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")})
+        torch.onnx.export(
+            LastHiddenState(),
+            (sample, sample, torch.zeros_like(sample)),
+            str(raw),
+            dynamo=False,
+            opset_version=17,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                name: {0: "batch", 1: "sequence"}
+                for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+            },
+        )
     optimized = optimizer.optimize_model(str(raw), model_type="bert", num_heads=NUM_HEADS, hidden_size=HIDDEN_SIZE)
     optimized.save_model_to_file(str(work / FP32_FILE))
-    quantize_dynamic(str(work / FP32_FILE), str(work / INT8_FILE), per_channel=True, weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops lack shapes
+    quantize_dynamic(
+        str(work / FP32_FILE),
+        str(work / INT8_FILE),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )  # fused ops lack shapes
     shutil.copyfile(model_path / TOKENIZER_FILE, work / TOKENIZER_FILE)
 
     def torch_encode(texts: list[str]) -> np.ndarray:
-        return reference_model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=False).astype(np.float32)
+        return reference_model.encode(
+            texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        ).astype(np.float32)
 
     np.save(work / PROBE_FILE, np.vstack([torch_encode([text]) for text in PROBE_TEXTS]))
     files = {name: _file_sha256(work / name) for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE, PROBE_FILE)}
-    manifest = {"format": EXPORT_FORMAT, "model_sha256": checksum, "files": files,
-                "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
-                "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "model_sha256": checksum,
+        "files": files,
+        "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     export = Export(path=work, manifest=manifest)
     fp32 = OnnxEncoder(export=export)
     manifest["probe_min_cosine"] = fp32.check_probe()
     int8 = OnnxEncoder(export=export, variant="onnx-int8")
     manifest["int8"] = _int8_quality(int8, torch_encode)
     manifest["batch"] = _faster_for_batches(fp32, torch_encode)
-    log(f"embedder: ONNX fp32 probe cosine to torch >= {manifest['probe_min_cosine']:.6f}; "
+    log(
+        f"embedder: ONNX fp32 probe cosine to torch >= {manifest['probe_min_cosine']:.6f}; "
         f"int8 (opt-in): cosine to torch mean {manifest['int8']['cosine_mean']:.4f} min {manifest['int8']['cosine_min']:.4f}, "
-        f"top-10 agreement {manifest['int8']['top10_agreement']:.3f}; faster for batches: {manifest['batch']['backend']}")
+        f"top-10 agreement {manifest['int8']['top10_agreement']:.3f}; faster for batches: {manifest['batch']['backend']}"
+    )
     return manifest
 
 
@@ -136,13 +170,23 @@ def _int8_quality(int8: OnnxEncoder, torch_encode) -> dict:
     from jarvis.embedder_quality import compare, workload
 
     corpus, queries = workload()
-    quantized = {name: np.vstack([int8.encode([t]) for t in texts]) for name, texts in
-                 (("corpus", corpus), ("queries", queries), ("probe", PROBE_TEXTS))}
+    quantized = {
+        name: np.vstack([int8.encode([t]) for t in texts])
+        for name, texts in (("corpus", corpus), ("queries", queries), ("probe", PROBE_TEXTS))
+    }
     probe_reference = np.vstack([torch_encode([t]) for t in PROBE_TEXTS])  # what the start-up check compares
-    quality = compare(torch_encode(corpus), quantized["corpus"], reference_queries=torch_encode(queries),
-                      candidate_queries=quantized["queries"])
-    return {**quality, "corpus": len(corpus), "queries": len(queries),
-            "probe_min_cosine": float(np.min(np.sum(quantized["probe"] * probe_reference, axis=1)))}
+    quality = compare(
+        torch_encode(corpus),
+        quantized["corpus"],
+        reference_queries=torch_encode(queries),
+        candidate_queries=quantized["queries"],
+    )
+    return {
+        **quality,
+        "corpus": len(corpus),
+        "queries": len(queries),
+        "probe_min_cosine": float(np.min(np.sum(quantized["probe"] * probe_reference, axis=1))),
+    }
 
 
 def _faster_for_batches(fp32: OnnxEncoder, torch_encode) -> dict:
@@ -150,7 +194,7 @@ def _faster_for_batches(fp32: OnnxEncoder, torch_encode) -> dict:
     from jarvis.embedder_quality import workload
 
     texts = workload(corpus_size=256)[0]
-    batches = [texts[i:i + 64] for i in range(0, len(texts), 64)]
+    batches = [texts[i : i + 64] for i in range(0, len(texts), 64)]
     timings: dict[str, float] = {}
     for name, encode in (("onnx", fp32.encode), ("torch", torch_encode)):
         encode(batches[0])  # warm
@@ -167,15 +211,18 @@ def _faster_for_batches(fp32: OnnxEncoder, torch_encode) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jarvis.embedder_export",
-                                     description="Export the embedder to ONNX (set-up time; imports torch).")
-    parser.add_argument("--cache-dir", type=Path,
-                        default=Path(os.environ.get("JARVIS_CACHE_DIR", "~/.cache/jarvis")).expanduser())
+    parser = argparse.ArgumentParser(
+        prog="python -m jarvis.embedder_export", description="Export the embedder to ONNX (set-up time; imports torch)."
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(os.environ.get("JARVIS_CACHE_DIR", "~/.cache/jarvis")).expanduser()
+    )
     parser.add_argument("--force", action="store_true", help="make it again even if a valid export exists")
     args = parser.parse_args(argv)
     try:
-        path = ensure_export(cache_dir=args.cache_dir, force=args.force,
-                             log=lambda message: print(message, file=sys.stderr))
+        path = ensure_export(
+            cache_dir=args.cache_dir, force=args.force, log=lambda message: print(message, file=sys.stderr)
+        )
     except ExportInvalid as exc:
         print(f"embedder: the ONNX export failed: {exc}", file=sys.stderr)
         return 1

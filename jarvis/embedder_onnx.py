@@ -34,10 +34,20 @@ MAX_SEQ_LENGTH = 256
 #: The start-up check: every probe text's vector against torch's, stored with the export.
 MIN_PROBE_COSINE = 0.9999
 #: The files whose bytes define the model: their checksum names the export's directory.
-MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "sentence_bert_config.json",
-               "1_Pooling/config.json")
+MODEL_FILES = (
+    "model.safetensors",
+    "config.json",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
 FP32_FILE, INT8_FILE, TOKENIZER_FILE, PROBE_FILE, MANIFEST_FILE = (
-    "model.onnx", "model-int8.onnx", "tokenizer.json", "probe-torch.npy", "manifest.json")
+    "model.onnx",
+    "model-int8.onnx",
+    "tokenizer.json",
+    "probe-torch.npy",
+    "manifest.json",
+)
 
 #: A fixed probe set: plain, unicode, near-empty, punctuation, and two longer than 256 word
 #: pieces (truncation must cut where sentence-transformers cuts).
@@ -106,7 +116,9 @@ class Export:
         try:
             manifest = json.loads((path / MANIFEST_FILE).read_text())
         except FileNotFoundError:
-            raise ExportInvalid(f"no ONNX export at {path} (run scripts/bootstrap.sh or `jarvis embedder export`)") from None
+            raise ExportInvalid(
+                f"no ONNX export at {path} (run scripts/bootstrap.sh or `jarvis embedder export`)"
+            ) from None
         except (OSError, ValueError) as exc:
             raise ExportInvalid(f"the ONNX export's manifest {path / MANIFEST_FILE} is unreadable: {exc}") from None
         if manifest.get("format") != EXPORT_FORMAT or manifest.get("model_sha256") != checksum:
@@ -119,7 +131,9 @@ class Export:
             except OSError:
                 raise ExportInvalid(f"the ONNX export file {path / name} is missing") from None
             if actual != expected:
-                raise ExportInvalid(f"the ONNX export file {path / name} is corrupted (its checksum differs from the manifest)")
+                raise ExportInvalid(
+                    f"the ONNX export file {path / name} is corrupted (its checksum differs from the manifest)"
+                )
         return cls(path=path, manifest=manifest)
 
 
@@ -163,8 +177,9 @@ class OnnxEncoder:
     def start_lanes(self, count: int) -> "Lanes":
         """*count* lane threads sharing one single-threaded session (``Run`` is thread-safe)."""
         lane = OnnxEncoder(export=self.export, variant=self.name, threads=1)
-        return Lanes(pool=ThreadPoolExecutor(max_workers=count, thread_name_prefix="jarvis-embed-lane"),
-                     encode=lane.encode)
+        return Lanes(
+            pool=ThreadPoolExecutor(max_workers=count, thread_name_prefix="jarvis-embed-lane"), encode=lane.encode
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """``(len(texts), 384)`` float32, unit length, mean pooled.
@@ -197,9 +212,14 @@ class OnnxEncoder:
         if reference.shape != mine.shape:
             raise ExportInvalid(f"the ONNX export's probe vectors at {self.export.path} have shape {reference.shape}")
         lowest = float(np.min(np.sum(reference * mine, axis=1)))
-        floor = MIN_PROBE_COSINE if self.family == "fp32" else float(
-            self.export.manifest.get("int8", {}).get("probe_min_cosine", 1.0)) - 1e-4
+        floor = (
+            MIN_PROBE_COSINE
+            if self.family == "fp32"
+            else float(self.export.manifest.get("int8", {}).get("probe_min_cosine", 1.0)) - 1e-4
+        )
         if not lowest >= floor:
-            raise ExportInvalid(f"the ONNX export at {self.export.path} does not reproduce torch's vectors "
-                                f"(lowest probe cosine {lowest:.6f} < {floor})")
+            raise ExportInvalid(
+                f"the ONNX export at {self.export.path} does not reproduce torch's vectors "
+                f"(lowest probe cosine {lowest:.6f} < {floor})"
+            )
         return lowest

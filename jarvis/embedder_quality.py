@@ -16,8 +16,14 @@ def workload(*, corpus_size: int = 500, queries: int = 100) -> tuple[list[str], 
     return sentences(corpus_size), questions(queries)
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, *, reference_queries: np.ndarray,
-            candidate_queries: np.ndarray, k: int = 10) -> dict[str, float]:
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    reference_queries: np.ndarray,
+    candidate_queries: np.ndarray,
+    k: int = 10,
+) -> dict[str, float]:
     """Row-wise cosine of *candidate* to *reference* (mean, min), and the share of each query's
     top-*k* corpus neighbours that both agree on (1.0: the same results)."""
     cosines = np.sum(reference * candidate, axis=1)
@@ -26,8 +32,11 @@ def compare(reference: np.ndarray, candidate: np.ndarray, *, reference_queries: 
     agreement = []
     for want, got in zip(_top(reference_queries, reference, k), _top(candidate_queries, candidate, k)):
         agreement.append(len(set(want) & set(got)) / k)
-    return {"cosine_mean": float(everything.mean()), "cosine_min": float(everything.min()),
-            "top10_agreement": float(np.mean(agreement))}
+    return {
+        "cosine_mean": float(everything.mean()),
+        "cosine_min": float(everything.min()),
+        "top10_agreement": float(np.mean(agreement)),
+    }
 
 
 def _top(queries: np.ndarray, corpus: np.ndarray, k: int) -> np.ndarray:

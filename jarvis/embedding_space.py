@@ -47,12 +47,14 @@ def check(conn: Any, *, family: str, backend: str) -> None:
     if space["reembed_to"] is not None:
         raise ConfigurationError(
             f"a re-embed to {space['reembed_to']} vectors is under way; finish it with "
-            f"`jarvis reembed --to {_backend_for(space['reembed_to'])}` before serving")
+            f"`jarvis reembed --to {_backend_for(space['reembed_to'])}` before serving"
+        )
     if space["family"] != family:
         raise ConfigurationError(
             f"the store holds {space['family']} vectors but JARVIS_EMBEDDER serves {backend} ({family}); "
             f"the two must not be mixed: run `jarvis reembed --to {backend}` (or serve with "
-            f"JARVIS_EMBEDDER={_backend_for(space['family'])})")
+            f"JARVIS_EMBEDDER={_backend_for(space['family'])})"
+        )
 
 
 def check_if_reachable(postgres: Any, *, family: str, backend: str) -> bool:

@@ -51,12 +51,23 @@ class Embedder:
     _shared: dict[tuple[str, str], "Embedder"] = {}
     _shared_lock = threading.Lock()
 
-    def __init__(self, *, model_path: Path | None = None, batch_size: int = 64, cache_size: int = 50_000,
-                 backend: str = "auto", cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        cache_size: int = 50_000,
+        backend: str = "auto",
+        cache_dir: Path | None = None,
+    ) -> None:
         from jarvis.embedder_choice import choose
 
-        chosen = choose(choice=backend, cache_dir=Path(cache_dir or default_cache_dir()), model_path=model_path,
-                        batch_size=batch_size)
+        chosen = choose(
+            choice=backend,
+            cache_dir=Path(cache_dir or default_cache_dir()),
+            model_path=model_path,
+            batch_size=batch_size,
+        )
         self._encoder = chosen.encoder
         self.backend: str = chosen.encoder.name
         self.family: str = chosen.encoder.family
@@ -84,8 +95,7 @@ class Embedder:
 
     def describe(self) -> dict[str, Any]:
         """What serves: backend, vector family, batch backend, and the note if any."""
-        return {"backend": self.backend, "family": self.family, "batch_backend": self.batch_backend,
-                "note": self.note}
+        return {"backend": self.backend, "family": self.family, "batch_backend": self.batch_backend, "note": self.note}
 
     @property
     def export(self) -> Any:
@@ -159,7 +169,7 @@ class Embedder:
         return out
 
     def _encode(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        return np.vstack([encode(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)])
+        return np.vstack([encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)])
 
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure embedding, not the cache)."""
@@ -194,7 +204,9 @@ def check_vector(vector: Sequence[float] | np.ndarray, *, field: str = "vector")
     except (TypeError, ValueError):
         raise InvalidInput(field, "must be a list of numbers") from None
     if array.shape != (DIMENSION,):
-        raise InvalidInput(field, f"must have {DIMENSION} dimensions, got {array.shape[0] if array.ndim == 1 else array.shape}")
+        raise InvalidInput(
+            field, f"must have {DIMENSION} dimensions, got {array.shape[0] if array.ndim == 1 else array.shape}"
+        )
     if not np.isfinite(array).all():
         raise InvalidInput(field, "must contain only finite numbers")
     norm = float(np.linalg.norm(array))

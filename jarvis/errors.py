@@ -84,8 +84,9 @@ class LeaseLost(JarvisError):
 class ApiError(JarvisError):
     """An error answered by the memory API (see :mod:`jarvis.client`)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None, retry_after: float | None = None
+    ) -> None:
         self.status, self.code, self.field, self.retry_after = status, code, field, retry_after
         super().__init__(f"{status} {code}: {message}")
 

@@ -35,12 +35,22 @@ from jarvis.stores.postgres import PostgresStore
 __all__ = ["Jarvis", "Lease"]
 
 
-class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin, MessageBatchMixin, SearchMixin,
-             ErasureMixin, BrowseMixin):
+class Jarvis(
+    AgentsMixin,
+    TasksMixin,
+    MemoryMixin,
+    KnowledgeMixin,
+    ActivityMixin,
+    MessageBatchMixin,
+    SearchMixin,
+    ErasureMixin,
+    BrowseMixin,
+):
     """Memory and knowledge for agents, over five stores. Use as a context manager or ``close()``."""
 
-    def __init__(self, *, settings: Settings, stores: Stores, projector: Projector,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, *, settings: Settings, stores: Stores, projector: Projector, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self.stores = stores
         self.projector = projector
@@ -60,13 +70,20 @@ class Jarvis(AgentsMixin, TasksMixin, MemoryMixin, KnowledgeMixin, ActivityMixin
         if not self._space_checked and time.monotonic() >= self._space_retry_at:
             # PostgreSQL down: nothing is written without it; check again in a few seconds
             self._space_checked = embedding_space.check_if_reachable(
-                self.stores.postgres, family=self._embedder.family, backend=self._embedder.backend)
+                self.stores.postgres, family=self._embedder.family, backend=self._embedder.backend
+            )
             self._space_retry_at = time.monotonic() + 5.0
         return self._embedder
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                      as_api: bool = False, clock: Clock = SYSTEM_CLOCK) -> "Jarvis":
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        as_api: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> "Jarvis":
         """Connect to the stores named by *settings* (default: the environment). With *as_api*,
         PostgreSQL is reached as the API's two roles: the service role for calls that act for
         every user, and the role row-level security confines to one user for user-bound calls.

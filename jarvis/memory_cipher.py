@@ -73,8 +73,10 @@ class MemoryCipher:
             raise MemoryLocked(f"{where}: unknown encryption format")
         _, key_id, body = parts
         if key_id != self.key_id:
-            raise MemoryLocked(f"{where} was encrypted with another key (id {key_id}); "
-                               f"JARVIS_MEMORY_ENCRYPTION_KEY has id {self.key_id}")
+            raise MemoryLocked(
+                f"{where} was encrypted with another key (id {key_id}); "
+                f"JARVIS_MEMORY_ENCRYPTION_KEY has id {self.key_id}"
+            )
         try:
             data = base64.urlsafe_b64decode(body)
             return self._aead.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], _aad(agent_id, memory_type, key)).decode()
@@ -85,6 +87,7 @@ class MemoryCipher:
         """*row* (a memory as read, with ``value_encrypted``) as callers see it: the value in
         plaintext, the flag gone."""
         if row.pop("value_encrypted", False):
-            row["value"] = self.open(row["value"], agent_id=row["agent_id"], memory_type=row["memory_type"],
-                                     key=row["key"])
+            row["value"] = self.open(
+                row["value"], agent_id=row["agent_id"], memory_type=row["memory_type"], key=row["key"]
+            )
         return row

@@ -116,16 +116,24 @@ SET_API_PASSWORD = "ALTER ROLE {} WITH LOGIN PASSWORD {}"
 def grant_api_login(settings: Settings) -> None:
     """Let the API's two roles (user-bound and service) log in with the passwords from the
     settings (idempotent)."""
-    logins = [(user, password) for user, password in ((settings.api_db_user, settings.api_db_password),
-                                                      (settings.service_db_user, settings.service_db_password))
-              if password is not None]
+    logins = [
+        (user, password)
+        for user, password in (
+            (settings.api_db_user, settings.api_db_password),
+            (settings.service_db_user, settings.service_db_password),
+        )
+        if password is not None
+    ]
     if not logins:
         return
     with map_unavailable("postgres", psycopg.OperationalError):
         with psycopg.connect(settings.postgres_conninfo, autocommit=True) as conn:
             for user, password in logins:
-                conn.execute(psycopg.sql.SQL(SET_API_PASSWORD).format(
-                    psycopg.sql.Identifier(user), psycopg.sql.Literal(password.get_secret_value())))
+                conn.execute(
+                    psycopg.sql.SQL(SET_API_PASSWORD).format(
+                        psycopg.sql.Identifier(user), psycopg.sql.Literal(password.get_secret_value())
+                    )
+                )
 
 
 def migrate_all(settings: Settings) -> dict[str, object]:

@@ -80,7 +80,7 @@ WHERE id = %(id)s AND %(store)s::text = ANY(pending_stores)
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """"Entity *key* changed": the projector makes every store match its current row."""
+    """ "Entity *key* changed": the projector makes every store match its current row."""
 
     entity: str
     key: str
@@ -105,12 +105,14 @@ def queue_record(conn: psycopg.Connection, events: list[Event]) -> Callable[[], 
     if not events:
         return list
     cur = conn.cursor(row_factory=tuple_row)
-    cur.executemany(INSERT_EVENT, [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
-                                   for e in events], returning=True)
+    cur.executemany(
+        INSERT_EVENT,
+        [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)]) for e in events],
+        returning=True,
+    )
 
     def ids() -> list[int]:
         with cur:
             return [cur.fetchone()[0] for _ in cur.results()]
 
     return ids
-

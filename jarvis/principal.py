@@ -46,9 +46,7 @@ NOBODY = Principal(user_id="")
 
 _current: ContextVar[Principal | None] = ContextVar("jarvis_principal", default=None)
 
-SCOPE_TRANSACTION = (
-    "SELECT set_config('app.current_user', %s, true), set_config('app.all_users', %s, true)"
-)
+SCOPE_TRANSACTION = "SELECT set_config('app.current_user', %s, true), set_config('app.all_users', %s, true)"
 
 
 def current() -> Principal | None:

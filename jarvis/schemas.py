@@ -20,9 +20,23 @@ from jarvis.audio_files import check_name as check_audio_name
 from jarvis.embeddings import MAX_TEXT_CHARS
 from jarvis.errors import InvalidInput
 from jarvis.json_bounds import bounded
-from jarvis.vocabulary import (DEFAULT_SCOPES, REPORTED_AGENT_STATUSES, AgentStatus, CollaborationType,
-                               ImprovementType, MemoryType, MessageRole, MessageType, MetricType, ModelType,
-                               PreferenceType, SearchMode, SearchScope, Severity, TaskType)
+from jarvis.vocabulary import (
+    DEFAULT_SCOPES,
+    REPORTED_AGENT_STATUSES,
+    AgentStatus,
+    CollaborationType,
+    ImprovementType,
+    MemoryType,
+    MessageRole,
+    MessageType,
+    MetricType,
+    ModelType,
+    PreferenceType,
+    SearchMode,
+    SearchScope,
+    Severity,
+    TaskType,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,8 +85,7 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         raise InvalidInput(field, error["msg"]) from None
 
 
-def parse_each(model: type[M], items: list[Any], *, field: str,
-               check: Callable[[M], None] | None = None) -> list[M]:
+def parse_each(model: type[M], items: list[Any], *, field: str, check: Callable[[M], None] | None = None) -> list[M]:
     """Every item of a batch validated as *model* (and by *check*) before anything is written;
     the first bad one becomes InvalidInput naming its index, e.g. ``items[3].content``."""
     specs = []
@@ -106,8 +119,11 @@ def takes(model: type[M]) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """
 
     def decorate(method: Callable[..., R]) -> Callable[..., R]:
-        options = frozenset(name for name, parameter in inspect.signature(method).parameters.items()
-                            if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+        options = frozenset(
+            name
+            for name, parameter in inspect.signature(method).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        )
 
         @functools.wraps(method)
         def wrapper(self: Any, spec: M | None = None, /, **fields: Any) -> R:
@@ -227,8 +243,8 @@ class KnowledgeIn(Input):
     confidence: Unit = 1.0
     agent_id: UUID | None = None
     valid_from: datetime | None = None  # when the fact starts to hold (default: now)
-    valid_to: datetime | None = None    # when it stops (default: until superseded)
-    supersedes: UUID | None = None      # a fact this one replaces: its validity ends at valid_from
+    valid_to: datetime | None = None  # when it stops (default: until superseded)
+    supersedes: UUID | None = None  # a fact this one replaces: its validity ends at valid_from
 
     @model_validator(mode="after")
     def _validity(self) -> "KnowledgeIn":
@@ -325,10 +341,10 @@ class SearchIn(Input):
     scopes: list[SearchScope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
     limit: int = Field(default=10, ge=1, le=100)
     mode: SearchMode = SearchMode.hybrid  # text scopes: both rankings fused, or one
-    agent_id: UUID | None = None   # required for the "memory" scope; restricts the scopes that have agents
+    agent_id: UUID | None = None  # required for the "memory" scope; restricts the scopes that have agents
     user_id: Identifier | None = None  # restricts conversations and preferences to one user
     session_id: Identifier | None = None  # conversations of one session
-    created_after: datetime | None = None   # inclusive
+    created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     metadata: dict[str, str | int | float | bool] | None = Field(default=None, max_length=20)  # equality
     as_of: datetime | None = None  # knowledge valid at this time (default: now)

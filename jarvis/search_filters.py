@@ -47,9 +47,9 @@ class Filterable:
     user: str | None = None
     session: str | None = None
     agent: str | None = None
-    created: bool = False            # created_at column; created_ts in the projection
-    metadata: bool = False           # metadata JSONB column; meta_<key> scalars in the projection
-    validity: bool = False           # valid_from/valid_to columns; valid_from_ts/valid_to_ts projected
+    created: bool = False  # created_at column; created_ts in the projection
+    metadata: bool = False  # metadata JSONB column; meta_<key> scalars in the projection
+    validity: bool = False  # valid_from/valid_to columns; valid_from_ts/valid_to_ts projected
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +59,11 @@ class SearchFilter:
     user_id: str | None = None
     session_id: str | None = None
     agent_id: str | None = None
-    created_after: datetime | None = None    # inclusive
-    created_before: datetime | None = None   # exclusive
+    created_after: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
     metadata: dict[str, Any] = field(default_factory=dict)
-    as_of: datetime | None = None            # facts valid at this time (default: now)
-    owner_id: str | None = None              # set by the API for a user-bound key, never by the caller
+    as_of: datetime | None = None  # facts valid at this time (default: now)
+    owner_id: str | None = None  # set by the API for a user-bound key, never by the caller
 
     def __post_init__(self) -> None:
         if len(self.metadata) > MAX_METADATA_KEYS:
@@ -177,5 +177,8 @@ def _aware(value: datetime) -> datetime:
 
 def metadata_fields(metadata: dict[str, Any] | None) -> dict[str, Any]:
     """A row's metadata as projected for filtering: its scalar values under ``meta_<key>``."""
-    return {METADATA_PREFIX + key: value for key, value in (metadata or {}).items()
-            if isinstance(value, (str, int, float, bool)) and not isinstance(value, type(None))}
+    return {
+        METADATA_PREFIX + key: value
+        for key, value in (metadata or {}).items()
+        if isinstance(value, (str, int, float, bool)) and not isinstance(value, type(None))
+    }

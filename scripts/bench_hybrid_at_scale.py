@@ -47,14 +47,17 @@ def paragraphs(n: int, *, seed: int) -> list[tuple[str, tuple[int, ...]]]:
     return out
 
 
-def fill(jarvis: Jarvis, items: list[tuple[str, tuple[int, ...]]], phrases: list[np.ndarray], category: str,
-         start: int) -> None:
+def fill(
+    jarvis: Jarvis, items: list[tuple[str, tuple[int, ...]]], phrases: list[np.ndarray], category: str, start: int
+) -> None:
     with jarvis.stores.postgres.pool.connection() as conn, conn.cursor() as cur:
         with cur.copy("COPY knowledge (topic, content, category, embedding) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["varchar", "text", "varchar", "vector"])
             for i, (text, picks) in enumerate(items, start):
                 vector = sum(phrases[k][j] for k, j in enumerate(picks))
-                copy.write_row((f"{category}-{i}", text, category, (vector / np.linalg.norm(vector)).astype(np.float32)))
+                copy.write_row(
+                    (f"{category}-{i}", text, category, (vector / np.linalg.norm(vector)).astype(np.float32))
+                )
     with jarvis.stores.postgres.pool.connection() as conn:  # as autovacuum would have after a slower ingest
         conn.execute("ANALYZE knowledge")
     spec = ENTITIES["knowledge"]

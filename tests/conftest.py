@@ -51,9 +51,16 @@ def stack_environment(base: int) -> dict[str, str]:
 def pytest_configure(config: pytest.Config) -> None:
     """Point the whole session (and its subprocesses) at the test stack, before any settings are read."""
     base = int(os.environ.get("JARVIS_TEST_PORT_BASE", "11000"))
-    for variable in ("JARVIS_POSTGRES_DSN", "JARVIS_REDIS_URL", "JARVIS_QDRANT_URL",
-                     "JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD",
-                     "JARVIS_API_DB_PASSWORD", "JARVIS_SERVICE_DB_PASSWORD"):
+    for variable in (
+        "JARVIS_POSTGRES_DSN",
+        "JARVIS_REDIS_URL",
+        "JARVIS_QDRANT_URL",
+        "JARVIS_POSTGRES_PASSWORD",
+        "JARVIS_REDIS_PASSWORD",
+        "JARVIS_NEO4J_PASSWORD",
+        "JARVIS_API_DB_PASSWORD",
+        "JARVIS_SERVICE_DB_PASSWORD",
+    ):
         os.environ.pop(variable, None)
     os.environ.update(stack_environment(base))
     sys.addaudithook(_record_default_port_connections)
@@ -75,8 +82,11 @@ def _record_default_port_connections(event: str, args: tuple) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if anything in it connected to a user's stack on the default ports."""
     if _DEFAULT_PORT_CONNECTIONS:
-        print(f"\nthe test session connected to default ports {sorted(set(_DEFAULT_PORT_CONNECTIONS))}: "
-              "tests must only use their own stack", file=sys.stderr)
+        print(
+            f"\nthe test session connected to default ports {sorted(set(_DEFAULT_PORT_CONNECTIONS))}: "
+            "tests must only use their own stack",
+            file=sys.stderr,
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

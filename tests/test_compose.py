@@ -15,8 +15,15 @@ from jarvis.paths import PROJECT_ROOT
 from jarvis.stores.chroma import client as chroma_client
 
 STORES = ("postgres", "redis", "neo4j", "chroma", "qdrant")
-SECRETS = ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_CHROMA_TOKEN",
-           "JARVIS_QDRANT_API_KEY", "JARVIS_GRAFANA_PASSWORD", "JARVIS_METRICS_API_KEY")
+SECRETS = (
+    "JARVIS_POSTGRES_PASSWORD",
+    "JARVIS_REDIS_PASSWORD",
+    "JARVIS_NEO4J_PASSWORD",
+    "JARVIS_CHROMA_TOKEN",
+    "JARVIS_QDRANT_API_KEY",
+    "JARVIS_GRAFANA_PASSWORD",
+    "JARVIS_METRICS_API_KEY",
+)
 MONITORING = ("prometheus", "grafana")
 
 
@@ -88,7 +95,9 @@ def test_no_secret_is_written_in_compose_yaml_nor_passed_on_a_command_line() -> 
         for argv in (service.get("command"), service.get("healthcheck", {}).get("test")):
             line = " ".join(argv) if isinstance(argv, list) else (argv or "")
             assert not re.search(r"--requirepass|--password|(^|\s)-p\s|(^|\s)-a\s|NEO4J_AUTH=|:[^@/\s]+@", line), (
-                name, line)
+                name,
+                line,
+            )
 
 
 def test_the_chroma_token_and_qdrant_key_reach_the_clients(settings: Settings) -> None:
@@ -124,7 +133,13 @@ def test_grafana_is_provisioned_with_a_dashboard_of_metrics_the_api_exports() ->
     dashboard = json.loads((dashboards / "jarvis-memory.json").read_text())
     exported = {metric.name for metric in Metrics().registry.collect()}
     exported |= {f"{name}_{suffix}" for name in exported for suffix in ("total", "bucket", "sum", "count")}
-    used = {name for panel in dashboard["panels"] for target in panel["targets"]
-            for name in re.findall(r"\b(jarvis_[a-z_]+)", target["expr"])}
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(jarvis_[a-z_]+)", target["expr"])
+    }
     assert len(dashboard["panels"]) >= 8 and used and used <= exported, used - exported
-    assert {target["datasource"]["uid"] for panel in dashboard["panels"] for target in panel["targets"]} == {source["uid"]}
+    assert {target["datasource"]["uid"] for panel in dashboard["panels"] for target in panel["targets"]} == {
+        source["uid"]
+    }

@@ -9,8 +9,13 @@ from tests.conftest import DEFAULT_PORTS, stack_environment
 
 
 def test_with_nothing_set_every_store_is_the_local_stack(tmp_path, monkeypatch) -> None:
-    for name in ("JARVIS_POSTGRES_PASSWORD", "JARVIS_REDIS_PASSWORD", "JARVIS_NEO4J_PASSWORD", "JARVIS_QDRANT_URL",
-                 *stack_environment(0)):
+    for name in (
+        "JARVIS_POSTGRES_PASSWORD",
+        "JARVIS_REDIS_PASSWORD",
+        "JARVIS_NEO4J_PASSWORD",
+        "JARVIS_QDRANT_URL",
+        *stack_environment(0),
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env(data_dir=tmp_path)
     assert all(settings.is_local(store) for store in ("postgres", "redis", "neo4j", "chroma", "qdrant"))
@@ -34,5 +39,10 @@ def test_the_environment_overrides_local_secrets_and_repr_hides_them(tmp_path, m
 def test_the_suite_runs_on_a_stack_of_its_own(settings: Settings) -> None:
     """The session's stack is never a user's: its own data directory, no default port."""
     assert settings.data_dir.parent.name == ".jarvis-test"
-    ports = {settings.postgres_port, settings.redis_port, settings.chroma_port, int(settings.neo4j_uri.rsplit(":", 1)[1])}
+    ports = {
+        settings.postgres_port,
+        settings.redis_port,
+        settings.chroma_port,
+        int(settings.neo4j_uri.rsplit(":", 1)[1]),
+    }
     assert not ports & DEFAULT_PORTS

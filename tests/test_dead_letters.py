@@ -28,18 +28,23 @@ def synced(jarvis):
 
 
 def test_a_refused_event_among_fifty_good_ones_is_dead_lettered_and_retried_after_the_fix(
-        synced, jarvis_cli, api, make_key, name) -> None:
+    synced, jarvis_cli, api, make_key, name
+) -> None:
     jarvis = synced
-    good = [jarvis.append_message(session_id=name, role="user", content=f"message {i} of {name}")["id"]
-            for i in range(50)]
+    good = [
+        jarvis.append_message(session_id=name, role="user", content=f"message {i} of {name}")["id"] for i in range(50)
+    ]
     chroma = jarvis.stores.get("chroma")
     chroma.delete("conversations", good)  # the 50 wait in the outbox, batched with the poison
     with jarvis.stores.postgres.pool.connection() as conn:
-        conn.execute("UPDATE outbox SET pending_stores = '{chroma}', processed_at = NULL, "
-                     "next_attempt_at = CURRENT_TIMESTAMP WHERE entity = 'conversation' AND entity_id = ANY(%s)",
-                     (good,))
-        poison = conn.execute(COPY_WITH_NESTED_SENTIMENT,
-                              {"id": good[0], "metadata": Jsonb({"sentiment": {"score": 0.9}})}).fetchone()[0]
+        conn.execute(
+            "UPDATE outbox SET pending_stores = '{chroma}', processed_at = NULL, "
+            "next_attempt_at = CURRENT_TIMESTAMP WHERE entity = 'conversation' AND entity_id = ANY(%s)",
+            (good,),
+        )
+        poison = conn.execute(
+            COPY_WITH_NESTED_SENTIMENT, {"id": good[0], "metadata": Jsonb({"sentiment": {"score": 0.9}})}
+        ).fetchone()[0]
         record(conn, [Event("conversation", poison)])
         conn.execute("UPDATE outbox SET next_attempt_at = CURRENT_TIMESTAMP WHERE entity_id = %s", (poison,))
 
@@ -48,8 +53,9 @@ def test_a_refused_event_among_fifty_good_ones_is_dead_lettered_and_retried_afte
     assert re.search(r"0 still pending; 1 dead-lettered", synced_out.stdout), synced_out.stdout
     assert set(good) <= chroma.ids("conversations") and poison not in chroma.ids("conversations")
     with jarvis.stores.postgres.pool.connection() as conn:
-        dead, error = conn.execute("SELECT dead_stores, last_error ->> 'chroma' FROM outbox WHERE entity_id = %s",
-                                   (poison,)).fetchone()
+        dead, error = conn.execute(
+            "SELECT dead_stores, last_error ->> 'chroma' FROM outbox WHERE entity_id = %s", (poison,)
+        ).fetchone()
     assert dead == ["chroma"] and error
 
     listed = [d for d in verify(jarvis.stores) if d.what == DEAD_LETTERS]
@@ -71,9 +77,11 @@ def test_a_refused_event_among_fifty_good_ones_is_dead_lettered_and_retried_afte
 
 
 def test_a_nested_sentiment_is_refused_at_input_naming_the_field(api, make_key, name) -> None:
-    response = api.post("/api/v1/conversations/messages", headers=make_key("write"),
-                        json={"session_id": name, "role": "user", "content": "hi",
-                              "metadata": {"sentiment": {"score": 0.9}}})
+    response = api.post(
+        "/api/v1/conversations/messages",
+        headers=make_key("write"),
+        json={"session_id": name, "role": "user", "content": "hi", "metadata": {"sentiment": {"score": 0.9}}},
+    )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["field"] == "metadata" and "sentiment" in error["message"]

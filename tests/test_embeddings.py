@@ -21,11 +21,13 @@ def test_vectors_are_384_dimensional_and_normalized(embedder: Embedder) -> None:
 
 
 def test_a_paraphrase_is_closer_than_an_unrelated_sentence(embedder: Embedder) -> None:
-    anchor, paraphrase, unrelated = embedder.embed_many([
-        "Translate this document from French into English.",
-        "Convert the text written in French to the English language.",
-        "The weather in the mountains is cold and windy today.",
-    ])
+    anchor, paraphrase, unrelated = embedder.embed_many(
+        [
+            "Translate this document from French into English.",
+            "Convert the text written in French to the English language.",
+            "The weather in the mountains is cold and windy today.",
+        ]
+    )
     assert float(anchor @ paraphrase) > float(anchor @ unrelated) + 0.3
 
 
@@ -44,7 +46,12 @@ def test_the_same_process_shares_one_model() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "must not be empty"), ("   \n", "must not be empty"), ("x" * (MAX_TEXT_CHARS + 1), "the limit is"), (42, "must be a string")],
+    [
+        ("", "must not be empty"),
+        ("   \n", "must not be empty"),
+        ("x" * (MAX_TEXT_CHARS + 1), "the limit is"),
+        (42, "must be a string"),
+    ],
 )
 def test_bad_text_is_refused_naming_the_field(embedder: Embedder, text: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message) as caught:
@@ -66,7 +73,7 @@ def test_a_vector_of_the_wrong_size_is_refused() -> None:
 def test_a_stream_of_batches_gives_the_vectors_one_call_would_in_order(embedder: Embedder) -> None:
     texts = [f"Shipment {i} left the harbour of Rotterdam {i % 7} days late." for i in range(150)]
     embedder.clear_cache()
-    streamed = np.vstack(list(embedder.embed_batches([texts[i:i + 64] for i in range(0, 150, 64)])))
+    streamed = np.vstack(list(embedder.embed_batches([texts[i : i + 64] for i in range(0, 150, 64)])))
     embedder.clear_cache()
     assert streamed.shape == (150, DIMENSION)
     assert np.allclose(streamed, embedder.embed_many(texts), atol=1e-5)

@@ -16,24 +16,63 @@ from jarvis.migrate import discover, migrate_postgres
 from jarvis.paths import MIGRATIONS_DIR
 
 SEED_TABLES = {
-    "agents", "tasks", "conversations", "models", "agent_collaborations", "system_events",
-    "performance_metrics", "improvement_logs", "agent_memory",
+    "agents",
+    "tasks",
+    "conversations",
+    "models",
+    "agent_collaborations",
+    "system_events",
+    "performance_metrics",
+    "improvement_logs",
+    "agent_memory",
 }
 RECORD_TABLES = {
-    "users", "capabilities", "agent_capabilities", "knowledge", "code_snippets", "task_patterns",
-    "user_preferences", "graph_edges", "outbox",
+    "users",
+    "capabilities",
+    "agent_capabilities",
+    "knowledge",
+    "code_snippets",
+    "task_patterns",
+    "user_preferences",
+    "graph_edges",
+    "outbox",
 }
 SEED_INDEXES = {
-    "idx_agent_status", "idx_agent_type", "idx_task_status", "idx_task_agent", "idx_task_priority",
-    "idx_conv_session", "idx_conv_user", "idx_conv_created", "idx_conversations_text_search",
-    "idx_model_type", "idx_model_status", "idx_collab_task", "idx_collab_coordinator",
-    "idx_event_type", "idx_event_severity", "idx_event_created", "idx_metric_type", "idx_metric_agent",
-    "idx_metric_created", "idx_improve_type", "idx_improve_applied", "idx_memory_agent", "idx_memory_type",
-    "idx_memory_key", "idx_memory_importance", "idx_tasks_status_priority", "idx_memory_embedding",
+    "idx_agent_status",
+    "idx_agent_type",
+    "idx_task_status",
+    "idx_task_agent",
+    "idx_task_priority",
+    "idx_conv_session",
+    "idx_conv_user",
+    "idx_conv_created",
+    "idx_conversations_text_search",
+    "idx_model_type",
+    "idx_model_status",
+    "idx_collab_task",
+    "idx_collab_coordinator",
+    "idx_event_type",
+    "idx_event_severity",
+    "idx_event_created",
+    "idx_metric_type",
+    "idx_metric_agent",
+    "idx_metric_created",
+    "idx_improve_type",
+    "idx_improve_applied",
+    "idx_memory_agent",
+    "idx_memory_type",
+    "idx_memory_key",
+    "idx_memory_importance",
+    "idx_tasks_status_priority",
+    "idx_memory_embedding",
 }
 VECTOR_COLUMNS = {
-    ("agent_memory", "embedding"), ("conversations", "embedding"), ("agent_capabilities", "embedding"),
-    ("knowledge", "embedding"), ("code_snippets", "embedding"), ("task_patterns", "embedding"),
+    ("agent_memory", "embedding"),
+    ("conversations", "embedding"),
+    ("agent_capabilities", "embedding"),
+    ("knowledge", "embedding"),
+    ("code_snippets", "embedding"),
+    ("task_patterns", "embedding"),
     ("user_preferences", "embedding"),
 }
 
@@ -83,16 +122,15 @@ def test_a_misnamed_migration_file_is_an_error(tmp_path: Path) -> None:
 
 def test_every_table_index_trigger_and_extension_exists(migrated: str) -> None:
     with psycopg.connect(migrated) as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )} | {r[0] for r in conn.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'p'"
-        )}
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")} | {
+            r[0] for r in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'p'")
+        }
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
         triggers = {r[0] for r in conn.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
         extensions = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
         vectors = {
-            (r[0], r[1]) for r in conn.execute(
+            (r[0], r[1])
+            for r in conn.execute(
                 "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "WHERE format_type(a.atttypid, a.atttypmod) = 'vector(384)' AND c.relkind IN ('r', 'p')"
             )
@@ -131,10 +169,14 @@ def test_updated_at_moves_when_an_agent_changes(migrated: str) -> None:
         ("INSERT INTO tasks (name, type) VALUES ('t', 'telepathy')", "tasks_type_check"),
         ("INSERT INTO agents (name, type, status) VALUES ('a', 'letta', 'asleep')", "agents_status_check"),
         ("INSERT INTO models (name, type, provider) VALUES ('m', 'oracle', 'local')", "models_type_check"),
-        ("INSERT INTO system_events (source, message, severity, event_type) VALUES ('s', 'm', 'loud', 'x')",
-         "system_events_severity_check"),
-        ("INSERT INTO conversations (session_id, message_type, role, content) VALUES ('s', 'text', 'robot', 'hi')",
-         "conversations_role_check"),
+        (
+            "INSERT INTO system_events (source, message, severity, event_type) VALUES ('s', 'm', 'loud', 'x')",
+            "system_events_severity_check",
+        ),
+        (
+            "INSERT INTO conversations (session_id, message_type, role, content) VALUES ('s', 'text', 'robot', 'hi')",
+            "conversations_role_check",
+        ),
     ],
 )
 def test_check_constraints_reject_values_outside_the_seed_enumerations(
@@ -162,7 +204,9 @@ def test_agent_memory_rejects_out_of_range_importance_and_unknown_types(
 
 
 def _partition_of(conn: psycopg.Connection, table: str, row_id: object) -> str:
-    query = psycopg.sql.SQL("SELECT tableoid::regclass::text FROM {} WHERE id = %s").format(psycopg.sql.Identifier(table))
+    query = psycopg.sql.SQL("SELECT tableoid::regclass::text FROM {} WHERE id = %s").format(
+        psycopg.sql.Identifier(table)
+    )
     return conn.execute(query, (row_id,)).fetchone()[0]
 
 
@@ -172,11 +216,11 @@ def test_a_row_lands_in_its_month_and_a_far_future_row_in_the_default_partition(
     with psycopg.connect(migrated) as conn:
         for table, insert in {
             "conversations": "INSERT INTO conversations (session_id, message_type, role, content, created_at) "
-                             "VALUES ('s1', 'text', 'user', 'hello', %s) RETURNING id",
+            "VALUES ('s1', 'text', 'user', 'hello', %s) RETURNING id",
             "system_events": "INSERT INTO system_events (event_type, source, message, created_at) "
-                             "VALUES ('agent_start', 'test', 'started', %s) RETURNING id",
+            "VALUES ('agent_start', 'test', 'started', %s) RETURNING id",
             "performance_metrics": "INSERT INTO performance_metrics (metric_type, source, value, created_at) "
-                                   "VALUES ('latency', 'test', 12.5, %s) RETURNING id",
+            "VALUES ('latency', 'test', 12.5, %s) RETURNING id",
         }.items():
             current = conn.execute(insert, (now,)).fetchone()[0]
             future = conn.execute(insert, (far,)).fetchone()[0]
@@ -189,7 +233,8 @@ def test_creating_a_months_partition_moves_its_rows_out_of_the_default(migrated:
     with psycopg.connect(migrated) as conn:
         row = conn.execute(
             "INSERT INTO system_events (event_type, source, message, created_at) "
-            "VALUES ('warning', 'test', 'early', %s) RETURNING id", (month,)
+            "VALUES ('warning', 'test', 'early', %s) RETURNING id",
+            (month,),
         ).fetchone()[0]
         assert _partition_of(conn, "system_events", row) == "system_events_default"
         created = [r[0] for r in conn.execute("SELECT jarvis_create_monthly_partitions(1, %s)", (month,))]
@@ -198,9 +243,7 @@ def test_creating_a_months_partition_moves_its_rows_out_of_the_default(migrated:
         again = conn.execute("SELECT count(*) FROM jarvis_create_monthly_partitions(1, %s)", (month,)).fetchone()[0]
         assert again == 0
         nxt = month + timedelta(days=31)
-        assert conn.execute(
-            "SELECT count(*) FROM system_events WHERE created_at >= %s", (nxt,)
-        ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM system_events WHERE created_at >= %s", (nxt,)).fetchone()[0] == 0
 
 
 def test_migrating_an_unreachable_postgres_says_so(settings: Settings) -> None:

@@ -24,8 +24,13 @@ def test_writes_survive_a_projection_outage_and_catch_up_once_it_returns(synced,
     jarvis = synced
     local.down(settings, [store])
     try:
-        agent = jarvis.register_agent(name=f"{name}-agent", type="letta", capabilities=[
-            {"name": f"{name}-triage", "description": f"Sort incoming support tickets by urgency ({name})"}])
+        agent = jarvis.register_agent(
+            name=f"{name}-agent",
+            type="letta",
+            capabilities=[
+                {"name": f"{name}-triage", "description": f"Sort incoming support tickets by urgency ({name})"}
+            ],
+        )
         fact = f"Backups are only as good as their restores ({name})."
         knowledge = jarvis.add_knowledge(topic=f"{name}-topic", content=fact, agent_id=agent["id"])
         expected = {"neo4j": ["neo4j"], "chroma": [], "qdrant": ["qdrant"]}[store]
@@ -37,7 +42,9 @@ def test_writes_survive_a_projection_outage_and_catch_up_once_it_returns(synced,
             degraded = jarvis.search(query=fact, scopes=["knowledge"], limit=5)
             assert degraded["degraded"] == ["chroma"] and degraded["results"][0]["id"] == knowledge["id"]
         if store == "qdrant":  # capabilities are answered from pgvector over the same rows
-            degraded = jarvis.search(query=f"Sort incoming support tickets by urgency ({name})", scopes=["capabilities"])
+            degraded = jarvis.search(
+                query=f"Sort incoming support tickets by urgency ({name})", scopes=["capabilities"]
+            )
             assert degraded["degraded"] == ["qdrant"]
             assert agent["id"] in {r["item"]["agent_id"] for r in degraded["results"]}
     finally:
@@ -50,7 +57,8 @@ def test_writes_survive_a_projection_outage_and_catch_up_once_it_returns(synced,
         count = graph.driver.execute_query("MATCH (a:Agent {id: $id}) RETURN count(a) AS n", id=agent["id"]).records
         assert count[0]["n"] == 1
         edges = graph.driver.execute_query(
-            "MATCH (:Knowledge {id: $id})-[r:GENERATED_BY]->(:Agent) RETURN count(r) AS n", id=knowledge["id"]).records
+            "MATCH (:Knowledge {id: $id})-[r:GENERATED_BY]->(:Agent) RETURN count(r) AS n", id=knowledge["id"]
+        ).records
         assert edges[0]["n"] == 1
 
 
@@ -63,8 +71,10 @@ def test_a_wiped_projection_is_rebuilt_from_postgres_alone(synced, store, name) 
     if store == "neo4j":
         client.delete_everything()
     else:
-        for collection in ({"chroma": ["knowledge_base", "conversations", "code_snippets"],
-                            "qdrant": ["agent_capabilities", "task_patterns", "user_preferences"]}[store]):
+        for collection in {
+            "chroma": ["knowledge_base", "conversations", "code_snippets"],
+            "qdrant": ["agent_capabilities", "task_patterns", "user_preferences"],
+        }[store]:
             client.reset(collection)
     assert any(d.store == store and d.missing for d in verify(jarvis.stores, [store]))
     counts = rebuild(jarvis.stores, store)
@@ -76,13 +86,18 @@ def test_applying_the_same_event_twice_changes_nothing(synced, name) -> None:
     jarvis = synced
     item = jarvis.add_knowledge(topic=f"{name}-twice", content="Idempotent projections ignore repeats.")
     with jarvis.stores.postgres.pool.connection() as conn:
-        event_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM outbox WHERE entity = 'knowledge' AND entity_id = %s", (item["id"],))]
+        event_ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM outbox WHERE entity = 'knowledge' AND entity_id = %s", (item["id"],))
+        ]
         conn.execute("UPDATE outbox SET pending_stores = ARRAY['neo4j', 'chroma'] WHERE id = ANY(%s)", (event_ids,))
     assert not jarvis.projector.apply(event_ids).lagging
     assert verify(jarvis.stores) == []
-    records = jarvis.stores.get("neo4j").driver.execute_query(
-        "MATCH (k:Knowledge {id: $id}) RETURN count(k) AS n", id=item["id"]).records
+    records = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query("MATCH (k:Knowledge {id: $id}) RETURN count(k) AS n", id=item["id"])
+        .records
+    )
     assert records[0]["n"] == 1
 
 

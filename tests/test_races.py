@@ -40,8 +40,9 @@ def neo4j_value(jarvis, query: str, **params):
 
 def test_relate_racing_delete_leaves_no_orphan_edge_and_no_ghost_node(synced, name) -> None:
     jarvis = synced
-    items = [{"topic": f"{name}-{i}", "content": f"Fact number {i} of the race drill {name}."}
-             for i in range(2 * ITERATIONS)]
+    items = [
+        {"topic": f"{name}-{i}", "content": f"Fact number {i} of the race drill {name}."} for i in range(2 * ITERATIONS)
+    ]
     ids = jarvis.add_knowledge_many(items)["ids"]
     pairs = list(zip(ids[::2], ids[1::2]))
     started = time.monotonic()
@@ -60,15 +61,17 @@ def test_relate_racing_delete_leaves_no_orphan_edge_and_no_ghost_node(synced, na
     assert related + refused == ITERATIONS and elapsed < BOUND_SECONDS
     with jarvis.stores.postgres.pool.connection() as conn:
         assert orphan_edges(conn) == []
-        left = conn.execute("SELECT count(*) FROM graph_edges WHERE dst_id = ANY(%s) OR src_id = ANY(%s)",
-                            ([d for _, d in pairs], [d for _, d in pairs])).fetchone()[0]
+        left = conn.execute(
+            "SELECT count(*) FROM graph_edges WHERE dst_id = ANY(%s) OR src_id = ANY(%s)",
+            ([d for _, d in pairs], [d for _, d in pairs]),
+        ).fetchone()[0]
     assert left == 0
     jarvis.sync()
-    ghosts = neo4j_value(jarvis, "MATCH (k:Knowledge) WHERE k.id IN $ids RETURN count(k) AS n",
-                         ids=[d for _, d in pairs])
+    ghosts = neo4j_value(
+        jarvis, "MATCH (k:Knowledge) WHERE k.id IN $ids RETURN count(k) AS n", ids=[d for _, d in pairs]
+    )
     assert ghosts[0]["n"] == 0
-    kept = neo4j_value(jarvis, "MATCH (k:Knowledge) WHERE k.id IN $ids RETURN count(k) AS n",
-                       ids=[k for k, _ in pairs])
+    kept = neo4j_value(jarvis, "MATCH (k:Knowledge) WHERE k.id IN $ids RETURN count(k) AS n", ids=[k for k, _ in pairs])
     assert kept[0]["n"] == ITERATIONS  # the survivors are all there: the check is not vacuous
     assert verify(jarvis.stores, ["neo4j"]) == []
 
@@ -80,20 +83,25 @@ def test_eight_writers_on_one_agent_and_one_memory_key_end_with_the_last_committ
     with ThreadPoolExecutor(max_workers=8) as pool:
         for round_ in range(ITERATIONS):
             futures = [pool.submit(jarvis.heartbeat, agent, status=random.choice(STATUSES)) for _ in range(4)]
-            futures += [pool.submit(jarvis.update_agent_configuration, agent, {f"writer{w}": round_})
-                        for w in range(4)]
-            futures += [pool.submit(jarvis.put_memory, agent_id=agent, memory_type="core", key="contended",
-                                    value=f"value {round_}.{w}") for w in range(8)]
+            futures += [pool.submit(jarvis.update_agent_configuration, agent, {f"writer{w}": round_}) for w in range(4)]
+            futures += [
+                pool.submit(
+                    jarvis.put_memory, agent_id=agent, memory_type="core", key="contended", value=f"value {round_}.{w}"
+                )
+                for w in range(8)
+            ]
             for future in futures:
                 future.result()
             jarvis.get_memory(agent, "core", "contended")  # a reader fills the cache between rounds
     elapsed = time.monotonic() - started
     assert elapsed < BOUND_SECONDS
     with jarvis.stores.postgres.pool.connection() as conn:
-        status, configuration = conn.execute("SELECT status, configuration FROM agents WHERE id = %s",
-                                             (agent,)).fetchone()
-        value = conn.execute("SELECT value FROM agent_memory WHERE agent_id = %s AND key = 'contended'",
-                             (agent,)).fetchone()[0]
+        status, configuration = conn.execute(
+            "SELECT status, configuration FROM agents WHERE id = %s", (agent,)
+        ).fetchone()
+        value = conn.execute(
+            "SELECT value FROM agent_memory WHERE agent_id = %s AND key = 'contended'", (agent,)
+        ).fetchone()[0]
     assert configuration == {f"writer{w}": ITERATIONS - 1 for w in range(4)}
     graph = neo4j_value(jarvis, "MATCH (a:Agent {id: $id}) RETURN a.status AS status", id=agent)
     assert graph[0]["status"] == status
@@ -121,16 +129,25 @@ print(applied)
 """
 
 
-def test_two_projector_processes_draining_one_backlog_leave_the_graph_equal_to_postgres(
-        synced, name, tmp_path) -> None:
+def test_two_projector_processes_draining_one_backlog_leave_the_graph_equal_to_postgres(synced, name, tmp_path) -> None:
     jarvis = synced
     agents = [jarvis.register_agent(name=f"{name}-{i}", type="crewai")["id"] for i in range(20)]
     stop = tmp_path / "stop"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    drainers = [subprocess.Popen([sys.executable, "-c", DRAINER, str(stop)], cwd=PROJECT_ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    drainers = [
+        subprocess.Popen(
+            [sys.executable, "-c", DRAINER, str(stop)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     started = time.monotonic()
     try:
+
         def write(writer: int) -> None:
             rng = random.Random(writer)
             for _ in range(ITERATIONS):
@@ -155,8 +172,7 @@ def test_two_projector_processes_draining_one_backlog_leave_the_graph_equal_to_p
     with jarvis.stores.postgres.pool.connection() as conn:
         expected = dict(conn.execute("SELECT id::text, status FROM agents WHERE id = ANY(%s::uuid[])", (agents,)))
         assert conn.execute("SELECT count(*) FROM outbox WHERE cardinality(pending_stores) > 0").fetchone()[0] == 0
-    graph = neo4j_value(jarvis, "MATCH (a:Agent) WHERE a.id IN $ids RETURN a.id AS id, a.status AS status",
-                        ids=agents)
+    graph = neo4j_value(jarvis, "MATCH (a:Agent) WHERE a.id IN $ids RETURN a.id AS id, a.status AS status", ids=agents)
     assert {r["id"]: r["status"] for r in graph} == expected
     assert verify(jarvis.stores, ["neo4j"]) == []
 

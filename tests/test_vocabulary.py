@@ -119,9 +119,23 @@ def test_a_domain_method_takes_its_model_or_its_fields_once() -> None:
 def test_facade_methods_say_what_they_take() -> None:
     from jarvis.facade import Jarvis
 
-    for name in ("register_agent", "register_model", "create_task", "append_message", "put_memory", "add_knowledge",
-                 "add_code_snippet", "add_task_pattern", "upsert_user", "add_user_preference",
-                 "start_collaboration", "log_event", "record_metric", "log_improvement", "search"):
+    for name in (
+        "register_agent",
+        "register_model",
+        "create_task",
+        "append_message",
+        "put_memory",
+        "add_knowledge",
+        "add_code_snippet",
+        "add_task_pattern",
+        "upsert_user",
+        "add_user_preference",
+        "start_collaboration",
+        "log_event",
+        "record_metric",
+        "log_improvement",
+        "search",
+    ):
         parameters = inspect.signature(getattr(Jarvis, name)).parameters
         assert "fields" not in parameters, name
         assert parameters["spec"].annotation.endswith("In"), name
@@ -140,8 +154,9 @@ def test_every_operation_declares_its_response(app) -> None:
                 if not status.startswith("2") or path == "/metrics":
                     continue
                 schema = response["content"]["application/json"]["schema"]
-                assert schema not in ({}, {"type": "object"}, {"additionalProperties": True, "type": "object"}), \
+                assert schema not in ({}, {"type": "object"}, {"additionalProperties": True, "type": "object"}), (
                     f"{method.upper()} {path} {status} says nothing about its body"
+                )
     components = document["components"]["schemas"]
     assert {"LiveSubscribed", "LiveEvent", "StatusUpdate", "AgentMessage"} <= set(components)
 
@@ -152,9 +167,19 @@ def _arguments(method) -> tuple[list, dict]:
     for name, parameter in list(inspect.signature(method).parameters.items())[1:]:
         if parameter.default is not inspect.Parameter.empty or parameter.kind is parameter.VAR_KEYWORD:
             continue
-        value = ({"task_id": str(uuid.uuid4())} if name == "lease" else {} if name in ("configuration", "message")
-                 else [] if name == "messages" else "core" if name == "memory_type"
-                 else str(uuid.uuid4()) if name.endswith("_id") or name.endswith("_agent") else "x")
+        value = (
+            {"task_id": str(uuid.uuid4())}
+            if name == "lease"
+            else {}
+            if name in ("configuration", "message")
+            else []
+            if name == "messages"
+            else "core"
+            if name == "memory_type"
+            else str(uuid.uuid4())
+            if name.endswith("_id") or name.endswith("_agent")
+            else "x"
+        )
         if parameter.kind is parameter.KEYWORD_ONLY:
             kwargs[name] = value
         else:

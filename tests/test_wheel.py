@@ -59,14 +59,32 @@ def installed(stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(origin, source / name)
     offline = {**_clean_env(), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
-          str(source)], env=offline, cwd=root)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(source),
+        ],
+        env=offline,
+        cwd=root,
+    )
     wheel = next((root / "dist").glob("jarvis_memory-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for expected in ("jarvis/_data/migrations/001_initial_schema.sql", "jarvis/_data/cypher/schema.cypher",
-                     "jarvis/_data/stores/redis/redis.conf", "jarvis/_data/stores/postgres/postgresql.conf",
-                     "jarvis/_data/stores/neo4j/pom.xml",
-                     "jarvis/_data/stores/neo4j/src/main/java/dev/jarvis/neo4j/Launcher.java"):
+    for expected in (
+        "jarvis/_data/migrations/001_initial_schema.sql",
+        "jarvis/_data/cypher/schema.cypher",
+        "jarvis/_data/stores/redis/redis.conf",
+        "jarvis/_data/stores/postgres/postgresql.conf",
+        "jarvis/_data/stores/neo4j/pom.xml",
+        "jarvis/_data/stores/neo4j/src/main/java/dev/jarvis/neo4j/Launcher.java",
+    ):
         assert expected in names, f"the wheel lacks {expected}"
     migrations = sorted(path.name for path in (PROJECT_ROOT / "migrations").glob("*.sql"))
     assert sorted(Path(n).name for n in names if n.startswith("jarvis/_data/migrations/")) == migrations
@@ -74,24 +92,34 @@ def installed(stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     env=_clean_env(), cwd=root).stdout.strip())
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=_clean_env(), cwd=root
+        ).stdout.strip()
+    )
     (site / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-         env=offline, cwd=root)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        env=offline,
+        cwd=root,
+    )
     return env_dir / "bin"
 
 
-def test_the_installed_command_migrates_and_searches_from_another_directory(installed, tmp_path, name, jarvis,
-                                                                            api_jarvis) -> None:
+def test_the_installed_command_migrates_and_searches_from_another_directory(
+    installed, tmp_path, name, jarvis, api_jarvis
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     for facade in (jarvis, api_jarvis):  # Qdrant Edge is single-process: the installed command opens its shards
         facade.stores.forget("qdrant")
     migrated = _run([str(installed / "jarvis"), "migrate"], env=_clean_env(), cwd=work)
     assert "postgres" in migrated.stdout  # every applied file still matches its recorded checksum
-    found = json.loads(_run([str(installed / "python"), "-c", SEARCH, f"{name}-bees"], env=_clean_env(),
-                            cwd=work).stdout.strip().splitlines()[-1])
+    found = json.loads(
+        _run([str(installed / "python"), "-c", SEARCH, f"{name}-bees"], env=_clean_env(), cwd=work)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert found["installed"] is True
     assert Path(found["package"]).is_relative_to(installed.parent), found["package"]
     assert all(Path(folder).is_relative_to(installed.parent) for folder in found["data"]), found["data"]
@@ -110,7 +138,9 @@ def test_the_installed_command_starts_a_store_with_its_packaged_configuration(in
         assert "redis" in started.stdout and "started" in started.stdout
         secrets = json.loads((work / ".jarvis" / "secrets.json").read_text())  # generated there, not in the checkout
         with redis.Redis(port=port, password=secrets["redis_password"], socket_timeout=5) as conn:
-            assert conn.ping() and conn.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"  # redis.conf
+            assert (
+                conn.ping() and conn.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
+            )  # redis.conf
     finally:
         _run([str(installed / "jarvis"), "down", "--store", "redis"], env=env, cwd=work, check=False)
 

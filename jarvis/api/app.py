@@ -12,14 +12,39 @@ from jarvis import __version__, console
 from jarvis.api import errors, metrics, openapi
 from jarvis.api.limits import BodyLimit
 from jarvis.api.probes import CachedHealth
-from jarvis.api.routes import agents, conversations, erasure, health, knowledge, live, memory, messages, operations, search, tasks, users
+from jarvis.api.routes import (
+    agents,
+    conversations,
+    erasure,
+    health,
+    knowledge,
+    live,
+    memory,
+    messages,
+    operations,
+    search,
+    tasks,
+    users,
+)
 from jarvis.config import Settings
 from jarvis.mcp_server.http import PATH as MCP_PATH, McpEndpoint
 from jarvis.stores.redis_async import AsyncRedis
 
-ROUTERS = (health.router, metrics.router, agents.router, tasks.router, conversations.router, memory.router,
-           knowledge.router, users.router, operations.router, messages.router, search.router, live.router,
-           erasure.router)
+ROUTERS = (
+    health.router,
+    metrics.router,
+    agents.router,
+    tasks.router,
+    conversations.router,
+    memory.router,
+    knowledge.router,
+    users.router,
+    operations.router,
+    messages.router,
+    search.router,
+    live.router,
+    erasure.router,
+)
 
 
 def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) -> FastAPI:
@@ -49,10 +74,14 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
         stop = threading.Event()
         workers = []
         if run_projector:  # the outbox projector, and the loop that repairs what Redis missed
-            workers = [threading.Thread(target=app.state.jarvis.projector.run, args=(stop,),
-                                        name="jarvis-projector", daemon=True),
-                       threading.Thread(target=run_repairs, args=(app.state.jarvis.stores, stop),
-                                        name="jarvis-repair", daemon=True)]
+            workers = [
+                threading.Thread(
+                    target=app.state.jarvis.projector.run, args=(stop,), name="jarvis-projector", daemon=True
+                ),
+                threading.Thread(
+                    target=run_repairs, args=(app.state.jarvis.stores, stop), name="jarvis-repair", daemon=True
+                ),
+            ]
             for worker in workers:
                 worker.start()
         try:
@@ -68,9 +97,13 @@ def create_app(settings: Settings, *, jarvis=None, run_projector: bool = False) 
                 if app.state.jarvis is made:
                     del app.state.jarvis
 
-    app = FastAPI(title="JARVIS Memory", version=__version__, lifespan=lifespan,
-                  description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
-                              "Chroma and Qdrant. Every route but /health needs an X-API-Key.")
+    app = FastAPI(
+        title="JARVIS Memory",
+        version=__version__,
+        lifespan=lifespan,
+        description="Memory and knowledge for AI agents: one API over PostgreSQL, Redis, Neo4j, "
+        "Chroma and Qdrant. Every route but /health needs an X-API-Key.",
+    )
     app.state.settings = settings
     app.state.redis_async = AsyncRedis(settings)  # the rate limit and cached reads, on the event loop
     app.state.health = CachedHealth(lambda: app.state.jarvis.health(), interval=settings.api_health_cache_seconds)

@@ -46,8 +46,7 @@ def require(scope: str, *, prefetch: Callable[[Request], str | None] | None = No
 
     # The scope is declared on the security requirement, so /openapi.json says what each operation needs.
     # (A default, not Annotated: annotations are strings here and could not see *scope*.)
-    async def dependency(request: Request,
-                         key: str | None = Security(API_KEY_HEADER, scopes=[scope])) -> Caller:
+    async def dependency(request: Request, key: str | None = Security(API_KEY_HEADER, scopes=[scope])) -> Caller:
         # On the event loop: a key verified (or refused) lately and the rate limit cost no thread-pool hop.
         jarvis: Jarvis = request.app.state.jarvis
         found = await check_key(request.app, key, address=client_address(request.client))
@@ -63,15 +62,19 @@ async def _rate_limit(request: Request, key: ApiKey, also_get: str | None) -> st
     route = request.scope.get("route")
     endpoint = f"{request.method}:{getattr(route, 'path', request.url.path)}"
     settings = request.app.state.settings
-    hit = await request.app.state.redis_async.hit_rate_limit(key.id, endpoint, window=settings.api_rate_window,
-                                                             also_get=also_get)
+    hit = await request.app.state.redis_async.hit_rate_limit(
+        key.id, endpoint, window=settings.api_rate_window, also_get=also_get
+    )
     if hit is None:  # Redis down: serve rather than refuse everyone (fail open, counted on /metrics)
         unenforced(request.app, "requests")
         return None
     count, reset, value = hit
     if count > settings.api_rate_limit:
-        raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "
-                                 f"{settings.api_rate_window} s", headers={"Retry-After": str(reset)})
+        raise HTTPException(
+            429,
+            f"more than {settings.api_rate_limit} requests to {endpoint} in {settings.api_rate_window} s",
+            headers={"Retry-After": str(reset)},
+        )
     return value
 
 

@@ -13,8 +13,16 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jarvis.errors import (Conflict, Forbidden, InvalidInput, JarvisError, LeaseLost, NotFound, StoreTimeout,
-                           StoreUnavailable)
+from jarvis.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    JarvisError,
+    LeaseLost,
+    NotFound,
+    StoreTimeout,
+    StoreUnavailable,
+)
 from jarvis.errors import MemoryLocked
 
 logger = logging.getLogger("jarvis.api")
@@ -52,18 +60,25 @@ class ErrorBody(BaseModel):
 COMMON_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
-        (400, "Malformed JSON"), (401, "No valid API key"), (403, "The key lacks the scope, or acts for another user"),
-        (404, "Not found"), (409, "Conflict, or a lost task lease"), (413, "Body too large"),
-        (422, "Invalid input; `field` names it"), (429, "Rate limited; see Retry-After"),
+        (400, "Malformed JSON"),
+        (401, "No valid API key"),
+        (403, "The key lacks the scope, or acts for another user"),
+        (404, "Not found"),
+        (409, "Conflict, or a lost task lease"),
+        (413, "Body too large"),
+        (422, "Invalid input; `field` names it"),
+        (429, "Rate limited; see Retry-After"),
         (503, "A store the request needs is down"),
     )
 }
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status_code=status, headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -84,8 +99,13 @@ def install(app: FastAPI) -> None:
     async def postgres_down(request: Request, exc: Exception) -> JSONResponse:
         # A safety net for a path that met PostgreSQL's outage before translating it: still a
         # 503 answered here (a handler for Exception would make the server drop the connection).
-        return error_response(503, "store_unavailable", f"postgres: {type(exc).__name__}", None,
-                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return error_response(
+            503,
+            "store_unavailable",
+            f"postgres: {type(exc).__name__}",
+            None,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,8 +120,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                413: "too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "rate_limited",
+        }.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

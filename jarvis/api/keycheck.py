@@ -65,8 +65,11 @@ async def check_key(app: FastAPI, key: str | None, *, address: str) -> ApiKey:
         unenforced(app, "auth_failures")
     elif failures[0] >= settings.api_auth_failure_limit:
         _count(app, "throttled")
-        raise _refuse(429, f"too many failed API key lookups from this address; retry in {failures[1]} s",
-                      headers={"Retry-After": str(failures[1])})
+        raise _refuse(
+            429,
+            f"too many failed API key lookups from this address; retry in {failures[1]} s",
+            headers={"Retry-After": str(failures[1])},
+        )
     found = await run_in_threadpool(authenticate, app.state.jarvis.stores.postgres, key)
     if found is None:
         _count(app, "unknown")

@@ -28,8 +28,15 @@ REMEMBER_SECONDS = 5.0
 class EventOwnership:
     """Decides, for one socket, whether an event belongs to its key's user."""
 
-    def __init__(self, jarvis: Any, user_id: str | None, *, remember: float = REMEMBER_SECONDS,
-                 size: int = 10_000, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        jarvis: Any,
+        user_id: str | None,
+        *,
+        remember: float = REMEMBER_SECONDS,
+        size: int = 10_000,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.jarvis, self.user_id, self.clock = jarvis, user_id, clock
         self.remember, self.size = remember, size
         self._known: dict[str, tuple[float, bool]] = {}
@@ -46,8 +53,9 @@ class EventOwnership:
         unknown = [i for i in agents + tasks if (hit := self._known.get(i)) is None or hit[0] < now]
         if unknown:
             try:
-                owned = await run_in_threadpool(self._owned, [i for i in agents if i in unknown],
-                                                [i for i in tasks if i in unknown])
+                owned = await run_in_threadpool(
+                    self._owned, [i for i in agents if i in unknown], [i for i in tasks if i in unknown]
+                )
             except StoreError:
                 return False  # PostgreSQL cannot say whose it is: not delivered
             if len(self._known) + len(unknown) > self.size:

@@ -18,26 +18,42 @@ router = APIRouter(tags=["health"])
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("jarvis_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("jarvis_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-                                 registry=self.registry,
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.outbox = Gauge("jarvis_outbox_pending_events", "Outbox events not yet applied everywhere",
-                            registry=self.registry)
-        self.outbox_dead = Gauge("jarvis_outbox_dead_events", "Outbox events a store refused for good (dead letters)",
-                                 registry=self.registry)
-        self.outbox_oldest = Gauge("jarvis_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event",
-                                   registry=self.registry)
+        self.requests = Counter(
+            "jarvis_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "jarvis_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.outbox = Gauge(
+            "jarvis_outbox_pending_events", "Outbox events not yet applied everywhere", registry=self.registry
+        )
+        self.outbox_dead = Gauge(
+            "jarvis_outbox_dead_events", "Outbox events a store refused for good (dead letters)", registry=self.registry
+        )
+        self.outbox_oldest = Gauge(
+            "jarvis_outbox_oldest_pending_seconds", "Age of the oldest pending outbox event", registry=self.registry
+        )
         self.queue = Gauge("jarvis_task_queue_length", "Tasks per Redis queue", ["queue"], registry=self.registry)
         self.store_up = Gauge("jarvis_store_up", "1 if the store answers", ["store"], registry=self.registry)
-        self.store_latency = Gauge("jarvis_store_latency_seconds", "Store round trip", ["store"], registry=self.registry)
-        self.key_checks = Counter("jarvis_api_key_checks_total",
-                                  "API key checks by outcome (remembered, found, refused_cached, unknown, "
-                                  "malformed, missing, throttled)", ["outcome"], registry=self.registry)
-        self.unlimited = Counter("jarvis_rate_limit_unenforced_total",
-                                 "Requests let through without a limit because Redis was unreachable (fail open)",
-                                 ["limit"], registry=self.registry)
+        self.store_latency = Gauge(
+            "jarvis_store_latency_seconds", "Store round trip", ["store"], registry=self.registry
+        )
+        self.key_checks = Counter(
+            "jarvis_api_key_checks_total",
+            "API key checks by outcome (remembered, found, refused_cached, unknown, malformed, missing, throttled)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.unlimited = Counter(
+            "jarvis_rate_limit_unenforced_total",
+            "Requests let through without a limit because Redis was unreachable (fail open)",
+            ["limit"],
+            registry=self.registry,
+        )
 
 
 def install(app: FastAPI) -> None:

@@ -24,8 +24,7 @@ def install(app: FastAPI) -> None:
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description,
-                                   routes=app.routes)
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = document.setdefault("components", {}).setdefault("schemas", {})
             for name, shape in LIVE_SCHEMAS.items():
                 found = TypeAdapter(shape).json_schema(ref_template=REF_TEMPLATE)

@@ -18,8 +18,9 @@ class CachedHealth:
     """One probe of every store per *interval* seconds, shared by every caller. ``get`` blocks
     (call it from a worker thread); *clock* is injectable for tests."""
 
-    def __init__(self, probe: Callable[[], list[Health]], *, interval: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, probe: Callable[[], list[Health]], *, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.probe, self.interval, self.clock = probe, interval, clock
         self.probes = 0  # how many times the stores were actually probed
         self._lock = threading.Lock()

@@ -23,12 +23,24 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def running_server(settings: Settings, *, jarvis=None, host: str = "127.0.0.1", port: int | None = None,
-                   run_projector: bool = True, log_level: str = "warning") -> Iterator[str]:
+def running_server(
+    settings: Settings,
+    *,
+    jarvis=None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    run_projector: bool = True,
+    log_level: str = "warning",
+) -> Iterator[str]:
     """Serve the API in a background thread until the block ends; yields its base URL."""
     port = port or free_port(host)
-    config = uvicorn.Config(create_app(settings, jarvis=jarvis, run_projector=run_projector), host=host, port=port,
-                            log_level=log_level, lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings, jarvis=jarvis, run_projector=run_projector),
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+    )
     logs.install()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="jarvis-api", daemon=True)

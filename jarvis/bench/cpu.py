@@ -56,9 +56,15 @@ def _phase(before, after) -> dict:
     processes: dict[str, float] = defaultdict(float)
     for (name, pid), used in after[1].items():
         processes[name] += used - before[1].get((name, pid), 0.0)  # a process new since then: all of it
-    return {"seconds": after[0] - before[0], "processes": dict(processes),
-            "threads": {name: used - before[2].get(name, 0.0) for name, used in after[2].items()
-                        if used - before[2].get(name, 0.0) >= 0.01}}
+    return {
+        "seconds": after[0] - before[0],
+        "processes": dict(processes),
+        "threads": {
+            name: used - before[2].get(name, 0.0)
+            for name, used in after[2].items()
+            if used - before[2].get(name, 0.0) >= 0.01
+        },
+    }
 
 
 def account(jarvis, n: int) -> dict[str, dict]:
@@ -74,7 +80,7 @@ def account(jarvis, n: int) -> dict[str, dict]:
     embedder.clear_cache()
     try:
         before = _snapshot()
-        list(embedder.embed_batches(texts[i:i + 64] for i in range(0, n, 64)))
+        list(embedder.embed_batches(texts[i : i + 64] for i in range(0, n, 64)))
         alone = _snapshot()
         embedder.clear_cache()
         jarvis.ingest_knowledge(items, batch_size=64, wait=False)

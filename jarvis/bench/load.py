@@ -16,8 +16,9 @@ import aiohttp
 import numpy as np
 
 
-async def _run(url: str, path: str, headers: dict, requests: int, concurrency: int,
-               bodies: list[dict] | None) -> dict[str, float]:
+async def _run(
+    url: str, path: str, headers: dict, requests: int, concurrency: int, bodies: list[dict] | None
+) -> dict[str, float]:
     latencies: list[float] = []
     jobs: asyncio.Queue = asyncio.Queue()
     for i in range(requests):
@@ -47,14 +48,25 @@ async def _run(url: str, path: str, headers: dict, requests: int, concurrency: i
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         seconds = time.perf_counter() - started
     samples = np.asarray(latencies)
-    return {"rps": requests / seconds, "p50": float(np.percentile(samples, 50)),
-            "p99": float(np.percentile(samples, 99))}
+    return {
+        "rps": requests / seconds,
+        "p50": float(np.percentile(samples, 50)),
+        "p99": float(np.percentile(samples, 99)),
+    }
 
 
 def main() -> None:
     spec = json.load(sys.stdin)
-    result = asyncio.run(_run(spec["url"], spec["path"], spec.get("headers") or {}, spec["requests"],
-                              spec["concurrency"], spec.get("bodies")))
+    result = asyncio.run(
+        _run(
+            spec["url"],
+            spec["path"],
+            spec.get("headers") or {},
+            spec["requests"],
+            spec["concurrency"],
+            spec.get("bodies"),
+        )
+    )
     print(json.dumps(result))
 
 

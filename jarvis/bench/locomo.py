@@ -26,16 +26,21 @@ def conversations(path: Path = DATASET) -> list[dict]:
     for file in sorted(path.glob("*.json")):
         data = json.loads(file.read_text())
         turns = []
-        for key in sorted((k for k in data if k.startswith("session_") and isinstance(data[k], list)),
-                          key=lambda k: int(k.split("_")[1])):
+        for key in sorted(
+            (k for k in data if k.startswith("session_") and isinstance(data[k], list)),
+            key=lambda k: int(k.split("_")[1]),
+        ):
             date = data.get(f"{key}_date_time", "")
             for turn in data[key]:
                 text = f"[{date}] {turn['speaker']}: {turn['text']}"
                 if turn.get("blip_caption"):
                     text += f" [shares a photo: {turn['blip_caption']}]"
                 turns.append((turn["dia_id"], text))
-        questions = [(qa["question"], set(qa["evidence"])) for qa in data["qa"]
-                     if qa.get("category") in (1, 2, 3, 4) and qa.get("evidence")]
+        questions = [
+            (qa["question"], set(qa["evidence"]))
+            for qa in data["qa"]
+            if qa.get("category") in (1, 2, 3, 4) and qa.get("evidence")
+        ]
         out.append({"turns": turns, "questions": questions})
     return out
 

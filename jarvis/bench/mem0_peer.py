@@ -30,12 +30,21 @@ def main() -> None:
 
     from jarvis.bench.workload import questions, sentences
 
-    memory = Memory.from_config({
-        "embedder": {"provider": "huggingface", "config": {"model": spec["model_path"], "embedding_dims": 384}},
-        "vector_store": {"provider": "qdrant", "config": {"collection_name": "bench", "path": spec["path"],
-                                                           "embedding_model_dims": 384, "on_disk": True}},
-        "history_db_path": os.path.join(spec["path"], "history.db"),
-    })
+    memory = Memory.from_config(
+        {
+            "embedder": {"provider": "huggingface", "config": {"model": spec["model_path"], "embedding_dims": 384}},
+            "vector_store": {
+                "provider": "qdrant",
+                "config": {
+                    "collection_name": "bench",
+                    "path": spec["path"],
+                    "embedding_model_dims": 384,
+                    "on_disk": True,
+                },
+            },
+            "history_db_path": os.path.join(spec["path"], "history.db"),
+        }
+    )
     texts = sentences(spec["n"], seed=spec["seed"])
     memory.add(texts[0], user_id="bench", infer=False)  # load the model before the clock starts
     adds = []
@@ -50,9 +59,17 @@ def main() -> None:
         t0 = time.perf_counter()
         memory.search(query, filters={"user_id": "bench"}, top_k=10)
         searches.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"ingest_items_per_s": ingest, "add_p50_ms": float(np.percentile(adds, 50)),
-                      "search_p50_ms": float(np.percentile(searches, 50)),
-                      "search_p99_ms": float(np.percentile(searches, 99)), "version": version("mem0ai")}))
+    print(
+        json.dumps(
+            {
+                "ingest_items_per_s": ingest,
+                "add_p50_ms": float(np.percentile(adds, 50)),
+                "search_p50_ms": float(np.percentile(searches, 50)),
+                "search_p99_ms": float(np.percentile(searches, 99)),
+                "version": version("mem0ai"),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,12 @@ def ensure(cache_dir: Path, *, say: Callable[[str], None] = lambda _: None) -> P
     if not python.exists():
         say(f"creating the benchmark peer's virtualenv {root}")
         venv.EnvBuilder(with_pip=True).create(root)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # our packages behind the peer's own (rewritten each time: it follows the interpreter in use)
     (Path(site) / "jarvis-main-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     stamp = root / ".jarvis-requirements"

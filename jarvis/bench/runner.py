@@ -52,12 +52,32 @@ class Bench:
         self.category = f"bench-{self.run}"
         self.ingest_rates: dict[int, float] = {}
 
-    def add(self, figure: str, n: int | None, value: float, unit: str, reference: float | None, *,
-            target: str, met: bool | None, ratio: float | None = None) -> None:
+    def add(
+        self,
+        figure: str,
+        n: int | None,
+        value: float,
+        unit: str,
+        reference: float | None,
+        *,
+        target: str,
+        met: bool | None,
+        ratio: float | None = None,
+    ) -> None:
         if ratio is None and reference:
             ratio = value / reference
-        self.figures.append(Figure(figure, n, round(value, 3), unit, None if reference is None else round(reference, 3),
-                                   None if ratio is None else round(ratio, 3), target, met))
+        self.figures.append(
+            Figure(
+                figure,
+                n,
+                round(value, 3),
+                unit,
+                None if reference is None else round(reference, 3),
+                None if ratio is None else round(ratio, 3),
+                target,
+                met,
+            )
+        )
         self.say(f"{figure} (n={n}): {value:.3f} {unit}, reference {reference}, ratio {ratio}")
 
     def start_from_compact_projections(self) -> None:
@@ -77,17 +97,26 @@ class Bench:
         embedder = self.jarvis.embedder
         embedder.clear_cache()
         # the embedder at its best on the same batches: its lanes, as ingest uses them
-        reference = timed(lambda: list(embedder.embed_batches(texts[i:i + 64] for i in range(0, n, 64))))
+        reference = timed(lambda: list(embedder.embed_batches(texts[i : i + 64] for i in range(0, n, 64))))
         embedder.clear_cache()
-        items = [{"topic": f"{self.category}-{i}", "content": t, "category": self.category} for i, t in enumerate(texts)]
+        items = [
+            {"topic": f"{self.category}-{i}", "content": t, "category": self.category} for i, t in enumerate(texts)
+        ]
 
         def ingest() -> None:  # each batch committed and projected while the next one is embedded
             self.jarvis.ingest_knowledge(items, batch_size=64, wait=False)
             self.jarvis.flush()  # the clock stops when every store has every item
 
         seconds = timed(ingest)
-        self.add(f"ingest, write-through to all stores, batches of 64 (lanes: {embedder.batch_backend})", n, n / seconds, "items/s", n / reference,
-                 target=">= 0.85 x embedder", met=(reference / seconds) >= 0.85)
+        self.add(
+            f"ingest, write-through to all stores, batches of 64 (lanes: {embedder.batch_backend})",
+            n,
+            n / seconds,
+            "items/s",
+            n / reference,
+            target=">= 0.85 x embedder",
+            met=(reference / seconds) >= 0.85,
+        )
         self.ingest_rates[n] = n / seconds
         return seconds
 
@@ -115,22 +144,57 @@ class Bench:
                     continue
                 wait = step == "through"
                 started = time.perf_counter()
-                written = self.jarvis.add_knowledge(topic=f"{self.category}-single", content=other if wait else same,
-                                                    category=self.category, wait=wait)
+                written = self.jarvis.add_knowledge(
+                    topic=f"{self.category}-single", content=other if wait else same, category=self.category, wait=wait
+                )
                 adds[wait].append((time.perf_counter() - started) * 1000)
                 lags.append(written.projection_seconds() * 1000)  # one add at a time: projected before the next
         ours, through = adds[False], adds[True]
-        self.add(f"single add p50 (returns at commit), embedder {embedder.backend}", len(ours), pct(ours, 50), "ms",
-                 pct(embed, 50), target="p50 <= 1.2 x one embedding and <= 8 ms",
-                 met=pct(ours, 50) <= 1.2 * pct(embed, 50) and pct(ours, 50) <= 8.0)
-        self.add("single add p99 (returns at commit)", len(ours), pct(ours, 99), "ms", pct(embed, 99),
-                 target="report", met=None)
-        self.add("single add p50 (wait=true: after every projection)", len(through), pct(through, 50), "ms",
-                 pct(embed, 50), target="report", met=None)
-        self.add("projection lag p50 (commit -> searchable everywhere)", len(lags), pct(lags, 50), "ms", None,
-                 target="report", met=None)
-        self.add("projection lag p99 (commit -> searchable everywhere)", len(lags), pct(lags, 99), "ms", None,
-                 target="p99 <= 250 ms", met=pct(lags, 99) <= 250)
+        self.add(
+            f"single add p50 (returns at commit), embedder {embedder.backend}",
+            len(ours),
+            pct(ours, 50),
+            "ms",
+            pct(embed, 50),
+            target="p50 <= 1.2 x one embedding and <= 8 ms",
+            met=pct(ours, 50) <= 1.2 * pct(embed, 50) and pct(ours, 50) <= 8.0,
+        )
+        self.add(
+            "single add p99 (returns at commit)",
+            len(ours),
+            pct(ours, 99),
+            "ms",
+            pct(embed, 99),
+            target="report",
+            met=None,
+        )
+        self.add(
+            "single add p50 (wait=true: after every projection)",
+            len(through),
+            pct(through, 50),
+            "ms",
+            pct(embed, 50),
+            target="report",
+            met=None,
+        )
+        self.add(
+            "projection lag p50 (commit -> searchable everywhere)",
+            len(lags),
+            pct(lags, 50),
+            "ms",
+            None,
+            target="report",
+            met=None,
+        )
+        self.add(
+            "projection lag p99 (commit -> searchable everywhere)",
+            len(lags),
+            pct(lags, 99),
+            "ms",
+            None,
+            target="p99 <= 250 ms",
+            met=pct(lags, 99) <= 250,
+        )
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, n: int, queries: int) -> dict[str, float]:
@@ -154,8 +218,12 @@ class Bench:
                 if step == "embed":
                     embed_ms.append(timed(lambda: embedder.embed(q)) * 1000)
                 elif step == "raw":
-                    raw_ms.append(timed(lambda: collection.query(query_embeddings=[v.tolist()], n_results=10,
-                                                                 include=["distances"])) * 1000)
+                    raw_ms.append(
+                        timed(
+                            lambda: collection.query(query_embeddings=[v.tolist()], n_results=10, include=["distances"])
+                        )
+                        * 1000
+                    )
                 elif step == "hybrid":
                     hybrid_ms.append(timed(lambda: jarvis.search(query=q, scopes=["knowledge"], limit=10)) * 1000)
                 else:
@@ -168,15 +236,34 @@ class Bench:
         reference = pct(embed_ms, 50) + pct(raw_ms, 50)
         overhead = pct(platform_ms, 50) - reference
         label = f"mode=vector, embedder {embedder.backend}"
-        self.add(f"search p50, {label} (embed + Chroma top-10 + hydrate)", n, pct(platform_ms, 50), "ms", reference,
-                 target="<= 6 ms; overhead over embed + raw Chroma <= 3 ms",
-                 met=overhead <= 3.0 and pct(platform_ms, 50) <= 6.0)
+        self.add(
+            f"search p50, {label} (embed + Chroma top-10 + hydrate)",
+            n,
+            pct(platform_ms, 50),
+            "ms",
+            reference,
+            target="<= 6 ms; overhead over embed + raw Chroma <= 3 ms",
+            met=overhead <= 3.0 and pct(platform_ms, 50) <= 6.0,
+        )
         self.add(f"search p99, {label}", n, pct(platform_ms, 99), "ms", None, target="report", met=None)
-        self.add("hybrid search p50 (BM25 + vector, fused), ref vector p50", n, pct(hybrid_ms, 50), "ms",
-                 pct(platform_ms, 50), target="<= vector-only p50 + 3 ms",
-                 met=pct(hybrid_ms, 50) <= pct(platform_ms, 50) + 3.0)
-        self.add("hybrid search p95, ref vector-only p95", n, pct(hybrid_ms, 95), "ms", pct(platform_ms, 95),
-                 target="report", met=None)
+        self.add(
+            "hybrid search p50 (BM25 + vector, fused), ref vector p50",
+            n,
+            pct(hybrid_ms, 50),
+            "ms",
+            pct(platform_ms, 50),
+            target="<= vector-only p50 + 3 ms",
+            met=pct(hybrid_ms, 50) <= pct(platform_ms, 50) + 3.0,
+        )
+        self.add(
+            "hybrid search p95, ref vector-only p95",
+            n,
+            pct(hybrid_ms, 95),
+            "ms",
+            pct(platform_ms, 95),
+            target="report",
+            met=None,
+        )
         self.add("search recall@10 vs exact", n, recall, "fraction", 1.0, target=">= 0.95", met=recall >= 0.95)
         return {"p50": pct(platform_ms, 50), "p99": pct(platform_ms, 99), "reference": reference}
 
@@ -210,8 +297,15 @@ class Bench:
                 raw.rpop(key)
 
         ours, reference = (tasks / self._parallel(fn, workers) for fn in (layer, bare))
-        self.add("queue: enqueue -> dequeue -> ack, 4 workers", tasks, ours, "tasks/s", reference,
-                 target=">= 0.5 x raw LPUSH/RPOP", met=ours / reference >= 0.5)
+        self.add(
+            "queue: enqueue -> dequeue -> ack, 4 workers",
+            tasks,
+            ours,
+            "tasks/s",
+            reference,
+            target=">= 0.5 x raw LPUSH/RPOP",
+            met=ours / reference >= 0.5,
+        )
         locks = redis.locks
 
         def lock_layer(worker: int) -> None:
@@ -225,8 +319,15 @@ class Bench:
                 raw.delete(f"bench:lock:{self.run}:{worker}")
 
         ours, reference = (tasks / self._parallel(fn, workers) for fn in (lock_layer, lock_bare))
-        self.add("lock acquire/release pairs, 4 workers", tasks, ours, "pairs/s", reference,
-                 target=">= 0.5 x raw SET NX PX", met=ours / reference >= 0.5)
+        self.add(
+            "lock acquire/release pairs, 4 workers",
+            tasks,
+            ours,
+            "pairs/s",
+            reference,
+            target=">= 0.5 x raw SET NX PX",
+            met=ours / reference >= 0.5,
+        )
 
     @staticmethod
     def _parallel(fn: Callable[[int], None], workers: int) -> float:
@@ -244,8 +345,15 @@ class Bench:
 
         for store in PROJECTION_STORES:
             seconds = timed(lambda s=store: rebuild(self.jarvis.stores, s))
-            self.add(f"rebuild {store} from postgres (no re-embedding)", n, seconds, "s", ingest_seconds,
-                     target="<= 0.25 x original ingest", met=seconds <= 0.25 * ingest_seconds)
+            self.add(
+                f"rebuild {store} from postgres (no re-embedding)",
+                n,
+                seconds,
+                "s",
+                ingest_seconds,
+                target="<= 0.25 x original ingest",
+                met=seconds <= 0.25 * ingest_seconds,
+            )
 
     # -- API ------------------------------------------------------------------------------------
     def api(self, requests: int) -> None:
@@ -278,21 +386,54 @@ class Bench:
                 with _serve_plain(bare) as bare_url:
                     reference = _load(bare_url, "/constant", {}, requests, concurrency=16)
                     event_loop_only = _load(bare_url, "/constant-async", {}, requests, concurrency=16)
-                self.add("API cached memory read, 16 concurrent (vs bare def endpoint)", requests, ours["rps"],
-                         "req/s", reference["rps"], target=">= 0.5 x bare FastAPI; p99 <= 20 ms",
-                         met=ours["rps"] / reference["rps"] >= 0.5 and ours["p99"] <= 20)
-                self.add("API cached memory read p99", requests, ours["p99"], "ms", reference["p99"], target="<= 20 ms",
-                         met=ours["p99"] <= 20)
-                self.add("API cached memory read vs bare async def endpoint", requests, ours["rps"], "req/s",
-                         event_loop_only["rps"], target="report", met=None)
+                self.add(
+                    "API cached memory read, 16 concurrent (vs bare def endpoint)",
+                    requests,
+                    ours["rps"],
+                    "req/s",
+                    reference["rps"],
+                    target=">= 0.5 x bare FastAPI; p99 <= 20 ms",
+                    met=ours["rps"] / reference["rps"] >= 0.5 and ours["p99"] <= 20,
+                )
+                self.add(
+                    "API cached memory read p99",
+                    requests,
+                    ours["p99"],
+                    "ms",
+                    reference["p99"],
+                    target="<= 20 ms",
+                    met=ours["p99"] <= 20,
+                )
+                self.add(
+                    "API cached memory read vs bare async def endpoint",
+                    requests,
+                    ours["rps"],
+                    "req/s",
+                    event_loop_only["rps"],
+                    target="report",
+                    met=None,
+                )
                 asks = questions(requests // 4, seed=99)
-                over_http = _load(url, "/api/v1/search", {"X-API-Key": key}, len(asks), concurrency=8,
-                                  bodies=[{"query": q, "scopes": ["knowledge"]} for q in asks])
+                over_http = _load(
+                    url,
+                    "/api/v1/search",
+                    {"X-API-Key": key},
+                    len(asks),
+                    concurrency=8,
+                    bodies=[{"query": q, "scopes": ["knowledge"]} for q in asks],
+                )
                 self.jarvis.embedder.clear_cache()
                 asks = questions(requests // 4, seed=98)
                 inproc = self._parallel_calls(lambda q: self.jarvis.search(query=q, scopes=["knowledge"]), asks, 8)
-                self.add("API search, 8 concurrent", len(asks), over_http["rps"], "req/s", inproc,
-                         target=">= 0.8 x in-process facade", met=over_http["rps"] / inproc >= 0.8)
+                self.add(
+                    "API search, 8 concurrent",
+                    len(asks),
+                    over_http["rps"],
+                    "req/s",
+                    inproc,
+                    target=">= 0.8 x in-process facade",
+                    met=over_http["rps"] / inproc >= 0.8,
+                )
                 self.add("API search p99", len(asks), over_http["p99"], "ms", None, target="report", met=None)
                 self.rss("API process RSS under search load (an upper bound: also holds the benchmark's data)")
         finally:
@@ -309,8 +450,9 @@ class Bench:
         return len(items) / (time.perf_counter() - started)
 
     # -- the peer ---------------------------------------------------------------------------------
-    def peer(self, n: int, queries: int, *, ours_ingest: float, ours_search_p50: dict[int, float] | None,
-             judged: bool = True) -> None:
+    def peer(
+        self, n: int, queries: int, *, ours_ingest: float, ours_search_p50: dict[int, float] | None, judged: bool = True
+    ) -> None:
         """The same workloads through Mem0 OSS, in its own virtualenv and process (see
         :mod:`jarvis.bench.mem0_peer`); our figures at the same N beside its own, and our
         search at larger N (*ours_search_p50*: {N: p50}) beside Mem0's at *n* — which flatters
@@ -326,25 +468,61 @@ class Bench:
         from jarvis.paths import PROJECT_ROOT
 
         python = peer_env.ensure(self.settings.cache_dir, say=self.say)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        }
         with tempfile.TemporaryDirectory(prefix="jarvis-mem0-") as path:
-            spec = {"n": n, "queries": queries, "seed": hash(self.run) % 10_000 + 7, "query_seed": n,
-                    "model_path": str(get_model_path()), "path": path}
-            done = subprocess.run([str(python), "-m", "jarvis.bench.mem0_peer"], input=json.dumps(spec), text=True,
-                                  capture_output=True, timeout=3600, env=env)
+            spec = {
+                "n": n,
+                "queries": queries,
+                "seed": hash(self.run) % 10_000 + 7,
+                "query_seed": n,
+                "model_path": str(get_model_path()),
+                "path": path,
+            }
+            done = subprocess.run(
+                [str(python), "-m", "jarvis.bench.mem0_peer"],
+                input=json.dumps(spec),
+                text=True,
+                capture_output=True,
+                timeout=3600,
+                env=env,
+            )
         if done.returncode != 0:
             raise RuntimeError(f"the Mem0 peer failed: {done.stderr.strip()[-2000:]}")
         mem0 = json.loads(done.stdout.strip().splitlines()[-1])
         label = f"Mem0 {mem0['version']}"
         ratio = ours_ingest / mem0["ingest_items_per_s"]
-        self.add(f"peer: ingest items/s, ours (batches of 64) vs {label} add(infer=False)", n, ours_ingest,
-                 "items/s", mem0["ingest_items_per_s"], target=">= 2.5 x Mem0", met=ratio >= 2.5 if judged else None)
+        self.add(
+            f"peer: ingest items/s, ours (batches of 64) vs {label} add(infer=False)",
+            n,
+            ours_ingest,
+            "items/s",
+            mem0["ingest_items_per_s"],
+            target=">= 2.5 x Mem0",
+            met=ratio >= 2.5 if judged else None,
+        )
         for at, p50 in (ours_search_p50 or {}).items():  # ours (mode=vector) at each N, Mem0 at *n*
             ratio = p50 / mem0["search_p50_ms"]
-            self.add(f"peer: search p50, ours (mode=vector) at N={at:,} vs {label} at N={n:,}", at, p50, "ms",
-                     mem0["search_p50_ms"], target="<= 0.1 x Mem0", met=ratio <= 0.1 if judged else None)
-        self.add(f"peer: {label} single add p50 (for orientation)", n, mem0["add_p50_ms"], "ms", None,
-                 target="report", met=None)
+            self.add(
+                f"peer: search p50, ours (mode=vector) at N={at:,} vs {label} at N={n:,}",
+                at,
+                p50,
+                "ms",
+                mem0["search_p50_ms"],
+                target="<= 0.1 x Mem0",
+                met=ratio <= 0.1 if judged else None,
+            )
+        self.add(
+            f"peer: {label} single add p50 (for orientation)",
+            n,
+            mem0["add_p50_ms"],
+            "ms",
+            None,
+            target="report",
+            met=None,
+        )
 
     def rss(self, label: str) -> None:
         import psutil
@@ -357,26 +535,38 @@ class Bench:
 
         with self.jarvis.stores.postgres.pool.connection() as conn:
             with conn.transaction():
-                ids = [r[0] for r in conn.execute("DELETE FROM knowledge WHERE category = %s RETURNING id::text",
-                                                  (self.category,))]
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "DELETE FROM knowledge WHERE category = %s RETURNING id::text", (self.category,)
+                    )
+                ]
                 event_ids = record(conn, [Event("knowledge", i, "delete") for i in ids])
         for i in range(0, len(event_ids), 1000):
-            self.jarvis.projector.apply(event_ids[i:i + 1000])
+            self.jarvis.projector.apply(event_ids[i : i + 1000])
         return len(ids)
 
 
-def _load(base_url: str, path: str, headers: dict, requests: int, *, concurrency: int,
-          bodies: list[dict] | None = None) -> dict[str, float]:
+def _load(
+    base_url: str, path: str, headers: dict, requests: int, *, concurrency: int, bodies: list[dict] | None = None
+) -> dict[str, float]:
     """Closed-loop load from *concurrency* connections, generated by another process
     (:mod:`jarvis.bench.load`); requests/s and p50/p99 latency (ms)."""
     import json
     import subprocess
     import sys
 
-    spec = {"url": base_url, "path": path, "headers": headers, "requests": requests,
-            "concurrency": concurrency, "bodies": bodies}
-    done = subprocess.run([sys.executable, "-m", "jarvis.bench.load"], input=json.dumps(spec), text=True,
-                          capture_output=True, timeout=600)
+    spec = {
+        "url": base_url,
+        "path": path,
+        "headers": headers,
+        "requests": requests,
+        "concurrency": concurrency,
+        "bodies": bodies,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "jarvis.bench.load"], input=json.dumps(spec), text=True, capture_output=True, timeout=600
+    )
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)

@@ -25,8 +25,15 @@ def main() -> int:
         from jarvis.embeddings import Embedder
 
         embedder = Embedder.shared(backend=settings.embedder, cache_dir=settings.cache_dir)
-        print(json.dumps({"rss_mib": psutil.Process().memory_info().rss / 2**20, "torch": "torch" in sys.modules,
-                          "backend": embedder.backend}))
+        print(
+            json.dumps(
+                {
+                    "rss_mib": psutil.Process().memory_info().rss / 2**20,
+                    "torch": "torch" in sys.modules,
+                    "backend": embedder.backend,
+                }
+            )
+        )
     return 0
 
 

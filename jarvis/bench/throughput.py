@@ -40,8 +40,10 @@ TOPICS = ("invoice", "travel", "deployment", "birthday", "refund", "database", "
 
 
 def _texts(n: int, run: str) -> list[str]:
-    return [f"{run}: message {i} about the {TOPICS[i % len(TOPICS)]} and what to do next ({i * 7919 % 1000})"
-            for i in range(n)]
+    return [
+        f"{run}: message {i} about the {TOPICS[i % len(TOPICS)]} and what to do next ({i * 7919 % 1000})"
+        for i in range(n)
+    ]
 
 
 def measure(*, writes: int, searches: int, events: int, keep: bool = False) -> dict[str, Any]:
@@ -80,20 +82,30 @@ def _api(jarvis, settings, run: str, writes: int, searches: int) -> dict[str, An
     unlimited = settings.model_copy(update={"api_rate_limit": 10**9})
     try:
         with running_server(unlimited, jarvis=api_jarvis, run_projector=False) as url:
-            bodies = [{"session_id": f"{run}-s{i % 20}", "user_id": f"{run}-user", "role": "user", "content": t}
-                      for i, t in enumerate(texts)]
-            wrote = _load(url, "/api/v1/conversations/messages", {"X-API-Key": key}, writes, concurrency=8,
-                          bodies=bodies)
-            asks = [{"query": f"what about the {TOPICS[i % len(TOPICS)]} ({i})", "scopes": ["conversations"]}
-                    for i in range(searches)]
+            bodies = [
+                {"session_id": f"{run}-s{i % 20}", "user_id": f"{run}-user", "role": "user", "content": t}
+                for i, t in enumerate(texts)
+            ]
+            wrote = _load(
+                url, "/api/v1/conversations/messages", {"X-API-Key": key}, writes, concurrency=8, bodies=bodies
+            )
+            asks = [
+                {"query": f"what about the {TOPICS[i % len(TOPICS)]} ({i})", "scopes": ["conversations"]}
+                for i in range(searches)
+            ]
             searched = _load(url, "/api/v1/search", {"X-API-Key": key}, searches, concurrency=8, bodies=asks)
     finally:
         api_jarvis.close()
         apikeys.revoke_key(jarvis.stores.postgres, record["prefix"])
-    return {"embedder_alone_per_s": embed_per_s,
-            "api_writes_per_s": wrote["rps"], "api_write_p50_ms": wrote["p50"], "api_write_p99_ms": wrote["p99"],
-            "api_searches_per_s": searched["rps"], "api_search_p50_ms": searched["p50"],
-            "api_search_p99_ms": searched["p99"]}
+    return {
+        "embedder_alone_per_s": embed_per_s,
+        "api_writes_per_s": wrote["rps"],
+        "api_write_p50_ms": wrote["p50"],
+        "api_write_p99_ms": wrote["p99"],
+        "api_searches_per_s": searched["rps"],
+        "api_search_p50_ms": searched["p50"],
+        "api_search_p99_ms": searched["p99"],
+    }
 
 
 #: Distinct rows to project, made in SQL (no embedding: the drain is what is measured). A copy
@@ -104,7 +116,9 @@ SELECT c.session_id, c.user_id, c.role, c.message_type, c.content || ' #' || g, 
 FROM (SELECT * FROM conversations WHERE user_id = %(user)s ORDER BY id LIMIT 100) AS c, generate_series(1, %(copies)s) AS g
 """
 MESSAGES_OF = "SELECT id::text FROM conversations WHERE user_id = %s ORDER BY id"
-INSERT_AGENTS = "INSERT INTO agents (name, type) SELECT %(run)s || '-a' || g, %(run)s FROM generate_series(1, %(n)s) AS g"
+INSERT_AGENTS = (
+    "INSERT INTO agents (name, type) SELECT %(run)s || '-a' || g, %(run)s FROM generate_series(1, %(n)s) AS g"
+)
 AGENTS_OF = "SELECT id::text FROM agents WHERE type = %s ORDER BY id"
 
 
@@ -123,16 +137,22 @@ def _drain(jarvis, run: str, events: int) -> dict[str, Any]:
     jarvis.sync()
     figures: dict[str, Any] = {"drain_backlog": {}}
     for round_, processes in enumerate((1, 2)):
-        conversation_keys = messages[round_ * messages_per_round:(round_ + 1) * messages_per_round]
-        agent_keys = agents[round_ * agents_per_round:(round_ + 1) * agents_per_round]
+        conversation_keys = messages[round_ * messages_per_round : (round_ + 1) * messages_per_round]
+        agent_keys = agents[round_ * agents_per_round : (round_ + 1) * agents_per_round]
         with jarvis.stores.postgres.pool.connection() as conn:
             before = conn.execute(PENDING).fetchone()[0]
             conn.execute(SEED_EVENTS, {"entity": "conversation", "stores": ["chroma"], "keys": conversation_keys})
             conn.execute(SEED_EVENTS, {"entity": "agent", "stores": ["neo4j"], "keys": agent_keys})
         seeded = len(conversation_keys) + len(agent_keys)
-        workers = [subprocess.Popen([sys.executable, "-m", "jarvis.bench.throughput", "--drain-worker"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                   for _ in range(processes)]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jarvis.bench.throughput", "--drain-worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(processes)
+        ]
         for worker in workers:
             assert worker.stdout.readline().strip() == "ready"
         started = time.time()
@@ -146,8 +166,12 @@ def _drain(jarvis, run: str, events: int) -> dict[str, Any]:
         with jarvis.stores.postgres.pool.connection() as conn:
             left = conn.execute(PENDING).fetchone()[0]
         figures[f"drain_{processes}_process_events_per_s"] = seeded / seconds
-        figures["drain_backlog"][processes] = {"events": seeded, "seconds": seconds, "pending_before": before,
-                                               "pending_after": left}
+        figures["drain_backlog"][processes] = {
+            "events": seeded,
+            "seconds": seconds,
+            "pending_before": before,
+            "pending_after": left,
+        }
     return figures
 
 

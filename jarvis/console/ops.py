@@ -36,8 +36,11 @@ _running = threading.Lock()
 def list_backups(directory: Path, *, limit: int = 20) -> list[Row]:
     """The newest backups under *directory*, as their manifests describe them (not re-checked:
     ``jarvis restore`` checks a backup's signature and files before it loads anything)."""
-    found = sorted((p for p in directory.glob(f"{PREFIX}*") if p.is_dir()), reverse=True)[:limit] \
-        if directory.is_dir() else []
+    found = (
+        sorted((p for p in directory.glob(f"{PREFIX}*") if p.is_dir()), reverse=True)[:limit]
+        if directory.is_dir()
+        else []
+    )
     backups = []
     for path in found:
         try:
@@ -45,12 +48,24 @@ def list_backups(directory: Path, *, limit: int = 20) -> list[Row]:
         except (OSError, ValueError):
             backups.append({"name": path.name, "complete": False})
             continue
-        stores = {store: {"bytes": sum(f.get("bytes", 0) for f in entry.get("files", {}).values()),
-                          "items": entry.get("items"), "seconds": entry.get("seconds")}
-                  for store, entry in manifest.get("stores", {}).items()}
-        backups.append({"name": path.name, "complete": True, "created_at": manifest.get("created_at"),
-                        "seconds": manifest.get("seconds"), "bytes": sum(s["bytes"] for s in stores.values()),
-                        "stores": stores})
+        stores = {
+            store: {
+                "bytes": sum(f.get("bytes", 0) for f in entry.get("files", {}).values()),
+                "items": entry.get("items"),
+                "seconds": entry.get("seconds"),
+            }
+            for store, entry in manifest.get("stores", {}).items()
+        }
+        backups.append(
+            {
+                "name": path.name,
+                "complete": True,
+                "created_at": manifest.get("created_at"),
+                "seconds": manifest.get("seconds"),
+                "bytes": sum(s["bytes"] for s in stores.values()),
+                "stores": stores,
+            }
+        )
     return backups
 
 
@@ -65,9 +80,13 @@ def operations(request: Request, caller: Admin) -> Operations:
     """The backups on disk and the last retention dry run and verify this server ran."""
     _require_service(caller)
     state = request.app.state
-    return {"backup_dir": str(caller.jarvis.settings.backup_dir), "backups": list_backups(caller.jarvis.settings.backup_dir),
-            "last_retention": getattr(state, "console_last_retention", None),
-            "last_verify": getattr(state, "console_last_verify", None), "running": _running.locked()}
+    return {
+        "backup_dir": str(caller.jarvis.settings.backup_dir),
+        "backups": list_backups(caller.jarvis.settings.backup_dir),
+        "last_retention": getattr(state, "console_last_retention", None),
+        "last_verify": getattr(state, "console_last_verify", None),
+        "running": _running.locked(),
+    }
 
 
 async def _exclusive(caller, job) -> Row:
@@ -77,8 +96,11 @@ async def _exclusive(caller, job) -> Row:
     try:
         began = time.perf_counter()
         result = await run_in_threadpool(job)
-        return {**result, "seconds": round(time.perf_counter() - began, 3),
-                "finished_at": datetime.now(timezone.utc).isoformat()}
+        return {
+            **result,
+            "seconds": round(time.perf_counter() - began, 3),
+            "finished_at": datetime.now(timezone.utc).isoformat(),
+        }
     finally:
         _running.release()
 
@@ -102,8 +124,12 @@ async def retention_dry_run(request: Request, caller: Admin) -> RetentionRun:
 
     def job() -> Row:
         report = apply_retention(caller.jarvis.stores, now=datetime.now(timezone.utc), dry_run=True)
-        return {"counts": report.counts, "dropped_partitions": report.dropped_partitions,
-                "lagging": report.lagging, "refused_audio": len(report.refused_audio)}
+        return {
+            "counts": report.counts,
+            "dropped_partitions": report.dropped_partitions,
+            "lagging": report.lagging,
+            "refused_audio": len(report.refused_audio),
+        }
 
     request.app.state.console_last_retention = result = await _exclusive(caller, job)
     return result

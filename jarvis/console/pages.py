@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 #: The page loads only its own files, and no other site may frame it.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -63,11 +63,13 @@ async def sign_in(body: SignIn, request: Request) -> Response:
     if not found.allows("read"):
         raise HTTPException(403, "this key lacks the 'read' scope")
     value, session = request.app.state.console_seal.seal(body.api_key)
-    response = JSONResponse({"name": found.name, "scopes": list(found.scopes), "user_id": found.user_id,
-                             "csrf": session.csrf})
+    response = JSONResponse(
+        {"name": found.name, "scopes": list(found.scopes), "user_id": found.user_id, "csrf": session.csrf}
+    )
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    response.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
-                        secure=secure)
+    response.set_cookie(
+        COOKIE, value, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict", secure=secure
+    )
     return response
 
 

@@ -33,9 +33,13 @@ def whoami(request: Request, caller: Reader) -> ConsoleSession:
     know: which store answers each search scope, the live channels."""
     session = session_of(request.headers, request.app.state.console_seal)
     return ConsoleSession(
-        name=caller.key.name, scopes=list(caller.key.scopes), user_id=caller.key.user_id,
+        name=caller.key.name,
+        scopes=list(caller.key.scopes),
+        user_id=caller.key.user_id,
         csrf=session.csrf if session and session.api_key == request.headers.get("x-api-key") else None,
-        search_scopes={name: scope.store for name, scope in SCOPES.items()}, channels=list(CHANNELS))
+        search_scopes={name: scope.store for name, scope in SCOPES.items()},
+        channels=list(CHANNELS),
+    )
 
 
 @router.get("/outbox")
@@ -47,8 +51,12 @@ def outbox(caller: Reader) -> OutboxLag:
 
 
 @router.get("/tasks")
-def tasks(caller: Reader, status: TaskStatus | None = None,
-          agent_id: UUID | None = None, limit: int = Query(default=100, ge=1, le=500)) -> TaskBoard:
+def tasks(
+    caller: Reader,
+    status: TaskStatus | None = None,
+    agent_id: UUID | None = None,
+    limit: int = Query(default=100, ge=1, le=500),
+) -> TaskBoard:
     return TaskBoard(**caller.run(caller.jarvis.list_tasks, status=status, agent_id=agent_id, limit=limit))
 
 
@@ -61,11 +69,13 @@ def agents(caller: Reader, limit: int = Query(default=200, ge=1, le=1000)) -> Ag
 def agent_page(agent_id: UUID, caller: Reader) -> AgentPage:
     """An agent with its memory by type, recent events, tasks and collaborations."""
     jarvis = caller.jarvis
-    page: Row = {"agent": caller.run(jarvis.get_agent, agent_id),
-                 "memory": caller.run(jarvis.agent_memory, agent_id),
-                 "events": caller.run(jarvis.agent_events, agent_id),
-                 "tasks": caller.run(jarvis.list_tasks, agent_id=agent_id, limit=50)["tasks"],
-                 "degraded": []}
+    page: Row = {
+        "agent": caller.run(jarvis.get_agent, agent_id),
+        "memory": caller.run(jarvis.agent_memory, agent_id),
+        "events": caller.run(jarvis.agent_events, agent_id),
+        "tasks": caller.run(jarvis.list_tasks, agent_id=agent_id, limit=50)["tasks"],
+        "degraded": [],
+    }
     try:
         page["collaborations"] = caller.run(jarvis.collaboration_history, agent_id)
     except StoreError as exc:  # Neo4j down: the rest of the page still stands
@@ -74,19 +84,34 @@ def agent_page(agent_id: UUID, caller: Reader) -> AgentPage:
 
 
 @router.get("/graph")
-def graph(caller: Reader, topic: str | None = Query(default=None, min_length=1, max_length=255),
-          node: str | None = Query(default=None, min_length=1, max_length=255),
-          hops: int = Query(default=1, ge=1, le=3), limit: int = Query(default=60, ge=1, le=200)) -> Neighbourhood:
+def graph(
+    caller: Reader,
+    topic: str | None = Query(default=None, min_length=1, max_length=255),
+    node: str | None = Query(default=None, min_length=1, max_length=255),
+    hops: int = Query(default=1, ge=1, le=3),
+    limit: int = Query(default=60, ge=1, le=200),
+) -> Neighbourhood:
     """The graph within *hops* of a knowledge topic or a node (by id; a capability by name)."""
-    return Neighbourhood(**caller.run(caller.jarvis.graph_neighbourhood, topic=topic, node=node, hops=hops,
-                                      limit=limit))
+    return Neighbourhood(
+        **caller.run(caller.jarvis.graph_neighbourhood, topic=topic, node=node, hops=hops, limit=limit)
+    )
 
 
 @router.get("/events")
-async def events(caller: Reader,
-                 min_severity: Severity = Severity.debug,
-                 since: datetime | None = None, until: datetime | None = None,
-                 text: str | None = Query(default=None, max_length=200),
-                 limit: int = Query(default=200, ge=1, le=1000)) -> list[EventRow]:
-    return await run_in_threadpool(caller.run, caller.jarvis.browse_events, min_severity=min_severity, since=since,
-                                   until=until, text=text, limit=limit)
+async def events(
+    caller: Reader,
+    min_severity: Severity = Severity.debug,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    text: str | None = Query(default=None, max_length=200),
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> list[EventRow]:
+    return await run_in_threadpool(
+        caller.run,
+        caller.jarvis.browse_events,
+        min_severity=min_severity,
+        since=since,
+        until=until,
+        text=text,
+        limit=limit,
+    )

@@ -67,8 +67,11 @@ class SessionSeal:
         self._aead = AESGCM(hashlib.sha256(b"jarvis-console-session\x00" + raw).digest())
 
     def seal(self, api_key: str, *, now: float | None = None) -> tuple[str, Session]:
-        session = Session(api_key=api_key, csrf=secrets.token_urlsafe(24),
-                          expires=(time.time() if now is None else now) + SESSION_SECONDS)
+        session = Session(
+            api_key=api_key,
+            csrf=secrets.token_urlsafe(24),
+            expires=(time.time() if now is None else now) + SESSION_SECONDS,
+        )
         nonce = os.urandom(_NONCE)
         plain = json.dumps({"k": session.api_key, "c": session.csrf, "e": session.expires}).encode()
         value = base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, plain, _AAD)).decode().rstrip("=")
@@ -118,9 +121,17 @@ class ConsoleSession:
         elif scope["method"] not in SAFE_METHODS:
             token = headers.get(CSRF_HEADER, "")
             if not same_origin(headers) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
-                refused = JSONResponse({"error": {"code": "csrf", "field": CSRF_HEADER, "message":
-                                                  "a console request that changes something needs the session's "
-                                                  "X-CSRF-Token header and this site's Origin"}}, status_code=403)
+                refused = JSONResponse(
+                    {
+                        "error": {
+                            "code": "csrf",
+                            "field": CSRF_HEADER,
+                            "message": "a console request that changes something needs the session's "
+                            "X-CSRF-Token header and this site's Origin",
+                        }
+                    },
+                    status_code=403,
+                )
                 return await refused(scope, receive, send)
         keyed = {**scope, "headers": [*scope["headers"], (b"x-api-key", session.api_key.encode())]}
         return await self.app(keyed, receive, send)

@@ -100,23 +100,29 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
             events = []
             if spec.user_id and conn.execute(ENSURE_USER, (spec.user_id,)).fetchone():
                 events.append(Event("user", spec.user_id))
-            row = conn.execute(INSERT_MESSAGE, {**spec.model_dump(), "metadata": Jsonb(spec.metadata),
-                                                "context": context, "embedding": vector}).fetchone()
+            row = conn.execute(
+                INSERT_MESSAGE,
+                {**spec.model_dump(), "metadata": Jsonb(spec.metadata), "context": context, "embedding": vector},
+            ).fetchone()
             events.append(Event("conversation", str(row["id"])))
             if spec.user_id and spec.agent_id:
-                events.append(self._edge(conn, RelationshipType.INTERACTED_WITH, "User", spec.user_id, "Agent", spec.agent_id))
+                events.append(
+                    self._edge(conn, RelationshipType.INTERACTED_WITH, "User", spec.user_id, "Agent", spec.agent_id)
+                )
             return jsonable(row), events
 
         written = self._write(work)
         try:
-            self.stores.redis.touch_session(spec.session_id, user_id=spec.user_id,
-                                            agent_id=str(spec.agent_id) if spec.agent_id else None)
+            self.stores.redis.touch_session(
+                spec.session_id, user_id=spec.user_id, agent_id=str(spec.agent_id) if spec.agent_id else None
+            )
         except StoreError:
             written["lagging"] = sorted({*written["lagging"], "redis"})
         return written
 
-    def conversation_history(self, session_id: str, *, user_id: str | None = None, limit: int = 200,
-                             offset: int = 0) -> list[dict]:
+    def conversation_history(
+        self, session_id: str, *, user_id: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[dict]:
         """A session's messages, oldest first, one page at a time (a user-bound caller's own only)."""
         _check_page(limit, offset)
         user_id = self._own_user(user_id, field="user_id")
@@ -150,10 +156,22 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         def work(conn):
             if conn.execute(COUNT_AGENTS, (participants,)).fetchone()["n"] != len(participants):
                 raise InvalidInput("participant_agent_ids", "names an agent that does not exist")
-            row = conn.execute(INSERT_COLLABORATION, {**spec.model_dump(), "participant_agent_ids": participants,
-                                                      "workflow": Jsonb(spec.workflow)}).fetchone()
-            events = [self._edge(conn, RelationshipType.COLLABORATES_WITH, "Agent", spec.coordinator_agent_id, "Agent", other, bump=True)
-                      for other in participants]
+            row = conn.execute(
+                INSERT_COLLABORATION,
+                {**spec.model_dump(), "participant_agent_ids": participants, "workflow": Jsonb(spec.workflow)},
+            ).fetchone()
+            events = [
+                self._edge(
+                    conn,
+                    RelationshipType.COLLABORATES_WITH,
+                    "Agent",
+                    spec.coordinator_agent_id,
+                    "Agent",
+                    other,
+                    bump=True,
+                )
+                for other in participants
+            ]
             return jsonable(row), events
 
         return self._write(work)
@@ -179,12 +197,24 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
                 pass
         return row
 
-    def list_events(self, *, severity: str | None = None, event_type: str | None = None, source: str | None = None,
-                    limit: int = 100, offset: int = 0) -> list[dict]:
+    def list_events(
+        self,
+        *,
+        severity: str | None = None,
+        event_type: str | None = None,
+        source: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict]:
         """System events, newest first, filtered and paginated."""
         _check_page(limit, offset)
-        return [jsonable(r) for r in self._all(LIST_EVENTS, {"severity": severity, "event_type": event_type,
-                                                             "source": source, "limit": limit, "offset": offset})]
+        return [
+            jsonable(r)
+            for r in self._all(
+                LIST_EVENTS,
+                {"severity": severity, "event_type": event_type, "source": source, "limit": limit, "offset": offset},
+            )
+        ]
 
     @takes(MetricIn)
     def record_metric(self, spec: MetricIn, /) -> dict:
@@ -201,8 +231,12 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
 
     @takes(ImprovementIn)
     def log_improvement(self, spec: ImprovementIn, /) -> dict:
-        return jsonable(self._one(INSERT_IMPROVEMENT, {**spec.model_dump(), "before_state": _json(spec.before_state),
-                                                       "after_state": _json(spec.after_state)}))
+        return jsonable(
+            self._one(
+                INSERT_IMPROVEMENT,
+                {**spec.model_dump(), "before_state": _json(spec.before_state), "after_state": _json(spec.after_state)},
+            )
+        )
 
     def approve_improvement(self, improvement_id: Any) -> dict:
         key = as_uuid(improvement_id, "improvement_id")

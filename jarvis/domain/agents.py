@@ -44,9 +44,7 @@ SELECT * FROM agents
 WHERE (%(type)s::text IS NULL OR type = %(type)s) AND (%(status)s::text IS NULL OR status = %(status)s)
 ORDER BY name LIMIT %(limit)s OFFSET %(offset)s
 """
-UPDATE_CONFIGURATION = (
-    "UPDATE agents SET configuration = configuration || %s WHERE id = %s RETURNING *"
-)
+UPDATE_CONFIGURATION = "UPDATE agents SET configuration = configuration || %s WHERE id = %s RETURNING *"
 HEARTBEAT = "UPDATE agents SET last_heartbeat = CURRENT_TIMESTAMP, status = %s WHERE id = %s RETURNING *"
 TERMINATE = "UPDATE agents SET status = %s, port = NULL WHERE id = %s RETURNING *"
 
@@ -70,20 +68,34 @@ class AgentsMixin(Base):
         vectors = self.embedder.embed_many(texts, field="capabilities") if texts else []
 
         def work(conn):
-            agent = conn.execute(INSERT_AGENT, {
-                **spec.model_dump(exclude={"capabilities"}),
-                "capabilities": Jsonb([cap.name for cap in spec.capabilities]),
-                "configuration": Jsonb(spec.configuration), "resources": Jsonb(spec.resources),
-            }).fetchone()
+            agent = conn.execute(
+                INSERT_AGENT,
+                {
+                    **spec.model_dump(exclude={"capabilities"}),
+                    "capabilities": Jsonb([cap.name for cap in spec.capabilities]),
+                    "configuration": Jsonb(spec.configuration),
+                    "resources": Jsonb(spec.resources),
+                },
+            ).fetchone()
             events = [Event("agent", str(agent["id"]))]
             for cap, vector in zip(spec.capabilities, vectors):
                 conn.execute(UPSERT_CAPABILITY, (cap.name, cap.category, cap.description))
-                point = conn.execute(UPSERT_AGENT_CAPABILITY, (
-                    agent["id"], cap.name, cap.description or cap.name, cap.success_rate,
-                    cap.avg_execution_time, vector,
-                )).fetchone()
-                events += [Event("capability", cap.name), Event("agent_capability", str(point["id"])),
-                           self._edge(conn, RelationshipType.HAS_CAPABILITY, "Agent", agent["id"], "Capability", cap.name)]
+                point = conn.execute(
+                    UPSERT_AGENT_CAPABILITY,
+                    (
+                        agent["id"],
+                        cap.name,
+                        cap.description or cap.name,
+                        cap.success_rate,
+                        cap.avg_execution_time,
+                        vector,
+                    ),
+                ).fetchone()
+                events += [
+                    Event("capability", cap.name),
+                    Event("agent_capability", str(point["id"])),
+                    self._edge(conn, RelationshipType.HAS_CAPABILITY, "Agent", agent["id"], "Capability", cap.name),
+                ]
             return jsonable(agent), events
 
         written = self._write(work)
@@ -104,8 +116,9 @@ class AgentsMixin(Base):
             result["degraded"] = ["redis"]
         return result
 
-    def list_agents(self, *, type: str | None = None, status: str | None = None,
-                    limit: int = 100, offset: int = 0) -> list[dict]:
+    def list_agents(
+        self, *, type: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict]:
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit", "must be between 1 and 1000")
         if offset < 0:
@@ -120,8 +133,14 @@ class AgentsMixin(Base):
         check_json(configuration, field="configuration")
         return self._agent_update(UPDATE_CONFIGURATION, (Jsonb(configuration), agent_id), agent_id)
 
-    def heartbeat(self, agent_id: Any, *, status: str = AgentStatus.active, current_task: str | None = None,
-                  resource_usage: dict | None = None) -> Written:
+    def heartbeat(
+        self,
+        agent_id: Any,
+        *,
+        status: str = AgentStatus.active,
+        current_task: str | None = None,
+        resource_usage: dict | None = None,
+    ) -> Written:
         """Record a heartbeat: ``last_heartbeat`` in Postgres, ``agent:status:{id}`` (30 s) in Redis."""
         agent_id = _uuid(agent_id, "agent_id")
         if status not in REPORTED_AGENT_STATUSES:
@@ -169,6 +188,7 @@ class AgentsMixin(Base):
 
     def record_model_use(self, model_name: str, *, memory_usage_mb: float | None = None) -> Written:
         """Count one use (``usage_count``, ``last_used``) and refresh ``model:cache:{name}`` (600 s)."""
+
         def work(conn):
             row = conn.execute(RECORD_MODEL_USE, (model_name,)).fetchone()
             if row is None:
@@ -176,11 +196,16 @@ class AgentsMixin(Base):
             return jsonable(row), []
 
         written = self._write(work)
-        self._after_commit(written, lambda redis: redis.set_model_cache(model_name, loaded=True,
-                                                                        memory_usage_mb=memory_usage_mb))
+        self._after_commit(
+            written, lambda redis: redis.set_model_cache(model_name, loaded=True, memory_usage_mb=memory_usage_mb)
+        )
         return written
 
     def assign_model(self, agent_id: Any, model_id: Any) -> Written:
         """``(Agent)-[:USES_MODEL]->(Model)``."""
         agent_id, model_id = _uuid(agent_id, "agent_id"), _uuid(model_id, "model_id")
-        return self._link(RelationshipType.USES_MODEL, ("Agent", "agents", agent_id, "agent_id"), ("Model", "models", model_id, "model_id"))
+        return self._link(
+            RelationshipType.USES_MODEL,
+            ("Agent", "agents", agent_id, "agent_id"),
+            ("Model", "models", model_id, "model_id"),
+        )

@@ -60,6 +60,7 @@ EXISTS = {
     "knowledge": "SELECT 1 FROM knowledge WHERE id = %s",
 }
 
+
 class Written(dict):
     """A write's result: the row as a dict, plus ``lagging`` (stores that have not caught up yet)
     and ``projected`` (false when the write returned at commit, before its projection).
@@ -90,8 +91,12 @@ class Base:
         raise NotImplementedError
 
     # -- the write path ---------------------------------------------------------------------
-    def _write(self, work: Callable[[psycopg.Connection], tuple[dict | Callable[[], dict], list[Event]]], *,
-               wait: bool | None = None) -> Written:
+    def _write(
+        self,
+        work: Callable[[psycopg.Connection], tuple[dict | Callable[[], dict], list[Event]]],
+        *,
+        wait: bool | None = None,
+    ) -> Written:
         """Run *work* in one transaction with its outbox events, then project them.
 
         *work* may return its result as a function, called once the transaction has committed:
@@ -116,8 +121,10 @@ class Base:
                 applied = self.projector.apply_events(outboxed)
             except Exception:  # noqa: BLE001 - committed: PostgreSQL failed while projecting; the outbox keeps it
                 logging.getLogger("jarvis.write").warning("projection after commit failed", exc_info=True)
-                applied = Applied(lagging={store: "not applied yet" for *_, pending in outboxed for store in pending},
-                                  finished=time.perf_counter())
+                applied = Applied(
+                    lagging={store: "not applied yet" for *_, pending in outboxed for store in pending},
+                    finished=time.perf_counter(),
+                )
             written["lagging"], written["projected"] = sorted(applied.lagging), True
             written._projection_seconds = applied.finished - written.committed if event_ids else 0.0
         else:
@@ -182,8 +189,17 @@ class Base:
 
     # -- graph edges (rows in Postgres, relationships in Neo4j) ---------------------------------
     @staticmethod
-    def _edge(conn: psycopg.Connection, rel: RelationshipType | str, src_label: str, src: Any, dst_label: str,
-              dst: Any, properties: dict | None = None, *, bump: bool = False) -> Event:
+    def _edge(
+        conn: psycopg.Connection,
+        rel: RelationshipType | str,
+        src_label: str,
+        src: Any,
+        dst_label: str,
+        dst: Any,
+        properties: dict | None = None,
+        *,
+        bump: bool = False,
+    ) -> Event:
         """Record one relationship as a ``graph_edges`` row; *rel* must be a :class:`RelationshipType`
         (ValueError otherwise: a programming error, never input)."""
         args = (RelationshipType(rel).value, src_label, str(src), dst_label, str(dst))
@@ -193,9 +209,17 @@ class Base:
             conn.execute(UPSERT_EDGE, (*args, json.dumps(properties or {})))
         return Event(EDGE_ENTITY, edge_key(*args))
 
-    def _link(self, rel: RelationshipType, src: tuple[str, str, Any, str], dst: tuple[str, str, Any, str], *,
-              properties: dict | None = None, bump: bool = False) -> Written:
+    def _link(
+        self,
+        rel: RelationshipType,
+        src: tuple[str, str, Any, str],
+        dst: tuple[str, str, Any, str],
+        *,
+        properties: dict | None = None,
+        bump: bool = False,
+    ) -> Written:
         """Add one relationship between two existing entities, each given as (label, table, id, field)."""
+
         def work(conn):
             for label, table, key, field in (src, dst):
                 if conn.execute(EXISTS[table], (key,)).fetchone() is None:

@@ -115,8 +115,15 @@ class BrowseMixin(OwnershipMixin):
         agent = self._require_visible_agent(agent_id)
         return [jsonable(r) for r in self._all(AGENT_EVENTS, {"agent_id": agent, "limit": limit})]
 
-    def browse_events(self, *, min_severity: str = "debug", since: datetime | None = None,
-                      until: datetime | None = None, text: str | None = None, limit: int = 200) -> list[dict]:
+    def browse_events(
+        self,
+        *,
+        min_severity: str = "debug",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int = 200,
+    ) -> list[dict]:
         """System events at *min_severity* or worse, in [*since*, *until*), whose type, source or
         details contain *text* (case-insensitive), newest first."""
         if min_severity not in SEVERITIES:
@@ -127,12 +134,21 @@ class BrowseMixin(OwnershipMixin):
         if text:
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
-        rows = self._all(BROWSE_EVENTS, {"severities": list(SEVERITIES[SEVERITIES.index(min_severity):]),
-                                         "since": since, "until": until, "pattern": pattern, "limit": limit})
+        rows = self._all(
+            BROWSE_EVENTS,
+            {
+                "severities": list(SEVERITIES[SEVERITIES.index(min_severity) :]),
+                "since": since,
+                "until": until,
+                "pattern": pattern,
+                "limit": limit,
+            },
+        )
         return [jsonable(r) for r in rows]
 
-    def graph_neighbourhood(self, *, topic: str | None = None, node: str | None = None, hops: int = 1,
-                            limit: int = 60) -> dict:
+    def graph_neighbourhood(
+        self, *, topic: str | None = None, node: str | None = None, hops: int = 1, limit: int = 60
+    ) -> dict:
         """Nodes and relationships within *hops* (1-3) of a Knowledge *topic* or of a node id
         (an agent's, a task's, ...), at most *limit* new neighbours per hop. Nodes of agents,
         tasks and users the caller cannot see are left out, and never passed through."""
@@ -156,8 +172,11 @@ class BrowseMixin(OwnershipMixin):
             nodes.update({key: found[key] for key in frontier})
             for row in rows:
                 if row["src"] in nodes and row["dst"] in nodes:
-                    edges[(row["rel"], row["src"], row["dst"])] = {"type": row["rel"], "source": row["src"],
-                                                                    "target": row["dst"]}
+                    edges[(row["rel"], row["src"], row["dst"])] = {
+                        "type": row["rel"],
+                        "source": row["src"],
+                        "target": row["dst"],
+                    }
         return {"nodes": list(nodes.values()), "edges": list(edges.values()), "start": next(iter(nodes))}
 
     def _visible(self, rows: list[dict]) -> list[dict]:
@@ -173,5 +192,9 @@ class BrowseMixin(OwnershipMixin):
 
 
 def _far_end(row: dict) -> dict:
-    return {"key": row["other"], "label": row["other_label"], "caption": row["other_caption"],
-            "kind": row["other_kind"]}
+    return {
+        "key": row["other"],
+        "label": row["other_label"],
+        "caption": row["other_caption"],
+        "kind": row["other_kind"],
+    }

@@ -40,25 +40,27 @@ INSERT_RECEIPT = """
 INSERT INTO erasure_receipts (subject_type, subject_id, removed, erased) VALUES (%s, %s, %s, %s)
 RETURNING id::text, requested_at
 """
-SELECT_RECEIPT = "SELECT id::text, subject_type, subject_id, removed, erased, requested_at FROM erasure_receipts WHERE id = %s"
+SELECT_RECEIPT = (
+    "SELECT id::text, subject_type, subject_id, removed, erased, requested_at FROM erasure_receipts WHERE id = %s"
+)
 
 #: The final check in PostgreSQL, per kind of subject: how many of its rows remain.
 LEFT_IN_POSTGRES = {
     "user": "SELECT (SELECT count(*) FROM conversations WHERE user_id = %(s)s) "
-            "+ (SELECT count(*) FROM user_preferences WHERE user_id = %(s)s) "
-            "+ (SELECT count(*) FROM users WHERE id = %(s)s) "
-            "+ (SELECT count(*) FROM langgraph_items WHERE owner = %(s)s) "
-            "+ (SELECT count(*) FROM agents WHERE owner_user_id = %(s)s) "
-            "+ (SELECT count(*) FROM tasks WHERE requested_by = %(s)s) "
-            "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'User' AND src_id = %(s)s) "
-            "OR (dst_label = 'User' AND dst_id = %(s)s)) AS n",
+    "+ (SELECT count(*) FROM user_preferences WHERE user_id = %(s)s) "
+    "+ (SELECT count(*) FROM users WHERE id = %(s)s) "
+    "+ (SELECT count(*) FROM langgraph_items WHERE owner = %(s)s) "
+    "+ (SELECT count(*) FROM agents WHERE owner_user_id = %(s)s) "
+    "+ (SELECT count(*) FROM tasks WHERE requested_by = %(s)s) "
+    "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'User' AND src_id = %(s)s) "
+    "OR (dst_label = 'User' AND dst_id = %(s)s)) AS n",
     "session": "SELECT count(*) AS n FROM conversations WHERE session_id = %(s)s",
     "preference": "SELECT count(*) AS n FROM user_preferences WHERE id::text = %(s)s",
     "agent": "SELECT (SELECT count(*) FROM agents WHERE id::text = %(s)s) "
-             "+ (SELECT count(*) FROM agent_capabilities WHERE agent_id::text = %(s)s) "
-             "+ (SELECT count(*) FROM agent_memory WHERE agent_id::text = %(s)s) "
-             "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'Agent' AND src_id = %(s)s) "
-             "OR (dst_label = 'Agent' AND dst_id = %(s)s)) AS n",
+    "+ (SELECT count(*) FROM agent_capabilities WHERE agent_id::text = %(s)s) "
+    "+ (SELECT count(*) FROM agent_memory WHERE agent_id::text = %(s)s) "
+    "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'Agent' AND src_id = %(s)s) "
+    "OR (dst_label = 'Agent' AND dst_id = %(s)s)) AS n",
 }
 
 
@@ -97,23 +99,29 @@ class ErasureMixin(OwnershipMixin):
         its Redis keys."""
         if not isinstance(session_id, str) or not session_id.strip():
             raise InvalidInput("session_id", "must be a non-empty string")
-        return self._erase("session", session_id,
-                           _or_missing(lambda conn: steps.session(conn, session_id),
-                                       f"session {session_id} has no messages"))
+        return self._erase(
+            "session",
+            session_id,
+            _or_missing(lambda conn: steps.session(conn, session_id), f"session {session_id} has no messages"),
+        )
 
     def delete_preference(self, preference_id: Any, *, user_id: str | None = None) -> dict:
         """Erase one user preference (and its Qdrant point); with *user_id*, only if it is theirs."""
         key = str(as_uuid(preference_id, "preference_id"))
-        return self._erase("preference", key, _or_missing(lambda conn: steps.preference(conn, key, user_id=user_id),
-                                                          f"preference {key} does not exist"))
+        return self._erase(
+            "preference",
+            key,
+            _or_missing(lambda conn: steps.preference(conn, key, user_id=user_id), f"preference {key} does not exist"),
+        )
 
     def delete_agent(self, agent_id: Any) -> dict:
         """Erase an agent: its capabilities (Qdrant points), memory (and its cache), graph node and
         edges, status cache, lock, messages to and from it. Rows that outlive it (knowledge,
         tasks, messages) lose the link."""
         agent = self._require_own_agent(agent_id)  # a key bound to one user erases only its own agents
-        return self._erase("agent", agent, _or_missing(lambda conn: steps.agent(conn, agent),
-                                                       f"agent {agent} does not exist"))
+        return self._erase(
+            "agent", agent, _or_missing(lambda conn: steps.agent(conn, agent), f"agent {agent} does not exist")
+        )
 
     def erasure_receipt(self, receipt_id: Any) -> dict:
         """The receipt of an earlier erasure, checked again now (a lagging store may have caught
@@ -129,12 +137,21 @@ class ErasureMixin(OwnershipMixin):
         def work(conn):
             erasure = step(conn)
             done.append(erasure)
-            erased = {**erasure.erased, **({"postgres": {"api_keys_of": erasure.revoke_keys_of}}
-                                           if erasure.revoke_keys_of else {})}
-            row = conn.execute(INSERT_RECEIPT, (subject_type, subject_id, Jsonb(erasure.removed),
-                                                Jsonb(erased))).fetchone()
-            return {"id": row["id"], "subject_type": subject_type, "subject_id": subject_id,
-                    "removed": erasure.removed, "erased": erased, "requested_at": row["requested_at"]}, erasure.events
+            erased = {
+                **erasure.erased,
+                **({"postgres": {"api_keys_of": erasure.revoke_keys_of}} if erasure.revoke_keys_of else {}),
+            }
+            row = conn.execute(
+                INSERT_RECEIPT, (subject_type, subject_id, Jsonb(erasure.removed), Jsonb(erased))
+            ).fetchone()
+            return {
+                "id": row["id"],
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "removed": erasure.removed,
+                "erased": erased,
+                "requested_at": row["requested_at"],
+            }, erasure.events
 
         written: Written = self._write(work)
         if done[0].recordings:
@@ -151,12 +168,15 @@ class ErasureMixin(OwnershipMixin):
             left_in_postgres: int | None = self._left_in_postgres(receipt)
         except StoreError:  # right after the commit too: never raise, say it is unchecked
             left_in_postgres = None
-        remaining: dict[str, int | None] = {"postgres": None if left_in_postgres is None or live_keys is None
-                                            else left_in_postgres + live_keys}
+        remaining: dict[str, int | None] = {
+            "postgres": None if left_in_postgres is None or live_keys is None else left_in_postgres + live_keys
+        }
         redis_groups = dict(erased.get("redis", {}))
         if key_ids:
-            redis_groups[REDIS_PATTERNS] = [*redis_groups.get(REDIS_PATTERNS, []),
-                                            *(p for k in key_ids for p in keys.keys_of_api_key(k))]
+            redis_groups[REDIS_PATTERNS] = [
+                *redis_groups.get(REDIS_PATTERNS, []),
+                *(p for k in key_ids for p in keys.keys_of_api_key(k)),
+            ]
         remaining.update(steps.left_in(self.stores, {**erased, "redis": redis_groups}))
         behind = sorted({*(lagging or []), *(store for store, left in remaining.items() if left != 0)})
         result = {key: receipt[key] for key in ("id", "subject_type", "subject_id", "removed", "requested_at")}
@@ -173,8 +193,11 @@ class ErasureMixin(OwnershipMixin):
         try:
             for user in users:
                 apikeys.revoke_user_keys(self.stores.postgres, user, before=before)
-            found = {k: live for user in users
-                     for k, live in apikeys.keys_of_user(self.stores.postgres, user, before=before).items()}
+            found = {
+                k: live
+                for user in users
+                for k, live in apikeys.keys_of_user(self.stores.postgres, user, before=before).items()
+            }
         except (PoolTimeout, psycopg.OperationalError):
             logger.warning("could not revoke the API keys of an erased user yet; the receipt says so")
             return [], None, []

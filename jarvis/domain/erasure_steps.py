@@ -35,11 +35,13 @@ REDIS_KEYS, REDIS_PATTERNS, REDIS_QUEUED_TASKS, REDIS_SESSIONS_OF = "keys", "pat
 CHECK_SLICE = 5000
 
 DELETE_USER_CONVERSATIONS = (
-    "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id, audio_file_path")
+    "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id, audio_file_path"
+)
 DELETE_SESSION = "DELETE FROM conversations WHERE session_id = %s RETURNING id::text, session_id, audio_file_path"
 DELETE_USER_PREFERENCES = "DELETE FROM user_preferences WHERE user_id = %s RETURNING id::text"
 DELETE_PREFERENCE = (
-    "DELETE FROM user_preferences WHERE id = %s AND (%s::text IS NULL OR user_id = %s) RETURNING id::text")
+    "DELETE FROM user_preferences WHERE id = %s AND (%s::text IS NULL OR user_id = %s) RETURNING id::text"
+)
 DELETE_USER_STORE_ITEMS = "DELETE FROM langgraph_items WHERE owner = %s RETURNING key"
 OWNED_AGENTS = "SELECT id::text FROM agents WHERE owner_user_id = %s ORDER BY id FOR UPDATE"
 #: The user's unfinished tasks: nobody works for a forgotten user (their queue entries go too).
@@ -113,38 +115,54 @@ def messages(rows: list[dict]) -> Erasure:
     """Conversation rows (id, session_id, audio_file_path) gone from PostgreSQL: their Chroma
     documents follow through the outbox, their recordings after the commit."""
     ids = [r["id"] for r in rows]
-    done = Erasure(events=[Event("conversation", i, "delete") for i in ids],
-                   recordings=[r["audio_file_path"] for r in rows if r["audio_file_path"]])
-    return (done.count("postgres", "conversations", len(ids)).count("chroma", "conversations", len(ids))
-            .expect_gone("chroma", "conversations", ids))
+    done = Erasure(
+        events=[Event("conversation", i, "delete") for i in ids],
+        recordings=[r["audio_file_path"] for r in rows if r["audio_file_path"]],
+    )
+    return (
+        done.count("postgres", "conversations", len(ids))
+        .count("chroma", "conversations", len(ids))
+        .expect_gone("chroma", "conversations", ids)
+    )
 
 
 def sessions(session_ids: Iterable[str]) -> Erasure:
     """The Redis side of whole sessions: ``session:{id}`` and ``voice:buffer:{id}``."""
     wanted = sorted(set(session_ids))
-    return (Erasure().count("redis", "sessions", len(wanted))
-            .expect_gone("redis", REDIS_KEYS, [k for s in wanted for k in (keys.session(s), keys.voice_buffer(s))]))
+    return (
+        Erasure()
+        .count("redis", "sessions", len(wanted))
+        .expect_gone("redis", REDIS_KEYS, [k for s in wanted for k in (keys.session(s), keys.voice_buffer(s))])
+    )
 
 
 def memories(rows: list[dict]) -> Erasure:
     """Agent memory rows (agent_id, memory_type, key) gone: their Redis read cache follows."""
     triples = [(r["agent_id"], r["memory_type"], r["key"]) for r in rows]
-    return (Erasure(events=[Event(MEMORY_ENTITY, "|".join(t), "delete") for t in triples])
-            .count("postgres", "agent_memory", len(triples))
-            .expect_gone("redis", REDIS_KEYS, [keys.memory_cache(*t) for t in triples]))
+    return (
+        Erasure(events=[Event(MEMORY_ENTITY, "|".join(t), "delete") for t in triples])
+        .count("postgres", "agent_memory", len(triples))
+        .expect_gone("redis", REDIS_KEYS, [keys.memory_cache(*t) for t in triples])
+    )
 
 
 def preferences(ids: list[str]) -> Erasure:
-    return (Erasure(events=[Event("user_preference", i, "delete") for i in ids])
-            .count("postgres", "user_preferences", len(ids)).count("qdrant", "user_preferences", len(ids))
-            .expect_gone("qdrant", "user_preferences", ids))
+    return (
+        Erasure(events=[Event("user_preference", i, "delete") for i in ids])
+        .count("postgres", "user_preferences", len(ids))
+        .count("qdrant", "user_preferences", len(ids))
+        .expect_gone("qdrant", "user_preferences", ids)
+    )
 
 
 def edges_of(conn: psycopg.Connection, label: str, node_id: str) -> Erasure:
     """Delete every edge row touching the node (each gets its own outbox event)."""
     events = Base._drop_edges_of(conn, label, node_id)
-    return (Erasure(events=events).count("postgres", "graph_edges", len(events))
-            .count("neo4j", "relationships", len(events)))
+    return (
+        Erasure(events=events)
+        .count("postgres", "graph_edges", len(events))
+        .count("neo4j", "relationships", len(events))
+    )
 
 
 # -- whole subjects -----------------------------------------------------------------------------
@@ -172,19 +190,28 @@ def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
     done = edges_of(conn, "Agent", agent_id)
     capabilities = [_first(r) for r in conn.execute(DELETE_AGENT_CAPABILITIES, (agent_id,)).fetchall()]
     done += memories(conn.execute(DELETE_AGENT_MEMORY, (agent_id,)).fetchall())
-    detached = {entity: [_first(r) for r in conn.execute(query, (agent_id,)).fetchall()]
-                for entity, query in DETACH_AGENT.items()}
+    detached = {
+        entity: [_first(r) for r in conn.execute(query, (agent_id,)).fetchall()]
+        for entity, query in DETACH_AGENT.items()
+    }
     for query in DETACH_AGENT_UNPROJECTED:
         conn.execute(query, {"id": agent_id})
     conn.execute(DELETE_AGENT, (agent_id,))
-    done.events += [*(Event("agent_capability", c, "delete") for c in capabilities),
-                    *(Event(entity, key) for entity, ids in detached.items() for key in ids),
-                    Event("agent", agent_id, "delete")]
-    return (done.count("postgres", "agents", 1).count("postgres", "agent_capabilities", len(capabilities))
-            .count("qdrant", "agent_capabilities", len(capabilities)).count("neo4j", "nodes", 1)
-            .expect_gone("qdrant", "agent_capabilities", capabilities).expect_gone("neo4j", "Agent", [agent_id])
-            .expect_gone("redis", REDIS_KEYS, [keys.agent_status(agent_id), keys.agent_lock(agent_id)])
-            .expect_gone("redis", REDIS_PATTERNS, keys.keys_of_agent(agent_id)))
+    done.events += [
+        *(Event("agent_capability", c, "delete") for c in capabilities),
+        *(Event(entity, key) for entity, ids in detached.items() for key in ids),
+        Event("agent", agent_id, "delete"),
+    ]
+    return (
+        done.count("postgres", "agents", 1)
+        .count("postgres", "agent_capabilities", len(capabilities))
+        .count("qdrant", "agent_capabilities", len(capabilities))
+        .count("neo4j", "nodes", 1)
+        .expect_gone("qdrant", "agent_capabilities", capabilities)
+        .expect_gone("neo4j", "Agent", [agent_id])
+        .expect_gone("redis", REDIS_KEYS, [keys.agent_status(agent_id), keys.agent_lock(agent_id)])
+        .expect_gone("redis", REDIS_PATTERNS, keys.keys_of_agent(agent_id))
+    )
 
 
 def user(conn: psycopg.Connection, user_id: str) -> Erasure:
@@ -240,8 +267,11 @@ def _left_in(stores: Stores, store: str, groups: dict[str, list[str]]) -> int:
     if store == "neo4j":
         return sum(len(client.node_keys(label) & set(wanted)) for label, wanted in groups.items())
     if store == "chroma":  # asked by id, in slices (retention may check many thousands)
-        return sum(len(client.present(name, wanted[i:i + CHECK_SLICE]))
-                   for name, wanted in groups.items() for i in range(0, len(wanted), CHECK_SLICE))
+        return sum(
+            len(client.present(name, wanted[i : i + CHECK_SLICE]))
+            for name, wanted in groups.items()
+            for i in range(0, len(wanted), CHECK_SLICE)
+        )
     return sum(len(client.ids(name) & set(wanted)) for name, wanted in groups.items())
 
 
@@ -254,7 +284,7 @@ def finish_redis(redis: CacheStore, groups: dict[str, list[str]]) -> int:
         named += redis.keys_matching(pattern)
     named += redis.sessions_of(groups.get(REDIS_SESSIONS_OF, []))
     for i in range(0, len(named), CHECK_SLICE):
-        gone += redis.delete_keys(*named[i:i + CHECK_SLICE])
+        gone += redis.delete_keys(*named[i : i + CHECK_SLICE])
     return gone
 
 
@@ -262,7 +292,7 @@ def left_in_redis(redis: CacheStore, groups: dict[str, list[str]]) -> int:
     """How many of the keys, pattern matches, sessions and queue entries *groups* names Redis
     still holds (asked directly: EXISTS, SCAN, and the queues' own contents)."""
     named = groups.get(REDIS_KEYS, [])
-    left = sum(redis.count_keys(*named[i:i + CHECK_SLICE]) for i in range(0, len(named), CHECK_SLICE))
+    left = sum(redis.count_keys(*named[i : i + CHECK_SLICE]) for i in range(0, len(named), CHECK_SLICE))
     left += sum(len(redis.keys_matching(pattern)) for pattern in groups.get(REDIS_PATTERNS, []))
     left += len(redis.sessions_of(groups.get(REDIS_SESSIONS_OF, [])))
     if groups.get(REDIS_QUEUED_TASKS):

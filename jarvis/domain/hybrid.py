@@ -34,28 +34,35 @@ class Mode(str, Enum):
     keyword = "keyword"
 
 
-_V_NORM = ("CASE WHEN max(v_score) OVER () > min(v_score) OVER () THEN (v_score - min(v_score) OVER ()) / "
-           "(max(v_score) OVER () - min(v_score) OVER ()) ELSE 1 END AS v_norm")
+_V_NORM = (
+    "CASE WHEN max(v_score) OVER () > min(v_score) OVER () THEN (v_score - min(v_score) OVER ()) / "
+    "(max(v_score) OVER () - min(v_score) OVER ()) ELSE 1 END AS v_norm"
+)
 
 
 def _vector_from_projection() -> str:
-    return (f"SELECT h.id, h.v_score, {_V_NORM} FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) "
-            "AS h(id, v_score)")
+    return (
+        f"SELECT h.id, h.v_score, {_V_NORM} FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) "
+        "AS h(id, v_score)"
+    )
 
 
 def _vector_from_postgres(table: str, where: str, *, euclid: bool) -> str:
     op = "<->" if euclid else "<=>"
     score = "1 - ((embedding <-> %(vector)s) ^ 2) / 2" if euclid else "1 - (embedding <=> %(vector)s)"
-    return (f"SELECT id, v_score, {_V_NORM} FROM ("
-            f"SELECT id, {score} AS v_score FROM {table} WHERE {where} "
-            f"ORDER BY embedding {op} %(vector)s LIMIT %(depth)s) nearest")
+    return (
+        f"SELECT id, v_score, {_V_NORM} FROM ("
+        f"SELECT id, {score} AS v_score FROM {table} WHERE {where} "
+        f"ORDER BY embedding {op} %(vector)s LIMIT %(depth)s) nearest"
+    )
 
 
 _K_NORM = "k_score / max(k_score) OVER () AS k_norm"
 
 
-def statement(*, table: str, columns: str, where: str, vector: str | None, keyword: bool,
-              fuse: bool, euclid: bool = False) -> str:
+def statement(
+    *, table: str, columns: str, where: str, vector: str | None, keyword: bool, fuse: bool, euclid: bool = False
+) -> str:
     """One scope's search. *vector*: ``"projection"`` (ids and scores given as ``hit_ids``,
     ``hit_scores``), ``"postgres"`` (pgvector, ``vector``), or None (keyword only). With
     *keyword*, the keyword ranking is given as ``k_ids``, ``k_scores``. With *fuse* (a hybrid
@@ -67,15 +74,20 @@ def statement(*, table: str, columns: str, where: str, vector: str | None, keywo
         raise ValueError("a search needs a vector ranking, a keyword ranking or both")
     parts = []
     if vector is not None:
-        source = _vector_from_projection() if vector == "projection" else _vector_from_postgres(
-            table, where, euclid=euclid)
+        source = (
+            _vector_from_projection() if vector == "projection" else _vector_from_postgres(table, where, euclid=euclid)
+        )
         parts.append(f"v AS ({source})")
     if keyword:
-        parts.append(f"k AS (SELECT h.id, h.k_score, {_K_NORM} FROM unnest(%(k_ids)s::uuid[], "
-                     "%(k_scores)s::float8[]) AS h(id, k_score))")
+        parts.append(
+            f"k AS (SELECT h.id, h.k_score, {_K_NORM} FROM unnest(%(k_ids)s::uuid[], "
+            "%(k_scores)s::float8[]) AS h(id, k_score))"
+        )
     if vector is not None and keyword:
-        fused = ("SELECT id, %(alpha)s * coalesce(v.v_norm, 0) + (1 - %(alpha)s) * coalesce(k.k_norm, 0) AS score, "
-                 "v.v_score, k.k_score FROM v FULL JOIN k USING (id)")
+        fused = (
+            "SELECT id, %(alpha)s * coalesce(v.v_norm, 0) + (1 - %(alpha)s) * coalesce(k.k_norm, 0) AS score, "
+            "v.v_score, k.k_score FROM v FULL JOIN k USING (id)"
+        )
     elif vector is not None:
         score = "%(alpha)s * v_norm" if fuse else "v_score"
         fused = f"SELECT id, {score} AS score, v_score, NULL::float8 AS k_score FROM v"
@@ -83,8 +95,10 @@ def statement(*, table: str, columns: str, where: str, vector: str | None, keywo
         score = "(1 - %(alpha)s) * k_norm" if fuse else "k_score"
         fused = f"SELECT id, {score} AS score, NULL::float8 AS v_score, k_score FROM k"
     parts.append(f"fused AS ({fused})")
-    return (f"WITH {', '.join(parts)} "
-            f"SELECT {columns}, fused.score::float8 AS score, fused.v_score::float8 AS vector_score, "
-            f"fused.k_score::float8 AS keyword_score "
-            f"FROM fused JOIN {table} t USING (id) WHERE {where} "
-            f"ORDER BY fused.score DESC, t.id LIMIT %(limit)s")
+    return (
+        f"WITH {', '.join(parts)} "
+        f"SELECT {columns}, fused.score::float8 AS score, fused.v_score::float8 AS vector_score, "
+        f"fused.k_score::float8 AS keyword_score "
+        f"FROM fused JOIN {table} t USING (id) WHERE {where} "
+        f"ORDER BY fused.score DESC, t.id LIMIT %(limit)s"
+    )

@@ -76,21 +76,28 @@ def scoring(table: str, where: str, *, terms: int, chains: int = 0, singles: int
         ctes = [f"k_c0 AS MATERIALIZED ({pick.format(table=table, match='k_chain0', where=where)} LIMIT %(depth)s)"]
         for j in range(1, chains):
             gate = f"(SELECT count(*) FROM k_c{j - 1}) >= %(depth)s"
-            ctes.append(f"k_c{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_chain{j}', where=where)} "
-                        f"AND {gate} LIMIT %(depth)s)")
-        ctes += [f"k_s{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_single{j}', where=where)} "
-                 "LIMIT %(depth)s)" for j in range(singles)]
-        found = " UNION ALL ".join([f"SELECT * FROM k_c{j}" for j in range(chains)]
-                                   + [f"SELECT * FROM k_s{j}" for j in range(singles)])
+            ctes.append(
+                f"k_c{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_chain{j}', where=where)} "
+                f"AND {gate} LIMIT %(depth)s)"
+            )
+        ctes += [
+            f"k_s{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_single{j}', where=where)} LIMIT %(depth)s)"
+            for j in range(singles)
+        ]
+        found = " UNION ALL ".join(
+            [f"SELECT * FROM k_c{j}" for j in range(chains)] + [f"SELECT * FROM k_s{j}" for j in range(singles)]
+        )
         head, rows = f"WITH {', '.join(ctes)} ", f"SELECT DISTINCT ON (id) id, search_tsv FROM ({found}) found"
     else:
         head, rows = "", pick.format(table=table, match="k_match", where=where)
     frequencies = ", ".join(f"jarvis_term_frequency(c.search_tsv, %(k_q{i})s::tsquery) AS f{i}" for i in range(terms))
     score = " + ".join(f"%(k_idf{i})s * f.f{i} * (%(k1)s + 1) / (f.f{i} + f.norm)" for i in range(terms))
-    return (f"{head}SELECT c.id::text AS id, ({score})::float8 AS score FROM ({rows}) c "
-            f"CROSS JOIN LATERAL (SELECT {frequencies}, "
-            "%(k1)s * (1 - %(b)s + %(b)s * length(c.search_tsv) / %(k_avgdl)s) AS norm) f "
-            "ORDER BY score DESC, c.id LIMIT %(depth)s")
+    return (
+        f"{head}SELECT c.id::text AS id, ({score})::float8 AS score FROM ({rows}) c "
+        f"CROSS JOIN LATERAL (SELECT {frequencies}, "
+        "%(k1)s * (1 - %(b)s + %(b)s * length(c.search_tsv) / %(k_avgdl)s) AS norm) f "
+        "ORDER BY score DESC, c.id LIMIT %(depth)s"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +135,32 @@ def quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def rank(conn: psycopg.Connection, *, table: str, where: str, params: dict[str, Any], query: str,
-         owner: str | None, every_owner: bool, depth: int, timeout_ms: int) -> list[tuple[str, float]]:
+def rank(
+    conn: psycopg.Connection,
+    *,
+    table: str,
+    where: str,
+    params: dict[str, Any],
+    query: str,
+    owner: str | None,
+    every_owner: bool,
+    depth: int,
+    timeout_ms: int,
+) -> list[tuple[str, float]]:
     """The best *depth* rows of *table* for *query* by BM25, as (id, score), best first, among
     the rows *where* (with its ``f_*`` *params*) admits. *owner* keys the statistics ('' for
     a shared table); with *every_owner*, they are summed over every owner the caller may see.
     Its statements end after *timeout_ms* (the store raises :class:`StoreTimeout`: 503)."""
     conn.execute(SET_TIMEOUT.format(ms=int(timeout_ms)))
-    base = {**params, "query": query, "k_table": table, "k_owner": owner or "", "k1": BM25_K1, "b": BM25_B,
-            "depth": depth}
+    base = {
+        **params,
+        "query": query,
+        "k_table": table,
+        "k_owner": owner or "",
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "depth": depth,
+    }
     stats = corpus(conn.execute(TERMS_OF_EVERY_OWNER if every_owner else TERMS_OF_OWNER, base).fetchall())
     if not stats.terms:
         return []
@@ -150,7 +174,7 @@ def rank(conn: psycopg.Connection, *, table: str, where: str, params: dict[str, 
     else:
         rarest = stats.terms[:CHAIN]
         chains = len(rarest)
-        base.update({f"k_chain{j}": " & ".join(quoted(t.lexeme) for t in rarest[:j + 1]) for j in range(chains)})
+        base.update({f"k_chain{j}": " & ".join(quoted(t.lexeme) for t in rarest[: j + 1]) for j in range(chains)})
         alone = [t.lexeme for t in rarest[1:] if t.docs <= RARE]
         singles = len(alone)
         base.update({f"k_single{j}": quoted(x) for j, x in enumerate(alone)})

@@ -76,7 +76,9 @@ class KnowledgeMixin(Base):
             inserted = conn.execute(INSERT_KNOWLEDGE, {**spec.model_dump(), "id": key, "embedding": vector})
             events.append(Event("knowledge", str(key)))
             if spec.supersedes is not None:  # after the insert: an edge needs both its endpoints' rows
-                events.append(self._edge(conn, RelationshipType.SUPERSEDES, "Knowledge", key, "Knowledge", spec.supersedes))
+                events.append(
+                    self._edge(conn, RelationshipType.SUPERSEDES, "Knowledge", key, "Knowledge", spec.supersedes)
+                )
             if spec.agent_id:
                 events.append(self._edge(conn, RelationshipType.GENERATED_BY, "Knowledge", key, "Agent", spec.agent_id))
             return lambda: jsonable(inserted.fetchone()), events  # read once the outbox insert is answered
@@ -94,8 +96,9 @@ class KnowledgeMixin(Base):
         vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
         return self._insert_knowledge(specs, vectors, wait)
 
-    def ingest_knowledge(self, items: Iterable[dict[str, Any]], *, batch_size: int = 64,
-                         wait: bool | None = None) -> dict[str, Any]:
+    def ingest_knowledge(
+        self, items: Iterable[dict[str, Any]], *, batch_size: int = 64, wait: bool | None = None
+    ) -> dict[str, Any]:
         """Bulk import: every item is checked before anything is written (a bad one is refused,
         naming it), then batches of *batch_size*, each its own transaction. The embedder's
         lanes work ahead while each batch commits (and, with *wait*, is projected) on a writer
@@ -110,9 +113,10 @@ class KnowledgeMixin(Base):
         if not 1 <= batch_size <= 1000:
             raise InvalidInput("batch_size", "must be between 1 and 1000")
         specs = _parsed(items)
-        batches = [specs[start:start + batch_size] for start in range(0, len(specs), batch_size)]
-        embedded = self.embedder.embed_batches(([spec.content for spec in batch] for batch in batches),
-                                               field="items.content")
+        batches = [specs[start : start + batch_size] for start in range(0, len(specs), batch_size)]
+        embedded = self.embedder.embed_batches(
+            ([spec.content for spec in batch] for batch in batches), field="items.content"
+        )
         ids: list[str] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ingest") as writer:
             committing: Future[Written] | None = None
@@ -127,16 +131,24 @@ class KnowledgeMixin(Base):
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
             keys = [uuid.uuid4() for _ in specs]
-            closed = [event for spec, key in zip(specs, keys) if spec.supersedes
-                      for event in self._supersede(conn, spec, key)]
+            closed = [
+                event for spec, key in zip(specs, keys) if spec.supersedes for event in self._supersede(conn, spec, key)
+            ]
             with conn.cursor() as cur:  # queued with the outbox events: one round trip for the batch
-                cur.executemany(INSERT_KNOWLEDGE_BATCH, [{**spec.model_dump(), "id": key, "embedding": vector}
-                                                         for spec, key, vector in zip(specs, keys, vectors)])
+                cur.executemany(
+                    INSERT_KNOWLEDGE_BATCH,
+                    [
+                        {**spec.model_dump(), "id": key, "embedding": vector}
+                        for spec, key, vector in zip(specs, keys, vectors)
+                    ],
+                )
             ids = [str(key) for key in keys]
             events = [*closed, *(Event("knowledge", key) for key in ids)]
             for spec, key in zip(specs, ids):
                 if spec.agent_id:
-                    events.append(self._edge(conn, RelationshipType.GENERATED_BY, "Knowledge", key, "Agent", spec.agent_id))
+                    events.append(
+                        self._edge(conn, RelationshipType.GENERATED_BY, "Knowledge", key, "Agent", spec.agent_id)
+                    )
             return {"ids": ids, "count": len(ids)}, events
 
         return self._write(work, wait=wait)
@@ -172,15 +184,22 @@ class KnowledgeMixin(Base):
         a, b = as_uuid(knowledge_id, "knowledge_id"), as_uuid(related_id, "related_id")
         if a == b:
             raise InvalidInput("related_id", "must differ from knowledge_id")
-        return self._link(RelationshipType.RELATED_TO, ("Knowledge", "knowledge", a, "knowledge_id"), ("Knowledge", "knowledge", b, "related_id"))
+        return self._link(
+            RelationshipType.RELATED_TO,
+            ("Knowledge", "knowledge", a, "knowledge_id"),
+            ("Knowledge", "knowledge", b, "related_id"),
+        )
 
     def use_knowledge(self, knowledge_id: Any, task_id: Any) -> Written:
         """``(Knowledge)-[:USED_IN]->(Task)``."""
         k, t = as_uuid(knowledge_id, "knowledge_id"), as_uuid(task_id, "task_id")
-        return self._link(RelationshipType.USED_IN, ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id"))
+        return self._link(
+            RelationshipType.USED_IN, ("Knowledge", "knowledge", k, "knowledge_id"), ("Task", "tasks", t, "task_id")
+        )
 
-    def traverse_knowledge(self, topic: str, *, max_hops: int = 3, limit: int = 50,
-                           as_of: datetime | None = None) -> list[dict]:
+    def traverse_knowledge(
+        self, topic: str, *, max_hops: int = 3, limit: int = 50, as_of: datetime | None = None
+    ) -> list[dict]:
         """Knowledge reachable from *topic* through RELATED_TO in 1 to *max_hops* (≤ 3) hops,
         through facts valid at *as_of* only (default: now) — a superseded fact is neither
         reached nor passed through, as in search."""
@@ -190,10 +209,14 @@ class KnowledgeMixin(Base):
             raise InvalidInput("topic", "must not be empty")
         if as_of is not None and not isinstance(as_of, datetime):
             raise InvalidInput("as_of", "must be a time")
-        at = datetime.now(timezone.utc) if as_of is None else (
-            as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=timezone.utc))
-        return self.stores.get("neo4j").run_named("knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit,
-                                                  as_of=at)
+        at = (
+            datetime.now(timezone.utc)
+            if as_of is None
+            else (as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=timezone.utc))
+        )
+        return self.stores.get("neo4j").run_named(
+            "knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit, as_of=at
+        )
 
     @takes(CodeSnippetIn)
     def add_code_snippet(self, spec: CodeSnippetIn, /) -> Written:
@@ -210,10 +233,15 @@ class KnowledgeMixin(Base):
         vector = self._embed(spec.description, field="description")
 
         def work(conn):
-            row = conn.execute(INSERT_PATTERN, {
-                **spec.model_dump(), "embedding": vector,
-                "task_sequence": Jsonb(spec.task_sequence), "optimal_agents": Jsonb(spec.optimal_agents),
-            }).fetchone()
+            row = conn.execute(
+                INSERT_PATTERN,
+                {
+                    **spec.model_dump(),
+                    "embedding": vector,
+                    "task_sequence": Jsonb(spec.task_sequence),
+                    "optimal_agents": Jsonb(spec.optimal_agents),
+                },
+            ).fetchone()
             return jsonable(row), [Event("task_pattern", str(row["id"]))]
 
         return self._write(work)
@@ -235,8 +263,9 @@ class KnowledgeMixin(Base):
         vector = self._embed(spec.description, field="description")
 
         def work(conn):
-            row = conn.execute(INSERT_PREFERENCE, {**spec.model_dump(), "embedding": vector,
-                                                   "value": Jsonb(spec.value)}).fetchone()
+            row = conn.execute(
+                INSERT_PREFERENCE, {**spec.model_dump(), "embedding": vector, "value": Jsonb(spec.value)}
+            ).fetchone()
             return jsonable(row), [Event("user_preference", str(row["id"]))]
 
         return self._write(work)
@@ -244,8 +273,11 @@ class KnowledgeMixin(Base):
     def user_prefers(self, user_id: str, agent_id: Any) -> Written:
         """``(User)-[:PREFERS]->(Agent)``."""
         self._own_user(user_id, field="user_id")
-        return self._link(RelationshipType.PREFERS, ("User", "users", user_id, "user_id"),
-                          ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"))
+        return self._link(
+            RelationshipType.PREFERS,
+            ("User", "users", user_id, "user_id"),
+            ("Agent", "agents", as_uuid(agent_id, "agent_id"), "agent_id"),
+        )
 
 
 def _parsed(items: list[Any]) -> list[KnowledgeIn]:

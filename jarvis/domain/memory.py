@@ -76,12 +76,14 @@ class MemoryMixin(OwnershipMixin):
         A user-bound caller writes only the memory of an agent its user owns."""
         self._require_own_agent(spec.agent_id)
         vector = self._embed(spec.value, field="value")
-        stored, sealed = self.memory_cipher.seal(spec.value, agent_id=spec.agent_id, memory_type=spec.memory_type,
-                                                 key=spec.key)
+        stored, sealed = self.memory_cipher.seal(
+            spec.value, agent_id=spec.agent_id, memory_type=spec.memory_type, key=spec.key
+        )
 
         def work(conn):
-            row = conn.execute(UPSERT_MEMORY, {**spec.model_dump(), "value": stored, "value_encrypted": sealed,
-                                               "embedding": vector}).fetchone()
+            row = conn.execute(
+                UPSERT_MEMORY, {**spec.model_dump(), "value": stored, "value_encrypted": sealed, "embedding": vector}
+            ).fetchone()
             row = {**jsonable(row), "value": spec.value}  # the caller gets back what it wrote, not ciphertext
             row.pop("value_encrypted", None)
             return row, [Event(MEMORY_ENTITY, memory_key(spec.agent_id, spec.memory_type, spec.key))]
@@ -98,8 +100,11 @@ class MemoryMixin(OwnershipMixin):
         cached = self._cached_memory(agent_id, memory_type, key)
         if cached is not None:
             return self.served_from_cache(cached)
-        row = self._one(READ_MEMORY, (agent_id, memory_type, key, self.stores.clock.ahead),
-                        missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist")
+        row = self._one(
+            READ_MEMORY,
+            (agent_id, memory_type, key, self.stores.clock.ahead),
+            missing=f"memory {memory_type}/{key} of agent {agent_id} does not exist",
+        )
         memory = jsonable(row)
         try:
             # the cached copy is as stored: sealed when encrypted
@@ -120,9 +125,17 @@ class MemoryMixin(OwnershipMixin):
 
         return self._write(work)
 
-    def recall(self, agent_id: Any, query: str, *, limit: int = 5, memory_type: str | None = None,
-               weights: dict[str, float] | None = None, half_life_hours: float = RECALL_HALF_LIFE_HOURS,
-               now: datetime | None = None) -> list[dict]:
+    def recall(
+        self,
+        agent_id: Any,
+        query: str,
+        *,
+        limit: int = 5,
+        memory_type: str | None = None,
+        weights: dict[str, float] | None = None,
+        half_life_hours: float = RECALL_HALF_LIFE_HOURS,
+        now: datetime | None = None,
+    ) -> list[dict]:
         """One agent's memories for *query*, scored as a memory stream:
         ``relevance`` (cosine) × w + ``recency`` (0.5 per *half_life_hours* since last read or
         change, at *now*) × w + ``importance`` × w, weights :data:`RECALL_WEIGHTS` unless
@@ -137,11 +150,20 @@ class MemoryMixin(OwnershipMixin):
             raise InvalidInput("half_life_hours", "must be a positive number of hours")
         agent_id = self._require_own_agent(agent_id)
         vector = self._embed(query, field="query")
-        rows = self._all(RECALL, {
-            "vector": vector, "agent_id": agent_id, "memory_type": memory_type, "limit": limit,
-            "candidates": max(RECALL_CANDIDATES, limit), "half_life_hours": float(half_life_hours),
-            "now": now or self.stores.clock.now(), "ahead": self.stores.clock.ahead,
-            **{f"w_{k}": v for k, v in chosen.items()}})
+        rows = self._all(
+            RECALL,
+            {
+                "vector": vector,
+                "agent_id": agent_id,
+                "memory_type": memory_type,
+                "limit": limit,
+                "candidates": max(RECALL_CANDIDATES, limit),
+                "half_life_hours": float(half_life_hours),
+                "now": now or self.stores.clock.now(),
+                "ahead": self.stores.clock.ahead,
+                **{f"w_{k}": v for k, v in chosen.items()},
+            },
+        )
         for row in rows:
             self.access_counts.count(str(row["id"]))
         cipher = self.memory_cipher
@@ -166,8 +188,7 @@ class MemoryMixin(OwnershipMixin):
 
     def _cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict | None:
         try:
-            return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key),
-                         now=self.stores.clock.now())
+            return fresh(self.stores.redis.get_cached_memory(agent_id, memory_type, key), now=self.stores.clock.now())
         except StoreError:
             return None
 

@@ -51,8 +51,9 @@ EXISTING_TASKS = "SELECT id FROM tasks WHERE id = ANY(%s)"
 
 def parsed_messages(messages: list[Any]) -> list[MessageIn]:
     """Every message as MessageIn, or InvalidInput naming the first bad one (``messages[3].role``)."""
-    return parse_each(MessageIn, messages, field="messages",
-                      check=lambda spec: check_text(spec.content, field="content"))
+    return parse_each(
+        MessageIn, messages, field="messages", check=lambda spec: check_text(spec.content, field="content")
+    )
 
 
 def contexts(specs: list[MessageIn], stored: dict[str, dict]) -> list[str]:
@@ -97,25 +98,39 @@ class MessageBatchMixin(TurnsMixin):
         def work(conn):
             _refuse_missing(conn, EXISTING_AGENTS, specs, "agent_id")
             _refuse_missing(conn, EXISTING_TASKS, specs, "task_id")
-            stored = {r["session_id"]: r for r in conn.execute(
-                LAST_TURNS, {"sessions": sorted({s.session_id for s in specs})}).fetchall()}
+            stored = {
+                r["session_id"]: r
+                for r in conn.execute(LAST_TURNS, {"sessions": sorted({s.session_id for s in specs})}).fetchall()
+            }
             first: dict[str, MessageIn] = {}
             for spec in specs:
                 first.setdefault(spec.session_id, spec)
             for session_id, last in stored.items():  # the batch's first turn follows the stored last one
                 self.add_next_turn(conn, last, first[session_id].content)
-            events = [Event("user", user) for user in sorted({s.user_id for s in specs if s.user_id})
-                      if conn.execute(ENSURE_USER, (user,)).fetchone()]
+            events = [
+                Event("user", user)
+                for user in sorted({s.user_id for s in specs if s.user_id})
+                if conn.execute(ENSURE_USER, (user,)).fetchone()
+            ]
             rows = list(zip(specs, contexts(specs, stored)))
-            batches = [rows[start:start + BATCH] for start in range(0, len(rows), BATCH)]
-            embedded = self.embedder.embed_batches(([spec.content for spec, _ in batch] for batch in batches),
-                                                   field="messages.content")
+            batches = [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
+            embedded = self.embedder.embed_batches(
+                ([spec.content for spec, _ in batch] for batch in batches), field="messages.content"
+            )
             ids: list[str] = []
             with conn.cursor() as cur:
                 for batch, vectors in zip(batches, embedded):  # the lanes embed ahead of these inserts
-                    values = [{**spec.model_dump(), "id": uuid.uuid4(), "metadata": Jsonb(spec.metadata),
-                               "context": context, "embedding": vector, "order": len(ids) + offset}
-                              for offset, ((spec, context), vector) in enumerate(zip(batch, vectors))]
+                    values = [
+                        {
+                            **spec.model_dump(),
+                            "id": uuid.uuid4(),
+                            "metadata": Jsonb(spec.metadata),
+                            "context": context,
+                            "embedding": vector,
+                            "order": len(ids) + offset,
+                        }
+                        for offset, ((spec, context), vector) in enumerate(zip(batch, vectors))
+                    ]
                     cur.executemany(INSERT_MESSAGES, values)
                     ids += [str(value["id"]) for value in values]
             events += [Event("conversation", key) for key in ids]
@@ -125,9 +140,15 @@ class MessageBatchMixin(TurnsMixin):
 
         written = self._write(work, wait=wait)
         latest = {spec.session_id: spec for spec in specs}  # each session's latest turn
-        self._after_commit(written, lambda redis: [
-            redis.touch_session(session_id, user_id=spec.user_id, agent_id=str(spec.agent_id) if spec.agent_id else None)
-            for session_id, spec in latest.items()])
+        self._after_commit(
+            written,
+            lambda redis: [
+                redis.touch_session(
+                    session_id, user_id=spec.user_id, agent_id=str(spec.agent_id) if spec.agent_id else None
+                )
+                for session_id, spec in latest.items()
+            ],
+        )
         return written
 
     def _owned(self, specs: list[MessageIn]) -> list[MessageIn]:

@@ -77,8 +77,10 @@ class OwnershipMixin(Base):
         """Of ``asked["agents"]``, ``["tasks"]`` and ``["users"]``, the ids the caller can see
         (shared or its own): for what Neo4j returns, which knows no owners."""
         agents, tasks = _uuids(asked.get("agents", [])), _uuids(asked.get("tasks", []))
-        return {r["id"] for r in self._all(VISIBLE, {"agents": agents, "tasks": tasks,
-                                                      "users": list(asked.get("users", []))})}
+        return {
+            r["id"]
+            for r in self._all(VISIBLE, {"agents": agents, "tasks": tasks, "users": list(asked.get("users", []))})
+        }
 
 
 def _uuids(values: list[str]) -> list[str]:

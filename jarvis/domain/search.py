@@ -43,45 +43,78 @@ VALIDITY_LOOKAHEAD = 10
 
 @dataclass(frozen=True)
 class Scope:
-    store: str            # "chroma", "qdrant" or "postgres"
+    store: str  # "chroma", "qdrant" or "postgres"
     collection: str | None
     table: str
-    columns: str          # hydrated columns (never the embedding nor the tsvector)
-    able: Filterable      # what the scope can be filtered on
-    text: bool = False    # has a search_tsv: ranks by keywords too
+    columns: str  # hydrated columns (never the embedding nor the tsvector)
+    able: Filterable  # what the scope can be filtered on
+    text: bool = False  # has a search_tsv: ranks by keywords too
     always: str = "TRUE"  # a condition every search of the scope applies
     euclid: bool = False
     owner: str | None = None  # whose keyword statistics (migration 017): "user", "agent"; None: shared
 
 
 SCOPES: dict[str, Scope] = {
-    "knowledge": Scope("chroma", "knowledge_base", "knowledge",
-                       "t.id, topic, content, source, category, confidence, agent_id, created_at, updated_at, "
-                       "valid_from, valid_to, supersedes",
-                       Filterable(agent="agent_id", created=True, validity=True), text=True),
-    "conversations": Scope("chroma", "conversations", "conversations",
-                           "t.id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, "
-                           "task_id, metadata, context, created_at",
-                           Filterable(user="user_id", session="session_id", agent="agent_id", created=True,
-                                      metadata=True), text=True, owner="user"),
-    "code": Scope("chroma", "code_snippets", "code_snippets",
-                  "t.id, content, language, purpose, agent_id, performance_score, tested, created_at, updated_at",
-                  Filterable(agent="agent_id", created=True), text=True),
-    "capabilities": Scope("qdrant", "agent_capabilities", "agent_capabilities",
-                          "t.id, agent_id, capability, description, success_rate, avg_execution_time, created_at",
-                          Filterable(agent="agent_id", created=True)),
-    "task_patterns": Scope("qdrant", "task_patterns", "task_patterns",
-                           "t.id, pattern_type, description, task_sequence, success_rate, optimal_agents, "
-                           "created_at",
-                           Filterable(created=True)),
-    "preferences": Scope("qdrant", "user_preferences", "user_preferences",
-                         "t.id, user_id, preference_type, description, value, confidence, created_at, updated_at",
-                         Filterable(user="user_id", created=True), euclid=True),
-    "memory": Scope("postgres", None, "agent_memory",
-                    "t.id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, "
-                    "updated_at, last_accessed, expires_at",
-                    Filterable(agent="agent_id", created=True), text=True,
-                    always="(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)", owner="agent"),
+    "knowledge": Scope(
+        "chroma",
+        "knowledge_base",
+        "knowledge",
+        "t.id, topic, content, source, category, confidence, agent_id, created_at, updated_at, "
+        "valid_from, valid_to, supersedes",
+        Filterable(agent="agent_id", created=True, validity=True),
+        text=True,
+    ),
+    "conversations": Scope(
+        "chroma",
+        "conversations",
+        "conversations",
+        "t.id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, "
+        "task_id, metadata, context, created_at",
+        Filterable(user="user_id", session="session_id", agent="agent_id", created=True, metadata=True),
+        text=True,
+        owner="user",
+    ),
+    "code": Scope(
+        "chroma",
+        "code_snippets",
+        "code_snippets",
+        "t.id, content, language, purpose, agent_id, performance_score, tested, created_at, updated_at",
+        Filterable(agent="agent_id", created=True),
+        text=True,
+    ),
+    "capabilities": Scope(
+        "qdrant",
+        "agent_capabilities",
+        "agent_capabilities",
+        "t.id, agent_id, capability, description, success_rate, avg_execution_time, created_at",
+        Filterable(agent="agent_id", created=True),
+    ),
+    "task_patterns": Scope(
+        "qdrant",
+        "task_patterns",
+        "task_patterns",
+        "t.id, pattern_type, description, task_sequence, success_rate, optimal_agents, created_at",
+        Filterable(created=True),
+    ),
+    "preferences": Scope(
+        "qdrant",
+        "user_preferences",
+        "user_preferences",
+        "t.id, user_id, preference_type, description, value, confidence, created_at, updated_at",
+        Filterable(user="user_id", created=True),
+        euclid=True,
+    ),
+    "memory": Scope(
+        "postgres",
+        None,
+        "agent_memory",
+        "t.id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, "
+        "updated_at, last_accessed, expires_at",
+        Filterable(agent="agent_id", created=True),
+        text=True,
+        always="(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)",
+        owner="agent",
+    ),
 }
 
 CAPABILITY_SIMILARITY = """
@@ -132,38 +165,56 @@ class SearchMixin(Base):
         who = self._who()
         search_filter = SearchFilter(
             # a user-bound caller searches as its user, whatever it asked (Forbidden for another user)
-            user_id=self._own_user(spec.user_id, field="user_id"), session_id=spec.session_id,
+            user_id=self._own_user(spec.user_id, field="user_id"),
+            session_id=spec.session_id,
             agent_id=str(spec.agent_id) if spec.agent_id else None,
-            created_after=spec.created_after, created_before=spec.created_before, metadata=spec.metadata or {},
-            as_of=spec.as_of).owned_by(who.user_id if who.bound else None)
-        ask = _Ask(query=spec.query, vector=None, mode=Mode(spec.mode), limit=spec.limit, filter=search_filter,
-                   now=datetime.now(timezone.utc))
+            created_after=spec.created_after,
+            created_before=spec.created_before,
+            metadata=spec.metadata or {},
+            as_of=spec.as_of,
+        ).owned_by(who.user_id if who.bound else None)
+        ask = _Ask(
+            query=spec.query,
+            vector=None,
+            mode=Mode(spec.mode),
+            limit=spec.limit,
+            filter=search_filter,
+            now=datetime.now(timezone.utc),
+        )
         # the keyword rankings start first: they need no vector, and run while it is computed
         # and the projections are asked (each on a thread with the caller's principal)
-        rankings = {name: _keyword_pool().submit(carried(self._keyword_ranking), name, ask)
-                    for name in spec.scopes if self._ranks_keywords(SCOPES[name], ask)}
+        rankings = {
+            name: _keyword_pool().submit(carried(self._keyword_ranking), name, ask)
+            for name in spec.scopes
+            if self._ranks_keywords(SCOPES[name], ask)
+        }
         if spec.mode != "keyword":
-            ask = replace(ask, vector=check_vector(spec.vector) if spec.vector is not None
-                          else self._embed(spec.query, field="query"))
+            ask = replace(
+                ask,
+                vector=check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query"),
+            )
         if len(spec.scopes) == 1:
             answers = [self._search_scope(spec.scopes[0], ask, rankings.get(spec.scopes[0]))]
         else:  # each scope's thread runs with the caller's principal (row-level security, owner filter)
-            answers = list(_scope_pool().map(
-                carried(lambda name: self._search_scope(name, ask, rankings.get(name))), spec.scopes))
+            answers = list(
+                _scope_pool().map(carried(lambda name: self._search_scope(name, ask, rankings.get(name))), spec.scopes)
+            )
         results, degraded = [], set()
         for name, (hits, lagging_store) in zip(spec.scopes, answers):
             if lagging_store:
                 degraded.add(lagging_store)
-            results += [{"scope": name, "id": item["id"], "score": round(score, 6), **extra, "item": item}
-                        for item, score, extra in hits]
+            results += [
+                {"scope": name, "id": item["id"], "score": round(score, 6), **extra, "item": item}
+                for item, score, extra in hits
+            ]
         results.sort(key=lambda r: r["score"], reverse=True)
-        return {"query": spec.query, "mode": spec.mode, "results": results[: spec.limit],
-                "degraded": sorted(degraded)}
+        return {"query": spec.query, "mode": spec.mode, "results": results[: spec.limit], "degraded": sorted(degraded)}
 
     @staticmethod
     def _ranks_keywords(scope: Scope, ask: "_Ask") -> bool:
-        return (scope.text and ask.query is not None and ask.mode is not Mode.vector
-                and not ask.filter.excludes(scope.able))
+        return (
+            scope.text and ask.query is not None and ask.mode is not Mode.vector and not ask.filter.excludes(scope.able)
+        )
 
     @staticmethod
     def _depth(scope: Scope, ask: "_Ask") -> int:
@@ -182,13 +233,21 @@ class SearchMixin(Base):
         elif scope.owner == "agent":
             owner = ask.filter.agent_id
         with self._postgres() as conn:
-            return keyword.rank(conn, table=scope.table, where=f"{scope.always} AND {where}", params=params,
-                                query=ask.query, owner=owner, every_owner=scope.owner is not None and owner is None,
-                                depth=self._depth(scope, ask),
-                                timeout_ms=self.settings.search_statement_timeout_ms)
+            return keyword.rank(
+                conn,
+                table=scope.table,
+                where=f"{scope.always} AND {where}",
+                params=params,
+                query=ask.query,
+                owner=owner,
+                every_owner=scope.owner is not None and owner is None,
+                depth=self._depth(scope, ask),
+                timeout_ms=self.settings.search_statement_timeout_ms,
+            )
 
-    def _search_scope(self, name: str, ask: "_Ask", ranking: Future | None
-                      ) -> tuple[list[tuple[dict, float, dict]], str | None]:
+    def _search_scope(
+        self, name: str, ask: "_Ask", ranking: Future | None
+    ) -> tuple[list[tuple[dict, float, dict]], str | None]:
         scope = SCOPES[name]
         if ask.filter.excludes(scope.able):
             return [], None
@@ -215,16 +274,26 @@ class SearchMixin(Base):
             params.update(k_ids=[i for i, _ in found], k_scores=[s for _, s in found])
         if source is None and not keyword:
             return [], degraded
-        query = statement(table=scope.table, columns=scope.columns, where=where, vector=source, keyword=keyword,
-                          fuse=ask.mode is Mode.hybrid and ask.query is not None, euclid=scope.euclid)
+        query = statement(
+            table=scope.table,
+            columns=scope.columns,
+            where=where,
+            vector=source,
+            keyword=keyword,
+            fuse=ask.mode is Mode.hybrid and ask.query is not None,
+            euclid=scope.euclid,
+        )
         hits = []
         opened = self.memory_cipher.reveal if scope is SCOPES["memory"] else None
         for row in self._all(query, params):
             if opened is not None:  # values encrypted at rest are opened only here, on the way out
                 row = opened(row)
             score, vector_score, keyword_score = row.pop("score"), row.pop("vector_score"), row.pop("keyword_score")
-            extra = {k: round(v, 6) for k, v in (("vector_score", vector_score), ("keyword_score", keyword_score))
-                     if v is not None}
+            extra = {
+                k: round(v, 6)
+                for k, v in (("vector_score", vector_score), ("keyword_score", keyword_score))
+                if v is not None
+            }
             hits.append((jsonable(row), float(score), extra))
         return hits, degraded
 
@@ -256,8 +325,9 @@ class SearchMixin(Base):
         wanted = depth + VALIDITY_LOOKAHEAD
         hits = chroma.query_with_metadata(scope.collection, ask.vector.tolist(), limit=wanted, where=loose)
         at = epoch(ask.filter.as_of or ask.now)
-        valid = [(i, s) for i, s, meta in hits
-                 if meta.get("valid_from_ts", OPEN_END) <= at < meta.get("valid_to_ts", at)]
+        valid = [
+            (i, s) for i, s, meta in hits if meta.get("valid_from_ts", OPEN_END) <= at < meta.get("valid_to_ts", at)
+        ]
         if len(valid) >= depth or len(hits) < wanted:
             return valid[:depth]
         return None
@@ -284,8 +354,12 @@ class SearchMixin(Base):
                 rows = self._all(ACTIVE_WITH_CAPABILITY, {"capability": capability})
             candidates = {r["id"] for r in rows}
         ranked = self._rank(vector, sorted(candidates))
-        return {"task_description": task_description, "capability": capability,
-                "agents": ranked[:limit], "degraded": sorted(degraded)}
+        return {
+            "task_description": task_description,
+            "capability": capability,
+            "agents": ranked[:limit],
+            "degraded": sorted(degraded),
+        }
 
     def _rank(self, vector: np.ndarray, agent_ids: list[str]) -> list[dict]:
         if not agent_ids:
@@ -302,15 +376,28 @@ class SearchMixin(Base):
             except StoreError:
                 locked = False
             load = min(agent["running_tasks"], 5) / 5
-            score = (0.6 * float(match["similarity"]) + 0.2 * float(agent["performance_score"])
-                     + 0.1 * float(match["success_rate"]) + 0.1 * (1 - load) - (0.1 if locked else 0.0))
-            ranked.append({"agent_id": agent["id"], "name": agent["name"], "type": agent["type"],
-                           "score": round(score, 6), "similarity": round(float(match["similarity"]), 6),
-                           "matched_capability": match["capability"], "performance_score": agent["performance_score"],
-                           "running_tasks": agent["running_tasks"], "locked": locked})
+            score = (
+                0.6 * float(match["similarity"])
+                + 0.2 * float(agent["performance_score"])
+                + 0.1 * float(match["success_rate"])
+                + 0.1 * (1 - load)
+                - (0.1 if locked else 0.0)
+            )
+            ranked.append(
+                {
+                    "agent_id": agent["id"],
+                    "name": agent["name"],
+                    "type": agent["type"],
+                    "score": round(score, 6),
+                    "similarity": round(float(match["similarity"]), 6),
+                    "matched_capability": match["capability"],
+                    "performance_score": agent["performance_score"],
+                    "running_tasks": agent["running_tasks"],
+                    "locked": locked,
+                }
+            )
         ranked.sort(key=lambda r: r["score"], reverse=True)
         return ranked
-
 
 
 @dataclass(frozen=True)

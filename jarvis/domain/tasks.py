@@ -96,9 +96,16 @@ class Lease:
 
     def out(self) -> Dequeued:
         """What a worker is answered (REST and MCP): the task and the lease it hands back."""
-        return {"task": self.task, "lease": {"task_id": self.task_id, "queue": self.delivery.queue,  # type: ignore[typeddict-item]
-                                             "token": self.delivery.token, "agent_id": self.agent_id,
-                                             "lock_holder": self.lock_holder}}
+        return {
+            "task": self.task,
+            "lease": {
+                "task_id": self.task_id,
+                "queue": self.delivery.queue,  # type: ignore[typeddict-item]
+                "token": self.delivery.token,
+                "agent_id": self.agent_id,
+                "lock_holder": self.lock_holder,
+            },
+        }
 
 
 class TasksMixin(OwnershipMixin):
@@ -115,22 +122,31 @@ class TasksMixin(OwnershipMixin):
                 raise InvalidInput("depends_on", "names a task that does not exist")
             if spec.requested_by and conn.execute(ENSURE_USER, (spec.requested_by,)).fetchone():
                 events.append(Event("user", spec.requested_by))
-            task = conn.execute(INSERT_TASK, {
-                **spec.model_dump(exclude={"depends_on"}),
-                "input_data": Jsonb(spec.input_data) if spec.input_data is not None else None,
-            }).fetchone()
+            task = conn.execute(
+                INSERT_TASK,
+                {
+                    **spec.model_dump(exclude={"depends_on"}),
+                    "input_data": Jsonb(spec.input_data) if spec.input_data is not None else None,
+                },
+            ).fetchone()
             events.append(Event("task", str(task["id"])))
             for dependency in depends_on:
                 events.append(self._edge(conn, RelationshipType.DEPENDS_ON, "Task", task["id"], "Task", dependency))
             if spec.requested_by:
-                events.append(self._edge(conn, RelationshipType.REQUESTED_BY, "Task", task["id"], "User", spec.requested_by))
+                events.append(
+                    self._edge(conn, RelationshipType.REQUESTED_BY, "Task", task["id"], "User", spec.requested_by)
+                )
             if spec.agent_id:
-                events.append(self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task["id"], "Agent", spec.agent_id))
+                events.append(
+                    self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task["id"], "Agent", spec.agent_id)
+                )
             return jsonable(task), events
 
         written = self._write(work)
         written["queue"] = None  # Redis missed it: the server's repair loop (or `jarvis requeue`) queues it
-        self._after_commit(written, lambda redis: written.update(queue=redis.queues.enqueue(written["id"], spec.priority)))
+        self._after_commit(
+            written, lambda redis: written.update(queue=redis.queues.enqueue(written["id"], spec.priority))
+        )
         self._announce(written)
         return written
 
@@ -172,15 +188,25 @@ class TasksMixin(OwnershipMixin):
                 return None
 
             def claim(conn, delivery=delivery):
-                row = conn.execute(CLAIM, {"id": delivery.task_id, "token": delivery.token, "worker": worker,
-                                           "agent_id": agent, "visibility": visibility_timeout,
-                                           "ahead": self.stores.clock.ahead}).fetchone()
+                row = conn.execute(
+                    CLAIM,
+                    {
+                        "id": delivery.task_id,
+                        "token": delivery.token,
+                        "worker": worker,
+                        "agent_id": agent,
+                        "visibility": visibility_timeout,
+                        "ahead": self.stores.clock.ahead,
+                    },
+                ).fetchone()
                 if row is None:
                     exhausted = conn.execute(EXHAUST, {"id": delivery.task_id}).fetchone()
                     return {}, [Event("task", delivery.task_id)] if exhausted else []
                 events = [Event("task", delivery.task_id)]
                 if agent:
-                    events.append(self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", delivery.task_id, "Agent", agent))
+                    events.append(
+                        self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", delivery.task_id, "Agent", agent)
+                    )
                 return jsonable(row), events
 
             claimed = self._write(claim)
@@ -198,8 +224,15 @@ class TasksMixin(OwnershipMixin):
         extended = self.stores.redis.queues.extend(lease.delivery, visibility_timeout=visibility_timeout)
         if extended:  # PostgreSQL's copy of the deadline, which `requeue` respects
             with self._postgres() as conn:
-                conn.execute(EXTEND, {"id": lease.task_id, "token": lease.delivery.token,
-                                      "visibility": visibility_timeout, "ahead": self.stores.clock.ahead})
+                conn.execute(
+                    EXTEND,
+                    {
+                        "id": lease.task_id,
+                        "token": lease.delivery.token,
+                        "visibility": visibility_timeout,
+                        "ahead": self.stores.clock.ahead,
+                    },
+                )
         if extended and lease.agent_id:
             self.extend_agent_lock(lease.agent_id, lease.lock_holder, ttl=visibility_timeout)
         return extended
@@ -211,8 +244,9 @@ class TasksMixin(OwnershipMixin):
             except StoreError:
                 pass  # the lock expires on its own
 
-    def complete_task(self, lease: Lease, *, output: dict | None = None,
-                      execution_time_ms: int | None = None, agent_id: Any = None) -> Written:
+    def complete_task(
+        self, lease: Lease, *, output: dict | None = None, execution_time_ms: int | None = None, agent_id: Any = None
+    ) -> Written:
         """Finish a task; with *agent_id*, the agent LEARNED_FROM it. Raises LeaseLost if the lease expired."""
         if execution_time_ms is not None and execution_time_ms < 0:
             raise InvalidInput("execution_time_ms", "must not be negative")
@@ -221,8 +255,15 @@ class TasksMixin(OwnershipMixin):
         self._refuse_bound("lease", "the worker protocol")
 
         def work(conn):
-            row = conn.execute(COMPLETE, {"id": lease.task_id, "token": lease.delivery.token,
-                                          "output": Jsonb(output or {}), "ms": execution_time_ms}).fetchone()
+            row = conn.execute(
+                COMPLETE,
+                {
+                    "id": lease.task_id,
+                    "token": lease.delivery.token,
+                    "output": Jsonb(output or {}),
+                    "ms": execution_time_ms,
+                },
+            ).fetchone()
             if row is None:
                 raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
             events = [Event("task", lease.task_id)]
@@ -249,9 +290,16 @@ class TasksMixin(OwnershipMixin):
         details = check_json(error if isinstance(error, dict) else {"message": str(error)}, field="error")
 
         def work(conn):
-            row = conn.execute(FAIL, {"id": lease.task_id, "token": lease.delivery.token,
-                                      "error": Jsonb(details), "delay": retry_delay,
-                                      "ahead": self.stores.clock.ahead}).fetchone()
+            row = conn.execute(
+                FAIL,
+                {
+                    "id": lease.task_id,
+                    "token": lease.delivery.token,
+                    "error": Jsonb(details),
+                    "delay": retry_delay,
+                    "ahead": self.stores.clock.ahead,
+                },
+            ).fetchone()
             if row is None:
                 raise LeaseLost(f"task {lease.task_id}: the lease expired; another worker may hold it now")
             return jsonable(row), [Event("task", lease.task_id)]
@@ -290,25 +338,35 @@ class TasksMixin(OwnershipMixin):
             row = conn.execute(ASSIGN, (agent_id, task_id)).fetchone()
             if row is None:
                 raise NotFound(f"task {task_id} does not exist")
-            return jsonable(row), [Event("task", str(task_id)),
-                                   self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task_id, "Agent", agent_id)]
+            return jsonable(row), [
+                Event("task", str(task_id)),
+                self._edge(conn, RelationshipType.ASSIGNED_TO, "Task", task_id, "Agent", agent_id),
+            ]
 
         written = self._write(work)
-        self._after_commit(written, lambda redis: redis.publish(
-            Channel.task_assignment, {"task_id": str(task_id), "agent_id": str(agent_id)}))
+        self._after_commit(
+            written,
+            lambda redis: redis.publish(Channel.task_assignment, {"task_id": str(task_id), "agent_id": str(agent_id)}),
+        )
         return written
 
     def task_produced(self, task_id: Any, knowledge_id: Any) -> Written:
         """``(Task)-[:PRODUCES]->(Knowledge)``."""
         task_id, knowledge_id = as_uuid(task_id, "task_id"), as_uuid(knowledge_id, "knowledge_id")
-        return self._link(RelationshipType.PRODUCES, ("Task", "tasks", task_id, "task_id"), ("Knowledge", "knowledge", knowledge_id, "knowledge_id"))
+        return self._link(
+            RelationshipType.PRODUCES,
+            ("Task", "tasks", task_id, "task_id"),
+            ("Knowledge", "knowledge", knowledge_id, "knowledge_id"),
+        )
 
     def _announce(self, task: dict) -> None:
         """Tell the ``status_update`` channel that *task* changed state (the console's task board
         listens). Best effort, after the commit: a missed notice changes no data."""
         try:
-            self.stores.redis.publish(Channel.status_update, {"task_id": str(task["id"]), "status": task["status"],
-                                                              "agent_id": task.get("agent_id")})
+            self.stores.redis.publish(
+                Channel.status_update,
+                {"task_id": str(task["id"]), "status": task["status"], "agent_id": task.get("agent_id")},
+            )
         except StoreError:
             pass
 

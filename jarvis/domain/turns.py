@@ -53,8 +53,10 @@ class TurnsMixin(Base):
     def add_next_turn(conn, previous: dict | None, content: str) -> None:
         """Add *content* to the context of the *previous* turn of its session (if there is one)."""
         if previous is not None:
-            conn.execute(ADD_NEXT_TURN, {"id": previous["id"], "created_at": previous["created_at"],
-                                         "next": content[:PREVIOUS_TURN_CHARS]})
+            conn.execute(
+                ADD_NEXT_TURN,
+                {"id": previous["id"], "created_at": previous["created_at"], "next": content[:PREVIOUS_TURN_CHARS]},
+            )
 
     def _refuse_foreign_session(self, session_id: str) -> None:
         """Forbidden if a user-bound caller writes into a live session of another user (which

@@ -41,8 +41,8 @@ _DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y")
 @dataclass
 class Conversation:
     name: str
-    turns: list[dict[str, Any]]                 # message fields for append_messages, plus "dia_id"
-    questions: list[dict[str, Any]]             # {"question", "category", "evidence": set}
+    turns: list[dict[str, Any]]  # message fields for append_messages, plus "dia_id"
+    questions: list[dict[str, Any]]  # {"question", "category", "evidence": set}
 
 
 @dataclass
@@ -97,11 +97,16 @@ def load(folder: Path, *, run: str) -> list[Conversation]:
                     text = f"{text} [shares a photo: {turn['blip_caption']}]"
                 if not text:
                     continue
-                turns.append({"session_id": f"{user}-{number}", "user_id": user,
-                              "role": "user" if turn.get("speaker") == first else "assistant",
-                              "content": f"{turn.get('speaker', '?')}: {text}",
-                              "created_at": said + timedelta(seconds=index),
-                              "metadata": {"dia_id": str(turn.get("dia_id"))}})
+                turns.append(
+                    {
+                        "session_id": f"{user}-{number}",
+                        "user_id": user,
+                        "role": "user" if turn.get("speaker") == first else "assistant",
+                        "content": f"{turn.get('speaker', '?')}: {text}",
+                        "created_at": said + timedelta(seconds=index),
+                        "metadata": {"dia_id": str(turn.get("dia_id"))},
+                    }
+                )
         questions = []
         for qa in data["qa"]:
             evidence = set(_DIA_ID.findall(" ".join(map(str, qa.get("evidence") or []))))
@@ -113,8 +118,14 @@ def load(folder: Path, *, run: str) -> list[Conversation]:
     return conversations
 
 
-def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = False,
-        progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+def run(
+    jarvis,
+    folder: Path,
+    *,
+    modes: Sequence[str] = MODES,
+    keep: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
     """Ingest *folder*, ask every question in each mode; the figures as a dict (see :func:`table`)."""
     for mode in modes:
         if mode not in MODES:
@@ -142,8 +153,9 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
             latencies = []
             for user, q in questions:
                 started = time.perf_counter()
-                found = jarvis.search(query=q["question"], scopes=["conversations"], user_id=user, limit=max(KS),
-                                      mode=mode)
+                found = jarvis.search(
+                    query=q["question"], scopes=["conversations"], user_id=user, limit=max(KS), mode=mode
+                )
                 latencies.append((time.perf_counter() - started) * 1000)
                 ranked = [dia_ids.get(hit["id"], "") for hit in found["results"]]
                 tallies[q["category"]].add(ranked, q["evidence"])
@@ -154,9 +166,15 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
                 "search_p50_ms": float(np.percentile(latencies, 50)),
                 "search_p95_ms": float(np.percentile(latencies, 95)),
             }
-        return {"run": run_id, "conversations": len(conversations), "turns": len(turns), "questions": len(questions),
-                "ingest_seconds": ingest_seconds, "ingest_turns_per_s": len(turns) / ingest_seconds,
-                "modes": results}
+        return {
+            "run": run_id,
+            "conversations": len(conversations),
+            "turns": len(turns),
+            "questions": len(questions),
+            "ingest_seconds": ingest_seconds,
+            "ingest_turns_per_s": len(turns) / ingest_seconds,
+            "modes": results,
+        }
     finally:
         if not keep:
             jarvis.forget_users([c.name for c in conversations])
@@ -164,17 +182,23 @@ def run(jarvis, folder: Path, *, modes: Sequence[str] = MODES, keep: bool = Fals
 
 def table(figures: dict[str, Any]) -> str:
     """The figures as a Markdown table: one row per mode and category, then overall."""
-    lines = [f"LoCoMo: {figures['conversations']} conversations, {figures['turns']} turns, "
-             f"{figures['questions']} questions (categories 1-4); ingest {figures['ingest_turns_per_s']:.0f} turns/s",
-             "", "| mode | category | questions | R@1 | R@5 | R@10 | R@20 | hit@10 | search p50 ms | p95 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"LoCoMo: {figures['conversations']} conversations, {figures['turns']} turns, "
+        f"{figures['questions']} questions (categories 1-4); ingest {figures['ingest_turns_per_s']:.0f} turns/s",
+        "",
+        "| mode | category | questions | R@1 | R@5 | R@10 | R@20 | hit@10 | search p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for mode, result in figures["modes"].items():
         rows = [*result["categories"].items(), ("**overall**", result["overall"])]
         for category, row in rows:
-            timing = (f"{result['search_p50_ms']:.1f} | {result['search_p95_ms']:.1f}" if category == "**overall**"
-                      else " | ")
-            lines.append(f"| {mode} | {category} | {row['questions']} | {row['R@1']:.3f} | {row['R@5']:.3f} | "
-                         f"{row['R@10']:.3f} | {row['R@20']:.3f} | {row['hit@10']:.3f} | {timing} |")
+            timing = (
+                f"{result['search_p50_ms']:.1f} | {result['search_p95_ms']:.1f}" if category == "**overall**" else " | "
+            )
+            lines.append(
+                f"| {mode} | {category} | {row['questions']} | {row['R@1']:.3f} | {row['R@5']:.3f} | "
+                f"{row['R@10']:.3f} | {row['R@20']:.3f} | {row['hit@10']:.3f} | {timing} |"
+            )
     return "\n".join(lines)
 
 
@@ -184,20 +208,26 @@ def section(text: str) -> str:
     if start < 0:
         return ""
     end = text.find("\n## ", start + len(DOCS_HEADING))
-    return text[start:] if end < 0 else text[start:end + 1]
+    return text[start:] if end < 0 else text[start : end + 1]
 
 
 def write_docs(figures: dict[str, Any], command: str, path: Path | None = None) -> Path:
     """Put the table, with the command that made it, in its section of docs/benchmarks.md."""
     path = path or docs_dir() / "benchmarks.md"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
-    body = "\n".join([
-        DOCS_HEADING, "",
-        f"Measured {stamp} UTC with `{command}`: evidence recall@k (the share of a question's annotated evidence "
-        "turns in the top k) and hit@10 (at least one in the top 10), no LLM, all-MiniLM-L6-v2. "
-        "Search latency is the whole facade search of one user's conversations (the query's embedding, the "
-        "same for every mode, is made beforehand).", "",
-        table(figures), ""])
+    body = "\n".join(
+        [
+            DOCS_HEADING,
+            "",
+            f"Measured {stamp} UTC with `{command}`: evidence recall@k (the share of a question's annotated evidence "
+            "turns in the top k) and hit@10 (at least one in the top 10), no LLM, all-MiniLM-L6-v2. "
+            "Search latency is the whole facade search of one user's conversations (the query's embedding, the "
+            "same for every mode, is made beforehand).",
+            "",
+            table(figures),
+            "",
+        ]
+    )
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     old = section(text)
     text = text.replace(old, body + "\n") if old else text.rstrip("\n") + "\n\n" + body + "\n"

@@ -53,7 +53,7 @@ class JarvisRetriever(BaseRetriever):
     scopes: list[str] = Field(default_factory=lambda: ["knowledge", "conversations", "code"])
     k: int = 4
     agent_id: str | None = None  # needed for the memory scope
-    user_id: str | None = None   # only this user's conversations and preferences
+    user_id: str | None = None  # only this user's conversations and preferences
 
     def _fields(self, query: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"query": query, "scopes": self.scopes, "limit": self.k}
@@ -68,8 +68,9 @@ class JarvisRetriever(BaseRetriever):
             raise TypeError("an AsyncJarvisClient answers only `ainvoke`; use JarvisClient for `invoke`")
         return _documents(self.source.search(**self._fields(query)))
 
-    async def _aget_relevant_documents(self, query: str, *,
-                                       run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
         if isinstance(self.source, AsyncJarvisClient):
             return _documents(await self.source.search(**self._fields(query)))
         return _documents(await asyncio.to_thread(self.source.search, **self._fields(query)))
@@ -95,8 +96,9 @@ class JarvisChatMessageHistory(BaseChatMessageHistory):
     scopes the session to one user (through the HTTP client, a user-bound key does that).
     """
 
-    def __init__(self, source: Any, session_id: str, *, user_id: str | None = None,
-                 agent_id: str | None = None) -> None:
+    def __init__(
+        self, source: Any, session_id: str, *, user_id: str | None = None, agent_id: str | None = None
+    ) -> None:
         self.source, self.session_id, self.user_id, self.agent_id = source, session_id, user_id, agent_id
 
     @property
@@ -115,8 +117,12 @@ class JarvisChatMessageHistory(BaseChatMessageHistory):
             metadata: dict[str, Any] = {"langchain_type": message.type}
             if message.name:
                 metadata["name"] = message.name
-            fields: dict[str, Any] = {"session_id": self.session_id, "role": ROLES.get(message.type, "assistant"),
-                                      "content": content, "metadata": metadata}
+            fields: dict[str, Any] = {
+                "session_id": self.session_id,
+                "role": ROLES.get(message.type, "assistant"),
+                "content": content,
+                "metadata": metadata,
+            }
             if self.user_id:
                 fields["user_id"] = self.user_id
             if self.agent_id:
@@ -133,8 +139,12 @@ class JarvisChatMessageHistory(BaseChatMessageHistory):
         from jarvis.outbox import Event
 
         def work(conn):
-            ids = [row["id"] for row in conn.execute(DELETE_SESSION, {"session_id": self.session_id,
-                                                                      "user_id": self.user_id}).fetchall()]
+            ids = [
+                row["id"]
+                for row in conn.execute(
+                    DELETE_SESSION, {"session_id": self.session_id, "user_id": self.user_id}
+                ).fetchall()
+            ]
             return {"deleted": len(ids)}, [Event("conversation", key, "delete") for key in ids]
 
         self.source._write(work)

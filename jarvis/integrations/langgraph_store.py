@@ -123,8 +123,13 @@ class JarvisStore(BaseStore):
 
     # -- writes ---------------------------------------------------------------------------------
     def _put_params(self, owner: str, op: PutOp) -> dict[str, Any]:
-        params: dict[str, Any] = {"owner": owner, "namespace": list(op.namespace), "key": op.key,
-                                  "value": None, "embedding": None}
+        params: dict[str, Any] = {
+            "owner": owner,
+            "namespace": list(op.namespace),
+            "key": op.key,
+            "value": None,
+            "embedding": None,
+        }
         if op.value is None:
             return params
         check_json(op.value, field="value")  # depth and size, as every JSON field: readable back
@@ -141,8 +146,13 @@ class JarvisStore(BaseStore):
 
 
 def _item(row: dict) -> Item:
-    return Item(value=row["value"], key=row["key"], namespace=tuple(row["namespace"]),
-                created_at=row["created_at"], updated_at=row["updated_at"])
+    return Item(
+        value=row["value"],
+        key=row["key"],
+        namespace=tuple(row["namespace"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _get(conn, owner: str, op: GetOp) -> Item | None:
@@ -152,16 +162,30 @@ def _get(conn, owner: str, op: GetOp) -> Item | None:
 
 def _search(conn, owner: str, op: SearchOp, vector: Any) -> list[SearchItem]:
     contains, exact = _containment(op.filter or {})
-    params = {"owner": owner, "depth": len(op.namespace_prefix), "prefix": list(op.namespace_prefix),
-              "contains": Jsonb(contains), "vector": vector,
-              # Everything that SQL cannot check is checked below, so paging then happens here.
-              "limit": op.limit if exact else None, "offset": op.offset if exact else 0}
+    params = {
+        "owner": owner,
+        "depth": len(op.namespace_prefix),
+        "prefix": list(op.namespace_prefix),
+        "contains": Jsonb(contains),
+        "vector": vector,
+        # Everything that SQL cannot check is checked below, so paging then happens here.
+        "limit": op.limit if exact else None,
+        "offset": op.offset if exact else 0,
+    }
     rows = conn.execute(SEARCH_ITEMS, params).fetchall()
     if not exact:
-        rows = [row for row in rows if _matches(row["value"], op.filter or {})][op.offset: op.offset + op.limit]
-    return [SearchItem(namespace=tuple(r["namespace"]), key=r["key"], value=r["value"], created_at=r["created_at"],
-                       updated_at=r["updated_at"], score=None if r["score"] is None else float(r["score"]))
-            for r in rows]
+        rows = [row for row in rows if _matches(row["value"], op.filter or {})][op.offset : op.offset + op.limit]
+    return [
+        SearchItem(
+            namespace=tuple(r["namespace"]),
+            key=r["key"],
+            value=r["value"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            score=None if r["score"] is None else float(r["score"]),
+        )
+        for r in rows
+    ]
 
 
 def _namespaces(conn, owner: str, op: ListNamespacesOp) -> list[tuple[str, ...]]:
@@ -170,7 +194,7 @@ def _namespaces(conn, owner: str, op: ListNamespacesOp) -> list[tuple[str, ...]]
         found = [ns for ns in found if all(_namespace_matches(c, ns) for c in op.match_conditions)]
     if op.max_depth is not None:
         found = list({ns[: op.max_depth] for ns in found})
-    return sorted(found)[op.offset: op.offset + op.limit]
+    return sorted(found)[op.offset : op.offset + op.limit]
 
 
 # -- LangGraph's filter and namespace-matching semantics ---------------------------------------
@@ -205,8 +229,11 @@ def _compare(actual: Any, wanted: Any) -> bool:
             return all(_apply(actual, operator, operand) for operator, operand in wanted.items())
         return isinstance(actual, dict) and all(_compare(actual.get(k), v) for k, v in wanted.items())
     if isinstance(wanted, (list, tuple)):
-        return (isinstance(actual, (list, tuple)) and len(actual) == len(wanted)
-                and all(_compare(a, w) for a, w in zip(actual, wanted)))
+        return (
+            isinstance(actual, (list, tuple))
+            and len(actual) == len(wanted)
+            and all(_compare(a, w) for a, w in zip(actual, wanted))
+        )
     return actual == wanted
 
 

@@ -60,8 +60,12 @@ def _pg_env(conninfo: str) -> tuple[list[str], dict[str, str]]:
     """libpq arguments without the password (it travels in PGPASSWORD, never on a command line)."""
     params = conninfo_to_dict(conninfo)
     env = {**os.environ, "PGPASSWORD": params.pop("password", "") or "", "PGCONNECT_TIMEOUT": "10"}
-    args = [f"--host={params.get('host', '127.0.0.1')}", f"--port={params.get('port', 5432)}",
-            f"--username={params.get('user', 'postgres')}", f"--dbname={params.get('dbname', 'postgres')}"]
+    args = [
+        f"--host={params.get('host', '127.0.0.1')}",
+        f"--port={params.get('port', 5432)}",
+        f"--username={params.get('user', 'postgres')}",
+        f"--dbname={params.get('dbname', 'postgres')}",
+    ]
     return args, env
 
 
@@ -72,8 +76,13 @@ def run_pg_tool(tool: str, conninfo: str, extra: list[str], *, stdout=None) -> N
         BackupError: the tool failed (its stderr's tail, which carries no password).
     """
     args, env = _pg_env(conninfo)
-    result = subprocess.run([_pg_tool(tool), *args, *extra], env=env, stdout=stdout or subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, check=False)
+    result = subprocess.run(
+        [_pg_tool(tool), *args, *extra],
+        env=env,
+        stdout=stdout or subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     if result.returncode != 0:
         raise BackupError(f"{tool} failed: {result.stderr.decode(errors='replace').strip()[-2000:]}")
 
@@ -94,7 +103,9 @@ def backup(stores: Stores, out: Path, *, progress: Callable[[str], None] | None 
         items = work()
         manifest["stores"][store] = {
             "files": {name: file_facts(target, name) for name in files[store]},
-            "items": items, "server_version": versions.get(store), "seconds": round(time.perf_counter() - began, 3),
+            "items": items,
+            "server_version": versions.get(store),
+            "seconds": round(time.perf_counter() - began, 3),
         }
         say(f"backed up {store}: {items}")
 
@@ -126,11 +137,13 @@ def check(directory: Path, *, key) -> dict[str, Any]:
     manifest = manifests.check(directory, key=key)
     rows = check_rows(directory)
     items = manifest["stores"]
-    expected = {redis_backup.REDIS_FILE: items["redis"]["items"].get("keys"),
-                neo4j_backup.NEO4J_NODES_FILE: items["neo4j"]["items"].get("nodes"),
-                neo4j_backup.NEO4J_RELATIONSHIPS_FILE: items["neo4j"]["items"].get("relationships"),
-                **{chroma_backup.chroma_file(n): c for n, c in items["chroma"]["items"].items()},
-                **{qdrant_backup.qdrant_file(n): c for n, c in items["qdrant"]["items"].items()}}
+    expected = {
+        redis_backup.REDIS_FILE: items["redis"]["items"].get("keys"),
+        neo4j_backup.NEO4J_NODES_FILE: items["neo4j"]["items"].get("nodes"),
+        neo4j_backup.NEO4J_RELATIONSHIPS_FILE: items["neo4j"]["items"].get("relationships"),
+        **{chroma_backup.chroma_file(n): c for n, c in items["chroma"]["items"].items()},
+        **{qdrant_backup.qdrant_file(n): c for n, c in items["qdrant"]["items"].items()},
+    }
     for name, count in rows.items():
         if expected.get(name) != count:
             raise BackupError(f"refusing to restore: {name} holds {count} rows, the manifest says {expected.get(name)}")
@@ -141,10 +154,14 @@ def check_rows(directory: Path) -> dict[str, int]:
     """Read every row of every export once, before any store is written: a bad row is refused
     here, naming its file and line. Returns the rows per file."""
     readers: dict[str, Iterator[dict]] = {
-        redis_backup.REDIS_FILE: redis_backup.redis_rows(directory), neo4j_backup.NEO4J_NODES_FILE: neo4j_backup.neo4j_nodes(directory),
+        redis_backup.REDIS_FILE: redis_backup.redis_rows(directory),
+        neo4j_backup.NEO4J_NODES_FILE: neo4j_backup.neo4j_nodes(directory),
         neo4j_backup.NEO4J_RELATIONSHIPS_FILE: neo4j_backup.neo4j_relationships(directory),
         **{chroma_backup.chroma_file(name): chroma_backup.chroma_rows(directory, name) for name in CHROMA_COLLECTIONS},
-        **{qdrant_backup.qdrant_file(spec.name): qdrant_backup.qdrant_rows(directory, spec.name) for spec in QDRANT_COLLECTIONS},
+        **{
+            qdrant_backup.qdrant_file(spec.name): qdrant_backup.qdrant_rows(directory, spec.name)
+            for spec in QDRANT_COLLECTIONS
+        },
     }
     return {name: sum(1 for _ in rows) for name, rows in readers.items()}
 
@@ -160,15 +177,18 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
     directory = Path(directory)
     manifest = check(directory, key=stores.settings.backup_key)
     stages: list[staging.Stage] = [
-        staging.PostgresStage(stores, directory, manifest, run_tool=lambda tool, conninfo, extra: run_pg_tool(
-            tool, conninfo, extra)),
+        staging.PostgresStage(
+            stores, directory, manifest, run_tool=lambda tool, conninfo, extra: run_pg_tool(tool, conninfo, extra)
+        ),
         staging.RedisStage(stores, directory, manifest),
     ]
     restored: dict[str, Any] = {}
     try:
-        stages += [staging.CollectionStage(stores, directory, manifest, store=StoreName.CHROMA),
-                   staging.CollectionStage(stores, directory, manifest, store=StoreName.QDRANT),
-                   staging.Neo4jStage(stores, directory, manifest)]  # last: its swap cannot be undone
+        stages += [
+            staging.CollectionStage(stores, directory, manifest, store=StoreName.CHROMA),
+            staging.CollectionStage(stores, directory, manifest, store=StoreName.QDRANT),
+            staging.Neo4jStage(stores, directory, manifest),
+        ]  # last: its swap cannot be undone
         for stage in stages:
             say(f"loading {stage.store} into staging ...")
             restored[stage.store] = stage.load()
@@ -186,9 +206,11 @@ def restore(stores: Stores, directory: Path, *, progress: Callable[[str], None] 
             for stage in reversed(swapped):
                 stage.undo()
         except Exception as undo_exc:  # noqa: BLE001 - reported, with what is where
-            raise BackupError(f"restore failed while swapping ({type(exc).__name__}: {str(exc)[:300]}) and the "
-                              f"swap of {stage.store} could not be undone ({type(undo_exc).__name__}); the previous "
-                              "data is kept under the *_previous names") from None
+            raise BackupError(
+                f"restore failed while swapping ({type(exc).__name__}: {str(exc)[:300]}) and the "
+                f"swap of {stage.store} could not be undone ({type(undo_exc).__name__}); the previous "
+                "data is kept under the *_previous names"
+            ) from None
         raise _failed("swapping", exc, _discard(stages)) from None
     for stage in stages:
         stage.finish()
@@ -215,8 +237,9 @@ def _discard(stages: list[staging.Stage]) -> list[str]:
 def _failed(phase: str, exc: Exception, left: list[str]) -> BackupError:
     detail = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {str(exc)[:500]}"
     detail = " ".join(detail.split())  # one line: cron logs one line per run
-    leftovers = (f" (staging copies left in {', '.join(left)}: invisible to reads, removed by the next restore)"
-                 if left else "")
+    leftovers = (
+        f" (staging copies left in {', '.join(left)}: invisible to reads, removed by the next restore)" if left else ""
+    )
     return BackupError(f"restore failed while {phase}, nothing was replaced: {detail}{leftovers}")
 
 
@@ -226,7 +249,7 @@ def prune(out: Path, *, keep_days: float, now: datetime | None = None) -> list[P
     removed = []
     for path in sorted(out.glob(f"{PREFIX}*")):
         try:
-            taken = datetime.strptime(path.name[len(PREFIX):], STAMP).replace(tzinfo=timezone.utc)
+            taken = datetime.strptime(path.name[len(PREFIX) :], STAMP).replace(tzinfo=timezone.utc)
         except ValueError:
             continue
         if now - taken > timedelta(days=keep_days) and (path / "manifest.json").exists():

@@ -94,8 +94,9 @@ def check(directory: Path, *, key: SecretStr | None) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("mac"), str):
         raise BackupError(f"bad manifest: {NAME} carries no MAC (refusing an unsigned backup)")
     if not hmac.compare_digest(manifest["mac"], mac(manifest, key=key)):
-        raise BackupError(f"bad manifest: the MAC of {NAME} does not match (altered, or signed with another "
-                          "JARVIS_BACKUP_KEY)")
+        raise BackupError(
+            f"bad manifest: the MAC of {NAME} does not match (altered, or signed with another JARVIS_BACKUP_KEY)"
+        )
     _check_shape(directory, manifest)
     for store, entry in manifest["stores"].items():
         for name, facts in entry["files"].items():
@@ -114,9 +115,17 @@ def _check_shape(directory: Path, manifest: dict[str, Any]) -> None:
         raise BackupError("bad manifest: no stores")
     missing, extra = set(ALL_STORES) - set(stores), set(stores) - set(ALL_STORES)
     if missing or extra:
-        raise BackupError("bad manifest: " + "; ".join(
-            part for part in (missing and f"store(s) missing: {', '.join(sorted(missing))}",
-                              extra and f"unknown store(s): {', '.join(sorted(extra))}") if part))
+        raise BackupError(
+            "bad manifest: "
+            + "; ".join(
+                part
+                for part in (
+                    missing and f"store(s) missing: {', '.join(sorted(missing))}",
+                    extra and f"unknown store(s): {', '.join(sorted(extra))}",
+                )
+                if part
+            )
+        )
     for store, names in expected_files().items():
         entry = stores[store]
         files = entry.get("files") if isinstance(entry, dict) else None

@@ -15,7 +15,9 @@ def ensure_partitions(stores: Stores, *, ahead: int = 3) -> tuple[list[str], dic
     with stores.postgres.pool.connection() as conn:
         created = [row[0] for row in conn.execute(CREATE_AHEAD, (ahead,))]
         in_default = {
-            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"{table}_default"))).fetchone()[0]
+            table: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"{table}_default"))
+            ).fetchone()[0]
             for table in PARTITIONED
         }
     return created, in_default

@@ -42,8 +42,10 @@ class Embedded:
     # Table and column names are the fixed constants below, never input.
     @property
     def page(self) -> str:
-        return (f"SELECT id, {self.text} AS text FROM {self.table} "
-                "WHERE embedding IS NOT NULL AND id > %(after)s ORDER BY id LIMIT %(limit)s")
+        return (
+            f"SELECT id, {self.text} AS text FROM {self.table} "
+            "WHERE embedding IS NOT NULL AND id > %(after)s ORDER BY id LIMIT %(limit)s"
+        )
 
     @property
     def update(self) -> str:
@@ -57,8 +59,11 @@ class Embedded:
 TABLES = (
     Embedded("knowledge", "content", "knowledge"),
     Embedded("conversations", "content", "conversation"),
-    Embedded("code_snippets", "CASE WHEN coalesce(purpose, '') <> '' THEN purpose || E'\\n' || content ELSE content END",
-             "code_snippet"),
+    Embedded(
+        "code_snippets",
+        "CASE WHEN coalesce(purpose, '') <> '' THEN purpose || E'\\n' || content ELSE content END",
+        "code_snippet",
+    ),
     Embedded("agent_capabilities", "description", "agent_capability"),
     Embedded("task_patterns", "description", "task_pattern"),
     Embedded("user_preferences", "description", "user_preference"),
@@ -87,16 +92,25 @@ def reembed(stores: Stores, embedder: Embedder, *, progress: Callable[[str], Non
         if state.get("finished"):
             counts[spec.table] = state.get("rows", 0)
             continue
-        counts[spec.table] = _table(stores, embedder, spec, to=to, after=state.get("after", FIRST),
-                                    rows=state.get("rows", 0), progress=progress)
+        counts[spec.table] = _table(
+            stores, embedder, spec, to=to, after=state.get("after", FIRST), rows=state.get("rows", 0), progress=progress
+        )
     with stores.postgres.pool.connection() as conn:
         conn.execute(embedding_space.FINISH_REEMBED, {"to": to})
     progress(f"reembed: done; the store now holds {to} vectors ({sum(counts.values())} rows)")
     return counts
 
 
-def _table(stores: Stores, embedder: Embedder, spec: Embedded, *, to: str, after: str, rows: int,
-           progress: Callable[[str], None]) -> int:
+def _table(
+    stores: Stores,
+    embedder: Embedder,
+    spec: Embedded,
+    *,
+    to: str,
+    after: str,
+    rows: int,
+    progress: Callable[[str], None],
+) -> int:
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
         total = rows + conn.execute(spec.count, {"after": after}).fetchone()[0]
@@ -109,16 +123,22 @@ def _table(stores: Stores, embedder: Embedder, spec: Embedded, *, to: str, after
                 page = cur.execute(spec.page, {"after": after, "limit": PAGE}).fetchall()
             if not page:
                 state = {"after": after, "rows": rows, "finished": True}
-                conn.execute(embedding_space.RECORD_PROGRESS, {"table": spec.table, "state": json.dumps(state), "to": to})
+                conn.execute(
+                    embedding_space.RECORD_PROGRESS, {"table": spec.table, "state": json.dumps(state), "to": to}
+                )
                 break
             vectors = embedder.embed_many([row["text"] for row in page], field=f"{spec.table}.text")
             with conn.cursor() as cur:
-                cur.executemany(spec.update, [{"id": row["id"], "embedding": vector} for row, vector in zip(page, vectors)])
+                cur.executemany(
+                    spec.update, [{"id": row["id"], "embedding": vector} for row, vector in zip(page, vectors)]
+                )
             if spec.entity is not None:
                 record(conn, [Event(spec.entity, str(row["id"])) for row in page])
             after, rows = str(page[-1]["id"]), rows + len(page)
-            conn.execute(embedding_space.RECORD_PROGRESS, {"table": spec.table, "to": to,
-                                                           "state": json.dumps({"after": after, "rows": rows})})
+            conn.execute(
+                embedding_space.RECORD_PROGRESS,
+                {"table": spec.table, "to": to, "state": json.dumps({"after": after, "rows": rows})},
+            )
         if time.monotonic() - last_said >= 2.0:
             last_said = time.monotonic()
             rate = rows / max(last_said - started, 1e-9)

@@ -37,28 +37,66 @@ _MEMORY = "RETURNING agent_id::text, memory_type, key"
 #: (policy, statement, retention window, the erasure step the deleted rows (as the statement
 #: returns them) go through — None for rows that live in PostgreSQL only).
 ROW_RULES: tuple[tuple[str, str, timedelta, Callable[[list], Erasure] | None], ...] = (
-    ("conversations (90 days)",
-     f"DELETE FROM conversations WHERE created_at < %(cutoff)s {_MESSAGE}", 90 * DAY, steps.messages),
-    ("system_events debug (7 days)",
-     "DELETE FROM system_events WHERE severity = 'debug' AND created_at < %(cutoff)s", 7 * DAY, None),
-    ("system_events info (30 days)",
-     "DELETE FROM system_events WHERE severity = 'info' AND created_at < %(cutoff)s", 30 * DAY, None),
-    ("system_events warning (90 days)",
-     "DELETE FROM system_events WHERE severity = 'warning' AND created_at < %(cutoff)s", 90 * DAY, None),
-    ("system_events error (180 days)",
-     "DELETE FROM system_events WHERE severity = 'error' AND created_at < %(cutoff)s", 180 * DAY, None),
-    ("system_events critical (365 days)",
-     "DELETE FROM system_events WHERE severity = 'critical' AND created_at < %(cutoff)s", 365 * DAY, None),
-    ("agent_memory working (1 hour)",
-     f"DELETE FROM agent_memory WHERE memory_type = 'working' AND updated_at < %(cutoff)s {_MEMORY}",
-     timedelta(hours=1), steps.memories),
-    ("agent_memory recall (7 days)",
-     f"DELETE FROM agent_memory WHERE memory_type = 'recall' AND updated_at < %(cutoff)s {_MEMORY}", 7 * DAY,
-     steps.memories),
-    ("agent_memory expires_at",
-     f"DELETE FROM agent_memory WHERE expires_at <= %(cutoff)s {_MEMORY}", timedelta(0), steps.memories),
-    ("improvement_logs unapplied (30 days)",
-     "DELETE FROM improvement_logs WHERE NOT applied AND created_at < %(cutoff)s", 30 * DAY, None),
+    (
+        "conversations (90 days)",
+        f"DELETE FROM conversations WHERE created_at < %(cutoff)s {_MESSAGE}",
+        90 * DAY,
+        steps.messages,
+    ),
+    (
+        "system_events debug (7 days)",
+        "DELETE FROM system_events WHERE severity = 'debug' AND created_at < %(cutoff)s",
+        7 * DAY,
+        None,
+    ),
+    (
+        "system_events info (30 days)",
+        "DELETE FROM system_events WHERE severity = 'info' AND created_at < %(cutoff)s",
+        30 * DAY,
+        None,
+    ),
+    (
+        "system_events warning (90 days)",
+        "DELETE FROM system_events WHERE severity = 'warning' AND created_at < %(cutoff)s",
+        90 * DAY,
+        None,
+    ),
+    (
+        "system_events error (180 days)",
+        "DELETE FROM system_events WHERE severity = 'error' AND created_at < %(cutoff)s",
+        180 * DAY,
+        None,
+    ),
+    (
+        "system_events critical (365 days)",
+        "DELETE FROM system_events WHERE severity = 'critical' AND created_at < %(cutoff)s",
+        365 * DAY,
+        None,
+    ),
+    (
+        "agent_memory working (1 hour)",
+        f"DELETE FROM agent_memory WHERE memory_type = 'working' AND updated_at < %(cutoff)s {_MEMORY}",
+        timedelta(hours=1),
+        steps.memories,
+    ),
+    (
+        "agent_memory recall (7 days)",
+        f"DELETE FROM agent_memory WHERE memory_type = 'recall' AND updated_at < %(cutoff)s {_MEMORY}",
+        7 * DAY,
+        steps.memories,
+    ),
+    (
+        "agent_memory expires_at",
+        f"DELETE FROM agent_memory WHERE expires_at <= %(cutoff)s {_MEMORY}",
+        timedelta(0),
+        steps.memories,
+    ),
+    (
+        "improvement_logs unapplied (30 days)",
+        "DELETE FROM improvement_logs WHERE NOT applied AND created_at < %(cutoff)s",
+        30 * DAY,
+        None,
+    ),
 )
 VOICE_POLICY, VOICE_WINDOW = "voice recordings (30 days)", 30 * DAY
 # PostgreSQL 18's RETURNING old.* gives the path being cleared, so the file can go too.
@@ -149,8 +187,9 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
         lagging = set(projector.apply(event_ids).lagging)
     finally:
         projector.close()
-    report.refused_audio = remove_recordings(stores.settings.audio_dir or stores.settings.data_dir / "audio",
-                                             [*audio, *erasure.recordings])
+    report.refused_audio = remove_recordings(
+        stores.settings.audio_dir or stores.settings.data_dir / "audio", [*audio, *erasure.recordings]
+    )
     report.remaining = steps.left_in(stores, erasure.erased)
     report.lagging = sorted(lagging | {store for store, left in report.remaining.items() if left != 0})
     return report
@@ -160,10 +199,12 @@ def _roll_up_metrics(conn: psycopg.Connection, now: datetime, report: RetentionR
     raw_cutoff, hour_cutoff, day_cutoff = (now - METRIC_WINDOWS[p] for p in ("raw", "hour", "day"))
     conn.execute(ROLL_RAW_INTO_HOURS, {"cutoff": raw_cutoff})
     report.counts["performance_metrics raw -> hourly (24 hours)"] = conn.execute(
-        DELETE_RAW, {"cutoff": raw_cutoff}).rowcount
+        DELETE_RAW, {"cutoff": raw_cutoff}
+    ).rowcount
     conn.execute(ROLL_HOURS_INTO_DAYS, {"cutoff": hour_cutoff})
     report.counts["performance_metrics hourly -> daily (7 days)"] = conn.execute(
-        DELETE_HOURS, {"cutoff": hour_cutoff}).rowcount
+        DELETE_HOURS, {"cutoff": hour_cutoff}
+    ).rowcount
     report.counts["performance_metrics daily (90 days)"] = conn.execute(DELETE_DAYS, {"cutoff": day_cutoff}).rowcount
 
 
@@ -177,7 +218,8 @@ def _drop_expired_partitions(conn: psycopg.Connection, now: datetime, report: Re
             if table == "conversations":
                 with conn.cursor(row_factory=dict_row) as cursor:
                     erasure += steps.messages(
-                        cursor.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall())
+                        cursor.execute(sql.SQL(PARTITION_MESSAGES).format(sql.Identifier(partition))).fetchall()
+                    )
                 # the keyword statistics (migration 017) forget its rows: DROP fires no trigger
                 conn.execute(UNCOUNT_PARTITION, (partition,))
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(partition))).fetchone()[0]

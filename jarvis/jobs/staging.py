@@ -107,10 +107,16 @@ class PostgresStage:
             conn.execute(ENSURE_API_ROLE)
             # Database-level grants are not in a dump (the migrations made them on the live one).
             for role in (self.stores.settings.api_db_user, self.stores.settings.service_db_user):
-                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(self.scratch), sql.Identifier(role)))
-        self.run_tool("pg_restore", self.stores.settings.postgres_conninfo_for(self.scratch),
-                      ["--single-transaction", "--exit-on-error", str(self.directory / "postgres.dump")])
+                conn.execute(
+                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                        sql.Identifier(self.scratch), sql.Identifier(role)
+                    )
+                )
+        self.run_tool(
+            "pg_restore",
+            self.stores.settings.postgres_conninfo_for(self.scratch),
+            ["--single-transaction", "--exit-on-error", str(self.directory / "postgres.dump")],
+        )
         with psycopg.connect(self.stores.settings.postgres_conninfo_for(self.scratch)) as conn:
             self.tables = conn.execute(COUNT_TABLES).fetchone()[0]
         return {"tables": self.tables}
@@ -136,10 +142,12 @@ class PostgresStage:
                     break
                 except psycopg.errors.ObjectInUse:
                     if time.monotonic() > deadline:
-                        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
-                            sql.Identifier(closing)))
-                        raise BackupError(f"postgres: sessions on {closing} did not end within "
-                                          f"{SWAP_WAIT_SECONDS:.0f} s") from None
+                        conn.execute(
+                            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(closing))
+                        )
+                        raise BackupError(
+                            f"postgres: sessions on {closing} did not end within {SWAP_WAIT_SECONDS:.0f} s"
+                        ) from None
                     time.sleep(0.1)
         self.stores.postgres.reset()
         if self.stores.user_postgres is not None:  # the API's row-level-security pool
@@ -206,7 +214,8 @@ class CollectionStage:
     def __init__(self, stores: Stores, directory: Path, manifest: dict, *, store: StoreName) -> None:
         self.store, self.directory, self.manifest = store, directory, manifest
         self.client: CollectionStore = (
-            stores.get(StoreName.CHROMA) if store is StoreName.CHROMA else stores.get(StoreName.QDRANT))
+            stores.get(StoreName.CHROMA) if store is StoreName.CHROMA else stores.get(StoreName.QDRANT)
+        )
         self.names = self.client.collections()
         self.swapped: list[str] = []
 
@@ -272,8 +281,10 @@ class Neo4jStage:
         staged = self.graph.staged_counts()
         items = self.manifest["stores"]["neo4j"]["items"]
         expected = {"nodes": self.loaded["staged_nodes"], "relationships": self.loaded["relationships"]}
-        if (self.loaded["nodes"], self.loaded["relationships"]) != (items.get("nodes"), items.get("relationships")) \
-                or staged != expected:
+        if (self.loaded["nodes"], self.loaded["relationships"]) != (
+            items.get("nodes"),
+            items.get("relationships"),
+        ) or staged != expected:
             raise BackupError(f"neo4j: staged {staged} (expected {expected}), the manifest says {items}")
 
     def swap(self) -> None:

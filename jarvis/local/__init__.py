@@ -61,4 +61,3 @@ def up(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]
 def down(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]:
     """Stop the chosen stores that ``up`` started; leave everything else alone."""
     return [Outcome(name, LAUNCHERS[name].stop(settings)) for name in _select(stores)]
-

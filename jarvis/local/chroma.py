@@ -22,10 +22,15 @@ def start(settings: Settings) -> str:
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, *CHROMA_CLI, "run",
-        "--path", str(path),
-        "--host", settings.chroma_host,
-        "--port", str(settings.chroma_port),
+        sys.executable,
+        *CHROMA_CLI,
+        "run",
+        "--path",
+        str(path),
+        "--host",
+        settings.chroma_host,
+        "--port",
+        str(settings.chroma_port),
     ]
     return start_process(
         store=STORE,

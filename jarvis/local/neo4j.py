@@ -43,7 +43,11 @@ def ensure_built(settings: Settings) -> str:
     if not mvn:
         raise StoreStartError(STORE, "Maven (`mvn`) is needed once to fetch Neo4j from Maven Central")
     argv = [
-        mvn, "-B", "-q", "-f", str(LAUNCHER_DIR / "pom.xml"),
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(LAUNCHER_DIR / "pom.xml"),
         f"-Dmaven.repo.local={settings.cache_dir / 'm2'}",
         f"-Djarvis.build.dir={build_dir}",
         "package",
@@ -74,8 +78,14 @@ def start(settings: Settings) -> str:
     data = settings.data_dir / "neo4j"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
-        _java(), *JVM_OPTIONS, "-cp", ensure_built(settings), MAIN_CLASS,
-        str(data), str(bolt.port or 7687), bolt.hostname or "127.0.0.1",
+        _java(),
+        *JVM_OPTIONS,
+        "-cp",
+        ensure_built(settings),
+        MAIN_CLASS,
+        str(data),
+        str(bolt.port or 7687),
+        bolt.hostname or "127.0.0.1",
     ]
     password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else ""
     return start_process(

@@ -95,8 +95,15 @@ def _initdb(settings: Settings, pgdata: Path, user: str | None) -> None:
         _pg(
             "initdb",
             [
-                "-D", str(pgdata), "-U", settings.postgres_user, f"--pwfile={pwfile}",
-                "--auth-host=scram-sha-256", "--auth-local=peer", "--encoding=UTF8", "--no-locale",
+                "-D",
+                str(pgdata),
+                "-U",
+                settings.postgres_user,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "--encoding=UTF8",
+                "--no-locale",
             ],
             user=user,
             timeout=120,

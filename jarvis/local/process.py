@@ -172,9 +172,7 @@ def start_process(
         wait_until_ready(store=store, data_dir=data_dir, ready=ready, alive=lambda: pid_alive(pid), timeout=timeout)
         return "already up"
     proc = spawn(argv, data_dir=data_dir, store=store, env=env)
-    wait_until_ready(
-        store=store, data_dir=data_dir, ready=ready, alive=lambda: proc.poll() is None, timeout=timeout
-    )
+    wait_until_ready(store=store, data_dir=data_dir, ready=ready, alive=lambda: proc.poll() is None, timeout=timeout)
     return "started"
 
 

@@ -44,8 +44,10 @@ class McpEndpoint:
 
         server, bus, subscribers = build_server(Access(jarvis=app.state.jarvis))
         # The key check stands in for DNS-rebinding protection: a page in a browser cannot send the key.
-        server.streamable_http_app(streamable_http_path=PATH,
-                                   transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+        server.streamable_http_app(
+            streamable_http_path=PATH,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
         async with server.session_manager.run():
             feed = asyncio.ensure_future(resources.feed(app.state.settings, bus, subscribers))
             self._transport = StreamableHTTPASGIApp(server.session_manager)
@@ -61,14 +63,17 @@ class McpEndpoint:
             await error_response(503, "store_unavailable", "the MCP endpoint is not running")(scope, receive, send)
             return
         try:
-            key = await check_key(request.app, request.headers.get("x-api-key"),
-                                  address=client_address(request.client))
+            key = await check_key(request.app, request.headers.get("x-api-key"), address=client_address(request.client))
             if not key.allows("read"):
                 raise HTTPException(403, "this key lacks the 'read' scope")
             await _rate_limit(request, key.id)
         except HTTPException as refused:
-            response = error_response(refused.status_code, CODES.get(refused.status_code, "http_error"),
-                                      str(refused.detail), headers=getattr(refused, "headers", None))
+            response = error_response(
+                refused.status_code,
+                CODES.get(refused.status_code, "http_error"),
+                str(refused.detail),
+                headers=getattr(refused, "headers", None),
+            )
             await response(scope, receive, send)
             return
         scope[SCOPE_KEY] = key
@@ -86,5 +91,8 @@ async def _rate_limit(request: Request, key_id: str) -> None:
         return
     count, reset, _ = hit
     if count > settings.api_rate_limit:
-        raise HTTPException(429, f"more than {settings.api_rate_limit} requests to {endpoint} in "
-                                 f"{settings.api_rate_window} s", headers={"Retry-After": str(reset)})
+        raise HTTPException(
+            429,
+            f"more than {settings.api_rate_limit} requests to {endpoint} in {settings.api_rate_window} s",
+            headers={"Retry-After": str(reset)},
+        )

@@ -83,8 +83,9 @@ def register(server: MCPServer, access: Access) -> None:
         """An agent's core memory: the facts it should always have in mind, most important first."""
         params = {"agent_id": str(_uuid(agent_id, "agent_id")), "memory_type": MemoryType.core, "limit": 200}
         # values encrypted at rest are opened here, as every other memory read opens them
-        return await read(ctx, lambda: [jsonable(jarvis.memory_cipher.reveal(dict(row)))
-                                        for row in jarvis._all(CORE_MEMORY, params)])
+        return await read(
+            ctx, lambda: [jsonable(jarvis.memory_cipher.reveal(dict(row))) for row in jarvis._all(CORE_MEMORY, params)]
+        )
 
     @server.resource("jarvis://sessions/{session_id}/history", mime_type=JSON)
     async def session_history(session_id: str, ctx: Context) -> str:
@@ -119,8 +120,9 @@ def uris_for(channel: str, data: dict) -> list[str]:
     if channel == Channel.status_update and data.get("agent_id"):
         return [f"jarvis://agents/{data['agent_id']}"]
     if channel == Channel.task_assignment:
-        return [f"jarvis://tasks/{data['task_id']}"] * bool(data.get("task_id")) + \
-               [f"jarvis://agents/{data['agent_id']}"] * bool(data.get("agent_id"))
+        return [f"jarvis://tasks/{data['task_id']}"] * bool(data.get("task_id")) + [
+            f"jarvis://agents/{data['agent_id']}"
+        ] * bool(data.get("agent_id"))
     if channel == Channel.system_monitoring:
         return ["jarvis://events/any"] + [f"jarvis://events/{data['severity']}"] * (data.get("severity") in SEVERITIES)
     return []
@@ -155,15 +157,17 @@ class Subscribers:
                 self._by_uri.get(uri, set()).discard(session)
 
 
-async def feed(settings: Settings, bus: SubscriptionBus, subscribers: Subscribers, *,
-               ready: asyncio.Event | None = None) -> None:
+async def feed(
+    settings: Settings, bus: SubscriptionBus, subscribers: Subscribers, *, ready: asyncio.Event | None = None
+) -> None:
     """Forward the live Redis events as resource-updated notices, until cancelled.
 
     Redis down is not fatal: the feed retries every second, and the tools keep working.
     """
     while True:
-        client = aioredis.Redis.from_url(settings.redis_connection_url, decode_responses=True,
-                                         socket_connect_timeout=settings.connect_timeout)
+        client = aioredis.Redis.from_url(
+            settings.redis_connection_url, decode_responses=True, socket_connect_timeout=settings.connect_timeout
+        )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*CHANNELS)

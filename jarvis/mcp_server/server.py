@@ -21,7 +21,7 @@ INSTRUCTIONS = (
     "`recall` finds it again by meaning; `remember_message` keeps a conversation; `search` looks across "
     "knowledge, conversations, code and more; `add_knowledge`, `relate_knowledge` and `traverse_knowledge` "
     "build and walk the knowledge graph; `create_task`, `dequeue_task`, `complete_task` and `fail_task` run "
-    "work through priority queues with leases. Errors are JSON: {\"error\": {\"code\", \"message\", \"field\"}}."
+    'work through priority queues with leases. Errors are JSON: {"error": {"code", "message", "field"}}.'
 )
 
 
@@ -55,8 +55,9 @@ class JarvisMCP(MCPServer):
             raise
         except Exception as exc:  # the SDK wraps what a resource raised; keep our message, hide the rest
             failure = _cause(exc, ToolFailure)
-            raise ResourceError(str(failure) if failure else str(ToolFailure(
-                "internal_error", "an unexpected error occurred"))) from None
+            raise ResourceError(
+                str(failure) if failure else str(ToolFailure("internal_error", "an unexpected error occurred"))
+            ) from None
 
 
 def _as_failure(exc: ToolError) -> ToolError:
@@ -75,8 +76,14 @@ def _as_failure(exc: ToolError) -> ToolError:
 def build_server(access: Access) -> tuple[JarvisMCP, InMemorySubscriptionBus, resources.Subscribers]:
     """The MCP server over *access*'s facade, with the bus and the subscribers its change feed fills."""
     bus = InMemorySubscriptionBus()
-    server = JarvisMCP("jarvis-memory", title="JARVIS Memory", version=__version__, instructions=INSTRUCTIONS,
-                       subscriptions=bus, log_level="WARNING")
+    server = JarvisMCP(
+        "jarvis-memory",
+        title="JARVIS Memory",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        subscriptions=bus,
+        log_level="WARNING",
+    )
     tools.register(server, access)
     resources.register(server, access)
     subscribers = resources.Subscribers()

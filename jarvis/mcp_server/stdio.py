@@ -22,8 +22,10 @@ def serve_stdio(settings: Settings) -> int:
     """Serve MCP on stdin/stdout until the client closes them. Exit code 2 without a key, 1 if refused."""
     key = os.environ.get(KEY_VARIABLE, "").strip()
     if not key:
-        print(f"jarvis mcp: set {KEY_VARIABLE} to an API key (`jarvis keys create --name agent --scopes read,write`)",
-              file=sys.stderr)
+        print(
+            f"jarvis mcp: set {KEY_VARIABLE} to an API key (`jarvis keys create --name agent --scopes read,write`)",
+            file=sys.stderr,
+        )
         return 2
 
     from jarvis.apikeys import authenticate

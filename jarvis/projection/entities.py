@@ -41,12 +41,12 @@ class Entity:
     table: str
     key: str
     columns: str
-    label: str | None = None                      # Neo4j node label
-    node: Callable[[Row], dict[str, Any]] | None = None    # row -> node properties
-    chroma: str | None = None                     # Chroma collection
-    document: Callable[[Row], tuple[str, dict[str, Any]]] | None = None   # row -> (document, metadata)
-    qdrant: str | None = None                     # Qdrant collection
-    payload: Callable[[Row], dict[str, Any]] | None = None                # row -> payload
+    label: str | None = None  # Neo4j node label
+    node: Callable[[Row], dict[str, Any]] | None = None  # row -> node properties
+    chroma: str | None = None  # Chroma collection
+    document: Callable[[Row], tuple[str, dict[str, Any]]] | None = None  # row -> (document, metadata)
+    qdrant: str | None = None  # Qdrant collection
+    payload: Callable[[Row], dict[str, Any]] | None = None  # row -> payload
     stores: tuple[StoreName, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,97 +75,182 @@ class Entity:
         return f"SELECT {self.key}::text FROM {self.table}"
 
 
-ENTITIES: dict[str, Entity] = {e.name: e for e in (
-    Entity(
-        "agent", "agents", "id",
-        "id::text, name, type, status, capabilities, performance_score, created_at",
-        label="Agent",
-        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
-                        "capabilities": list(r["capabilities"]), "performance_score": r["performance_score"],
-                        "created_at": r["created_at"]},
-    ),
-    Entity(
-        "task", "tasks", "id",
-        "id::text, name, type, status, priority, created_at",
-        label="Task",
-        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "status": r["status"],
-                        "priority": r["priority"], "created_at": r["created_at"]},
-    ),
-    Entity(
-        "user", "users", "id",
-        "id, name, preferences",
-        label="User",
-        node=lambda r: {"id": r["id"], "name": r["name"], "preferences": json.dumps(r["preferences"])},
-    ),
-    Entity(
-        "model", "models", "id",
-        "id::text, name, type, provider",
-        label="Model",
-        node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "provider": r["provider"]},
-    ),
-    Entity(
-        "capability", "capabilities", "name",
-        "name, category, description",
-        label="Capability",
-        node=lambda r: {"name": r["name"], "category": r["category"], "description": r["description"]},
-    ),
-    Entity(
-        "knowledge", "knowledge", "id",
-        "id::text, topic, content, source, category, confidence, agent_id::text, embedding, created_at, "
-        "valid_from, valid_to",
-        label="Knowledge",
-        node=lambda r: {"id": r["id"], "topic": r["topic"], "content": r["content"], "source": r["source"],
-                        "created_at": r["created_at"], "valid_from": r["valid_from"], "valid_to": r["valid_to"]},
-        chroma="knowledge_base",
-        document=lambda r: (r["content"], {"topic": r["topic"], "source": r["source"], "agent_id": r["agent_id"],
-                                           "category": r["category"], "confidence": _num(r["confidence"]),
-                                           "created_at": _iso(r["created_at"]), "created_ts": epoch(r["created_at"]),
-                                           "valid_from_ts": epoch(r["valid_from"]),
-                                           "valid_to_ts": epoch(r["valid_to"], default=OPEN_END)}),
-    ),
-    Entity(
-        "conversation", "conversations", "id",
-        "id::text, session_id, user_id, agent_id::text, role, message_type, content, embedding, metadata, created_at",
-        chroma="conversations",
-        document=lambda r: (r["content"], {"session_id": r["session_id"], "user_id": r["user_id"],
-                                           "agent_id": r["agent_id"], "role": r["role"],
-                                           "message_type": r["message_type"], "timestamp": _iso(r["created_at"]),
-                                           "sentiment": r["metadata"].get("sentiment"),
-                                           "created_ts": epoch(r["created_at"]), **metadata_fields(r["metadata"])}),
-    ),
-    Entity(
-        "code_snippet", "code_snippets", "id",
-        "id::text, content, language, purpose, agent_id::text, performance_score, tested, embedding, created_at",
-        chroma="code_snippets",
-        document=lambda r: (r["content"], {"language": r["language"], "purpose": r["purpose"],
-                                           "agent_id": r["agent_id"], "performance_score": _num(r["performance_score"]),
-                                           "tested": r["tested"], "created_ts": epoch(r["created_at"])}),
-    ),
-    Entity(
-        "agent_capability", "agent_capabilities", "id",
-        "id::text, agent_id::text, capability, description, success_rate, avg_execution_time, embedding, created_at",
-        qdrant="agent_capabilities",
-        payload=lambda r: {"agent_id": r["agent_id"], "capability": r["capability"], "description": r["description"],
-                           "success_rate": _num(r["success_rate"]), "avg_execution_time": r["avg_execution_time"],
-                           "created_ts": epoch(r["created_at"])},
-    ),
-    Entity(
-        "task_pattern", "task_patterns", "id",
-        "id::text, pattern_type, description, task_sequence, success_rate, optimal_agents, embedding, created_at",
-        qdrant="task_patterns",
-        payload=lambda r: {"pattern_type": r["pattern_type"], "description": r["description"],
-                           "task_sequence": r["task_sequence"], "success_rate": _num(r["success_rate"]),
-                           "optimal_agents": r["optimal_agents"], "created_ts": epoch(r["created_at"])},
-    ),
-    Entity(
-        "user_preference", "user_preferences", "id",
-        "id::text, user_id, preference_type, description, value, confidence, embedding, created_at",
-        qdrant="user_preferences",
-        payload=lambda r: {"user_id": r["user_id"], "preference_type": r["preference_type"],
-                           "description": r["description"], "value": r["value"], "confidence": _num(r["confidence"]),
-                           "created_ts": epoch(r["created_at"])},
-    ),
-)}
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        Entity(
+            "agent",
+            "agents",
+            "id",
+            "id::text, name, type, status, capabilities, performance_score, created_at",
+            label="Agent",
+            node=lambda r: {
+                "id": r["id"],
+                "name": r["name"],
+                "type": r["type"],
+                "status": r["status"],
+                "capabilities": list(r["capabilities"]),
+                "performance_score": r["performance_score"],
+                "created_at": r["created_at"],
+            },
+        ),
+        Entity(
+            "task",
+            "tasks",
+            "id",
+            "id::text, name, type, status, priority, created_at",
+            label="Task",
+            node=lambda r: {
+                "id": r["id"],
+                "name": r["name"],
+                "type": r["type"],
+                "status": r["status"],
+                "priority": r["priority"],
+                "created_at": r["created_at"],
+            },
+        ),
+        Entity(
+            "user",
+            "users",
+            "id",
+            "id, name, preferences",
+            label="User",
+            node=lambda r: {"id": r["id"], "name": r["name"], "preferences": json.dumps(r["preferences"])},
+        ),
+        Entity(
+            "model",
+            "models",
+            "id",
+            "id::text, name, type, provider",
+            label="Model",
+            node=lambda r: {"id": r["id"], "name": r["name"], "type": r["type"], "provider": r["provider"]},
+        ),
+        Entity(
+            "capability",
+            "capabilities",
+            "name",
+            "name, category, description",
+            label="Capability",
+            node=lambda r: {"name": r["name"], "category": r["category"], "description": r["description"]},
+        ),
+        Entity(
+            "knowledge",
+            "knowledge",
+            "id",
+            "id::text, topic, content, source, category, confidence, agent_id::text, embedding, created_at, "
+            "valid_from, valid_to",
+            label="Knowledge",
+            node=lambda r: {
+                "id": r["id"],
+                "topic": r["topic"],
+                "content": r["content"],
+                "source": r["source"],
+                "created_at": r["created_at"],
+                "valid_from": r["valid_from"],
+                "valid_to": r["valid_to"],
+            },
+            chroma="knowledge_base",
+            document=lambda r: (
+                r["content"],
+                {
+                    "topic": r["topic"],
+                    "source": r["source"],
+                    "agent_id": r["agent_id"],
+                    "category": r["category"],
+                    "confidence": _num(r["confidence"]),
+                    "created_at": _iso(r["created_at"]),
+                    "created_ts": epoch(r["created_at"]),
+                    "valid_from_ts": epoch(r["valid_from"]),
+                    "valid_to_ts": epoch(r["valid_to"], default=OPEN_END),
+                },
+            ),
+        ),
+        Entity(
+            "conversation",
+            "conversations",
+            "id",
+            "id::text, session_id, user_id, agent_id::text, role, message_type, content, embedding, metadata, created_at",
+            chroma="conversations",
+            document=lambda r: (
+                r["content"],
+                {
+                    "session_id": r["session_id"],
+                    "user_id": r["user_id"],
+                    "agent_id": r["agent_id"],
+                    "role": r["role"],
+                    "message_type": r["message_type"],
+                    "timestamp": _iso(r["created_at"]),
+                    "sentiment": r["metadata"].get("sentiment"),
+                    "created_ts": epoch(r["created_at"]),
+                    **metadata_fields(r["metadata"]),
+                },
+            ),
+        ),
+        Entity(
+            "code_snippet",
+            "code_snippets",
+            "id",
+            "id::text, content, language, purpose, agent_id::text, performance_score, tested, embedding, created_at",
+            chroma="code_snippets",
+            document=lambda r: (
+                r["content"],
+                {
+                    "language": r["language"],
+                    "purpose": r["purpose"],
+                    "agent_id": r["agent_id"],
+                    "performance_score": _num(r["performance_score"]),
+                    "tested": r["tested"],
+                    "created_ts": epoch(r["created_at"]),
+                },
+            ),
+        ),
+        Entity(
+            "agent_capability",
+            "agent_capabilities",
+            "id",
+            "id::text, agent_id::text, capability, description, success_rate, avg_execution_time, embedding, created_at",
+            qdrant="agent_capabilities",
+            payload=lambda r: {
+                "agent_id": r["agent_id"],
+                "capability": r["capability"],
+                "description": r["description"],
+                "success_rate": _num(r["success_rate"]),
+                "avg_execution_time": r["avg_execution_time"],
+                "created_ts": epoch(r["created_at"]),
+            },
+        ),
+        Entity(
+            "task_pattern",
+            "task_patterns",
+            "id",
+            "id::text, pattern_type, description, task_sequence, success_rate, optimal_agents, embedding, created_at",
+            qdrant="task_patterns",
+            payload=lambda r: {
+                "pattern_type": r["pattern_type"],
+                "description": r["description"],
+                "task_sequence": r["task_sequence"],
+                "success_rate": _num(r["success_rate"]),
+                "optimal_agents": r["optimal_agents"],
+                "created_ts": epoch(r["created_at"]),
+            },
+        ),
+        Entity(
+            "user_preference",
+            "user_preferences",
+            "id",
+            "id::text, user_id, preference_type, description, value, confidence, embedding, created_at",
+            qdrant="user_preferences",
+            payload=lambda r: {
+                "user_id": r["user_id"],
+                "preference_type": r["preference_type"],
+                "description": r["description"],
+                "value": r["value"],
+                "confidence": _num(r["confidence"]),
+                "created_ts": epoch(r["created_at"]),
+            },
+        ),
+    )
+}
 
 #: Graph edges are their own entity: key "REL|SrcLabel|src|DstLabel|dst".
 EDGE_ENTITY = "edge"

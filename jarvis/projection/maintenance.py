@@ -23,9 +23,7 @@ from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, 
 from jarvis.stores.base import PROJECTION_STORES, StoreName
 
 BATCH = 1000
-EDGE_KEYS = (
-    "SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id FROM graph_edges"
-)
+EDGE_KEYS = "SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id FROM graph_edges"
 
 
 def _stream(stores: Stores, query: str) -> Iterator[list[dict[str, Any]]]:
@@ -69,7 +67,7 @@ class Difference:
     store: str
     what: str  # e.g. "Agent nodes", "knowledge_base documents"
     missing: list[str] = field(default_factory=list)  # in Postgres, not in the store
-    extra: list[str] = field(default_factory=list)    # in the store, not in Postgres
+    extra: list[str] = field(default_factory=list)  # in the store, not in Postgres
     entity: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,7 +120,8 @@ def _dead_letters(conn: psycopg.Connection, chosen: list[StoreName]) -> list[Dif
             if store in chosen:
                 reason = event["last_error"].get(store, "")
                 per_store.setdefault(store, []).append(
-                    f"event {event['id']} {event['entity']} {event['entity_id']}: {reason}")
+                    f"event {event['id']} {event['entity']} {event['entity_id']}: {reason}"
+                )
     return [Difference(store, DEAD_LETTERS, missing=items) for store, items in sorted(per_store.items())]
 
 
@@ -136,8 +135,7 @@ def _ids(stores: Stores, store: StoreName, spec: Entity) -> set[str]:
     return stores.get(StoreName.QDRANT).ids(where)
 
 
-def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str],
-             entity: str) -> None:
+def _compare(found: list[Difference], store: str, what: str, expected: set[str], actual: set[str], entity: str) -> None:
     missing, extra = sorted(expected - actual), sorted(actual - expected)
     if missing or extra:
         found.append(Difference(store, what, missing, extra, entity=entity))
@@ -158,7 +156,12 @@ def reconcile(stores: Stores, only: list[str] | None = None) -> int:
                     write_edges(stores, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
                 else:
                     spec = ENTITIES[difference.entity]
-                    write_rows(stores, StoreName(difference.store), spec,
-                               cur.execute(spec.select, {"keys": keys}).fetchall(), keys)
+                    write_rows(
+                        stores,
+                        StoreName(difference.store),
+                        spec,
+                        cur.execute(spec.select, {"keys": keys}).fetchall(),
+                        keys,
+                    )
         fixed += len(keys)
     return fixed

@@ -108,17 +108,22 @@ class Projector:
         for _, entity, key, pending in events:  # each key once, in order (a round holds up to 2,048)
             for store in pending:
                 keyed_by_store[StoreName(store)][entity][key] = None
-        by_store = {store: {entity: list(keys) for entity, keys in keyed.items()}
-                    for store, keyed in keyed_by_store.items()}
+        by_store = {
+            store: {entity: list(keys) for entity, keys in keyed.items()} for store, keyed in keyed_by_store.items()
+        }
         errors: dict[str, str] = {}  # store -> why it is down: every event pending for it waits
         refused: dict[int, dict[str, str]] = defaultdict(dict)  # event -> store -> why it refused that event
         with self.stores.postgres.pool.connection() as conn:  # one transaction: the key locks, released at its end
-            conn.execute(LOCK_KEYS, {"namespace": LOCK_NAMESPACE,
-                                     "keys": sorted({f"{entity}|{key}" for _, entity, key, _ in events})})
-            rows = self._current_rows(conn, {entity for keyed in by_store.values() for entity in keyed},
-                                      {(entity, key) for _, entity, key, _ in events})
-            futures = {store: self._pool.submit(self._project, store, keyed, rows)
-                       for store, keyed in by_store.items()}
+            conn.execute(
+                LOCK_KEYS,
+                {"namespace": LOCK_NAMESPACE, "keys": sorted({f"{entity}|{key}" for _, entity, key, _ in events})},
+            )
+            rows = self._current_rows(
+                conn,
+                {entity for keyed in by_store.values() for entity in keyed},
+                {(entity, key) for _, entity, key, _ in events},
+            )
+            futures = {store: self._pool.submit(self._project, store, keyed, rows) for store, keyed in by_store.items()}
             for store, future in futures.items():
                 try:
                     future.result()
@@ -126,30 +131,37 @@ class Projector:
                     if not isinstance(exc, StoreRefused):  # down: every event pending for it waits
                         errors[store] = str(exc)
                         continue
-                    logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
-                                   type(exc).__name__)
+                    logger.warning(
+                        "projection to %s refused a batch (%s); isolating it event by event", store, type(exc).__name__
+                    )
                     self._isolate(store, events, rows, errors, refused)
                 except Exception as exc:  # noqa: BLE001 - the store answered and refused something in the batch
-                    logger.warning("projection to %s refused a batch (%s); isolating it event by event", store,
-                                   type(exc).__name__)
+                    logger.warning(
+                        "projection to %s refused a batch (%s); isolating it event by event", store, type(exc).__name__
+                    )
                     self._isolate(store, events, rows, errors, refused)
         for store in errors:
             if store is not StoreName.REDIS:
                 self.stores.forget(store)
-        failed = {event_id: {s: errors[s] for s in pending if s in errors} | refused.get(event_id, {})
-                  for event_id, _, _, pending in events}
+        failed = {
+            event_id: {s: errors[s] for s in pending if s in errors} | refused.get(event_id, {})
+            for event_id, _, _, pending in events
+        }
         dead = 0
-        with (nullcontext(claim) if claim is not None else self.stores.postgres.pool.connection()) as conn:
+        with nullcontext(claim) if claim is not None else self.stores.postgres.pool.connection() as conn:
             with conn.cursor() as cur:
-                cur.executemany(MARK_EVENT, [
-                    {
-                        "id": event_id,
-                        "done": [s for s in pending if s not in failed[event_id]],
-                        "failed": int(bool(failed[event_id])),
-                        "errors": json.dumps(failed[event_id]),
-                    }
-                    for event_id, _, _, pending in events
-                ])
+                cur.executemany(
+                    MARK_EVENT,
+                    [
+                        {
+                            "id": event_id,
+                            "done": [s for s in pending if s not in failed[event_id]],
+                            "failed": int(bool(failed[event_id])),
+                            "errors": json.dumps(failed[event_id]),
+                        }
+                        for event_id, _, _, pending in events
+                    ],
+                )
                 for event_id, refusers in refused.items():
                     for store in refusers:
                         counted = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()
@@ -160,11 +172,23 @@ class Projector:
         for refusers in refused.values():
             lagging.update(refusers)
         finished = time.perf_counter()
-        return Applied(events=len(events), lagging=lagging, unreachable=set(errors), dead=dead,
-                       seconds=finished - started, finished=finished)
+        return Applied(
+            events=len(events),
+            lagging=lagging,
+            unreachable=set(errors),
+            dead=dead,
+            seconds=finished - started,
+            finished=finished,
+        )
 
-    def _isolate(self, store: StoreName, events: list[Outboxed], rows: dict[str, list[dict[str, Any]]], errors: dict[str, str],
-                 refused: dict[int, dict[str, str]]) -> None:
+    def _isolate(
+        self,
+        store: StoreName,
+        events: list[Outboxed],
+        rows: dict[str, list[dict[str, Any]]],
+        errors: dict[str, str],
+        refused: dict[int, dict[str, str]],
+    ) -> None:
         """Retry a refused batch for *store* event by event, so one poisoned event fails alone."""
         for event_id, entity, key, pending in events:
             if store not in pending:
@@ -179,12 +203,16 @@ class Projector:
             except Exception as exc:  # noqa: BLE001 - this event is refused; its reason is kept
                 refused[event_id][store] = f"{type(exc).__name__}: {str(exc)[:500]}"
 
-    def _current_rows(self, conn: psycopg.Connection, entities: set[str],
-                      wanted: set[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    def _current_rows(
+        self, conn: psycopg.Connection, entities: set[str], wanted: set[tuple[str, str]]
+    ) -> dict[str, list[dict[str, Any]]]:
         """Each entity's current rows, read once for every store that projects it (state-based:
         whatever the event said, the store is made to match the row as it is now)."""
-        queries = {entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select
-                   for entity in entities if entity != MEMORY_ENTITY}
+        queries = {
+            entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select
+            for entity in entities
+            if entity != MEMORY_ENTITY
+        }
         if not queries:
             return {}
         keys = defaultdict(list)
@@ -193,8 +221,7 @@ class Projector:
         scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
         # binary results: a vector arrives as 1.5 KB copied into numpy, not 384 numbers in text
         with conn.cursor(row_factory=dict_row, binary=True) as cur:
-            return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall()
-                    for entity, query in queries.items()}
+            return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall() for entity, query in queries.items()}
 
     def _project(self, store: StoreName, keyed: dict[str, list[str]], rows: dict[str, list[Row]]) -> None:
         # Nodes before edges: an edge is written only between nodes that are already there.

@@ -51,8 +51,9 @@ def _nodes(stores: Stores, entity: Entity, rows: list[Row], missing: list[str]) 
     graph, label = stores.get(StoreName.NEO4J), _home(entity, StoreName.NEO4J)
     node = entity.node
     if rows and node is not None:  # the store skips a node whose version is newer (in the same query)
-        graph.upsert_nodes(label, [{"key": row[entity.key], "props": {**node(row), VERSION: _version(row)}}
-                                   for row in rows])
+        graph.upsert_nodes(
+            label, [{"key": row[entity.key], "props": {**node(row), VERSION: _version(row)}} for row in rows]
+        )
     if missing:
         graph.delete_nodes(label, missing)
 
@@ -63,10 +64,13 @@ def _documents(stores: Stores, entity: Entity, rows: list[Row], missing: list[st
     rows = _not_older(chroma, collection, entity, rows)
     if rows and document is not None:
         documents = [document(row) for row in rows]
-        chroma.upsert(collection, ids=[row[entity.key] for row in rows],
-                      embeddings=[_vector(row["embedding"]) for row in rows],
-                      documents=[d for d, _ in documents],
-                      metadatas=[{**m, VERSION: _version(row)} for (_, m), row in zip(documents, rows)])
+        chroma.upsert(
+            collection,
+            ids=[row[entity.key] for row in rows],
+            embeddings=[_vector(row["embedding"]) for row in rows],
+            documents=[d for d, _ in documents],
+            metadatas=[{**m, VERSION: _version(row)} for (_, m), row in zip(documents, rows)],
+        )
     if missing:
         chroma.delete(collection, missing)
 
@@ -76,8 +80,10 @@ def _points(stores: Stores, entity: Entity, rows: list[Row], missing: list[str])
     payload = entity.payload
     rows = _not_older(qdrant, collection, entity, rows)
     if rows and payload is not None:
-        qdrant.upsert(collection, [(row[entity.key], _vector(row["embedding"]), {**payload(row), VERSION: _version(row)})
-                                   for row in rows])
+        qdrant.upsert(
+            collection,
+            [(row[entity.key], _vector(row["embedding"]), {**payload(row), VERSION: _version(row)}) for row in rows],
+        )
     if missing:
         qdrant.delete(collection, missing)
 
@@ -85,7 +91,9 @@ def _points(stores: Stores, entity: Entity, rows: list[Row], missing: list[str])
 #: How each projection store is made to match an entity's rows (rows present are upserted, keys
 #: without a row are deleted).
 WRITERS: dict[StoreName, Callable[[Stores, Entity, list[Row], list[str]], None]] = {
-    StoreName.NEO4J: _nodes, StoreName.CHROMA: _documents, StoreName.QDRANT: _points,
+    StoreName.NEO4J: _nodes,
+    StoreName.CHROMA: _documents,
+    StoreName.QDRANT: _points,
 }
 
 

@@ -40,24 +40,35 @@ class TaskAssignment(TypedDict):
     agent_id: Uuid
 
 
-AgentMessage = with_config(OPEN)(TypedDict("AgentMessage", {
-    "from": Uuid, "to": Uuid, "sent_at": Timestamp, "message": Json}))
-AgentMessage.__doc__ = ("A message between agents (``agent:comm:{from}:{to}``, 300 s), as received and as "
-                        "published on ``inter_agent_communication``.")
+AgentMessage = with_config(OPEN)(
+    TypedDict("AgentMessage", {"from": Uuid, "to": Uuid, "sent_at": Timestamp, "message": Json})
+)
+AgentMessage.__doc__ = (
+    "A message between agents (``agent:comm:{from}:{to}``, 300 s), as received and as "
+    "published on ``inter_agent_communication``."
+)
 
 
 def _frame(channel: Channel, data: type) -> type:
-    return TypedDict(f"{channel.value.title().replace('_', '')}Frame", {  # type: ignore[misc]
-        "channel": Literal[channel.value], "data": data})  # type: ignore[valid-type]
+    return TypedDict(
+        f"{channel.value.title().replace('_', '')}Frame",
+        {  # type: ignore[misc]
+            "channel": Literal[channel.value],
+            "data": data,
+        },
+    )  # type: ignore[valid-type]
 
 
 #: One event on the socket: its channel and what the channel carries.
-LiveEvent = Annotated[Union[
-    _frame(Channel.status_update, StatusUpdate),
-    _frame(Channel.task_assignment, TaskAssignment),
-    _frame(Channel.system_monitoring, Event),  # warning, error and critical events
-    _frame(Channel.inter_agent_communication, AgentMessage),
-], Field(discriminator="channel")]
+LiveEvent = Annotated[
+    Union[
+        _frame(Channel.status_update, StatusUpdate),
+        _frame(Channel.task_assignment, TaskAssignment),
+        _frame(Channel.system_monitoring, Event),  # warning, error and critical events
+        _frame(Channel.inter_agent_communication, AgentMessage),
+    ],
+    Field(discriminator="channel"),
+]
 
 
 #: The shapes ``/openapi.json`` lists for the WebSocket, by component name.

@@ -11,18 +11,71 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from jarvis.shapes.rows import (OPEN, Agent, CapabilityDetail, CodeSnippet, Collaboration, Json, Knowledge, Memory,
-                                Message, Model, Preference, Task, TaskPattern, Timestamp, User, Uuid)
-from jarvis.vocabulary import (AgentStatus, ErasureSubject, MemoryType, MessageRole, RelationshipType, SearchMode,
-                               SearchScope)
+from jarvis.shapes.rows import (
+    OPEN,
+    Agent,
+    CapabilityDetail,
+    CodeSnippet,
+    Collaboration,
+    Json,
+    Knowledge,
+    Memory,
+    Message,
+    Model,
+    Preference,
+    Task,
+    TaskPattern,
+    Timestamp,
+    User,
+    Uuid,
+)
+from jarvis.vocabulary import (
+    AgentStatus,
+    ErasureSubject,
+    MemoryType,
+    MessageRole,
+    RelationshipType,
+    SearchMode,
+    SearchScope,
+)
 
 __all__ = [
-    "AgentDetail", "AgentLiveStatus", "AgentWritten", "BestAgents", "CapabilityItem", "CodeSnippetWritten",
-    "CollaborationWritten", "Collaborator", "Deleted", "Dequeued", "Extended", "HealthReport", "Ids",
-    "KnowledgeWritten", "LeaseOut", "MemoryDeleted", "MemoryWritten", "MessageWritten", "ModelWritten",
-    "PreferenceWritten", "Queued", "QueueDepths", "RankedAgent", "Receipt", "RecalledMemory", "Relationship",
-    "SearchHit", "SearchResults", "StoreHealth", "TaskCreated", "TaskPatternWritten", "TaskWritten", "TextHit",
-    "TraversedKnowledge", "UserWritten", "Written",
+    "AgentDetail",
+    "AgentLiveStatus",
+    "AgentWritten",
+    "BestAgents",
+    "CapabilityItem",
+    "CodeSnippetWritten",
+    "CollaborationWritten",
+    "Collaborator",
+    "Deleted",
+    "Dequeued",
+    "Extended",
+    "HealthReport",
+    "Ids",
+    "KnowledgeWritten",
+    "LeaseOut",
+    "MemoryDeleted",
+    "MemoryWritten",
+    "MessageWritten",
+    "ModelWritten",
+    "PreferenceWritten",
+    "Queued",
+    "QueueDepths",
+    "RankedAgent",
+    "Receipt",
+    "RecalledMemory",
+    "Relationship",
+    "SearchHit",
+    "SearchResults",
+    "StoreHealth",
+    "TaskCreated",
+    "TaskPatternWritten",
+    "TaskWritten",
+    "TextHit",
+    "TraversedKnowledge",
+    "UserWritten",
+    "Written",
 ]
 
 
@@ -30,7 +83,7 @@ class Written(TypedDict):
     """What every write adds to its answer."""
 
     lagging: list[str]  # stores that have not caught up yet (the projector retries them)
-    projected: bool     # false: answered at commit, projected milliseconds later
+    projected: bool  # false: answered at commit, projected milliseconds later
 
 
 @with_config(OPEN)
@@ -92,8 +145,12 @@ class Extended(TypedDict):
 #: Tasks waiting in each priority queue, delivered (``task:inflight``) and waiting for a retry.
 QueueDepths = dict[str, int]
 
-Relationship = with_config(OPEN)(TypedDict("Relationship", {
-    "relationship": RelationshipType, "from": str, "to": str, "lagging": list[str], "projected": bool}))
+Relationship = with_config(OPEN)(
+    TypedDict(
+        "Relationship",
+        {"relationship": RelationshipType, "from": str, "to": str, "lagging": list[str], "projected": bool},
+    )
+)
 Relationship.__doc__ = "A relationship added between two existing entities."
 
 
@@ -214,27 +271,36 @@ class CapabilityItem(TypedDict):
 
 def _hit(scope: SearchScope, item: type, doc: str) -> type:
     """The hit of one scope: where it came from, its scores, and its row."""
-    hit = with_config(OPEN)(TypedDict(f"{scope.value.title().replace('_', '')}Hit", {  # type: ignore[misc]
-        "scope": Literal[scope.value], "id": Uuid,  # type: ignore[valid-type]
-        "score": float,                      # hybrid: fused 0-1; vector: cosine; keyword: BM25
-        "vector_score": NotRequired[float],  # cosine, where the vector ranking had the hit
-        "keyword_score": NotRequired[float],  # BM25, where the keyword ranking had it
-        "item": item,
-    }))
+    hit = with_config(OPEN)(
+        TypedDict(
+            f"{scope.value.title().replace('_', '')}Hit",
+            {  # type: ignore[misc]
+                "scope": Literal[scope.value],
+                "id": Uuid,  # type: ignore[valid-type]
+                "score": float,  # hybrid: fused 0-1; vector: cosine; keyword: BM25
+                "vector_score": NotRequired[float],  # cosine, where the vector ranking had the hit
+                "keyword_score": NotRequired[float],  # BM25, where the keyword ranking had it
+                "item": item,
+            },
+        )
+    )
     hit.__doc__ = doc
     return hit
 
 
 #: One search hit; ``scope`` says which row ``item`` is.
-SearchHit = Annotated[Union[
-    _hit(SearchScope.knowledge, Knowledge, "A knowledge item."),
-    _hit(SearchScope.conversations, Message, "A conversation turn."),
-    _hit(SearchScope.code, CodeSnippet, "A code snippet."),
-    _hit(SearchScope.capabilities, CapabilityItem, "An agent's capability."),
-    _hit(SearchScope.task_patterns, TaskPattern, "A task pattern."),
-    _hit(SearchScope.preferences, Preference, "A user's preference."),
-    _hit(SearchScope.memory, Memory, "A memory of the agent searched for."),
-], Field(discriminator="scope")]
+SearchHit = Annotated[
+    Union[
+        _hit(SearchScope.knowledge, Knowledge, "A knowledge item."),
+        _hit(SearchScope.conversations, Message, "A conversation turn."),
+        _hit(SearchScope.code, CodeSnippet, "A code snippet."),
+        _hit(SearchScope.capabilities, CapabilityItem, "An agent's capability."),
+        _hit(SearchScope.task_patterns, TaskPattern, "A task pattern."),
+        _hit(SearchScope.preferences, Preference, "A user's preference."),
+        _hit(SearchScope.memory, Memory, "A memory of the agent searched for."),
+    ],
+    Field(discriminator="scope"),
+]
 
 
 class SearchResults(TypedDict):

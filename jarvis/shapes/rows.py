@@ -14,13 +14,43 @@ from uuid import UUID
 from pydantic import BeforeValidator, ConfigDict, WithJsonSchema, with_config
 from typing_extensions import TypedDict
 
-from jarvis.vocabulary import (AgentStatus, CollaborationStatus, CollaborationType, ImprovementType, MemoryType,
-                               MessageRole, MessageType, MetricType, ModelStatus, ModelType, PreferenceType,
-                               Severity, TaskStatus, TaskType)
+from jarvis.vocabulary import (
+    AgentStatus,
+    CollaborationStatus,
+    CollaborationType,
+    ImprovementType,
+    MemoryType,
+    MessageRole,
+    MessageType,
+    MetricType,
+    ModelStatus,
+    ModelType,
+    PreferenceType,
+    Severity,
+    TaskStatus,
+    TaskType,
+)
 
 __all__ = [
-    "Agent", "CapabilityDetail", "CodeSnippet", "Collaboration", "Event", "Improvement", "Json", "Knowledge",
-    "Memory", "Message", "Metric", "Model", "OPEN", "Preference", "Task", "TaskPattern", "Timestamp", "User", "Uuid",
+    "Agent",
+    "CapabilityDetail",
+    "CodeSnippet",
+    "Collaboration",
+    "Event",
+    "Improvement",
+    "Json",
+    "Knowledge",
+    "Memory",
+    "Message",
+    "Metric",
+    "Model",
+    "OPEN",
+    "Preference",
+    "Task",
+    "TaskPattern",
+    "Timestamp",
+    "User",
+    "Uuid",
 ]
 
 #: Rows keep the columns no shape names yet.

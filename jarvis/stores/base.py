@@ -81,8 +81,9 @@ class GraphStore(ProjectionStore, Protocol):
 
     def delete_nodes(self, label: str, node_keys: list[str]) -> None: ...
 
-    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *,
-                     require_endpoints: bool = True) -> int: ...
+    def upsert_edges(
+        self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *, require_endpoints: bool = True
+    ) -> int: ...
 
     def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]]) -> None: ...
 
@@ -137,11 +138,19 @@ class CollectionStore(ProjectionStore, Protocol):
 class DocumentStore(CollectionStore, Protocol):
     """Chroma: documents with their vector and flat metadata."""
 
-    def upsert(self, name: str, *, ids: list[str], embeddings: list[list[float]], documents: list[str],
-               metadatas: list[dict[str, Any]]) -> None: ...
+    def upsert(
+        self,
+        name: str,
+        *,
+        ids: list[str],
+        embeddings: list[list[float]],
+        documents: list[str],
+        metadatas: list[dict[str, Any]],
+    ) -> None: ...
 
-    def query(self, name: str, vector: Sequence[float], *, limit: int,
-              where: dict[str, Any] | None = None) -> list[tuple[str, float]]: ...
+    def query(
+        self, name: str, vector: Sequence[float], *, limit: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]: ...
 
     def present(self, name: str, ids: list[str]) -> set[str]: ...
 
@@ -151,8 +160,15 @@ class PointStore(CollectionStore, Protocol):
 
     def upsert(self, name: str, points: Sequence[Point]) -> None: ...
 
-    def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
-              conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]: ...
+    def query(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        must: dict[str, Any] | None = None,
+        conditions: list[tuple[str, str, Any]] | None = None,
+    ) -> list[tuple[str, float, dict[str, Any]]]: ...
 
     def points(self, name: str) -> Iterator[Point]: ...
 
@@ -202,13 +218,20 @@ class CacheStore(Store, Protocol):
     @property
     def locks(self) -> LockTable: ...
 
-    def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,
-                      context: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def touch_session(
+        self, session_id: str, *, user_id: str | None, agent_id: str | None, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
 
     def get_session(self, session_id: str) -> dict[str, Any] | None: ...
 
-    def set_agent_status(self, agent_id: str, *, status: str, current_task: str | None = None,
-                         resource_usage: dict[str, Any] | None = None) -> None: ...
+    def set_agent_status(
+        self,
+        agent_id: str,
+        *,
+        status: str,
+        current_task: str | None = None,
+        resource_usage: dict[str, Any] | None = None,
+    ) -> None: ...
 
     def get_agent_status(self, agent_id: str) -> dict[str, Any] | None: ...
 
@@ -280,9 +303,7 @@ def measure(store: str, query: Callable[[], str | None]) -> Health:
         version = query()
     except Exception as exc:  # noqa: BLE001 - a health probe reports every failure as "down"
         return Health(store=store, up=False, detail=f"{type(exc).__name__}: {first_line(exc)}")
-    return Health(
-        store=store, up=True, version=version, latency_ms=round((time.perf_counter() - started) * 1000, 2)
-    )
+    return Health(store=store, up=True, version=version, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def first_line(exc: BaseException) -> str:
@@ -302,8 +323,9 @@ def map_unavailable(store: str, *errors: type[BaseException]) -> Iterator[None]:
 C = TypeVar("C", bound=type)
 
 
-def translate_errors(store: str, *, unreachable: tuple[type[BaseException], ...],
-                     failed: tuple[type[BaseException], ...] = ()) -> Callable[[C], C]:
+def translate_errors(
+    store: str, *, unreachable: tuple[type[BaseException], ...], failed: tuple[type[BaseException], ...] = ()
+) -> Callable[[C], C]:
     """Class decorator: every public method of the class raises our errors, never the driver's.
 
     *unreachable* errors become :class:`StoreUnavailable`, *failed* ones (the server answered
@@ -320,6 +342,7 @@ def translate_errors(store: str, *, unreachable: tuple[type[BaseException], ...]
 
     def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.isgeneratorfunction(method):
+
             @functools.wraps(method)
             def generator(*args: Any, **kwargs: Any) -> Any:
                 try:

@@ -104,32 +104,58 @@ class ChromaStore:
         except NotFoundError:
             return operation(self._collection(name, fresh=True))
 
-    def upsert(self, name: str, *, ids: list[str], embeddings: list[list[float]], documents: list[str],
-               metadatas: list[dict[str, Any]]) -> None:
+    def upsert(
+        self,
+        name: str,
+        *,
+        ids: list[str],
+        embeddings: list[list[float]],
+        documents: list[str],
+        metadatas: list[dict[str, Any]],
+    ) -> None:
         """Idempotent by id. Metadata values that Chroma cannot hold (None) are dropped."""
         clean = [{k: v for k, v in m.items() if v is not None} or None for m in metadatas]
         # chromadb's annotations name numpy arrays and its own metadata mapping; plain lists and
         # flat dicts are what it takes at run time
-        self._call(name, lambda c: c.upsert(ids=ids, embeddings=cast(Any, embeddings), documents=documents,
-                                            metadatas=cast(Any, clean)))
+        self._call(
+            name,
+            lambda c: c.upsert(
+                ids=ids, embeddings=cast(Any, embeddings), documents=documents, metadatas=cast(Any, clean)
+            ),
+        )
 
     def delete(self, name: str, ids: list[str]) -> None:
         self._call(name, lambda c: c.delete(ids=ids))
 
-    def query(self, name: str, vector: Sequence[float], *, limit: int,
-              where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query(
+        self, name: str, vector: Sequence[float], *, limit: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the nearest documents, best first."""
-        result = self._call(name, lambda c: c.query(query_embeddings=[cast(Any, vector)], n_results=limit,
-                                                    where=where or None, include=cast(Any, ["distances"])))
+        result = self._call(
+            name,
+            lambda c: c.query(
+                query_embeddings=[cast(Any, vector)],
+                n_results=limit,
+                where=where or None,
+                include=cast(Any, ["distances"]),
+            ),
+        )
         distances = result["distances"] or [[]]
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0])]
 
-    def query_with_metadata(self, name: str, vector: Sequence[float], *, limit: int,
-                            where: dict[str, Any] | None = None) -> list[tuple[str, float, dict[str, Any]]]:
+    def query_with_metadata(
+        self, name: str, vector: Sequence[float], *, limit: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         """(id, cosine similarity, metadata) of the nearest documents, best first."""
-        result = self._call(name, lambda c: c.query(query_embeddings=[cast(Any, vector)], n_results=limit,
-                                                    where=where or None,
-                                                    include=cast(Any, ["distances", "metadatas"])))
+        result = self._call(
+            name,
+            lambda c: c.query(
+                query_embeddings=[cast(Any, vector)],
+                n_results=limit,
+                where=where or None,
+                include=cast(Any, ["distances", "metadatas"]),
+            ),
+        )
         distances, metadatas = result["distances"] or [[]], result["metadatas"] or [[]]
         return [(i, 1.0 - float(d), dict(m or {})) for i, d, m in zip(result["ids"][0], distances[0], metadatas[0])]
 
@@ -149,8 +175,11 @@ class ChromaStore:
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         found = self._call(name, lambda c: c.get(ids=ids, include=cast(Any, ["metadatas"])))
         metadatas = cast(Any, found["metadatas"]) or []
-        return {key: int(metadata["row_version"]) for key, metadata in zip(found["ids"], metadatas)
-                if metadata and isinstance(metadata.get("row_version"), int)}
+        return {
+            key: int(metadata["row_version"])
+            for key, metadata in zip(found["ids"], metadatas)
+            if metadata and isinstance(metadata.get("row_version"), int)
+        }
 
     def present(self, name: str, ids: list[str]) -> set[str]:
         """Which of *ids* the collection holds (an erasure's final check)."""
@@ -186,8 +215,13 @@ class ChromaStore:
         return chroma_backup.chroma_rows(directory, name)
 
     def load_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
-        self.upsert(name, ids=[r["id"] for r in rows], embeddings=[r["embedding"] for r in rows],
-                    documents=[r["document"] for r in rows], metadatas=[r["metadata"] for r in rows])
+        self.upsert(
+            name,
+            ids=[r["id"] for r in rows],
+            embeddings=[r["embedding"] for r in rows],
+            documents=[r["document"] for r in rows],
+            metadatas=[r["metadata"] for r in rows],
+        )
 
     # -- staging, for a restore that swaps only once everything loaded -----------------------
     def create_collection(self, name: str, *, like: str) -> None:

@@ -25,13 +25,19 @@ def export_chroma(chroma: ChromaStore, directory: Path) -> dict[str, int]:
         def rows(collection: Collection = collection) -> Iterator[dict[str, Any]]:
             offset = 0
             while True:
-                page = collection.get(include=cast(Any, ["embeddings", "documents", "metadatas"]), limit=BATCH,
-                                      offset=offset)
-                embeddings, documents, metadatas = (cast(Any, page[part]) for part in
-                                                    ("embeddings", "documents", "metadatas"))
+                page = collection.get(
+                    include=cast(Any, ["embeddings", "documents", "metadatas"]), limit=BATCH, offset=offset
+                )
+                embeddings, documents, metadatas = (
+                    cast(Any, page[part]) for part in ("embeddings", "documents", "metadatas")
+                )
                 for i, key in enumerate(page["ids"]):
-                    yield {"id": key, "embedding": [float(x) for x in embeddings[i]],
-                           "document": documents[i], "metadata": metadatas[i]}
+                    yield {
+                        "id": key,
+                        "embedding": [float(x) for x in embeddings[i]],
+                        "document": documents[i],
+                        "metadata": metadatas[i],
+                    }
                 if len(page["ids"]) < BATCH:
                     return
                 offset += BATCH
@@ -46,10 +52,16 @@ def _chroma_row(row: Any) -> dict[str, Any]:
     require(row["document"] is None or isinstance(row["document"], str), "document must be a string")
     metadata = row["metadata"] or {}
     plain_dict(metadata, "metadata")
-    require(all(v is None or isinstance(v, (str, int, float, bool)) for v in metadata.values()),
-             "metadata values must be scalars")
-    return {"id": row["id"], "embedding": vector(row["embedding"], "embedding"), "document": row["document"],
-            "metadata": metadata}
+    require(
+        all(v is None or isinstance(v, (str, int, float, bool)) for v in metadata.values()),
+        "metadata values must be scalars",
+    )
+    return {
+        "id": row["id"],
+        "embedding": vector(row["embedding"], "embedding"),
+        "document": row["document"],
+        "metadata": metadata,
+    }
 
 
 def chroma_rows(directory: Path, name: str) -> Iterator[dict[str, Any]]:

@@ -21,7 +21,12 @@ REFUSED: tuple[type[BaseException], ...] = (Neo4jError,)
 
 #: Node labels and the property that identifies each (Postgres' primary key).
 NODE_KEYS: dict[str, str] = {
-    "Agent": "id", "Task": "id", "User": "id", "Model": "id", "Knowledge": "id", "Capability": "name",
+    "Agent": "id",
+    "Task": "id",
+    "User": "id",
+    "Model": "id",
+    "Knowledge": "id",
+    "Capability": "name",
 }
 RELATIONSHIPS = tuple(rel.value for rel in RelationshipType)
 
@@ -31,8 +36,9 @@ RELATIONSHIPS = tuple(rel.value for rel in RelationshipType)
 # above; every value still travels as a parameter.
 # A row carries its PostgreSQL version (``row_version``): properties are set only when it is not
 # older than the version the node (or relationship) holds, so a late writer changes nothing.
-_NOT_OLDER = ("CASE WHEN coalesce({v}.row_version, -1) <= coalesce(row.props.row_version, 0) "
-              "THEN row.props ELSE {{}} END")
+_NOT_OLDER = (
+    "CASE WHEN coalesce({v}.row_version, -1) <= coalesce(row.props.row_version, 0) THEN row.props ELSE {{}} END"
+)
 
 
 def _upsert_nodes(label: str) -> str:
@@ -143,8 +149,9 @@ class Neo4jStore:
     def delete_nodes(self, label: str, node_keys: list[str]) -> None:
         self._write(_delete_nodes(label), keys=node_keys)
 
-    def upsert_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *,
-                     require_endpoints: bool = True) -> int:
+    def upsert_edges(
+        self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]], *, require_endpoints: bool = True
+    ) -> int:
         """*rows*: ``{"src": key, "dst": key, "props": {...}}``; an edge is written only between two
         existing nodes. Returns how many were written.
 
@@ -156,8 +163,10 @@ class Neo4jStore:
             record = session.run(_upsert_edges(rel, src_label, dst_label), {"rows": rows}).single()
         written = int(record["written"]) if record else 0
         if require_endpoints and written < len(rows):
-            raise EndpointMissing(f"{len(rows) - written} of {len(rows)} {rel} edges lack an endpoint node "
-                                  f"({src_label} or {dst_label}) in Neo4j")
+            raise EndpointMissing(
+                f"{len(rows) - written} of {len(rows)} {rel} edges lack an endpoint node "
+                f"({src_label} or {dst_label}) in Neo4j"
+            )
         return written
 
     def delete_edges(self, rel: str, src_label: str, dst_label: str, rows: list[dict[str, Any]]) -> None:
@@ -189,7 +198,8 @@ class Neo4jStore:
         from jarvis.stores import neo4j_backup
 
         nodes, relationships = neo4j_backup.export_neo4j(
-            self, directory / neo4j_backup.NEO4J_NODES_FILE, directory / neo4j_backup.NEO4J_RELATIONSHIPS_FILE)
+            self, directory / neo4j_backup.NEO4J_NODES_FILE, directory / neo4j_backup.NEO4J_RELATIONSHIPS_FILE
+        )
         return {"nodes": nodes, "relationships": relationships}
 
     def stage(self, directory: Path) -> dict[str, int]:
@@ -220,9 +230,7 @@ class Neo4jStore:
         return [record.data() for record in records]
 
     def constraints(self) -> list[dict[str, Any]]:
-        records, _, _ = self.driver.execute_query(
-            "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
-        )
+        records, _, _ = self.driver.execute_query("SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties")
         return [record.data() for record in records]
 
     def indexes(self) -> list[dict[str, Any]]:

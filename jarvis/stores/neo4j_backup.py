@@ -55,18 +55,29 @@ def _decode(value: Any) -> Any:
 def export_neo4j(graph: Neo4jStore, nodes_path: Path, relationships_path: Path) -> tuple[int, int]:
     """Every node and relationship with its properties, read in one transaction (consistent)."""
     with graph.driver.session() as session, session.begin_transaction() as tx:
-        nodes = write_lines(nodes_path, (
-            {"label": r["label"], "props": {k: _encode(v) for k, v in r["props"].items()}} for r in tx.run(NODES)))
-        rels = write_lines(relationships_path, (
-            {**{k: r[k] for k in ("rel", "src_label", "src", "dst_label", "dst")},
-             "props": {k: _encode(v) for k, v in r["props"].items()}} for r in tx.run(RELATIONSHIPS)))
+        nodes = write_lines(
+            nodes_path,
+            ({"label": r["label"], "props": {k: _encode(v) for k, v in r["props"].items()}} for r in tx.run(NODES)),
+        )
+        rels = write_lines(
+            relationships_path,
+            (
+                {
+                    **{k: r[k] for k in ("rel", "src_label", "src", "dst_label", "dst")},
+                    "props": {k: _encode(v) for k, v in r["props"].items()},
+                }
+                for r in tx.run(RELATIONSHIPS)
+            ),
+        )
     return nodes, rels
 
 
 def _label(value: Any, field: str) -> str:
     """A node label of the schema: the label goes into Cypher text, so only these may."""
-    require(isinstance(value, str) and value in NODE_KEYS, f"{field} {str(value)[:60]!r} is not a node label "
-             f"of the schema ({', '.join(NODE_KEYS)})")
+    require(
+        isinstance(value, str) and value in NODE_KEYS,
+        f"{field} {str(value)[:60]!r} is not a node label of the schema ({', '.join(NODE_KEYS)})",
+    )
     return str(value)
 
 
@@ -91,11 +102,18 @@ def _node_row(row: Any) -> dict[str, Any]:
 def _relationship_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
     rel = row["rel"]
-    require(isinstance(rel, str) and rel in RELATIONSHIP_TYPES,
-             f"relationship type {str(rel)[:60]!r} is not one of the schema's")
-    return {"rel": rel, "src_label": _label(row["src_label"], "src_label"), "src": _node_key(row["src"], "src"),
-            "dst_label": _label(row["dst_label"], "dst_label"), "dst": _node_key(row["dst"], "dst"),
-            "props": _properties(row["props"])}
+    require(
+        isinstance(rel, str) and rel in RELATIONSHIP_TYPES,
+        f"relationship type {str(rel)[:60]!r} is not one of the schema's",
+    )
+    return {
+        "rel": rel,
+        "src_label": _label(row["src_label"], "src_label"),
+        "src": _node_key(row["src"], "src"),
+        "dst_label": _label(row["dst_label"], "dst_label"),
+        "dst": _node_key(row["dst"], "dst"),
+        "props": _properties(row["props"]),
+    }
 
 
 def neo4j_nodes(directory: Path) -> Iterator[dict[str, Any]]:
@@ -110,29 +128,32 @@ def neo4j_relationships(directory: Path) -> Iterator[dict[str, Any]]:
 
 # -- staging, for a restore (jarvis.jobs.staging) ---------------------------------------------------
 STAGED_LABEL = STAGED
-STAGING_INDEX = (f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) "
-                 "ON (n._label, n._key)")
-STAGE_NODES = (f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) "
-               "SET n += row.props")
+STAGING_INDEX = f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) ON (n._label, n._key)"
+STAGE_NODES = f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) SET n += row.props"
 DROP_STAGED_BATCH = f"MATCH (n:{STAGED_LABEL}) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
-COUNT_STAGED = (f"MATCH (n:{STAGED_LABEL}) WITH count(n) AS nodes "
-                f"OPTIONAL MATCH (:{STAGED_LABEL})-[r]->(:{STAGED_LABEL}) RETURN nodes, count(r) AS relationships")
+COUNT_STAGED = (
+    f"MATCH (n:{STAGED_LABEL}) WITH count(n) AS nodes "
+    f"OPTIONAL MATCH (:{STAGED_LABEL})-[r]->(:{STAGED_LABEL}) RETURN nodes, count(r) AS relationships"
+)
 DELETE_LIVE_GRAPH = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} DETACH DELETE n"
 
 
 def _stage_edges(rel: str) -> str:
     """*rel* comes from the schema's set (checked by :mod:`jarvis.stores.neo4j_backup`); endpoints
     match on staged data, so no label from the backup is ever part of the query text."""
-    return (f"UNWIND $rows AS row MERGE (a:{STAGED_LABEL} {{_label: row.src_label, _key: row.src}}) "
-            f"MERGE (b:{STAGED_LABEL} {{_label: row.dst_label, _key: row.dst}}) "
-            f"MERGE (a)-[r:{rel}]->(b) SET r += row.props")
+    return (
+        f"UNWIND $rows AS row MERGE (a:{STAGED_LABEL} {{_label: row.src_label, _key: row.src}}) "
+        f"MERGE (b:{STAGED_LABEL} {{_label: row.dst_label, _key: row.dst}}) "
+        f"MERGE (a)-[r:{rel}]->(b) SET r += row.props"
+    )
 
 
 def _unstage(label: str) -> str:
     """Give staged nodes of *label* (a key of NODE_KEYS, never input) their real label."""
-    return (f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) SET n:{label}, n.{NODE_KEYS[label]} = n._key "
-            f"REMOVE n:{STAGED_LABEL}, n._label, n._key")
-
+    return (
+        f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) SET n:{label}, n.{NODE_KEYS[label]} = n._key "
+        f"REMOVE n:{STAGED_LABEL}, n._label, n._key"
+    )
 
 
 def drop_staged(driver: Driver) -> None:
@@ -151,8 +172,9 @@ def stage(driver: Driver, directory: Path) -> dict[str, int]:
     seen: set[tuple[str, Any]] = set()
     node_rows = rels = 0
     for batch in batches(neo4j_nodes(directory)):
-        driver.execute_query(STAGE_NODES, rows=[
-            {"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch])
+        driver.execute_query(
+            STAGE_NODES, rows=[{"label": r["label"], "key": r["key"], "props": r["props"]} for r in batch]
+        )
         seen.update((r["label"], r["key"]) for r in batch)
         node_rows += len(batch)
     for batch in batches(neo4j_relationships(directory)):

@@ -40,16 +40,27 @@ SELECT c.conrelid::regclass::text, c.conname, CASE WHEN c.contype = 'f' THEN c.c
 FROM pg_constraint AS c WHERE c.contype IN ('f', 'u', 'p')
 """
 #: The column that names a row's owner, for a write row-level security refused (42501).
-OWNER_COLUMNS = {"conversations": "user_id", "users": "id", "user_preferences": "user_id", "tasks": "requested_by",
-                 "agents": "owner_user_id", "agent_capabilities": "agent_id", "agent_memory": "agent_id",
-                 "system_events": "agent_id"}
+OWNER_COLUMNS = {
+    "conversations": "user_id",
+    "users": "id",
+    "user_preferences": "user_id",
+    "tasks": "requested_by",
+    "agents": "owner_user_id",
+    "agent_capabilities": "agent_id",
+    "agent_memory": "agent_id",
+    "system_events": "agent_id",
+}
 # PostgreSQL reports a row-level-security refusal with no diagnostic field naming the table
 # (ExecWithCheckOptions sets none), so this one error is read from its primary message.
 _POLICY_TABLE = re.compile(r'row-level security policy (?:"[^"]*" )?for table "([^"]+)"')
 #: SQLSTATEs of a value PostgreSQL cannot take (bad text for its type, an unencodable character, a
 #: number out of range): the column is in ``diag.column_name`` when PostgreSQL knows it.
-_BAD_VALUES = (sqlstate.InvalidTextRepresentation, sqlstate.CharacterNotInRepertoire,
-               sqlstate.UntranslatableCharacter, sqlstate.NumericValueOutOfRange)
+_BAD_VALUES = (
+    sqlstate.InvalidTextRepresentation,
+    sqlstate.CharacterNotInRepertoire,
+    sqlstate.UntranslatableCharacter,
+    sqlstate.NumericValueOutOfRange,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +110,9 @@ class PostgresStore:
         self._catalog_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, settings: Settings, *, min_size: int = 1, conninfo: str | None = None,
-                wait: bool = True) -> "PostgresStore":
+    def connect(
+        cls, settings: Settings, *, min_size: int = 1, conninfo: str | None = None, wait: bool = True
+    ) -> "PostgresStore":
         """Open the pool (as the owner, or as *conninfo* says); with *wait*, wait for one working
         connection (a server passes False so it can start, and report 503, while Postgres is down).
 
@@ -195,8 +207,9 @@ class PostgresStore:
             return StoreTimeout(STORE, "the statement ran longer than its timeout")
         if isinstance(exc, sqlstate.InsufficientPrivilege):  # a write row-level security refused
             found = _POLICY_TABLE.search(diag.message_primary or "")
-            return Forbidden(OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id",
-                             "refers to data of another user")
+            return Forbidden(
+                OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id", "refers to data of another user"
+            )
         if isinstance(exc, sqlstate.ForeignKeyViolation):
             constraint = self.constraint(diag.table_name, diag.constraint_name)
             field = ", ".join(constraint.columns) if constraint else diag.column_name or "value"
@@ -204,8 +217,9 @@ class PostgresStore:
             return InvalidInput(field, f"refers to a {target} row that does not exist")
         if isinstance(exc, sqlstate.UniqueViolation):
             constraint = self.constraint(diag.table_name, diag.constraint_name)
-            return Conflict(", ".join(constraint.columns) if constraint else diag.column_name or "value",
-                            "already exists")
+            return Conflict(
+                ", ".join(constraint.columns) if constraint else diag.column_name or "value", "already exists"
+            )
         if isinstance(exc, sqlstate.CheckViolation):
             return InvalidInput(diag.constraint_name or "value", "is out of range")
         if isinstance(exc, _BAD_VALUES):
@@ -222,8 +236,10 @@ class PostgresStore:
         with self._catalog_lock:
             if self._constraints is None or (table, name) not in self._constraints:
                 with self.pool.connection(timeout=self.timeout) as conn:
-                    self._constraints = {(t, n): Constraint(tuple(columns), referenced)
-                                         for t, n, referenced, columns in conn.execute(CONSTRAINTS)}
+                    self._constraints = {
+                        (t, n): Constraint(tuple(columns), referenced)
+                        for t, n, referenced, columns in conn.execute(CONSTRAINTS)
+                    }
             return self._constraints.get((table, name))
 
     def check_idle(self) -> None:
@@ -239,9 +255,16 @@ class PostgresStore:
     def reset(self) -> None:
         """Replace every pooled connection (after a restore recreated the schema and its types)."""
         self.pool.close()
-        self.pool = ConnectionPool(self.pool.conninfo, min_size=self.pool.min_size, max_size=self.pool.max_size,
-                                   configure=_configure, timeout=self.pool.timeout, name=self.pool.name, open=True,
-                                   reconnect_timeout=self.pool.reconnect_timeout)
+        self.pool = ConnectionPool(
+            self.pool.conninfo,
+            min_size=self.pool.min_size,
+            max_size=self.pool.max_size,
+            configure=_configure,
+            timeout=self.pool.timeout,
+            name=self.pool.name,
+            open=True,
+            reconnect_timeout=self.pool.reconnect_timeout,
+        )
 
     def health(self) -> Health:
         def query() -> str:

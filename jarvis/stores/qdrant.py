@@ -96,8 +96,15 @@ class QdrantStore(ABC):
     def delete(self, name: str, ids: list[str]) -> None: ...
 
     @abstractmethod
-    def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
-              conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]:
+    def query(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        must: dict[str, Any] | None = None,
+        conditions: list[tuple[str, str, Any]] | None = None,
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         """(id, score, payload) best first; *must* is {payload field: value} equality, *conditions*
         are :meth:`SearchFilter.qdrant_conditions` (``(field, "eq", value)`` or a numeric bound)."""
 
@@ -145,7 +152,6 @@ class QdrantStore(ABC):
     @abstractmethod
     def collection_shape(self, name: str) -> tuple[int, str]:
         """(vector size, distance) as the engine reports them, e.g. ``(384, "Cosine")``."""
-
 
     # -- backup and restore (jarvis/stores/qdrant_backup.py) ----------------------------------
     def export(self, directory: Path) -> dict[str, int]:

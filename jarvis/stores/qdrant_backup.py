@@ -18,15 +18,24 @@ def qdrant_file(name: str) -> str:
 def export_qdrant(qdrant: QdrantStore, directory: Path) -> dict[str, int]:
     counts = {}
     for spec in QDRANT_COLLECTIONS:
-        counts[spec.name] = write_lines(directory / qdrant_file(spec.name), (
-            {"id": point_id, "vector": vector, "payload": payload} for point_id, vector, payload in qdrant.points(spec.name)))
+        counts[spec.name] = write_lines(
+            directory / qdrant_file(spec.name),
+            (
+                {"id": point_id, "vector": vector, "payload": payload}
+                for point_id, vector, payload in qdrant.points(spec.name)
+            ),
+        )
     return counts
 
 
 def _qdrant_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
     require(isinstance(row["id"], str) and bool(row["id"]), "id must be a string")
-    return {"id": row["id"], "vector": vector(row["vector"], "vector"), "payload": plain_dict(row["payload"], "payload")}
+    return {
+        "id": row["id"],
+        "vector": vector(row["vector"], "vector"),
+        "payload": plain_dict(row["payload"], "payload"),
+    }
 
 
 def qdrant_rows(directory: Path, name: str) -> Iterator[dict[str, Any]]:

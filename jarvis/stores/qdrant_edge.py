@@ -19,7 +19,16 @@ import qdrant_edge as edge
 from jarvis.config import Settings
 from jarvis.errors import StoreUnavailable
 from jarvis.stores.base import Health, Point, measure
-from jarvis.stores.qdrant import COLLECTIONS, DIMENSION, STOPPED_MARKER, STORE, QdrantStore, ShardInUse, is_stopped, spec_for
+from jarvis.stores.qdrant import (
+    COLLECTIONS,
+    DIMENSION,
+    STOPPED_MARKER,
+    STORE,
+    QdrantStore,
+    ShardInUse,
+    is_stopped,
+    spec_for,
+)
 
 _EDGE_LOCK = threading.Lock()
 _EDGE_SHARDS: dict[Path, list[Any]] = {}  # path -> [shards by collection, handles open]
@@ -95,24 +104,45 @@ class QdrantEdgeStore(QdrantStore):
 
     # -- projection writes and reads --------------------------------------------------------
     def upsert(self, name: str, points: Sequence[Point]) -> None:
-        self._shard(name).update(edge.UpdateOperation.upsert_points(
-            [edge.Point(id=i, vector=[float(x) for x in v], payload=p) for i, v, p in points]
-        ))
+        self._shard(name).update(
+            edge.UpdateOperation.upsert_points(
+                [edge.Point(id=i, vector=[float(x) for x in v], payload=p) for i, v, p in points]
+            )
+        )
 
     def delete(self, name: str, ids: list[str]) -> None:
         self._shard(name).update(edge.UpdateOperation.delete_points(cast(Any, ids)))
 
-    def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
-              conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]:
+    def query(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        must: dict[str, Any] | None = None,
+        conditions: list[tuple[str, str, Any]] | None = None,
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
-        condition = edge.Filter(must=[
-            edge.FieldCondition(key=k, match=edge.MatchValue(v)) if op == "eq"
-            else edge.FieldCondition(key=k, range=edge.RangeFloat(**{op: v}))
-            for k, op, v in wanted
-        ]) if wanted else None
-        hits = self._shard(name).query(edge.QueryRequest(
-            query=edge.Query.Nearest([float(x) for x in vector]), limit=limit, filter=condition, with_payload=True,
-        ))
+        condition = (
+            edge.Filter(
+                must=[
+                    edge.FieldCondition(key=k, match=edge.MatchValue(v))
+                    if op == "eq"
+                    else edge.FieldCondition(key=k, range=edge.RangeFloat(**{op: v}))
+                    for k, op, v in wanted
+                ]
+            )
+            if wanted
+            else None
+        )
+        hits = self._shard(name).query(
+            edge.QueryRequest(
+                query=edge.Query.Nearest([float(x) for x in vector]),
+                limit=limit,
+                filter=condition,
+                with_payload=True,
+            )
+        )
         return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
 
     def ids(self, name: str) -> set[str]:
@@ -121,20 +151,26 @@ class QdrantEdgeStore(QdrantStore):
         shard = self._shard(name)
         while True:
             points, offset = shard.scroll(
-                edge.ScrollRequest(offset=offset, limit=5000, with_payload=False, with_vector=False))
+                edge.ScrollRequest(offset=offset, limit=5000, with_payload=False, with_vector=False)
+            )
             found.update(str(p.id) for p in points)
             if offset is None:
                 return found
 
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         found = self._shard(name).retrieve(point_ids=cast(Any, ids), with_payload=True, with_vector=False)
-        return {str(p.id): int(p.payload["row_version"]) for p in found
-                if p.payload and isinstance(p.payload.get("row_version"), int)}
+        return {
+            str(p.id): int(p.payload["row_version"])
+            for p in found
+            if p.payload and isinstance(p.payload.get("row_version"), int)
+        }
 
     def points(self, name: str) -> Iterator[Point]:
         shard, offset = self._shard(name), None
         while True:
-            page, offset = shard.scroll(edge.ScrollRequest(offset=offset, limit=1000, with_payload=True, with_vector=True))
+            page, offset = shard.scroll(
+                edge.ScrollRequest(offset=offset, limit=1000, with_payload=True, with_vector=True)
+            )
             for p in page:
                 yield str(p.id), [float(x) for x in _plain_vector(p.vector)], p.payload or {}
             if offset is None:

@@ -25,7 +25,11 @@ T = TypeVar("T")
 
 #: What qdrant-client raises when the server is unreachable, refuses or answers garbage.
 CLIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ApiException, ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError,
+    ApiException,
+    ResponseHandlingException,
+    UnexpectedResponse,
+    httpx.HTTPError,
+    OSError,
 )
 
 
@@ -53,8 +57,14 @@ class QdrantServerStore(QdrantStore):
     @classmethod
     def open(cls, settings: Settings) -> QdrantServerStore:
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return cls(QdrantClient(url=settings.qdrant_url, api_key=key, timeout=int(settings.connect_timeout) + 1,
-                                check_compatibility=False))
+        return cls(
+            QdrantClient(
+                url=settings.qdrant_url,
+                api_key=key,
+                timeout=int(settings.connect_timeout) + 1,
+                check_compatibility=False,
+            )
+        )
 
     @property
     def client(self) -> QdrantClient:
@@ -91,16 +101,31 @@ class QdrantServerStore(QdrantStore):
         self.client.delete(name, points_selector=models.PointIdsList(points=list(ids)))
 
     @_translated
-    def query(self, name: str, vector: Sequence[float], *, limit: int, must: dict[str, Any] | None = None,
-              conditions: list[tuple[str, str, Any]] | None = None) -> list[tuple[str, float, dict[str, Any]]]:
+    def query(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        must: dict[str, Any] | None = None,
+        conditions: list[tuple[str, str, Any]] | None = None,
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
-        condition = models.Filter(must=[
-            models.FieldCondition(key=k, match=models.MatchValue(value=v)) if op == "eq"
-            else models.FieldCondition(key=k, range=models.Range(**{op: v}))
-            for k, op, v in wanted
-        ]) if wanted else None
-        hits = self.client.query_points(name, query=[float(x) for x in vector], limit=limit,
-                                        query_filter=condition, with_payload=True).points
+        condition = (
+            models.Filter(
+                must=[
+                    models.FieldCondition(key=k, match=models.MatchValue(value=v))
+                    if op == "eq"
+                    else models.FieldCondition(key=k, range=models.Range(**{op: v}))
+                    for k, op, v in wanted
+                ]
+            )
+            if wanted
+            else None
+        )
+        hits = self.client.query_points(
+            name, query=[float(x) for x in vector], limit=limit, query_filter=condition, with_payload=True
+        ).points
         return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
 
     @_translated
@@ -116,8 +141,11 @@ class QdrantServerStore(QdrantStore):
     @_translated
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         found = self.client.retrieve(name, ids=cast(Any, ids), with_payload=["row_version"], with_vectors=False)
-        return {str(p.id): int(p.payload["row_version"]) for p in found
-                if p.payload and isinstance(p.payload.get("row_version"), int)}
+        return {
+            str(p.id): int(p.payload["row_version"])
+            for p in found
+            if p.payload and isinstance(p.payload.get("row_version"), int)
+        }
 
     def points(self, name: str) -> Iterator[Point]:
         offset = None

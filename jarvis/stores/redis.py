@@ -128,7 +128,7 @@ class RedisStore:
             return []
         wanted, found, names = set(users), [], self.keys_matching(keys.SESSIONS)
         for start in range(0, len(names), batch):
-            chunk = names[start:start + batch]
+            chunk = names[start : start + batch]
             for name, raw in zip(chunk, self.conn.mget(chunk)):
                 try:
                     if raw and json.loads(raw).get("user_id") in wanted:
@@ -138,8 +138,9 @@ class RedisStore:
         return found
 
     # -- session:{id} (3600 s) ------------------------------------------------------
-    def touch_session(self, session_id: str, *, user_id: str | None, agent_id: str | None,
-                      context: dict[str, Any] | None = None) -> dict[str, Any]:
+    def touch_session(
+        self, session_id: str, *, user_id: str | None, agent_id: str | None, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         key = keys.session(session_id)
         current = self.get_session(session_id) or {"created_at": _now(), "context": {}}
         current.update({"user_id": user_id, "agent_id": agent_id, "last_activity": _now()})
@@ -153,10 +154,20 @@ class RedisStore:
         return json.loads(raw) if raw else None
 
     # -- agent:status:{id} (30 s) ---------------------------------------------------
-    def set_agent_status(self, agent_id: str, *, status: str, current_task: str | None = None,
-                         resource_usage: dict[str, Any] | None = None) -> None:
-        value = {"status": status, "last_heartbeat": _now(), "current_task": current_task,
-                 "resource_usage": resource_usage or {}}
+    def set_agent_status(
+        self,
+        agent_id: str,
+        *,
+        status: str,
+        current_task: str | None = None,
+        resource_usage: dict[str, Any] | None = None,
+    ) -> None:
+        value = {
+            "status": status,
+            "last_heartbeat": _now(),
+            "current_task": current_task,
+            "resource_usage": resource_usage or {},
+        }
         self.conn.set(keys.agent_status(agent_id), _dump(value), ex=keys.AGENT_STATUS_TTL)
 
     def get_agent_status(self, agent_id: str) -> dict[str, Any] | None:
@@ -168,8 +179,11 @@ class RedisStore:
 
     # -- metrics:realtime:{type}:{source} (300 s) --------------------------------------
     def set_realtime_metric(self, metric_type: str, source: str, value: float) -> None:
-        self.conn.set(keys.metrics_realtime(metric_type, source), _dump({"value": value, "timestamp": _now()}),
-                      ex=keys.METRICS_TTL)
+        self.conn.set(
+            keys.metrics_realtime(metric_type, source),
+            _dump({"value": value, "timestamp": _now()}),
+            ex=keys.METRICS_TTL,
+        )
 
     def get_realtime_metric(self, metric_type: str, source: str) -> dict[str, Any] | None:
         raw = self.conn.get(keys.metrics_realtime(metric_type, source))
@@ -229,8 +243,9 @@ class RedisStore:
     # -- rate:limit:{client}:{endpoint} (60 s window) -----------------------------------
     def hit_rate_limit(self, client_id: str, endpoint: str, *, window: int = keys.RATE_LIMIT_TTL) -> tuple[int, int]:
         """Count one request; return (requests in this window, seconds until it resets)."""
-        return rate_limit_answer(queue_rate_limit(self.conn.pipeline(transaction=False), client_id, endpoint,
-                                                  window).execute())
+        return rate_limit_answer(
+            queue_rate_limit(self.conn.pipeline(transaction=False), client_id, endpoint, window).execute()
+        )
 
     # -- memory:cache:{agent}:{type}:{key} --------------------------------------------------
     def get_cached_memory(self, agent_id: str, memory_type: str, key: str) -> dict[str, Any] | None:

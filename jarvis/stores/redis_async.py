@@ -48,8 +48,9 @@ class AsyncRedis:
             self._loop = loop
         return self._conn
 
-    async def hit_rate_limit(self, client_id: str, endpoint: str, *, window: int,
-                             also_get: str | None = None) -> tuple[int, int, str | None] | None:
+    async def hit_rate_limit(
+        self, client_id: str, endpoint: str, *, window: int, also_get: str | None = None
+    ) -> tuple[int, int, str | None] | None:
         """As :meth:`RedisStore.hit_rate_limit`, plus the value at *also_get* (a cache key the
         route is about to read) in the same round trip; None if Redis cannot be reached."""
         try:
@@ -79,8 +80,9 @@ class AsyncRedis:
     async def count_auth_failure(self, address: str, *, window: int) -> bool:
         """Count one failed key lookup from *address*; False if Redis cannot be reached."""
         try:
-            await queue_rate_limit(self._client().pipeline(transaction=False), f"addr:{address}", AUTH_FAILURES,
-                                   window).execute()
+            await queue_rate_limit(
+                self._client().pipeline(transaction=False), f"addr:{address}", AUTH_FAILURES, window
+            ).execute()
         except UNREACHABLE as exc:
             logger.debug("auth failure not counted: %s", type(exc).__name__)
             return False

@@ -17,6 +17,7 @@ REDIS_FILE = "redis.jsonl"
 
 def export_redis(raw: redis.Redis, path: Path) -> int:
     """Every key as (key, DUMP payload, remaining ms to live or -1), base64 where binary."""
+
     def rows() -> Iterator[dict[str, Any]]:
         for key in raw.scan_iter(count=1000):
             pipe = raw.pipeline(transaction=False)
@@ -31,10 +32,15 @@ def export_redis(raw: redis.Redis, path: Path) -> int:
 
 def _redis_row(row: Any) -> dict[str, Any]:
     row = plain_dict(row, "row")
-    require(isinstance(row["pttl"], int) and not isinstance(row["pttl"], bool) and row["pttl"] >= -1,
-             "pttl must be an integer >= -1")
-    return {"key": base64.b64decode(row["key"], validate=True), "dump": base64.b64decode(row["dump"], validate=True),
-            "pttl": row["pttl"]}
+    require(
+        isinstance(row["pttl"], int) and not isinstance(row["pttl"], bool) and row["pttl"] >= -1,
+        "pttl must be an integer >= -1",
+    )
+    return {
+        "key": base64.b64decode(row["key"], validate=True),
+        "dump": base64.b64decode(row["dump"], validate=True),
+        "pttl": row["pttl"],
+    }
 
 
 def redis_rows(directory: Path) -> Iterator[dict[str, Any]]:
@@ -69,8 +75,11 @@ class StagingDatabase:
         pool = raw.connection_pool
         self.live_db = int(pool.connection_kwargs.get("db", 0) or 0)
         self.staging_db = 15 if self.live_db != 15 else 14
-        self.client = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": self.staging_db}))
+        self.client = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": self.staging_db}
+            )
+        )
 
     def load(self, directory: Path, *, elapsed_ms: int) -> int:
         """Empty the staging database and load the backup's keys into it; rows read."""

@@ -19,9 +19,9 @@ RATE_LIMIT_TTL = 60
 LOCK_TTL = 30
 MEMORY_CACHE_TTL = 300
 
-QUEUE_HIGH = "task:queue:high"      # priority 8-10
+QUEUE_HIGH = "task:queue:high"  # priority 8-10
 QUEUE_MEDIUM = "task:queue:medium"  # priority 4-7
-QUEUE_LOW = "task:queue:low"        # priority 1-3
+QUEUE_LOW = "task:queue:low"  # priority 1-3
 QUEUES = (QUEUE_HIGH, QUEUE_MEDIUM, QUEUE_LOW)
 #: Delivered but not yet acknowledged: member "<queue>|<task id>", score = lease deadline (ms).
 QUEUE_INFLIGHT = "task:inflight"
@@ -97,6 +97,8 @@ OWNERS = {
     "queue_for_priority": "a task: a cancelled task leaves the queues (TaskQueues.forget)",
     "model_cache": "nobody: a model's load state",
 }
+
+
 def _glob(value: str) -> str:
     """*value* as a literal inside a SCAN MATCH pattern."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in value)
@@ -107,8 +109,7 @@ def keys_of_agent(agent_id: str) -> list[str]:
     (``agent:comm``), its memory cache, and realtime metrics whose source is the agent.
     Its status and lock are exact keys (:func:`agent_status`, :func:`agent_lock`)."""
     agent = _glob(agent_id)
-    return [agent_comm(agent, "*"), agent_comm("*", agent), memory_cache(agent, "*", "*"),
-            metrics_realtime("*", agent)]
+    return [agent_comm(agent, "*"), agent_comm("*", agent), memory_cache(agent, "*", "*"), metrics_realtime("*", agent)]
 
 
 def keys_of_api_key(key_id: str) -> list[str]:

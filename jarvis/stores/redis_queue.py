@@ -43,7 +43,9 @@ end
 """
 
 # KEYS: high, medium, low, inflight, delayed. ARGV: visibility ms, token, lease key prefix, ahead ms.
-DEQUEUE = _REQUEUE_DUE + """
+DEQUEUE = (
+    _REQUEUE_DUE
+    + """
 local now = now_ms(ARGV[4])
 requeue_due(KEYS[5], now, 1000, ARGV[3], false)
 requeue_due(KEYS[4], now, 1000, ARGV[3], true)
@@ -57,6 +59,7 @@ for i = 1, 3 do
 end
 return false
 """
+)
 
 # KEYS: inflight, lease. ARGV: member, token. Removes the delivery if the token still holds it.
 ACK = """
@@ -69,27 +72,36 @@ return 0
 """
 
 # KEYS: inflight, lease, delayed. ARGV: member, token, delay ms, ahead ms.
-RETRY_LATER = _REQUEUE_DUE + """
+RETRY_LATER = (
+    _REQUEUE_DUE
+    + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[3], now_ms(ARGV[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
+)
 
 # KEYS: delayed. ARGV: member, delay ms, ahead ms. A task that must wait out the rest of its retry delay.
-ENQUEUE_LATER = _REQUEUE_DUE + """
+ENQUEUE_LATER = (
+    _REQUEUE_DUE
+    + """
 redis.call('ZADD', KEYS[1], now_ms(ARGV[3]) + tonumber(ARGV[2]), ARGV[1])
 return 1
 """
+)
 
 # KEYS: inflight, lease. ARGV: member, token, visibility ms, ahead ms.
-EXTEND_LEASE = _REQUEUE_DUE + """
+EXTEND_LEASE = (
+    _REQUEUE_DUE
+    + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[1], 'XX', now_ms(ARGV[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
+)
 
 # KEYS: lock. ARGV: token.
 RELEASE_LOCK = """
@@ -153,20 +165,27 @@ class TaskQueues:
 
     def ack(self, delivery: Delivery) -> bool:
         """Forget a finished delivery; False if its lease had already expired."""
-        return bool(self._ack(keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
-                              args=[delivery.member, delivery.token]))
+        return bool(
+            self._ack(
+                keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)], args=[delivery.member, delivery.token]
+            )
+        )
 
     def retry_later(self, delivery: Delivery, *, delay: float) -> bool:
-        return bool(self._retry(
-            keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id), keys.QUEUE_DELAYED],
-            args=[delivery.member, delivery.token, int(delay * 1000), self.clock.ahead_ms()],
-        ))
+        return bool(
+            self._retry(
+                keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id), keys.QUEUE_DELAYED],
+                args=[delivery.member, delivery.token, int(delay * 1000), self.clock.ahead_ms()],
+            )
+        )
 
     def extend(self, delivery: Delivery, *, visibility_timeout: float) -> bool:
-        return bool(self._extend(
-            keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
-            args=[delivery.member, delivery.token, int(visibility_timeout * 1000), self.clock.ahead_ms()],
-        ))
+        return bool(
+            self._extend(
+                keys=[keys.QUEUE_INFLIGHT, keys.task_lease(delivery.task_id)],
+                args=[delivery.member, delivery.token, int(visibility_timeout * 1000), self.clock.ahead_ms()],
+            )
+        )
 
     def depths(self) -> dict[str, int]:
         pipe = self.conn.pipeline(transaction=False)

@@ -9,12 +9,22 @@ import pytest
 from jarvis import apikeys
 
 ROUTES = [
-    ("get", "/api/v1/agents"), ("post", "/api/v1/agents"), ("get", f"/api/v1/agents/{uuid.uuid4()}"),
-    ("post", "/api/v1/tasks"), ("post", "/api/v1/tasks/dequeue"), ("get", "/api/v1/tasks/queues"),
-    ("post", "/api/v1/knowledge"), ("post", "/api/v1/search"), ("post", "/api/v1/best-agent"),
-    ("get", "/api/v1/conversations/s1"), ("post", "/api/v1/conversations/messages"),
-    ("put", f"/api/v1/memory/{uuid.uuid4()}/core/k"), ("post", "/api/v1/events"), ("get", "/metrics"),
-    ("post", f"/api/v1/messages/{uuid.uuid4()}/{uuid.uuid4()}"), ("post", "/api/v1/performance-metrics"),
+    ("get", "/api/v1/agents"),
+    ("post", "/api/v1/agents"),
+    ("get", f"/api/v1/agents/{uuid.uuid4()}"),
+    ("post", "/api/v1/tasks"),
+    ("post", "/api/v1/tasks/dequeue"),
+    ("get", "/api/v1/tasks/queues"),
+    ("post", "/api/v1/knowledge"),
+    ("post", "/api/v1/search"),
+    ("post", "/api/v1/best-agent"),
+    ("get", "/api/v1/conversations/s1"),
+    ("post", "/api/v1/conversations/messages"),
+    ("put", f"/api/v1/memory/{uuid.uuid4()}/core/k"),
+    ("post", "/api/v1/events"),
+    ("get", "/metrics"),
+    ("post", f"/api/v1/messages/{uuid.uuid4()}/{uuid.uuid4()}"),
+    ("post", "/api/v1/performance-metrics"),
 ]
 
 

@@ -19,8 +19,12 @@ from jarvis.stores.redis_keys import rate_limit
 
 SPEC = create_app(Settings.from_env()).openapi()
 METHODS = ("get", "put", "post", "delete", "patch")
-OPERATIONS = [(method, path, operation) for path, item in SPEC["paths"].items()
-              for method, operation in item.items() if method in METHODS]
+OPERATIONS = [
+    (method, path, operation)
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+    if method in METHODS
+]
 PUBLIC = {("get", "/health")}  # the only operation without a key
 SECURED = [(m, p, op) for m, p, op in OPERATIONS if (m, p) not in PUBLIC]
 ADDRESS = f"auth-matrix-{uuid.uuid4().hex[:8]}"
@@ -67,8 +71,10 @@ def revoked(make_key, jarvis) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def lacking(make_key) -> dict[str, dict[str, str]]:
     """Per scope, a key holding every other scope (admin implies all, so never admin)."""
-    return {scope: make_key(*[s for s in apikeys.SCOPES if s not in (scope, "admin")], name=f"matrix-no-{scope}")
-            for scope in apikeys.SCOPES}
+    return {
+        scope: make_key(*[s for s in apikeys.SCOPES if s not in (scope, "admin")], name=f"matrix-no-{scope}")
+        for scope in apikeys.SCOPES
+    }
 
 
 def test_the_spec_lists_every_route_and_only_health_is_public() -> None:
@@ -85,7 +91,8 @@ def _call(client: TestClient, method: str, path: str, operation: dict, headers: 
 
 @pytest.mark.parametrize(("method", "path", "operation"), SECURED, ids=[f"{m.upper()} {p}" for m, p, _ in SECURED])
 def test_every_operation_refuses_no_key_a_key_without_its_scope_and_a_revoked_key(
-        client, lacking, revoked, method: str, path: str, operation: dict) -> None:
+    client, lacking, revoked, method: str, path: str, operation: dict
+) -> None:
     scope = _scope(operation)
     no_key = _call(client, method, path, operation, {})
     assert no_key.status_code == 401 and no_key.json()["error"]["code"] == "unauthorized"

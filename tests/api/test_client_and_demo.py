@@ -14,8 +14,11 @@ from jarvis.errors import InvalidInput, LeaseLost, NotFound, Unauthorized
 def test_the_sync_client_covers_an_agents_day(server, make_key, name) -> None:
     key = make_key("read", "write")["X-API-Key"]
     with JarvisClient(server, api_key=key) as api:
-        agent = api.register_agent(name=f"{name}-client", type="letta",
-                                   capabilities=[{"name": f"{name}-poetry", "description": "Write short poems"}])
+        agent = api.register_agent(
+            name=f"{name}-client",
+            type="letta",
+            capabilities=[{"name": f"{name}-poetry", "description": "Write short poems"}],
+        )
         api.put_memory(agent["id"], "core", "style", "Prefers haiku about the sea")
         assert api.get_memory(agent["id"], "core", "style")["value"] == "Prefers haiku about the sea"
         assert api.recall(agent["id"], "what kind of verse is liked")[0]["key"] == "style"
@@ -41,11 +44,14 @@ def test_the_async_client_searches_and_ranks(server, make_key, name) -> None:
 
     async def scenario() -> tuple[dict, dict]:
         async with AsyncJarvisClient(server, api_key=key) as api:
-            item = await api.add_knowledge(topic=f"{name}-async", content="Bees communicate the location of flowers by dancing.")
+            item = await api.add_knowledge(
+                topic=f"{name}-async", content="Bees communicate the location of flowers by dancing."
+            )
             try:
                 return await asyncio.gather(
                     api.search(query="how do honey insects tell each other where food is", scopes=["knowledge"]),
-                    api.health())
+                    api.health(),
+                )
             finally:
                 await api.delete_knowledge(item["id"])
 
@@ -75,8 +81,13 @@ def test_metrics_are_prometheus_text(api, make_key) -> None:
     headers = make_key("read")
     api.get("/api/v1/agents", headers=headers)
     text = api.get("/metrics", headers=headers).text
-    for metric in ("jarvis_http_requests_total", "jarvis_http_request_duration_seconds_bucket",
-                   "jarvis_outbox_pending_events", "jarvis_task_queue_length", 'jarvis_store_up{store="neo4j"} 1.0'):
+    for metric in (
+        "jarvis_http_requests_total",
+        "jarvis_http_request_duration_seconds_bucket",
+        "jarvis_outbox_pending_events",
+        "jarvis_task_queue_length",
+        'jarvis_store_up{store="neo4j"} 1.0',
+    ):
         assert metric in text
 
 
@@ -92,8 +103,14 @@ def test_the_demo_runs_end_to_end_and_finds_what_it_should(settings) -> None:
     top = report["search"]["results"][0]["text"]
     assert any(words in top for words in ("checkout page is timing out", "retry storm", "retry immediately"))
     assert [(r["topic"], r["hops"]) for r in report["traversal"]["reached"]] == [
-        (f"retry-storms-{run}", 1), (f"exponential-backoff-{run}", 2), (f"circuit-breakers-{run}", 3)]
-    assert report["collaborations"]["history"] == [{"with": f"forge-{run}", "count": 2}, {"with": f"probe-{run}", "count": 1}]
+        (f"retry-storms-{run}", 1),
+        (f"exponential-backoff-{run}", 2),
+        (f"circuit-breakers-{run}", 3),
+    ]
+    assert report["collaborations"]["history"] == [
+        {"with": f"forge-{run}", "count": 2},
+        {"with": f"probe-{run}", "count": 1},
+    ]
     assert report["health"]["status"] == "ok"
 
 

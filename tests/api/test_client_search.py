@@ -11,12 +11,18 @@ from jarvis.errors import InvalidInput
 def test_the_client_searches_by_mode_filter_and_time(server, make_key, name) -> None:
     key = make_key("read", "write")["X-API-Key"]
     with JarvisClient(server, api_key=key) as api:
-        old = api.add_knowledge(topic=f"{name}-hq", content=f"The {name} headquarters are in Oslo.",
-                                valid_from="2024-01-01T00:00:00Z")
-        new = api.add_knowledge(topic=f"{name}-hq", content=f"The {name} headquarters are in Bergen.",
-                                valid_from="2025-01-01T00:00:00Z", supersedes=old["id"])
-        root = api.add_knowledge(topic=f"{name}-company", content=f"{name} makes ferries.",
-                                 valid_from="2023-01-01T00:00:00Z")
+        old = api.add_knowledge(
+            topic=f"{name}-hq", content=f"The {name} headquarters are in Oslo.", valid_from="2024-01-01T00:00:00Z"
+        )
+        new = api.add_knowledge(
+            topic=f"{name}-hq",
+            content=f"The {name} headquarters are in Bergen.",
+            valid_from="2025-01-01T00:00:00Z",
+            supersedes=old["id"],
+        )
+        root = api.add_knowledge(
+            topic=f"{name}-company", content=f"{name} makes ferries.", valid_from="2023-01-01T00:00:00Z"
+        )
         try:
             api.relate_knowledge(root["id"], old["id"])
             api.relate_knowledge(root["id"], new["id"])
@@ -27,8 +33,9 @@ def test_the_client_searches_by_mode_filter_and_time(server, make_key, name) -> 
             assert [h["id"] for h in then if h["id"] in facts] == [old["id"]]
             assert api.search(query=f"{name} headquarters", scopes=["knowledge"])["mode"] == "hybrid"
             assert [r["id"] for r in api.traverse_knowledge(f"{name}-company", max_hops=1)] == [new["id"]]
-            assert [r["id"] for r in api.traverse_knowledge(f"{name}-company", max_hops=1,
-                                                            as_of="2024-06-01T00:00:00Z")] == [old["id"]]
+            assert [
+                r["id"] for r in api.traverse_knowledge(f"{name}-company", max_hops=1, as_of="2024-06-01T00:00:00Z")
+            ] == [old["id"]]
             with pytest.raises(InvalidInput) as refused:
                 api.search(query="x", created_after="not a time")
             assert refused.value.field and "created_after" in refused.value.field

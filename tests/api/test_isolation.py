@@ -11,8 +11,11 @@ def two_users(api, make_key, name):
     ada, bob = f"{name}-ada", f"{name}-bob"
     headers = {ada: make_key("read", "write", user=ada), bob: make_key("read", "write", user=bob)}
     for user, text in ((ada, "My bank PIN reminder: the blue door on Elm street."), (bob, "Bob likes jazz records.")):
-        response = api.post("/api/v1/conversations/messages", headers=headers[user],
-                            json={"session_id": f"{user}-s", "role": "user", "content": text})
+        response = api.post(
+            "/api/v1/conversations/messages",
+            headers=headers[user],
+            json={"session_id": f"{user}-s", "role": "user", "content": text},
+        )
         assert response.status_code == 201, response.text
         assert response.json()["user_id"] == user
     return ada, bob, headers
@@ -23,18 +26,25 @@ def test_bob_cannot_list_read_or_search_adas_conversations(api, two_users) -> No
     assert api.get(f"/api/v1/conversations/{ada}-s", headers=headers[bob]).json() == []
     assert len(api.get(f"/api/v1/conversations/{ada}-s", headers=headers[ada]).json()) == 1
     assert api.get("/api/v1/conversations/search", params={"q": "bank PIN"}, headers=headers[bob]).json() == []
-    semantic = api.post("/api/v1/search", headers=headers[bob],
-                        json={"query": "where is the door for my bank code", "scopes": ["conversations"]}).json()
+    semantic = api.post(
+        "/api/v1/search",
+        headers=headers[bob],
+        json={"query": "where is the door for my bank code", "scopes": ["conversations"]},
+    ).json()
     assert all(hit["item"]["user_id"] == bob for hit in semantic["results"])
-    asked_for_ada = api.post("/api/v1/search", headers=headers[bob],
-                             json={"query": "bank", "scopes": ["conversations"], "user_id": ada})
+    asked_for_ada = api.post(
+        "/api/v1/search", headers=headers[bob], json={"query": "bank", "scopes": ["conversations"], "user_id": ada}
+    )
     assert asked_for_ada.status_code == 403
 
 
 def test_bob_cannot_write_as_ada(api, two_users) -> None:
     ada, bob, headers = two_users
-    response = api.post("/api/v1/conversations/messages", headers=headers[bob],
-                        json={"session_id": "x", "role": "user", "content": "hi", "user_id": ada})
+    response = api.post(
+        "/api/v1/conversations/messages",
+        headers=headers[bob],
+        json={"session_id": "x", "role": "user", "content": "hi", "user_id": ada},
+    )
     assert response.status_code == 403
 
 
@@ -55,6 +65,9 @@ def test_the_database_itself_hides_other_users_rows_from_the_api_role(settings, 
             conn.execute("SELECT count(*) FROM conversations_default")  # partitions only through the parent
         conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("INSERT INTO conversations (session_id, user_id, message_type, role, content) "
-                         "SELECT 's', %s, 'text', 'user', 'forged' WHERE set_config('app.current_user', %s, true) "
-                         "IS NOT NULL", (ada, bob))
+            conn.execute(
+                "INSERT INTO conversations (session_id, user_id, message_type, role, content) "
+                "SELECT 's', %s, 'text', 'user', 'forged' WHERE set_config('app.current_user', %s, true) "
+                "IS NOT NULL",
+                (ada, bob),
+            )

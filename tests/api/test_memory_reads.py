@@ -24,7 +24,7 @@ def test_a_cached_read_is_served_and_counted_like_a_read_from_postgres(api, api_
     path = f"/api/v1/memory/{agent}/core/persona"
     assert api.put(path, headers=writer, json={"value": "Speaks tersely, cites sources."}).status_code == 200
 
-    first = api.get(path, headers=writer)   # from PostgreSQL, which caches it
+    first = api.get(path, headers=writer)  # from PostgreSQL, which caches it
     second = api.get(path, headers=writer)  # from the cache
     assert first.status_code == second.status_code == 200
     assert second.json()["value"] == "Speaks tersely, cites sources."
@@ -33,8 +33,9 @@ def test_a_cached_read_is_served_and_counted_like_a_read_from_postgres(api, api_
     api_jarvis.access_counts.flush()  # the cached read's count reaches PostgreSQL
     with api_jarvis.stores.postgres.pool.connection() as conn:
         conn.execute("SELECT set_config('app.all_users', 'on', true)")  # the service role names its principal
-        count = conn.execute("SELECT access_count FROM agent_memory WHERE agent_id = %s AND key = 'persona'",
-                             (agent,)).fetchone()[0]
+        count = conn.execute(
+            "SELECT access_count FROM agent_memory WHERE agent_id = %s AND key = 'persona'", (agent,)
+        ).fetchone()[0]
     assert count == 2
 
 
@@ -50,8 +51,9 @@ def test_an_expired_memory_is_not_served_from_the_cache(api, make_key, name, clo
     assert gone.status_code == 404 and "does not exist" in gone.json()["error"]["message"]
 
 
-def test_with_redis_out_of_reach_reads_answer_from_postgres_without_a_limit(settings, api, api_jarvis, make_key,
-                                                                             name) -> None:
+def test_with_redis_out_of_reach_reads_answer_from_postgres_without_a_limit(
+    settings, api, api_jarvis, make_key, name
+) -> None:
     writer = make_key("read", "write")
     agent = _agent(api, writer, name)
     path = f"/api/v1/memory/{agent}/core/goal"

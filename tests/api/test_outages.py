@@ -21,7 +21,8 @@ def server(settings, api_jarvis):
 
 
 def test_with_postgres_stopped_every_keyed_route_answers_503_fast_and_the_same_connection_works_after(
-        settings, server, make_key, jarvis, api_jarvis, name) -> None:
+    settings, server, make_key, jarvis, api_jarvis, name
+) -> None:
     writer = make_key("read", "write")
     unused = make_key("read")  # never seen by the server: its check needs PostgreSQL
     with httpx.Client(base_url=server, timeout=30, limits=httpx.Limits(max_connections=1)) as client:
@@ -55,7 +56,8 @@ def test_with_postgres_stopped_every_keyed_route_answers_503_fast_and_the_same_c
 
 
 def test_with_redis_stopped_agent_reads_answer_with_the_live_status_marked_missing(
-        settings, api, make_key, name) -> None:
+    settings, api, make_key, name
+) -> None:
     reader = make_key("read", "write")
     agent = api.post("/api/v1/agents", headers=reader, json={"name": name, "type": "t"}).json()
     local.down(settings, ["redis"])
@@ -74,8 +76,10 @@ def test_with_redis_stopped_agent_reads_answer_with_the_live_status_marked_missi
 
 def test_the_server_queues_a_task_redis_missed_by_itself_within_seconds(settings, api_jarvis, make_key, name) -> None:
     writer = make_key("read", "write")
-    with running_server(settings, jarvis=api_jarvis, run_projector=True) as url, \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        running_server(settings, jarvis=api_jarvis, run_projector=True) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         local.down(settings, ["redis"])
         try:
             created = client.post("/api/v1/tasks", headers=writer, json={"name": name, "type": "chat"})

@@ -52,19 +52,31 @@ def people(server, make_key):
 
     tag = f"own{uuid.uuid4().hex[:8]}"
     found: dict[str, Person] = {}
-    details = {"ada": ("bank PIN hidden behind the blue door on Elm street", "prefers jasmine tea at dawn",
-                       "the vault code is 4471"),
-               "bob": ("Bob keeps his jazz records in the attic", "prefers loud trumpet music",
-                       "the bike lock is 9912")}
+    details = {
+        "ada": (
+            "bank PIN hidden behind the blue door on Elm street",
+            "prefers jasmine tea at dawn",
+            "the vault code is 4471",
+        ),
+        "bob": ("Bob keeps his jazz records in the attic", "prefers loud trumpet music", "the bike lock is 9912"),
+    }
     for short, (said, prefers, secret) in details.items():
         user = f"{tag}-{short}"
         client = httpx.Client(base_url=server, headers=make_key("read", "write", user=user), timeout=60)
         person = Person(user=user, client=client, session=f"{user}-s", secret=secret)
         _ok(client.put(f"/api/v1/users/{user}", json={"name": short.title()}))
-        _ok(client.post(f"/api/v1/users/{user}/preferences",
-                        json={"preference_type": "interface", "description": prefers}), 201)
-        _ok(client.post("/api/v1/conversations/messages",
-                        json={"session_id": person.session, "role": "user", "content": said}), 201)
+        _ok(
+            client.post(
+                f"/api/v1/users/{user}/preferences", json={"preference_type": "interface", "description": prefers}
+            ),
+            201,
+        )
+        _ok(
+            client.post(
+                "/api/v1/conversations/messages", json={"session_id": person.session, "role": "user", "content": said}
+            ),
+            201,
+        )
         agent = _ok(client.post("/api/v1/agents", json={"name": f"{user}-helper", "type": "letta"}), 201)
         assert agent["owner_user_id"] == user  # a bound key's agent is its user's
         person.agent = agent["id"]
@@ -73,8 +85,13 @@ def people(server, make_key):
         assert task["requested_by"] == user
         person.task = task["id"]
         _ok(client.post(f"/api/v1/messages/{person.agent}/{person.agent}", json={"note": f"for {short} only"}), 202)
-        _ok(client.post("/api/v1/events", json={"event_type": "note", "source": tag, "message": f"{short} event",
-                                                "agent_id": person.agent}), 201)
+        _ok(
+            client.post(
+                "/api/v1/events",
+                json={"event_type": "note", "source": tag, "message": f"{short} event", "agent_id": person.agent},
+            ),
+            201,
+        )
         found[short] = person
     yield found["ada"], found["bob"]
     for person in found.values():
@@ -84,11 +101,9 @@ def people(server, make_key):
 
 def test_bob_cannot_create_a_task_requested_by_ada(people) -> None:
     ada, bob = people
-    refused = bob.client.post("/api/v1/tasks", json={"name": "in ada's name", "type": "chat",
-                                                     "requested_by": ada.user})
+    refused = bob.client.post("/api/v1/tasks", json={"name": "in ada's name", "type": "chat", "requested_by": ada.user})
     assert refused.status_code == 403 and refused.json()["error"]["field"] == "requested_by"
-    own = _ok(bob.client.post("/api/v1/tasks", json={"name": "his own", "type": "chat",
-                                                     "requested_by": bob.user}), 201)
+    own = _ok(bob.client.post("/api/v1/tasks", json={"name": "his own", "type": "chat", "requested_by": bob.user}), 201)
     assert own["requested_by"] == bob.user
 
 
@@ -99,8 +114,12 @@ def test_bob_cannot_write_anything_in_adas_name(people) -> None:
         ("put", f"/api/v1/users/{ada.user}", {"name": "Mallory"}, 403),
         ("post", f"/api/v1/users/{ada.user}/preferences", {"preference_type": "agent", "description": "x"}, 403),
         ("put", f"/api/v1/users/{ada.user}/prefers/{bob.agent}", None, 403),
-        ("post", "/api/v1/conversations/messages", {"session_id": "x", "role": "user", "content": "hi",
-                                                   "user_id": ada.user}, 403),
+        (
+            "post",
+            "/api/v1/conversations/messages",
+            {"session_id": "x", "role": "user", "content": "hi", "user_id": ada.user},
+            403,
+        ),
         ("post", "/api/v1/conversations/messages", {"session_id": ada.session, "role": "user", "content": "hi"}, 403),
         ("put", f"/api/v1/memory/{ada.agent}/core/secret", {"value": "overwritten"}, 404),
         ("delete", f"/api/v1/memory/{ada.agent}/core/secret", None, 404),
@@ -121,13 +140,17 @@ def test_bob_cannot_write_anything_in_adas_name(people) -> None:
     assert _ok(ada.client.get(f"/api/v1/agents/{ada.agent}"))["status"] == "active"
     assert _ok(ada.client.get(f"/api/v1/tasks/{ada.task}"))["status"] == "pending"
     assert [m["content"] for m in _ok(ada.client.get(f"/api/v1/conversations/{ada.session}"))] == [
-        "bank PIN hidden behind the blue door on Elm street"]
+        "bank PIN hidden behind the blue door on Elm street"
+    ]
 
 
 def test_bob_gets_nothing_of_adas_by_id_or_in_lists(people) -> None:
     ada, bob = people
-    for path in (f"/api/v1/tasks/{ada.task}", f"/api/v1/agents/{ada.agent}",
-                 f"/api/v1/agents/{ada.agent}/collaborations"):
+    for path in (
+        f"/api/v1/tasks/{ada.task}",
+        f"/api/v1/agents/{ada.agent}",
+        f"/api/v1/agents/{ada.agent}/collaborations",
+    ):
         assert bob.client.get(path).status_code == 404, path
     assert _ok(bob.client.get(f"/api/v1/tasks/{bob.task}"))["requested_by"] == bob.user
     assert _ok(bob.client.get(f"/api/v1/agents/{bob.agent}"))["owner_user_id"] == bob.user
@@ -164,8 +187,9 @@ def test_bob_cannot_empty_or_read_adas_inbox(people) -> None:
     _ok(ada.client.post(f"/api/v1/messages/{ada.agent}/{ada.agent}", json={"note": "for ada only"}), 202)
 
 
-@pytest.mark.parametrize("scopes", [["conversations"], ["preferences"], ["memory"],
-                                    ["conversations", "preferences", "memory", "knowledge"]])
+@pytest.mark.parametrize(
+    "scopes", [["conversations"], ["preferences"], ["memory"], ["conversations", "preferences", "memory", "knowledge"]]
+)
 def test_bobs_searches_find_his_data_and_never_adas(people, scopes) -> None:
     ada, bob = people
     query = "door bank vault code tea jazz trumpet bike lock"
@@ -182,12 +206,16 @@ def test_bobs_searches_find_his_data_and_never_adas(people, scopes) -> None:
         owner = hit["item"].get("user_id") or hit["item"].get("agent_id")
         assert owner in (bob.user, bob.agent), hit
     theirs = found(bob, ada.agent)  # Bob names Ada's agent for the memory scope
-    assert not [hit for hit in theirs
-                if hit["item"].get("user_id") == ada.user or hit["item"].get("agent_id") == ada.agent]
-    assert any(hit["item"].get("user_id") == ada.user or hit["item"].get("agent_id") == ada.agent
-               for hit in found(ada, ada.agent))
-    asked_for_ada = bob.client.post("/api/v1/search", json={"query": query, "scopes": scopes, "user_id": ada.user,
-                                                            "agent_id": bob.agent})
+    assert not [
+        hit for hit in theirs if hit["item"].get("user_id") == ada.user or hit["item"].get("agent_id") == ada.agent
+    ]
+    assert any(
+        hit["item"].get("user_id") == ada.user or hit["item"].get("agent_id") == ada.agent
+        for hit in found(ada, ada.agent)
+    )
+    asked_for_ada = bob.client.post(
+        "/api/v1/search", json={"query": query, "scopes": scopes, "user_id": ada.user, "agent_id": bob.agent}
+    )
     assert asked_for_ada.status_code == 403
 
 
@@ -196,8 +224,16 @@ def test_with_chroma_and_qdrant_down_the_pgvector_fallback_keeps_each_to_their_o
     local.down(settings, ["chroma", "qdrant"])
     try:
         for person in (bob, ada):
-            body = _ok(person.client.post("/api/v1/search", json={
-                "query": "door bank tea jazz trumpet", "scopes": ["conversations", "preferences"], "limit": 100}))
+            body = _ok(
+                person.client.post(
+                    "/api/v1/search",
+                    json={
+                        "query": "door bank tea jazz trumpet",
+                        "scopes": ["conversations", "preferences"],
+                        "limit": 100,
+                    },
+                )
+            )
             assert body["degraded"] == ["chroma", "qdrant"]
             assert {hit["item"]["user_id"] for hit in body["results"]} == {person.user}
             assert {hit["scope"] for hit in body["results"]} == {"conversations", "preferences"}
@@ -210,12 +246,17 @@ def test_the_vector_stores_themselves_are_asked_for_the_owners_points_only(peopl
     vector = api_jarvis.embedder.embed("bank door jazz records", field="query")
     for who in (bob, ada):
         where = SearchFilter().owned_by(who.user).chroma_where(SCOPES["conversations"].able, now=datetime.now(UTC))
-        ids = [hit_id for hit_id, _ in api_jarvis.stores.get("chroma").query("conversations", vector.tolist(),
-                                                                             limit=50, where=where)]
+        ids = [
+            hit_id
+            for hit_id, _ in api_jarvis.stores.get("chroma").query(
+                "conversations", vector.tolist(), limit=50, where=where
+            )
+        ]
         assert ids, "the owner's own conversation is found"
         with jarvis.stores.postgres.pool.connection() as conn:  # as the owner: every user's rows
-            owners = {row[0] for row in conn.execute(
-                "SELECT user_id FROM conversations WHERE id = ANY(%s::uuid[])", (ids,))}
+            owners = {
+                row[0] for row in conn.execute("SELECT user_id FROM conversations WHERE id = ANY(%s::uuid[])", (ids,))
+            }
         assert owners == {who.user}
     owned = SearchFilter().owned_by(bob.user).qdrant_conditions(SCOPES["preferences"].able, now=datetime.now(UTC))
     points = api_jarvis.stores.get("qdrant").query("user_preferences", vector, limit=50, conditions=owned)
@@ -231,13 +272,23 @@ def test_the_facade_enforces_the_same_rules_without_http(people, api_jarvis) -> 
         assert api_jarvis.get_session(ada.session) is None
         assert api_jarvis.get_session(bob.session)["user_id"] == bob.user
         assert api_jarvis.owned(agent_ids=[ada.agent, bob.agent], task_ids=[ada.task, bob.task]) == {
-            bob.agent, bob.task}
+            bob.agent,
+            bob.task,
+        }
     with acting_as(ada.user):
         assert api_jarvis.get_session(ada.session)["user_id"] == ada.user
 
 
-def _listen(url: str, key: str, *, subscribed: threading.Event, until: str, count: int,
-            received: list[dict], seconds: float = 30.0) -> None:
+def _listen(
+    url: str,
+    key: str,
+    *,
+    subscribed: threading.Event,
+    until: str,
+    count: int,
+    received: list[dict],
+    seconds: float = 30.0,
+) -> None:
     """Collect what the socket delivers until *count* events naming agent *until* arrived."""
     with websocket_connect(url, additional_headers={"X-API-Key": key}, open_timeout=10) as ws:
         assert json.loads(ws.recv(timeout=10)) == {"subscribed": ["status_update"]}
@@ -250,14 +301,21 @@ def _listen(url: str, key: str, *, subscribed: threading.Event, until: str, coun
 def test_the_live_socket_delivers_a_bound_key_only_its_users_events(people, server, make_key) -> None:
     ada, bob = people
     url = server.replace("http://", "ws://") + "/api/v1/live?channels=status_update"
-    listeners = {"bob": (bob.client.headers["X-API-Key"], bob.agent),
-                 "ada": (ada.client.headers["X-API-Key"], ada.agent),
-                 "service": (make_key("read")["X-API-Key"], bob.agent)}
+    listeners = {
+        "bob": (bob.client.headers["X-API-Key"], bob.agent),
+        "ada": (ada.client.headers["X-API-Key"], ada.agent),
+        "service": (make_key("read")["X-API-Key"], bob.agent),
+    }
     received: dict[str, list[dict]] = {who: [] for who in listeners}
     ready = {who: threading.Event() for who in listeners}
-    threads = [threading.Thread(target=_listen, args=(url, key), kwargs={
-        "subscribed": ready[who], "until": until, "count": 2, "received": received[who]})
-        for who, (key, until) in listeners.items()]
+    threads = [
+        threading.Thread(
+            target=_listen,
+            args=(url, key),
+            kwargs={"subscribed": ready[who], "until": until, "count": 2, "received": received[who]},
+        )
+        for who, (key, until) in listeners.items()
+    ]
     for thread in threads:
         thread.start()
     assert all(event.wait(timeout=20) for event in ready.values())  # pub/sub has no history: subscribe first
@@ -293,8 +351,12 @@ def test_a_shared_agents_partners_leave_out_other_users_private_agents(people, s
     ada, bob = people
     shared = jarvis.register_agent(name=f"{bob.user}-shared-lead", type="crewai")
     assert shared["owner_user_id"] is None
-    jarvis.start_collaboration(coordinator_agent_id=shared["id"], participant_agent_ids=[ada.agent, bob.agent],
-                               collaboration_type="parallel", workflow={"steps": ["split"]})
+    jarvis.start_collaboration(
+        coordinator_agent_id=shared["id"],
+        participant_agent_ids=[ada.agent, bob.agent],
+        collaboration_type="parallel",
+        workflow={"steps": ["split"]},
+    )
     with acting_as(bob.user):
         assert [p["id"] for p in api_jarvis.collaboration_history(shared["id"])] == [bob.agent]
     with acting_as(ada.user):

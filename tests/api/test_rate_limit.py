@@ -22,6 +22,7 @@ def test_the_request_after_the_limit_gets_429_until_the_window_resets(settings, 
         assert refused.json()["error"]["code"] == "rate_limited"
         assert client.get("/api/v1/agents", headers=headers).status_code == 200  # per endpoint
         key_id = apikeys.authenticate(api_jarvis.stores.postgres, headers["X-API-Key"]).id
-        end_redis_ttl(api_jarvis.stores.redis.conn, rate_limit(key_id, "GET:/api/v1/tasks/queues"),
-                      within=strict.api_rate_window)  # the window ends
+        end_redis_ttl(
+            api_jarvis.stores.redis.conn, rate_limit(key_id, "GET:/api/v1/tasks/queues"), within=strict.api_rate_window
+        )  # the window ends
         assert client.get("/api/v1/tasks/queues", headers=headers).status_code == 200

@@ -37,8 +37,12 @@ def owned_rows(jarvis):
             jarvis.upsert_user(id=user, name=user)
             jarvis.add_user_preference(user_id=user, preference_type="agent", description=f"{user} likes brevity")
             jarvis.append_message(session_id=f"{user}-s", role="user", content=f"{user} says hello", user_id=user)
-            agent = jarvis.register_agent(name=f"{user}-agent", type="letta", owner_user_id=user,
-                                          capabilities=[{"name": f"{tag}-summarise", "description": "Summaries"}])
+            agent = jarvis.register_agent(
+                name=f"{user}-agent",
+                type="letta",
+                owner_user_id=user,
+                capabilities=[{"name": f"{tag}-summarise", "description": "Summaries"}],
+            )
             jarvis.put_memory(agent_id=agent["id"], memory_type="core", key="k", value=f"{user}'s secret")
             jarvis.create_task(name=f"{user}-task", type="chat", requested_by=user)
             jarvis.log_event(event_type="note", source=tag, message="about the agent", agent_id=agent["id"])
@@ -62,12 +66,15 @@ def test_the_user_role_without_a_principal_sees_no_users_row(settings, owned_row
         assert set(_counts(conn, owned_rows).values()) == {0}
 
 
-@pytest.mark.parametrize("forgery", [
-    "SELECT set_config('app.all_users', 'on', false)",
-    "SELECT set_config('app.all_users', 'on', true)",
-    "SET app.all_users = 'on'",
-    "SELECT set_config('app.current_user', '', false), set_config('app.all_users', 'on', false)",
-])
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "SELECT set_config('app.all_users', 'on', false)",
+        "SELECT set_config('app.all_users', 'on', true)",
+        "SET app.all_users = 'on'",
+        "SELECT set_config('app.current_user', '', false), set_config('app.all_users', 'on', false)",
+    ],
+)
 def test_the_user_role_cannot_forge_every_user(settings, owned_rows, forgery) -> None:
     with psycopg.connect(settings.api_postgres_conninfo) as conn:
         conn.execute(forgery)
@@ -77,8 +84,7 @@ def test_the_user_role_cannot_forge_every_user(settings, owned_rows, forgery) ->
 def test_the_user_role_sees_exactly_its_users_rows(settings, owned_rows) -> None:
     ada, bob = owned_rows["users"]
     with psycopg.connect(settings.api_postgres_conninfo) as conn:
-        conn.execute("SELECT set_config('app.current_user', %s, true), set_config('app.all_users', 'on', true)",
-                     (ada,))
+        conn.execute("SELECT set_config('app.current_user', %s, true), set_config('app.all_users', 'on', true)", (ada,))
         counts = _counts(conn, owned_rows)
         assert all(n == 1 for n in counts.values()), counts  # Ada's one row per table, never Bob's
         assert conn.execute("SELECT count(*) FROM conversations WHERE user_id = %s", (bob,)).fetchone()[0] == 0

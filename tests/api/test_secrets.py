@@ -45,6 +45,7 @@ def _closed_with(ws, *, within: float = 10.0) -> tuple[int, str]:
 
 # -- lease tokens --------------------------------------------------------------------------
 
+
 def test_the_lease_token_is_only_in_the_workers_dequeue_answer(api, make_key, jarvis, name) -> None:
     writer, reader = make_key("read", "write"), make_key("read")
     created = api.post("/api/v1/tasks", headers=writer, json={"name": name, "type": "chat", "priority": 10})
@@ -66,8 +67,11 @@ def test_the_lease_token_is_only_in_the_workers_dequeue_answer(api, make_key, ja
         seen = api.get(f"/api/v1/tasks/{created.json()['id']}", headers=headers)
         assert seen.status_code == 200 and seen.json()["status"] == "running"
         assert "lease_token" not in seen.json() and token not in seen.text
-    done = api.post(f"/api/v1/tasks/{created.json()['id']}/complete", headers=writer,
-                    json={"lease": delivered["lease"], "output": {}})
+    done = api.post(
+        f"/api/v1/tasks/{created.json()['id']}/complete",
+        headers=writer,
+        json={"lease": delivered["lease"], "output": {}},
+    )
     assert done.status_code == 200 and token not in done.text
 
 
@@ -77,6 +81,7 @@ def test_a_read_only_key_cannot_dequeue(api, make_key) -> None:
 
 
 # -- the live socket -----------------------------------------------------------------------
+
 
 def test_the_socket_takes_the_key_from_the_header_or_the_first_message(server, make_key, jarvis) -> None:
     key = make_key("read")["X-API-Key"]
@@ -96,12 +101,15 @@ def test_a_key_in_the_url_is_refused_with_4401(server, make_key) -> None:
     assert code == 4401 and "URL" in reason
 
 
-@pytest.mark.parametrize(("scopes", "first", "path", "code"), [
-    ((), "hello", "/api/v1/live", 4401),                                   # no header, no key in the first message
-    ((), json.dumps({"api_key": "jm_000000000000_nothere"}), "/api/v1/live", 4401),  # an unknown key
-    (("write",), None, "/api/v1/live", 4403),                             # a key without the read scope
-    (("read",), None, "/api/v1/live?channels=gossip", 4422),              # an unknown channel
-])
+@pytest.mark.parametrize(
+    ("scopes", "first", "path", "code"),
+    [
+        ((), "hello", "/api/v1/live", 4401),  # no header, no key in the first message
+        ((), json.dumps({"api_key": "jm_000000000000_nothere"}), "/api/v1/live", 4401),  # an unknown key
+        (("write",), None, "/api/v1/live", 4403),  # a key without the read scope
+        (("read",), None, "/api/v1/live?channels=gossip", 4422),  # an unknown channel
+    ],
+)
 def test_close_codes_reach_a_real_client(server, make_key, scopes, first, path, code) -> None:
     headers = make_key(*scopes) if scopes else {}
     with _ws(server, path, **headers) as ws:
@@ -125,6 +133,7 @@ def test_revoking_a_key_closes_its_open_socket_within_the_recheck_interval(serve
 
 
 # -- logs ----------------------------------------------------------------------------------
+
 
 class _Lines(logging.Handler):
     def __init__(self) -> None:

@@ -92,8 +92,10 @@ def test_store_errors_are_shown_to_keyed_callers_only(settings, api_jarvis, make
             wrong = client.get("/health", headers={"X-API-Key": _unknown_key()})
     finally:
         local.up(settings, ["chroma"])
-    chroma = {report: next(s for s in body["stores"] if s["store"] == "chroma")
-              for report, body in (("anonymous", anonymous), ("keyed", keyed), ("wrong", wrong.json()))}
+    chroma = {
+        report: next(s for s in body["stores"] if s["store"] == "chroma")
+        for report, body in (("anonymous", anonymous), ("keyed", keyed), ("wrong", wrong.json()))
+    }
     assert anonymous["degraded"] == ["chroma"] and not chroma["anonymous"]["up"]
     assert chroma["anonymous"]["detail"] is None
     assert chroma["keyed"]["detail"]  # the reason, for a caller with a key
@@ -103,7 +105,7 @@ def test_store_errors_are_shown_to_keyed_callers_only(settings, api_jarvis, make
 def _chunks(total: int, size: int = 1000) -> Iterator[bytes]:
     body = b'{"name": "' + b"x" * total + b'", "type": "letta"}'
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 def test_a_chunked_body_over_the_limit_gets_413(settings, api_jarvis, make_key, name) -> None:
@@ -112,15 +114,20 @@ def test_a_chunked_body_over_the_limit_gets_413(settings, api_jarvis, make_key, 
     with TestClient(create_app(small, jarvis=api_jarvis)) as client:
         refused = client.post("/api/v1/agents", headers=writer, content=_chunks(20_000))
         assert refused.status_code == 413, refused.text
-        assert refused.json()["error"] == {"code": "too_large", "message": "the body exceeds 4096 bytes",
-                                           "field": "body"}
-        fits = client.post("/api/v1/agents", headers=writer,
-                           content=iter([b'{"name": "', name.encode(), b'", "type": "letta"}']))
+        assert refused.json()["error"] == {
+            "code": "too_large",
+            "message": "the body exceeds 4096 bytes",
+            "field": "body",
+        }
+        fits = client.post(
+            "/api/v1/agents", headers=writer, content=iter([b'{"name": "', name.encode(), b'", "type": "letta"}'])
+        )
         assert fits.status_code == 201, fits.text  # a small chunked body is read as before
 
 
-def test_with_redis_down_requests_are_served_unlimited_and_metrics_say_so(settings, api_jarvis, make_key,
-                                                                          address) -> None:
+def test_with_redis_down_requests_are_served_unlimited_and_metrics_say_so(
+    settings, api_jarvis, make_key, address
+) -> None:
     reader = make_key("read")
     with TestClient(create_app(settings, jarvis=api_jarvis), client=(address, 50000)) as client:
         assert client.get("/api/v1/agents", headers=reader).status_code == 200

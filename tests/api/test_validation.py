@@ -12,14 +12,17 @@ def writer(make_key):
     return make_key("read", "write")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "t", "type": "chat", "priority": 11}, "priority"),
-    ({"name": "t", "type": "chat", "priority": "high"}, "priority"),
-    ({"type": "chat"}, "name"),
-    ({"name": "t", "type": "telepathy"}, "type"),
-    ({"name": "t", "type": "chat", "depends_on": ["not-a-uuid"]}, "depends_on.0"),
-    ({"name": "t", "type": "chat", "surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "t", "type": "chat", "priority": 11}, "priority"),
+        ({"name": "t", "type": "chat", "priority": "high"}, "priority"),
+        ({"type": "chat"}, "name"),
+        ({"name": "t", "type": "telepathy"}, "type"),
+        ({"name": "t", "type": "chat", "depends_on": ["not-a-uuid"]}, "depends_on.0"),
+        ({"name": "t", "type": "chat", "surprise": 1}, "surprise"),
+    ],
+)
 def test_task_bodies_are_checked_field_by_field(api, writer, body: dict, field: str) -> None:
     response = api.post("/api/v1/tasks", headers=writer, json=body)
     assert response.status_code == 422
@@ -37,8 +40,11 @@ def test_an_unknown_agent_id_is_a_clear_4xx(api, writer) -> None:
 def test_malformed_json_and_invalid_utf8_are_400(api, writer) -> None:
     broken = api.post("/api/v1/tasks", headers={**writer, "Content-Type": "application/json"}, content=b'{"name": ')
     assert broken.status_code == 400 and broken.json()["error"]["field"] == "body"
-    latin = api.post("/api/v1/tasks", headers={**writer, "Content-Type": "application/json"},
-                     content=b'{"name": "caf\xe9", "type": "chat"}')
+    latin = api.post(
+        "/api/v1/tasks",
+        headers={**writer, "Content-Type": "application/json"},
+        content=b'{"name": "caf\xe9", "type": "chat"}',
+    )
     assert 400 <= latin.status_code < 500 and "error" in latin.json()
 
 
@@ -67,8 +73,11 @@ def test_a_worker_finishes_a_task_over_http_and_a_stale_lease_is_409(api, writer
             break
         api.post(f"/api/v1/tasks/{got['task']['id']}/complete", headers=writer, json={"lease": got["lease"]})
     task_id = delivered["task"]["id"]
-    done = api.post(f"/api/v1/tasks/{task_id}/complete", headers=writer,
-                    json={"lease": delivered["lease"], "output": {"answer": 42}, "execution_time_ms": 5})
+    done = api.post(
+        f"/api/v1/tasks/{task_id}/complete",
+        headers=writer,
+        json={"lease": delivered["lease"], "output": {"answer": 42}, "execution_time_ms": 5},
+    )
     assert done.status_code == 200 and done.json()["status"] == "completed"
     again = api.post(f"/api/v1/tasks/{task_id}/complete", headers=writer, json={"lease": delivered["lease"]})
     assert again.status_code == 409 and again.json()["error"]["code"] == "lease_lost"
@@ -76,8 +85,11 @@ def test_a_worker_finishes_a_task_over_http_and_a_stale_lease_is_409(api, writer
 
 def test_lists_are_filtered_and_paginated(api, writer, name) -> None:
     for n in range(3):
-        api.post("/api/v1/events", headers=writer, json={"event_type": "task_complete", "source": name,
-                                                          "message": f"done {n}", "severity": "info"})
+        api.post(
+            "/api/v1/events",
+            headers=writer,
+            json={"event_type": "task_complete", "source": name, "message": f"done {n}", "severity": "info"},
+        )
     page = api.get("/api/v1/events", headers=writer, params={"source": name, "limit": 2}).json()
     rest = api.get("/api/v1/events", headers=writer, params={"source": name, "limit": 2, "offset": 2}).json()
     assert [e["message"] for e in page + rest] == ["done 2", "done 1", "done 0"]
@@ -85,8 +97,11 @@ def test_lists_are_filtered_and_paginated(api, writer, name) -> None:
 
 
 def test_knowledge_can_be_added_without_waiting_for_its_projection(api, writer, api_jarvis) -> None:
-    response = api.post("/api/v1/knowledge?wait=false", headers=writer,
-                        json={"topic": "api-no-wait", "content": "Parcels to Iceland take nine days."})
+    response = api.post(
+        "/api/v1/knowledge?wait=false",
+        headers=writer,
+        json={"topic": "api-no-wait", "content": "Parcels to Iceland take nine days."},
+    )
     assert response.status_code == 201 and response.json()["projected"] is False
     api_jarvis.flush(timeout=30)
     assert api.delete(f"/api/v1/knowledge/{response.json()['id']}", headers=writer).status_code in (200, 204)

@@ -20,8 +20,16 @@ from jarvis.api.server import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Flags that work in this sandbox (Playwright adds --headless and a fresh --user-data-dir itself).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def _unavailable(reason: str):

@@ -31,29 +31,55 @@ LIVE_MS = 10_000
 def world(jarvis, make_key) -> Iterator[dict]:
     """Agents, knowledge, events, tasks of two users and keys of each kind, removed afterwards."""
     name = f"c{uuid.uuid4().hex[:8]}"
-    agent = jarvis.register_agent(name=f"{name}-scout", type="crewai",
-                                  capabilities=[{"name": f"{name}-charting", "description": "Chart coastal tides"}])
+    agent = jarvis.register_agent(
+        name=f"{name}-scout",
+        type="crewai",
+        capabilities=[{"name": f"{name}-charting", "description": "Chart coastal tides"}],
+    )
     jarvis.heartbeat(agent["id"], status="active")
-    jarvis.put_memory(agent_id=agent["id"], memory_type="core", key="harbour",
-                      value="The harbour master is called Ines")
-    tides = jarvis.add_knowledge(topic=f"{name}-tides", agent_id=agent["id"], source="console-test",
-                                 content=f"The lighthouse keeper of {name} island writes down the spring tides at dawn")
+    jarvis.put_memory(
+        agent_id=agent["id"], memory_type="core", key="harbour", value="The harbour master is called Ines"
+    )
+    tides = jarvis.add_knowledge(
+        topic=f"{name}-tides",
+        agent_id=agent["id"],
+        source="console-test",
+        content=f"The lighthouse keeper of {name} island writes down the spring tides at dawn",
+    )
     moon = jarvis.add_knowledge(topic=f"{name}-moon", content="The moon's pull raises the sea twice a day")
     orbit = jarvis.add_knowledge(topic=f"{name}-orbit", content="The moon circles the earth in about 27 days")
     jarvis.relate_knowledge(tides["id"], moon["id"])
     jarvis.relate_knowledge(moon["id"], orbit["id"])
-    jarvis.log_event(event_type="tide_alert", severity="warning", source=f"{name}-sensor", agent_id=agent["id"],
-                     message="spring tide above the quay", details={"level": "high"})
+    jarvis.log_event(
+        event_type="tide_alert",
+        severity="warning",
+        source=f"{name}-sensor",
+        agent_id=agent["id"],
+        message="spring tide above the quay",
+        details={"level": "high"},
+    )
     ada, bob = f"{name}-ada", f"{name}-bob"
-    tasks = [jarvis.create_task(name=f"{name}-ada-task", type="chat", requested_by=ada),
-             jarvis.create_task(name=f"{name}-bob-task", type="chat", requested_by=bob)]
+    tasks = [
+        jarvis.create_task(name=f"{name}-ada-task", type="chat", requested_by=ada),
+        jarvis.create_task(name=f"{name}-bob-task", type="chat", requested_by=bob),
+    ]
     private = jarvis.register_agent(name=f"{name}-ada-private", type="letta", owner_user_id=ada)
-    keys = {"admin": make_key("read", "write", "admin", name="console-admin"),
-            "reader": make_key("read", name="console-reader"),
-            "writer": make_key("read", "write", name="console-writer"),
-            "bob": make_key("read", "write", user=bob, name="console-bob")}
-    world = {"name": name, "agent": agent, "private": private, "tasks": tasks, "ada": ada, "bob": bob,
-             "keys": {k: v["X-API-Key"] for k, v in keys.items()}, "created": []}
+    keys = {
+        "admin": make_key("read", "write", "admin", name="console-admin"),
+        "reader": make_key("read", name="console-reader"),
+        "writer": make_key("read", "write", name="console-writer"),
+        "bob": make_key("read", "write", user=bob, name="console-bob"),
+    }
+    world = {
+        "name": name,
+        "agent": agent,
+        "private": private,
+        "tasks": tasks,
+        "ada": ada,
+        "bob": bob,
+        "keys": {k: v["X-API-Key"] for k, v in keys.items()},
+        "created": [],
+    }
     yield world
     for task in tasks + world["created"]:
         try:
@@ -170,8 +196,11 @@ def test_a_task_created_on_the_page_or_elsewhere_appears_live(open_console, cons
     row = page.locator(f"[data-testid=task-row][data-name='{world['name']}-from-page']")
     row.wait_for(timeout=LIVE_MS)
     world["created"].append({"id": row.get_attribute("data-id")})
-    created = httpx.post(f"{console_server}/api/v1/tasks", headers={"X-API-Key": world["keys"]["writer"]},
-                         json={"name": f"{world['name']}-from-api", "type": "autonomous", "priority": 9}).json()
+    created = httpx.post(
+        f"{console_server}/api/v1/tasks",
+        headers={"X-API-Key": world["keys"]["writer"]},
+        json={"name": f"{world['name']}-from-api", "type": "autonomous", "priority": 9},
+    ).json()
     world["created"].append(created)
     page.locator(f"[data-testid=task-row][data-id='{created['id']}']").wait_for(timeout=LIVE_MS)
     assert "pending" in page.locator(f"[data-testid=task-row][data-id='{created['id']}']").inner_text()
@@ -206,8 +235,14 @@ def test_live_events_stream_and_stored_events_are_searchable(open_console, jarvi
     page.goto(page.url.split("#")[0] + "#/events")
     page.locator("[data-testid=events-body] tr").first.wait_for()
     page.wait_for_selector("h2:has-text('Live channels') span:text('live')")
-    jarvis.log_event(event_type="quay_flooded", severity="error", source=f"{world['name']}-gauge",
-                     agent_id=world["agent"]["id"], message="water over the quay", details={"metres": 1.2})
+    jarvis.log_event(
+        event_type="quay_flooded",
+        severity="error",
+        source=f"{world['name']}-gauge",
+        agent_id=world["agent"]["id"],
+        message="water over the quay",
+        details={"metres": 1.2},
+    )
     page.locator("[data-testid=live-line]", has_text=f"{world['name']}-gauge").wait_for(timeout=LIVE_MS)
     page.select_option("[data-testid=events-severity]", "error")
     page.fill("input[name=text]", world["name"])
@@ -289,8 +324,8 @@ def test_a_user_bound_key_sees_only_its_users_data(open_console, world) -> None:
     page.wait_for_selector(f"[data-testid=agent-row][data-name='{world['agent']['name']}']")  # a shared agent
     assert page.locator(f"[data-testid=agent-row][data-name='{world['private']['name']}']").count() == 0
     answer = page.evaluate(f"""async () => {{
-        const r = await fetch('/console/api/agents/{world['private']['id']}');
-        const g = await fetch('/console/api/graph?node={world['private']['id']}');
+        const r = await fetch('/console/api/agents/{world["private"]["id"]}');
+        const g = await fetch('/console/api/graph?node={world["private"]["id"]}');
         return [r.status, (await g.json()).nodes.length];
     }}""")
     assert answer == [404, 0]
@@ -300,8 +335,14 @@ def test_every_view_loads_from_this_server_only_in_under_300_kb(open_console, co
     page = open_console(None)
     requested, assets = [], {}
     page.on("request", lambda request: requested.append(request.url))
-    page.on("response", lambda response: assets.__setitem__(response.url, len(response.body()))
-            if "/console" in response.url and "/console/api" not in response.url else None)
+    page.on(
+        "response",
+        lambda response: (
+            assets.__setitem__(response.url, len(response.body()))
+            if "/console" in response.url and "/console/api" not in response.url
+            else None
+        ),
+    )
     page.reload()
     page.fill("#signin-key", world["keys"]["admin"])
     page.click("#signin-submit")

@@ -10,10 +10,21 @@ from jarvis.errors import NotFound
 def test_a_conversation_is_kept_in_order_searchable_by_words_and_by_meaning(jarvis, name) -> None:
     agent = jarvis.register_agent(name=f"{name}-assistant", type="letta")
     session = f"{name}-session"
-    jarvis.append_message(session_id=session, user_id=f"{name}-ada", role="user", agent_id=agent["id"],
-                          content="My flight to Lisbon got cancelled, can you rebook it?")
-    reply = jarvis.append_message(session_id=session, user_id=f"{name}-ada", role="assistant", agent_id=agent["id"],
-                                  content="I found a seat on tomorrow's 9am departure.", metadata={"sentiment": "positive"})
+    jarvis.append_message(
+        session_id=session,
+        user_id=f"{name}-ada",
+        role="user",
+        agent_id=agent["id"],
+        content="My flight to Lisbon got cancelled, can you rebook it?",
+    )
+    reply = jarvis.append_message(
+        session_id=session,
+        user_id=f"{name}-ada",
+        role="assistant",
+        agent_id=agent["id"],
+        content="I found a seat on tomorrow's 9am departure.",
+        metadata={"sentiment": "positive"},
+    )
     assert reply["lagging"] == []
     assert [m["role"] for m in jarvis.conversation_history(session)] == ["user", "assistant"]
     assert jarvis.get_session(session)["user_id"] == f"{name}-ada"
@@ -35,10 +46,18 @@ def test_knowledge_is_traversed_from_a_topic_up_to_three_hops(jarvis, name) -> N
 def test_collaboration_history_counts_each_collaboration(jarvis, name) -> None:
     lead, a, b = (jarvis.register_agent(name=f"{name}-{n}", type="crewai")["id"] for n in ("lead", "a", "b"))
     for _ in range(2):
-        jarvis.start_collaboration(coordinator_agent_id=lead, participant_agent_ids=[a], collaboration_type="sequential",
-                                   workflow={"steps": ["draft", "review"]})
-    jarvis.start_collaboration(coordinator_agent_id=lead, participant_agent_ids=[b], collaboration_type="parallel",
-                               workflow={"steps": ["split"]})
+        jarvis.start_collaboration(
+            coordinator_agent_id=lead,
+            participant_agent_ids=[a],
+            collaboration_type="sequential",
+            workflow={"steps": ["draft", "review"]},
+        )
+    jarvis.start_collaboration(
+        coordinator_agent_id=lead,
+        participant_agent_ids=[b],
+        collaboration_type="parallel",
+        workflow={"steps": ["split"]},
+    )
     history = jarvis.collaboration_history(lead)
     assert [(h["name"], h["collaboration_count"]) for h in history] == [(f"{name}-a", 2), (f"{name}-b", 1)]
 
@@ -50,9 +69,15 @@ def test_models_count_their_use_and_agents_use_them(jarvis, name) -> None:
     used = jarvis.record_model_use(model["name"], memory_usage_mb=3900)
     assert used["usage_count"] == 1 and used["last_used"]
     assert jarvis.stores.redis.get_model_cache(model["name"])["memory_usage_mb"] == 3900
-    edges = jarvis.stores.get("neo4j").driver.execute_query(
-        "MATCH (:Agent {id: $a})-[r:USES_MODEL]->(:Model {id: $m}) RETURN count(r) AS n",
-        a=agent["id"], m=model["id"]).records
+    edges = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query(
+            "MATCH (:Agent {id: $a})-[r:USES_MODEL]->(:Model {id: $m}) RETURN count(r) AS n",
+            a=agent["id"],
+            m=model["id"],
+        )
+        .records
+    )
     assert edges[0]["n"] == 1
 
 

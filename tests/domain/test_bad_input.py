@@ -24,8 +24,11 @@ def _footprint(jarvis) -> dict:
 CASES = [
     ("put_memory", {"agent_id": str(uuid.uuid4()), "memory_type": "core", "key": "k", "value": "v"}, "agent_id"),
     ("put_memory", {"agent_id": "not-a-uuid", "memory_type": "core", "key": "k", "value": "v"}, "agent_id"),
-    ("put_memory", {"agent_id": str(uuid.uuid4()), "memory_type": "core", "key": "k", "value": "v", "importance": 2},
-     "importance"),
+    (
+        "put_memory",
+        {"agent_id": str(uuid.uuid4()), "memory_type": "core", "key": "k", "value": "v", "importance": 2},
+        "importance",
+    ),
     ("create_task", {"name": "x", "type": "chat", "priority": 11}, "priority"),
     ("create_task", {"name": "x", "type": "chat", "depends_on": [str(uuid.uuid4())]}, "depends_on"),
     ("add_knowledge", {"topic": "t", "content": ""}, "content"),

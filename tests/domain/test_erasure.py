@@ -18,10 +18,19 @@ def synced(jarvis):
 
 def a_user_with_a_life(jarvis, user: str, agent: str) -> dict:
     """Conversations in two sessions, preferences, a task, graph edges and vectors."""
-    messages = [jarvis.append_message(session_id=f"{user}-s{s}", role="user", content=f"Hello {i} from {user}",
-                                      user_id=user, agent_id=agent)["id"] for s in range(2) for i in range(2)]
-    preferences = [jarvis.add_user_preference(user_id=user, preference_type="agent",
-                                              description=f"{user} likes short answers {i}")["id"] for i in range(2)]
+    messages = [
+        jarvis.append_message(
+            session_id=f"{user}-s{s}", role="user", content=f"Hello {i} from {user}", user_id=user, agent_id=agent
+        )["id"]
+        for s in range(2)
+        for i in range(2)
+    ]
+    preferences = [
+        jarvis.add_user_preference(
+            user_id=user, preference_type="agent", description=f"{user} likes short answers {i}"
+        )["id"]
+        for i in range(2)
+    ]
     jarvis.user_prefers(user, agent)
     jarvis.create_task(name=f"{user}-task", type="chat", requested_by=user)
     return {"messages": messages, "preferences": preferences, "sessions": [f"{user}-s0", f"{user}-s1"]}
@@ -35,12 +44,19 @@ def what_is_left(jarvis, user: str, life: dict) -> dict[str, int]:
             " + (SELECT count(*) FROM user_preferences WHERE user_id = %(u)s)"
             " + (SELECT count(*) FROM users WHERE id = %(u)s)"
             " + (SELECT count(*) FROM graph_edges WHERE (src_label = 'User' AND src_id = %(u)s)"
-            "    OR (dst_label = 'User' AND dst_id = %(u)s))", {"u": user}).fetchone()[0]
+            "    OR (dst_label = 'User' AND dst_id = %(u)s))",
+            {"u": user},
+        ).fetchone()[0]
     chroma = jarvis.stores.get("chroma")
     by_metadata = chroma._call("conversations", lambda c: c.get(where={"user_id": user}, include=[])["ids"])
-    neo4j = jarvis.stores.get("neo4j").driver.execute_query(
-        "OPTIONAL MATCH (u:User {id: $u}) OPTIONAL MATCH (u)-[r]-() RETURN count(DISTINCT u) + count(r) AS n",
-        u=user).records[0]["n"]
+    neo4j = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query(
+            "OPTIONAL MATCH (u:User {id: $u}) OPTIONAL MATCH (u)-[r]-() RETURN count(DISTINCT u) + count(r) AS n",
+            u=user,
+        )
+        .records[0]["n"]
+    )
     return {
         "postgres": postgres,
         "chroma": len(chroma.present("conversations", life["messages"])) + len(by_metadata),
@@ -62,7 +78,9 @@ def test_forget_user_leaves_nothing_of_theirs_in_any_store_and_others_keep_their
 
     receipt = jarvis.forget_user(forgotten)
     assert receipt["complete"] and receipt["lagging"] == [] and receipt["remaining"] == NOTHING
-    assert receipt["removed"]["postgres"]["conversations"] == 4 and receipt["removed"]["qdrant"] == {"user_preferences": 2}
+    assert receipt["removed"]["postgres"]["conversations"] == 4 and receipt["removed"]["qdrant"] == {
+        "user_preferences": 2
+    }
     assert what_is_left(jarvis, forgotten, life) == NOTHING
     assert all(what_is_left(jarvis, kept, other)[store] > 0 for store in NOTHING)
     assert jarvis.erasure_receipt(receipt["id"])["complete"]
@@ -87,20 +105,27 @@ def test_an_erasure_with_chroma_down_lists_it_as_lagging_and_completes_when_it_r
 
 def test_delete_agent_removes_its_capabilities_memory_node_edges_and_caches(synced, name) -> None:
     jarvis = synced
-    agent = jarvis.register_agent(name=f"{name}-gone", type="letta", capabilities=[
-        {"name": f"{name}-cap", "description": "Summarise long reports"}])["id"]
+    agent = jarvis.register_agent(
+        name=f"{name}-gone",
+        type="letta",
+        capabilities=[{"name": f"{name}-cap", "description": "Summarise long reports"}],
+    )["id"]
     other = jarvis.register_agent(name=f"{name}-stays", type="letta")["id"]
     jarvis.put_memory(agent_id=agent, memory_type="core", key="k", value="something to forget")
     jarvis.get_memory(agent, "core", "k")  # cached in Redis
     fact = jarvis.add_knowledge(topic=f"{name}-t", content="Knowledge outlives its author.", agent_id=agent)
-    jarvis.start_collaboration(coordinator_agent_id=agent, participant_agent_ids=[other],
-                               collaboration_type="parallel", workflow={})
+    jarvis.start_collaboration(
+        coordinator_agent_id=agent, participant_agent_ids=[other], collaboration_type="parallel", workflow={}
+    )
     capability_points = {p for p in jarvis.stores.get("qdrant").ids("agent_capabilities")}
 
     receipt = jarvis.delete_agent(agent)
     assert receipt["complete"], receipt
-    graph = jarvis.stores.get("neo4j").driver.execute_query(
-        "OPTIONAL MATCH (a:Agent {id: $id}) RETURN count(a) AS n", id=agent).records[0]["n"]
+    graph = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query("OPTIONAL MATCH (a:Agent {id: $id}) RETURN count(a) AS n", id=agent)
+        .records[0]["n"]
+    )
     assert graph == 0
     with jarvis.stores.postgres.pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM agent_capabilities WHERE agent_id = %s", (agent,)).fetchone()[0] == 0

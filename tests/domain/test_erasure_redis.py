@@ -15,8 +15,13 @@ def redis_keys_naming(jarvis, *ids: str) -> list[str]:
     conn, found = jarvis.stores.redis.conn, []
     for key in conn.scan_iter(count=1000):
         kind = conn.type(key)
-        value = conn.get(key) if kind == "string" else json.dumps(
-            conn.lrange(key, 0, -1) if kind == "list" else conn.zrange(key, 0, -1) if kind == "zset" else [])
+        value = (
+            conn.get(key)
+            if kind == "string"
+            else json.dumps(
+                conn.lrange(key, 0, -1) if kind == "list" else conn.zrange(key, 0, -1) if kind == "zset" else []
+            )
+        )
         if any(i in key or (isinstance(value, str) and i in value) for i in ids):
             found.append(key)
     return sorted(found)
@@ -50,7 +55,8 @@ def test_delete_agent_removes_its_messages_status_lock_caches_and_metrics(jarvis
 
 
 def test_forget_user_removes_sessions_their_agents_keys_and_queued_tasks_and_revokes_their_keys(
-        quiet_queues, make_key, name) -> None:
+    quiet_queues, make_key, name
+) -> None:
     jarvis = quiet_queues
     user, other = f"{name}-ada", f"{name}-bob"
     own = jarvis.register_agent(name=f"{name}-own", type="letta", owner_user_id=user)["id"]
@@ -72,8 +78,12 @@ def test_forget_user_removes_sessions_their_agents_keys_and_queued_tasks_and_rev
     assert receipt["complete"] and receipt["remaining"] == {"postgres": 0, "chroma": 0, "neo4j": 0, "redis": 0}, receipt
     assert receipt["removed"]["postgres"]["tasks_cancelled"] == 2 and receipt["removed"]["postgres"]["agents"] == 1
     assert receipt["revoked_keys"] == _key_ids(jarvis, user)
-    assert redis_keys_naming(jarvis, user, own, f"{name}-talk", f"{name}-idle", queued, later["id"],
-                             *receipt["revoked_keys"]) == []
+    assert (
+        redis_keys_naming(
+            jarvis, user, own, f"{name}-talk", f"{name}-idle", queued, later["id"], *receipt["revoked_keys"]
+        )
+        == []
+    )
     assert not {queued, later["id"]} & jarvis.stores.redis.queues.known_task_ids()
     assert jarvis.get_task(queued)["status"] == "cancelled" and jarvis.get_task(queued)["requested_by"] is None
     assert jarvis.stores.redis.get_session(f"{name}-bobs")["user_id"] == other
@@ -83,7 +93,8 @@ def test_forget_user_removes_sessions_their_agents_keys_and_queued_tasks_and_rev
 
 
 def test_with_redis_down_the_receipt_lists_it_and_fetching_it_again_finishes_the_erasure(
-        jarvis, settings, name) -> None:
+    jarvis, settings, name
+) -> None:
     agent = jarvis.register_agent(name=f"{name}-gone", type="letta")["id"]
     peer = jarvis.register_agent(name=f"{name}-peer", type="letta")["id"]
     an_agent_in_redis(jarvis, agent, peer)

@@ -14,15 +14,25 @@ from jarvis.errors import InvalidInput
 RARE = "ZQ-90417"
 #: Items about what other log codes mean: nearer in meaning to the question than the one that
 #: has the code asked about (the model reads "ZQ-90417" as a few word pieces like any code).
-NEIGHBOURS = [f"Log code {code} means {meaning}." for code, meaning in (
-    ("ZR-10233", "the cache was cold after a restart"), ("QX-55120", "a worker lost its lease"),
-    ("ZK-77801", "the certificate expires within a week"), ("QA-31337", "a request was retried"),
-    ("ZQ-11111", "the queue is longer than its alarm"), ("XZ-90418", "a replica fell behind its primary"),
-    ("ZE-42424", "the rate limit was reached"), ("QZ-60001", "an index was rebuilt"),
-    ("ZW-12012", "the backup finished late"), ("QQ-80808", "a migration is waiting for a lock"),
-    ("ZZ-70417", "the connection pool was exhausted"), ("QB-90000", "a user session expired"),
-    ("ZM-31415", "the model cache was evicted"), ("QM-27182", "a projection is lagging"),
-)]
+NEIGHBOURS = [
+    f"Log code {code} means {meaning}."
+    for code, meaning in (
+        ("ZR-10233", "the cache was cold after a restart"),
+        ("QX-55120", "a worker lost its lease"),
+        ("ZK-77801", "the certificate expires within a week"),
+        ("QA-31337", "a request was retried"),
+        ("ZQ-11111", "the queue is longer than its alarm"),
+        ("XZ-90418", "a replica fell behind its primary"),
+        ("ZE-42424", "the rate limit was reached"),
+        ("QZ-60001", "an index was rebuilt"),
+        ("ZW-12012", "the backup finished late"),
+        ("QQ-80808", "a migration is waiting for a lock"),
+        ("ZZ-70417", "the connection pool was exhausted"),
+        ("QB-90000", "a user session expired"),
+        ("ZM-31415", "the model cache was evicted"),
+        ("QM-27182", "a projection is lagging"),
+    )
+]
 TARGET = f"The nightly export to the warehouse stalled and {RARE} appeared once the disk quota ran out."
 PARAPHRASED = "Plants convert sunlight, water and carbon dioxide into glucose and oxygen."
 
@@ -31,9 +41,13 @@ PARAPHRASED = "Plants convert sunlight, water and carbon dioxide into glucose an
 def library(jarvis, name):
     """An agent's knowledge: the item with the rare code, a paraphrase target, and neighbours."""
     agent = jarvis.register_agent(name=f"{name}-librarian", type="letta")
-    items = [{"topic": f"{name}-logs-{i}", "content": text, "agent_id": agent["id"]} for i, text in enumerate(NEIGHBOURS)]
-    items += [{"topic": f"{name}-export", "content": TARGET, "agent_id": agent["id"]},
-              {"topic": f"{name}-botany", "content": PARAPHRASED, "agent_id": agent["id"]}]
+    items = [
+        {"topic": f"{name}-logs-{i}", "content": text, "agent_id": agent["id"]} for i, text in enumerate(NEIGHBOURS)
+    ]
+    items += [
+        {"topic": f"{name}-export", "content": TARGET, "agent_id": agent["id"]},
+        {"topic": f"{name}-botany", "content": PARAPHRASED, "agent_id": agent["id"]},
+    ]
     added = jarvis.add_knowledge_many(items)
     ids = dict(zip([item["content"] for item in items], added["ids"]))
     yield agent["id"], ids
@@ -78,8 +92,9 @@ def test_hybrid_still_works_from_postgres_when_chroma_is_down(jarvis, settings, 
         fused = jarvis.search(query=f"What does {RARE} mean in the logs?", scopes=["knowledge"], agent_id=agent)
         assert fused["degraded"] == ["chroma"]
         assert ids[TARGET] in _ids(fused)[:3]
-        paraphrase = jarvis.search(query="how do green leaves make food from light", scopes=["knowledge"],
-                                   agent_id=agent, limit=3)
+        paraphrase = jarvis.search(
+            query="how do green leaves make food from light", scopes=["knowledge"], agent_id=agent, limit=3
+        )
         assert ids[PARAPHRASED] in _ids(paraphrase)
     finally:
         local.up(settings, ["chroma"])
@@ -97,8 +112,11 @@ def test_a_keyword_search_needs_words(jarvis) -> None:
 def test_the_api_takes_the_mode_and_names_a_bad_one(api, make_key, library) -> None:
     agent, ids = library
     headers = make_key("read")
-    ok = api.post("/api/v1/search", headers=headers, json={
-        "query": f"What does {RARE} mean?", "scopes": ["knowledge"], "agent_id": agent, "mode": "keyword"})
+    ok = api.post(
+        "/api/v1/search",
+        headers=headers,
+        json={"query": f"What does {RARE} mean?", "scopes": ["knowledge"], "agent_id": agent, "mode": "keyword"},
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["mode"] == "keyword" and ok.json()["results"][0]["id"] == ids[TARGET]
     bad = api.post("/api/v1/search", headers=headers, json={"query": "x", "mode": "fuzzy"})
@@ -121,9 +139,12 @@ def test_a_hostile_query_of_thousands_of_words_scores_only_the_rarest_and_still_
     normal = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
     assert _ids(normal)[0] == ids[TARGET]
     rows = [{"lexeme": "", "docs": 10_000.0, "dl_sum": 90_000.0}] + [
-        {"lexeme": f"t{i:04d}", "docs": float(i + 1), "dl_sum": 0.0} for i in range(500)]
+        {"lexeme": f"t{i:04d}", "docs": float(i + 1), "dl_sum": 0.0} for i in range(500)
+    ]
     kept = keyword.corpus(rows).terms
-    assert len(kept) == keyword.MAX_TERMS and [t.lexeme for t in kept] == [f"t{i:04d}" for i in range(keyword.MAX_TERMS)]
+    assert len(kept) == keyword.MAX_TERMS and [t.lexeme for t in kept] == [
+        f"t{i:04d}" for i in range(keyword.MAX_TERMS)
+    ]
 
 
 def test_a_statement_past_its_timeout_is_a_store_timeout_and_the_pool_still_serves(jarvis) -> None:

@@ -38,10 +38,13 @@ def _corpus_is_recounted(jarvis, table: str) -> None:
 
 def test_statistics_follow_inserts_updates_and_deletes(jarvis, name) -> None:
     alpha, bravo, charlie = words = _words(name)
-    added = jarvis.add_knowledge_many([
-        {"topic": f"{name}-1", "content": f"The {alpha} pipeline failed twice."},
-        {"topic": f"{name}-2", "content": f"The {alpha} and the {bravo} pipelines failed."},
-        {"topic": f"{name}-3", "content": f"Nothing about {alpha} was learned."}])["ids"]
+    added = jarvis.add_knowledge_many(
+        [
+            {"topic": f"{name}-1", "content": f"The {alpha} pipeline failed twice."},
+            {"topic": f"{name}-2", "content": f"The {alpha} and the {bravo} pipelines failed."},
+            {"topic": f"{name}-3", "content": f"Nothing about {alpha} was learned."},
+        ]
+    )["ids"]
     try:
         assert _docs(jarvis, "knowledge", "", words) == {alpha: 3, bravo: 1, charlie: 0}
         _corpus_is_recounted(jarvis, "knowledge")
@@ -71,8 +74,12 @@ def test_conversation_statistics_are_counted_per_user_and_seen_only_by_that_user
         assert _docs(jarvis, "conversations", bob, words)[alpha] == 1
         with psycopg.connect(settings.api_postgres_conninfo) as conn:  # a user-bound role: Ada's counts only
             conn.execute("SELECT set_config('app.current_user', %s, true)", (ada,))
-            owners = {r[0] for r in conn.execute(
-                "SELECT DISTINCT owner FROM search_term_stats WHERE scope_table = 'conversations'").fetchall()}
+            owners = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT owner FROM search_term_stats WHERE scope_table = 'conversations'"
+                ).fetchall()
+            }
         assert owners == {ada}
     finally:
         jarvis.forget_users([ada, bob])
@@ -85,9 +92,13 @@ def test_rare_words_are_ranked_exactly_common_ones_by_their_rarest_terms_togethe
     assert "%(k_match)s" in rare and "k_chain" not in rare
     chained = keyword.scoring("knowledge", "TRUE", terms=3, chains=3, singles=1)
     assert all(f"%(k_chain{j})s" in chained for j in range(3)) and "%(k_single0)s" in chained and "%(k_q2)s" in chained
-    stats = keyword.corpus([{"lexeme": "", "docs": 100.0, "dl_sum": 2000.0},
-                            {"lexeme": "common", "docs": 90.0, "dl_sum": 0.0},
-                            {"lexeme": "rare", "docs": 2.0, "dl_sum": 0.0}])
+    stats = keyword.corpus(
+        [
+            {"lexeme": "", "docs": 100.0, "dl_sum": 2000.0},
+            {"lexeme": "common", "docs": 90.0, "dl_sum": 0.0},
+            {"lexeme": "rare", "docs": 2.0, "dl_sum": 0.0},
+        ]
+    )
     assert [t.lexeme for t in stats.terms] == ["rare", "common"] and stats.avgdl == 20.0
     assert stats.terms[0].idf > stats.terms[1].idf > 0
     assert keyword.quoted("it's a \\ b") == "'it''s a \\\\ b'"
@@ -103,11 +114,18 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
     from jarvis.errors import InvalidInput
 
     with jarvis.stores.postgres.transaction() as conn:
-        configs = conn.execute("SELECT proname, proconfig FROM pg_proc WHERE prosecdef AND proname LIKE 'jarvis_%'"
-                               ).fetchall()
-    ours = {"jarvis_count_search_terms", "jarvis_search_terms_changed", "jarvis_search_terms_truncated",
-            "jarvis_uncount_conversation_partition",  # migration 017's
-            "jarvis_node_exists", "jarvis_edge_endpoints_exist", "jarvis_drop_edges_of_node"}  # 011's, altered by 016
+        configs = conn.execute(
+            "SELECT proname, proconfig FROM pg_proc WHERE prosecdef AND proname LIKE 'jarvis_%'"
+        ).fetchall()
+    ours = {
+        "jarvis_count_search_terms",
+        "jarvis_search_terms_changed",
+        "jarvis_search_terms_truncated",
+        "jarvis_uncount_conversation_partition",  # migration 017's
+        "jarvis_node_exists",
+        "jarvis_edge_endpoints_exist",
+        "jarvis_drop_edges_of_node",
+    }  # 011's, altered by 016
     definers = dict(configs)
     assert definers == {name: ["search_path=pg_catalog, public, pg_temp"] for name in ours}  # every definer
     for table in ("agents", "conversations", "search_term_stats"):

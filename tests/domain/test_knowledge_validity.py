@@ -17,10 +17,19 @@ MOVED = datetime(2026, 1, 15, tzinfo=timezone.utc)
 def office(jarvis, name):
     """Ada's office was in Leeds; from MOVED on it is in York (the new fact supersedes the old)."""
     agent = jarvis.register_agent(name=f"{name}-registrar", type="letta")
-    old = jarvis.add_knowledge(topic=f"{name}-office", content="Ada's office is in Leeds.", agent_id=agent["id"],
-                               valid_from=MOVED - timedelta(days=365))
-    new = jarvis.add_knowledge(topic=f"{name}-office", content="Ada's office is in York.", agent_id=agent["id"],
-                               valid_from=MOVED, supersedes=old["id"])
+    old = jarvis.add_knowledge(
+        topic=f"{name}-office",
+        content="Ada's office is in Leeds.",
+        agent_id=agent["id"],
+        valid_from=MOVED - timedelta(days=365),
+    )
+    new = jarvis.add_knowledge(
+        topic=f"{name}-office",
+        content="Ada's office is in York.",
+        agent_id=agent["id"],
+        valid_from=MOVED,
+        supersedes=old["id"],
+    )
     yield agent["id"], old, new
     for item in (new, old):
         jarvis.delete_knowledge(item["id"])
@@ -37,14 +46,21 @@ def test_superseding_closes_the_old_fact_instead_of_deleting_it(jarvis, office) 
     for mode in ("hybrid", "vector", "keyword"):
         now = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode)
         assert _ids(now) == [new["id"]], mode
-        then = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode,
-                             as_of=MOVED - timedelta(days=1))
+        then = jarvis.search(
+            query="where is Ada's office",
+            scopes=["knowledge"],
+            agent_id=agent,
+            mode=mode,
+            as_of=MOVED - timedelta(days=1),
+        )
         assert _ids(then) == [old["id"]], mode
-        at_the_move = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode,
-                                    as_of=MOVED)
+        at_the_move = jarvis.search(
+            query="where is Ada's office", scopes=["knowledge"], agent_id=agent, mode=mode, as_of=MOVED
+        )
         assert _ids(at_the_move) == [new["id"]], mode  # valid_to is exclusive, valid_from inclusive
-    before_anything = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent,
-                                    as_of=MOVED - timedelta(days=400))
+    before_anything = jarvis.search(
+        query="where is Ada's office", scopes=["knowledge"], agent_id=agent, as_of=MOVED - timedelta(days=400)
+    )
     assert before_anything["results"] == []
 
 
@@ -53,8 +69,9 @@ def test_the_postgres_fallback_applies_validity_alike(jarvis, settings, office) 
     local.down(settings, ["chroma"])
     try:
         now = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent)
-        then = jarvis.search(query="where is Ada's office", scopes=["knowledge"], agent_id=agent,
-                             as_of=MOVED - timedelta(days=1))
+        then = jarvis.search(
+            query="where is Ada's office", scopes=["knowledge"], agent_id=agent, as_of=MOVED - timedelta(days=1)
+        )
     finally:
         local.up(settings, ["chroma"])
     assert now["degraded"] == ["chroma"] and _ids(now) == [new["id"]]
@@ -63,8 +80,9 @@ def test_the_postgres_fallback_applies_validity_alike(jarvis, settings, office) 
 
 def test_traversal_follows_the_same_rule(jarvis, name, office) -> None:
     agent, old, new = office
-    start = jarvis.add_knowledge(topic=f"{name}-ada", content="Ada is the team's statistician.",
-                                 valid_from=MOVED - timedelta(days=730))
+    start = jarvis.add_knowledge(
+        topic=f"{name}-ada", content="Ada is the team's statistician.", valid_from=MOVED - timedelta(days=730)
+    )
     try:
         jarvis.relate_knowledge(start["id"], old["id"])
         jarvis.relate_knowledge(start["id"], new["id"])
@@ -78,12 +96,26 @@ def test_traversal_follows_the_same_rule(jarvis, name, office) -> None:
 
 def test_the_api_supersedes_and_asks_as_of(api, make_key, name) -> None:
     headers = make_key("read", "write")
-    first = api.post("/api/v1/knowledge", headers=headers, json={
-        "topic": f"{name}-rate", "content": f"The {name} base rate is 4 percent.", "valid_from": "2025-01-01T00:00:00Z"})
+    first = api.post(
+        "/api/v1/knowledge",
+        headers=headers,
+        json={
+            "topic": f"{name}-rate",
+            "content": f"The {name} base rate is 4 percent.",
+            "valid_from": "2025-01-01T00:00:00Z",
+        },
+    )
     assert first.status_code == 201, first.text
-    second = api.post("/api/v1/knowledge", headers=headers, json={
-        "topic": f"{name}-rate", "content": f"The {name} base rate is 5 percent.", "valid_from": "2025-06-01T00:00:00Z",
-        "supersedes": first.json()["id"]})
+    second = api.post(
+        "/api/v1/knowledge",
+        headers=headers,
+        json={
+            "topic": f"{name}-rate",
+            "content": f"The {name} base rate is 5 percent.",
+            "valid_from": "2025-06-01T00:00:00Z",
+            "supersedes": first.json()["id"],
+        },
+    )
     assert second.status_code == 201, second.text
     try:
         ask = {"query": f"{name} base rate", "scopes": ["knowledge"], "mode": "keyword"}
@@ -91,9 +123,16 @@ def test_the_api_supersedes_and_asks_as_of(api, make_key, name) -> None:
         assert [h["id"] for h in now["results"]] == [second.json()["id"]]
         then = api.post("/api/v1/search", headers=headers, json={**ask, "as_of": "2025-03-01T00:00:00Z"}).json()
         assert [h["id"] for h in then["results"]] == [first.json()["id"]]
-        earlier = api.post("/api/v1/knowledge", headers=headers, json={
-            "topic": f"{name}-rate", "content": "x", "valid_from": "2024-01-01T00:00:00Z",
-            "supersedes": second.json()["id"]})
+        earlier = api.post(
+            "/api/v1/knowledge",
+            headers=headers,
+            json={
+                "topic": f"{name}-rate",
+                "content": "x",
+                "valid_from": "2024-01-01T00:00:00Z",
+                "supersedes": second.json()["id"],
+            },
+        )
         assert earlier.status_code == 422 and "valid_from" in earlier.text
     finally:
         for item in (second, first):
@@ -121,16 +160,24 @@ def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, nam
     made = []
     try:
         for city in ("Leeds", "Hull", "Bath"):  # each move supersedes the last
-            made.append(jarvis.add_knowledge(
-                topic=f"{name}-office", content=f"Ada's office is in {city}.", agent_id=agent["id"],
-                valid_from=MOVED + timedelta(days=len(made)), supersedes=made[-1]["id"] if made else None))
+            made.append(
+                jarvis.add_knowledge(
+                    topic=f"{name}-office",
+                    content=f"Ada's office is in {city}.",
+                    agent_id=agent["id"],
+                    valid_from=MOVED + timedelta(days=len(made)),
+                    supersedes=made[-1]["id"] if made else None,
+                )
+            )
         valid = made[-1]["id"]
         for limit in (1, 2, 5):
-            found = jarvis.search(query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector",
-                                  limit=limit)
+            found = jarvis.search(
+                query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector", limit=limit
+            )
             assert _ids(found) == [valid], limit
-        first = jarvis.search(query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector",
-                              limit=1, as_of=MOVED)
+        first = jarvis.search(
+            query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector", limit=1, as_of=MOVED
+        )
         assert _ids(first) == [made[0]["id"]]
     finally:
         for item in reversed(made):
@@ -145,14 +192,28 @@ def test_a_vector_search_checks_valid_now_at_hydration_and_asks_again_when_too_f
     from jarvis.domain.search import VALIDITY_LOOKAHEAD
 
     word = f"zorblax{name[-6:]}"
-    expired = [jarvis.add_knowledge(topic=f"{name}-old-{i}", content=f"The {word} quokka slept in burrow {i}.",
-                                    valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
-                                    valid_to=datetime(2021, 1, 1, tzinfo=timezone.utc))
-               for i in range(VALIDITY_LOOKAHEAD + 3)]
+    expired = [
+        jarvis.add_knowledge(
+            topic=f"{name}-old-{i}",
+            content=f"The {word} quokka slept in burrow {i}.",
+            valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
+            valid_to=datetime(2021, 1, 1, tzinfo=timezone.utc),
+        )
+        for i in range(VALIDITY_LOOKAHEAD + 3)
+    ]
     current = jarvis.add_knowledge(topic=f"{name}-now", content=f"These days the {word} quokka sleeps in a hollow log.")
-    others = [jarvis.add_knowledge(topic=f"{name}-other-{i}", content=f"The {word} quokka {doing}.")
-              for i, doing in enumerate(["eats leaves at dusk", "drinks from the creek", "hops along the fence",
-                                         "smiles at tourists", "hides from foxes"])]
+    others = [
+        jarvis.add_knowledge(topic=f"{name}-other-{i}", content=f"The {word} quokka {doing}.")
+        for i, doing in enumerate(
+            [
+                "eats leaves at dusk",
+                "drinks from the creek",
+                "hops along the fence",
+                "smiles at tourists",
+                "hides from foxes",
+            ]
+        )
+    ]
     try:
         found = jarvis.search(query=f"where does the {word} quokka sleep", scopes=["knowledge"], mode="vector", limit=1)
         assert _ids(found) == [current["id"]]

@@ -22,8 +22,9 @@ SECRET = "Ada's front door code is 4711"
 def _facade(settings, jarvis, key: str | None):
     from jarvis.facade import Jarvis
 
-    return Jarvis.from_settings(settings.model_copy(update={"memory_encryption_key": SecretStr(key) if key else None}),
-                                embedder=jarvis.embedder)
+    return Jarvis.from_settings(
+        settings.model_copy(update={"memory_encryption_key": SecretStr(key) if key else None}), embedder=jarvis.embedder
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,9 @@ def agent(jarvis, name) -> str:
 def _raw_row(jarvis, agent_id: str, key: str) -> tuple[str, bool]:
     with jarvis.stores.postgres.pool.connection() as conn:
         conn.execute("SELECT set_config('app.all_users', 'on', true)")
-        return conn.execute("SELECT value, value_encrypted FROM agent_memory WHERE agent_id = %s AND key = %s",
-                            (agent_id, key)).fetchone()
+        return conn.execute(
+            "SELECT value, value_encrypted FROM agent_memory WHERE agent_id = %s AND key = %s", (agent_id, key)
+        ).fetchone()
 
 
 def test_the_stored_value_is_ciphertext_and_every_read_returns_the_plaintext(sealed, jarvis, agent) -> None:
@@ -52,9 +54,9 @@ def test_the_stored_value_is_ciphertext_and_every_read_returns_the_plaintext(sea
     stored, encrypted = _raw_row(jarvis, agent, "door")
     assert encrypted and "4711" not in stored and "Ada" not in stored and stored.startswith("v1:")
 
-    first = sealed.get_memory(agent, "core", "door")          # from PostgreSQL, then cached
+    first = sealed.get_memory(agent, "core", "door")  # from PostgreSQL, then cached
     cached_copy = jarvis.stores.redis.raw.get(keys.memory_cache(agent, "core", "door"))
-    second = sealed.get_memory(agent, "core", "door")         # from the Redis cache
+    second = sealed.get_memory(agent, "core", "door")  # from the Redis cache
     assert first["value"] == second["value"] == SECRET and "value_encrypted" not in second
     assert cached_copy and b"4711" not in cached_copy and json.loads(cached_copy)["value_encrypted"] is True
 
@@ -94,8 +96,11 @@ def test_a_sealed_value_copied_into_another_row_does_not_open(sealed, jarvis, ag
     sealed.put_memory(agent_id=agent, memory_type="core", key="weather", value="Sunny in Paris")
     with jarvis.stores.postgres.pool.connection() as conn:
         conn.execute("SELECT set_config('app.all_users', 'on', true)")
-        conn.execute("UPDATE agent_memory SET value = (SELECT value FROM agent_memory WHERE agent_id = %(a)s "
-                     "AND key = 'door') WHERE agent_id = %(a)s AND key = 'weather'", {"a": agent})
+        conn.execute(
+            "UPDATE agent_memory SET value = (SELECT value FROM agent_memory WHERE agent_id = %(a)s "
+            "AND key = 'door') WHERE agent_id = %(a)s AND key = 'weather'",
+            {"a": agent},
+        )
     jarvis.stores.redis.raw.delete(keys.memory_cache(agent, "core", "weather"))
     with pytest.raises(MemoryLocked, match="altered or moved"):
         sealed.get_memory(agent, "core", "weather")

@@ -12,9 +12,16 @@ from jarvis.errors import InvalidInput
 
 
 def _turns(session: str, user: str, n: int, *, agent_id: str | None = None) -> list[dict]:
-    return [{"session_id": session, "user_id": user, "role": "user" if i % 2 == 0 else "assistant",
-             "agent_id": agent_id, "content": f"Turn {i}: we talked about the {['harbour', 'budget', 'flight'][i % 3]} "
-                                              f"plans for week {i}."} for i in range(n)]
+    return [
+        {
+            "session_id": session,
+            "user_id": user,
+            "role": "user" if i % 2 == 0 else "assistant",
+            "agent_id": agent_id,
+            "content": f"Turn {i}: we talked about the {['harbour', 'budget', 'flight'][i % 3]} plans for week {i}.",
+        }
+        for i in range(n)
+    ]
 
 
 def _count(jarvis, session: str) -> int:
@@ -35,9 +42,13 @@ def test_a_history_of_many_turns_is_imported_in_order_and_searchable(jarvis, nam
     assert jarvis.get_session(session)["user_id"] == user
     meaning = jarvis.search(query="my plane trip was called off", scopes=["conversations"], user_id=user)
     assert meaning["results"][0]["item"]["content"].startswith("My flight to Lisbon")
-    edges = jarvis.stores.get("neo4j").driver.execute_query(
-        "MATCH (:User {id: $u})-[r:INTERACTED_WITH]->(:Agent {id: $a}) RETURN count(r) AS n",
-        u=user, a=agent["id"]).records
+    edges = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query(
+            "MATCH (:User {id: $u})-[r:INTERACTED_WITH]->(:Agent {id: $a}) RETURN count(r) AS n", u=user, a=agent["id"]
+        )
+        .records
+    )
     assert edges[0]["n"] == 1
 
 
@@ -45,11 +56,17 @@ def test_the_same_text_gets_the_same_vector_in_a_batch_as_alone(jarvis, name) ->
     session = f"{name}-same"
     alone = jarvis.embedder.embed("We agreed to meet at the harbour at noon.")
     jarvis.embedder.clear_cache()  # the batch embeds it afresh, beside a longer text
-    jarvis.append_messages([{"session_id": session, "role": "user", "content": "something else entirely"},
-                            {"session_id": session, "role": "user", "content": "We agreed to meet at the harbour at noon."}])
+    jarvis.append_messages(
+        [
+            {"session_id": session, "role": "user", "content": "something else entirely"},
+            {"session_id": session, "role": "user", "content": "We agreed to meet at the harbour at noon."},
+        ]
+    )
     with jarvis.stores.postgres.pool.connection() as conn:
-        stored = conn.execute("SELECT embedding::real[] FROM conversations WHERE session_id = %s AND content LIKE 'We agreed%%'",
-                              (session,)).fetchone()[0]
+        stored = conn.execute(
+            "SELECT embedding::real[] FROM conversations WHERE session_id = %s AND content LIKE 'We agreed%%'",
+            (session,),
+        ).fetchone()[0]
     assert float(alone @ np.array(stored, dtype=np.float32)) > 0.9999
 
 
@@ -57,13 +74,21 @@ def test_each_turn_of_a_batch_gets_its_context_and_the_stored_last_turn_its_next
     session = f"{name}-context"
     jarvis.append_message(session_id=session, role="user", content="Did you feed the cat?")
     said = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
-    jarvis.append_messages([
-        {"session_id": session, "role": "assistant", "content": "Yes, last week!", "created_at": said},
-        {"session_id": session, "role": "user", "content": "Great, thanks.", "created_at": said + timedelta(seconds=1)},
-    ])
+    jarvis.append_messages(
+        [
+            {"session_id": session, "role": "assistant", "content": "Yes, last week!", "created_at": said},
+            {
+                "session_id": session,
+                "role": "user",
+                "content": "Great, thanks.",
+                "created_at": said + timedelta(seconds=1),
+            },
+        ]
+    )
     with jarvis.stores.postgres.pool.connection() as conn:
-        context = dict(conn.execute("SELECT content, context FROM conversations WHERE session_id = %s",
-                                    (session,)).fetchall())
+        context = dict(
+            conn.execute("SELECT content, context FROM conversations WHERE session_id = %s", (session,)).fetchall()
+        )
     assert "Yes, last week!" in context["Did you feed the cat?"]  # the stored turn learnt its next one
     assert context["Yes, last week!"].splitlines() == ["8 May 2023", "Did you feed the cat?", "Great, thanks."]
     assert context["Great, thanks."].splitlines() == ["8 May 2023", "Yes, last week!"]
@@ -71,17 +96,21 @@ def test_each_turn_of_a_batch_gets_its_context_and_the_stored_last_turn_its_next
     assert "Yes, last week!" in [hit["item"]["content"] for hit in found["results"]]
 
 
-@pytest.mark.parametrize(("bad", "field", "message"), [
-    ({"content": ""}, "messages[2].content", "at least 1 character"),
-    ({"content": "   "}, "messages[2].content", "at least 1 character"),
-    ({"role": "robot"}, "messages[2].role", "user"),
-    ({"session_id": "a|b"}, "messages[2].session_id", "pattern"),
-    ({"agent_id": str(uuid.uuid4())}, "messages[2].agent_id", "agent that does not exist"),
-    ({"task_id": str(uuid.uuid4())}, "messages[2].task_id", "task that does not exist"),
-    ({"surprise": 1}, "messages[2].surprise", "[Ee]xtra"),
-])
-def test_a_bad_message_is_refused_naming_its_index_before_anything_is_written(jarvis, name, bad, field,
-                                                                              message) -> None:
+@pytest.mark.parametrize(
+    ("bad", "field", "message"),
+    [
+        ({"content": ""}, "messages[2].content", "at least 1 character"),
+        ({"content": "   "}, "messages[2].content", "at least 1 character"),
+        ({"role": "robot"}, "messages[2].role", "user"),
+        ({"session_id": "a|b"}, "messages[2].session_id", "pattern"),
+        ({"agent_id": str(uuid.uuid4())}, "messages[2].agent_id", "agent that does not exist"),
+        ({"task_id": str(uuid.uuid4())}, "messages[2].task_id", "task that does not exist"),
+        ({"surprise": 1}, "messages[2].surprise", "[Ee]xtra"),
+    ],
+)
+def test_a_bad_message_is_refused_naming_its_index_before_anything_is_written(
+    jarvis, name, bad, field, message
+) -> None:
     session = f"{name}-bad"
     turns = _turns(session, f"{name}-bo", 100)
     turns[2] = {**turns[2], **bad}
@@ -113,11 +142,15 @@ def test_the_api_imports_a_batch_for_the_keys_user_and_refuses_a_bad_one_naming_
     assert [m["content"] for m in history] == [t["content"] for t in turns]
     assert {m["user_id"] for m in history} == {ada}
 
-    refused = api.post("/api/v1/conversations/messages/batch", headers=headers,
-                       json={"messages": [*turns, {"session_id": f"{name}-s", "role": "user", "content": ""}]})
+    refused = api.post(
+        "/api/v1/conversations/messages/batch",
+        headers=headers,
+        json={"messages": [*turns, {"session_id": f"{name}-s", "role": "user", "content": ""}]},
+    )
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "messages[5].content"
-    as_bob = api.post("/api/v1/conversations/messages/batch", headers=headers,
-                      json={"messages": [{**turns[0], "user_id": bob}]})
+    as_bob = api.post(
+        "/api/v1/conversations/messages/batch", headers=headers, json={"messages": [{**turns[0], "user_id": bob}]}
+    )
     assert as_bob.status_code == 403 and "messages[0].user_id" in as_bob.json()["error"]["message"]
     assert len(api.get(f"/api/v1/conversations/{name}-s", headers=headers).json()) == 5

@@ -24,14 +24,35 @@ def chats(jarvis, name):
     agent = jarvis.register_agent(name=f"{name}-concierge", type="letta")
     ada, bob = f"{name}-ada", f"{name}-bob"
     turns = {
-        "ada-1": dict(user_id=ada, session_id=f"{name}-s1", content="We fly to Lisbon for the summer holiday.",
-                      created_at=T0, metadata={"channel": "email", "n": 1}),
-        "ada-2": dict(user_id=ada, session_id=f"{name}-s1", content="The holiday flat in Lisbon has a balcony.",
-                      created_at=T0 + timedelta(days=1), metadata={"channel": "sms"}, agent_id=agent["id"]),
-        "ada-3": dict(user_id=ada, session_id=f"{name}-s2", content="Next summer we might go hiking in Norway.",
-                      created_at=T0 + timedelta(days=30), metadata={"channel": "email", "n": 2}),
-        "bob-1": dict(user_id=bob, session_id=f"{name}-s3", content="Bob spends his summer holiday in Crete.",
-                      created_at=T0 + timedelta(days=2), metadata={"channel": "email", "n": 1}),
+        "ada-1": dict(
+            user_id=ada,
+            session_id=f"{name}-s1",
+            content="We fly to Lisbon for the summer holiday.",
+            created_at=T0,
+            metadata={"channel": "email", "n": 1},
+        ),
+        "ada-2": dict(
+            user_id=ada,
+            session_id=f"{name}-s1",
+            content="The holiday flat in Lisbon has a balcony.",
+            created_at=T0 + timedelta(days=1),
+            metadata={"channel": "sms"},
+            agent_id=agent["id"],
+        ),
+        "ada-3": dict(
+            user_id=ada,
+            session_id=f"{name}-s2",
+            content="Next summer we might go hiking in Norway.",
+            created_at=T0 + timedelta(days=30),
+            metadata={"channel": "email", "n": 2},
+        ),
+        "bob-1": dict(
+            user_id=bob,
+            session_id=f"{name}-s3",
+            content="Bob spends his summer holiday in Crete.",
+            created_at=T0 + timedelta(days=2),
+            metadata={"channel": "email", "n": 1},
+        ),
     }
     ids = {}
     for key, turn in turns.items():
@@ -49,7 +70,7 @@ def _cases(ada, bob, agent, name):
         ({"user_id": ada, "session_id": f"{name}-s1"}, {"ada-1", "ada-2"}),
         ({"user_id": ada, "agent_id": agent}, {"ada-2"}),
         ({"user_id": ada, "created_after": T0 + timedelta(days=1)}, {"ada-2", "ada-3"}),  # inclusive
-        ({"user_id": ada, "created_before": T0 + timedelta(days=1)}, {"ada-1"}),          # exclusive
+        ({"user_id": ada, "created_before": T0 + timedelta(days=1)}, {"ada-1"}),  # exclusive
         ({"user_id": ada, "created_after": T0, "created_before": T0 + timedelta(days=2)}, {"ada-1", "ada-2"}),
         ({"user_id": ada, "metadata": {"channel": "email"}}, {"ada-1", "ada-3"}),
         ({"user_id": ada, "metadata": {"channel": "email", "n": 2}}, {"ada-3"}),
@@ -69,8 +90,10 @@ def test_conversation_filters_agree_between_chroma_and_postgres(jarvis, settings
     cases = _cases(ada, bob, agent, name)
 
     def ask():
-        return [jarvis.search(query=QUESTION, scopes=["conversations"], limit=50, mode=mode, **filters)
-                for filters, _ in cases]
+        return [
+            jarvis.search(query=QUESTION, scopes=["conversations"], limit=50, mode=mode, **filters)
+            for filters, _ in cases
+        ]
 
     from_chroma = ask()
     local.down(settings, ["chroma"])
@@ -90,8 +113,11 @@ def test_qdrant_filters_agree_with_postgres(jarvis, settings, name) -> None:
     jarvis.upsert_user(id=bob)
     mine = jarvis.add_user_preference(user_id=ada, preference_type="agent", description="Prefers terse answers")
     theirs = jarvis.add_user_preference(user_id=bob, preference_type="agent", description="Prefers terse replies")
-    agent = jarvis.register_agent(name=f"{name}-writer", type="crewai", capabilities=[
-        {"name": f"{name}-summaries", "description": "Summarise long reports in a few lines"}])
+    agent = jarvis.register_agent(
+        name=f"{name}-writer",
+        type="crewai",
+        capabilities=[{"name": f"{name}-summaries", "description": "Summarise long reports in a few lines"}],
+    )
     try:
         created = datetime.fromisoformat(mine["created_at"])
         cases = [
@@ -103,8 +129,10 @@ def test_qdrant_filters_agree_with_postgres(jarvis, settings, name) -> None:
         ]
 
         def ask():
-            return [jarvis.search(query="short answers please", scopes=[scope], limit=50, **filters)
-                    for scope, filters, _ in cases]
+            return [
+                jarvis.search(query="short answers please", scopes=[scope], limit=50, **filters)
+                for scope, filters, _ in cases
+            ]
 
         from_qdrant = ask()
         local.down(settings, ["qdrant"])
@@ -126,10 +154,12 @@ def test_qdrant_filters_agree_with_postgres(jarvis, settings, name) -> None:
 
 
 def test_bad_filters_are_refused_naming_the_field(jarvis) -> None:
-    for filters, field in (({"metadata": {"nested": {"a": 1}}}, "metadata"),
-                           ({"created_after": "yesterday"}, "created_after"),
-                           ({"created_after": T0, "created_before": T0}, "created_before"),
-                           ({"session_id": "a|b"}, "session_id")):
+    for filters, field in (
+        ({"metadata": {"nested": {"a": 1}}}, "metadata"),
+        ({"created_after": "yesterday"}, "created_after"),
+        ({"created_after": T0, "created_before": T0}, "created_before"),
+        ({"session_id": "a|b"}, "session_id"),
+    ):
         with pytest.raises(InvalidInput) as refused:
             jarvis.search(query="x", scopes=["conversations"], **filters)
         assert refused.value.field.startswith(field), filters

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 
 def test_knowledge_is_found_by_a_paraphrase_sharing_no_content_words(jarvis, name) -> None:
-    wanted = jarvis.add_knowledge(topic=f"{name}-photosynthesis", category="biology", source="textbook",
-                                  content="Plants convert sunlight, water and carbon dioxide into glucose and oxygen.")
+    wanted = jarvis.add_knowledge(
+        topic=f"{name}-photosynthesis",
+        category="biology",
+        source="textbook",
+        content="Plants convert sunlight, water and carbon dioxide into glucose and oxygen.",
+    )
     other = jarvis.add_knowledge(topic=f"{name}-tides", content="The moon's gravity pulls the oceans, causing tides.")
     try:
         assert wanted["lagging"] == []
@@ -32,12 +36,24 @@ def test_a_memory_is_recalled_by_meaning_within_its_agent_only(jarvis, name) -> 
 
 
 def test_best_agent_picks_the_capability_described_in_other_words(jarvis, name) -> None:
-    translator = jarvis.register_agent(name=f"{name}-translator", type="crewai", performance_score=0.5, capabilities=[
-        {"name": f"{name}-translation", "description": "Translate documents between French and English"}])
-    jarvis.register_agent(name=f"{name}-coder", type="autogpt", performance_score=0.9, capabilities=[
-        {"name": f"{name}-coding", "description": "Write and debug Python programs"}])
-    jarvis.register_agent(name=f"{name}-chef", type="letta", performance_score=0.9, capabilities=[
-        {"name": f"{name}-cooking", "description": "Plan weekly meals and grocery lists"}])
+    translator = jarvis.register_agent(
+        name=f"{name}-translator",
+        type="crewai",
+        performance_score=0.5,
+        capabilities=[{"name": f"{name}-translation", "description": "Translate documents between French and English"}],
+    )
+    jarvis.register_agent(
+        name=f"{name}-coder",
+        type="autogpt",
+        performance_score=0.9,
+        capabilities=[{"name": f"{name}-coding", "description": "Write and debug Python programs"}],
+    )
+    jarvis.register_agent(
+        name=f"{name}-chef",
+        type="letta",
+        performance_score=0.9,
+        capabilities=[{"name": f"{name}-cooking", "description": "Plan weekly meals and grocery lists"}],
+    )
     try:
         best = jarvis.best_agent("Render this letter from Paris into the language spoken in London", limit=50)
         # Other tests (and the demo) register translators too; among this test's agents:
@@ -53,10 +69,17 @@ def test_best_agent_picks_the_capability_described_in_other_words(jarvis, name) 
 
 
 def test_search_merges_scopes_and_hydrates_rows(jarvis, name) -> None:
-    snippet = jarvis.add_code_snippet(language="python", purpose="reverse a linked list",
-                                      content="def reverse(head):\n    prev = None\n    while head: head.next, prev, head = prev, head, head.next\n    return prev")
-    jarvis.add_task_pattern(pattern_type=f"{name}-etl", description="Extract rows, clean them, load into the warehouse",
-                            task_sequence=["extract", "transform", "load"], success_rate=0.9)
+    snippet = jarvis.add_code_snippet(
+        language="python",
+        purpose="reverse a linked list",
+        content="def reverse(head):\n    prev = None\n    while head: head.next, prev, head = prev, head, head.next\n    return prev",
+    )
+    jarvis.add_task_pattern(
+        pattern_type=f"{name}-etl",
+        description="Extract rows, clean them, load into the warehouse",
+        task_sequence=["extract", "transform", "load"],
+        success_rate=0.9,
+    )
     found = jarvis.search(query="invert the order of nodes in a singly linked chain", scopes=["code", "task_patterns"])
     assert found["results"][0]["scope"] == "code"
     assert found["results"][0]["item"]["content"] == snippet["content"]
@@ -64,8 +87,9 @@ def test_search_merges_scopes_and_hydrates_rows(jarvis, name) -> None:
 
 
 def test_a_batch_of_knowledge_lands_in_every_store_at_once(jarvis, name) -> None:
-    added = jarvis.add_knowledge_many([{"topic": f"{name}-{i}", "content": f"Batch fact {i} about {name}."}
-                                       for i in range(64)])
+    added = jarvis.add_knowledge_many(
+        [{"topic": f"{name}-{i}", "content": f"Batch fact {i} about {name}."} for i in range(64)]
+    )
     assert added["count"] == 64 and added["lagging"] == []
     assert set(added["ids"]) <= jarvis.stores.get("chroma").ids("knowledge_base")
     assert set(added["ids"]) <= jarvis.stores.get("neo4j").node_keys("Knowledge")

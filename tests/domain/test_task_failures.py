@@ -65,7 +65,8 @@ def test_requeue_respects_a_retry_delay(quiet_queues, name, clock) -> None:
 
 
 def test_with_redis_down_creating_and_completing_tasks_succeed_and_the_queue_is_repaired_after(
-        quiet_queues, settings, name) -> None:
+    quiet_queues, settings, name
+) -> None:
     jarvis = quiet_queues
     first = jarvis.create_task(name=f"{name}-first", type="chat")
     lease = jarvis.dequeue_task(worker="w", visibility_timeout=60)

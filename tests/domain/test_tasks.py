@@ -25,7 +25,9 @@ def test_higher_priority_tasks_are_delivered_first(quiet_queues, name) -> None:
 
 def test_two_workers_drain_a_thousand_tasks_each_completed_exactly_once(quiet_queues, name) -> None:
     jarvis = quiet_queues
-    created = {jarvis.create_task(name=f"{name}-{i}", type="autonomous", priority=1 + i % 10)["id"] for i in range(1000)}
+    created = {
+        jarvis.create_task(name=f"{name}-{i}", type="autonomous", priority=1 + i % 10)["id"] for i in range(1000)
+    }
     completions: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -42,13 +44,15 @@ def test_two_workers_drain_a_thousand_tasks_each_completed_exactly_once(quiet_qu
         thread.join()
     assert set(completions) == created and set(completions.values()) == {1}
     with jarvis.stores.postgres.pool.connection() as conn:
-        statuses = conn.execute("SELECT status, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) GROUP BY status",
-                                (list(created),)).fetchall()
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) GROUP BY status", (list(created),)
+        ).fetchall()
     assert statuses == [("completed", 1000)]
 
 
-def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_finish_it(quiet_queues, name,
-                                                                                           clock) -> None:
+def test_a_task_whose_worker_died_is_delivered_again_and_the_dead_worker_cannot_finish_it(
+    quiet_queues, name, clock
+) -> None:
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-orphan", type="chat")
     dead = jarvis.dequeue_task(worker="dies", visibility_timeout=0.5)
@@ -74,7 +78,10 @@ def test_a_worker_process_killed_while_holding_a_task_loses_nothing(quiet_queues
     jarvis = quiet_queues
     task = jarvis.create_task(name=f"{name}-killed", type="chat")
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER_THAT_HANGS], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WORKER_THAT_HANGS],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     try:

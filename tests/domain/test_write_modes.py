@@ -36,30 +36,49 @@ def test_a_write_that_waits_says_so_and_reports_its_projection_time(jarvis, name
 
 
 def test_batches_ingested_without_waiting_reach_every_projection(jarvis, name, forget) -> None:
-    batches = [[{"topic": f"{name}-{b}-{i}", "content": f"Note {i} of batch {b} about the {name} warehouse move.",
-                 "category": name} for i in range(40)] for b in range(3)]
+    batches = [
+        [
+            {
+                "topic": f"{name}-{b}-{i}",
+                "content": f"Note {i} of batch {b} about the {name} warehouse move.",
+                "category": name,
+            }
+            for i in range(40)
+        ]
+        for b in range(3)
+    ]
     ids = [key for batch in batches for key in jarvis.add_knowledge_many(batch, wait=False)["ids"]]
     forget.extend(ids)
     assert jarvis.flush(timeout=60)
     assert set(ids) <= jarvis.stores.get("chroma").ids("knowledge_base")
     assert set(ids) <= jarvis.stores.get("neo4j").node_keys("Knowledge")
     with jarvis.stores.postgres.pool.connection() as conn:
-        pending = conn.execute("SELECT count(*) FROM outbox WHERE entity = 'knowledge' AND entity_id = ANY(%s) "
-                               "AND cardinality(pending_stores) > 0", (ids,)).fetchone()[0]
+        pending = conn.execute(
+            "SELECT count(*) FROM outbox WHERE entity = 'knowledge' AND entity_id = ANY(%s) "
+            "AND cardinality(pending_stores) > 0",
+            (ids,),
+        ).fetchone()[0]
     assert pending == 0
 
 
 def test_a_bulk_import_commits_every_batch_and_flush_waits_for_the_projections(jarvis, name, forget) -> None:
-    items = [{"topic": f"{name}-{i}", "content": f"Runbook step {i}: drain node {i} of the {name} cluster first.",
-              "category": name} for i in range(150)]
+    items = [
+        {
+            "topic": f"{name}-{i}",
+            "content": f"Runbook step {i}: drain node {i} of the {name} cluster first.",
+            "category": name,
+        }
+        for i in range(150)
+    ]
     imported = jarvis.ingest_knowledge(items, batch_size=64, wait=False)  # 3 transactions: 64, 64, 22
     forget.extend(imported["ids"])
     assert imported["count"] == 150 and len(set(imported["ids"])) == 150
     assert jarvis.flush(timeout=60)
     assert set(imported["ids"]) <= jarvis.stores.get("chroma").ids("knowledge_base")
     assert set(imported["ids"]) <= jarvis.stores.get("neo4j").node_keys("Knowledge")
-    found = jarvis.search(query=f"which machine of the {name} cluster is emptied at step 42", scopes=["knowledge"],
-                          limit=5)
+    found = jarvis.search(
+        query=f"which machine of the {name} cluster is emptied at step 42", scopes=["knowledge"], limit=5
+    )
     assert any(hit["id"] in imported["ids"] for hit in found["results"])
 
 
@@ -82,8 +101,9 @@ def test_reads_from_the_cache_are_counted_in_postgres_a_moment_later(jarvis, nam
         jarvis.get_memory(agent, "core", "tea")  # the first reads PostgreSQL, the others the cache
     jarvis.access_counts.flush()
     with jarvis.stores.postgres.pool.connection() as conn:
-        count = conn.execute("SELECT access_count FROM agent_memory WHERE agent_id = %s AND key = 'tea'",
-                             (agent,)).fetchone()[0]
+        count = conn.execute(
+            "SELECT access_count FROM agent_memory WHERE agent_id = %s AND key = 'tea'", (agent,)
+        ).fetchone()[0]
     assert count == 3
 
 

@@ -21,8 +21,11 @@ def server(settings, api_jarvis):
 
 @pytest.fixture
 def axolotl(jarvis, name):
-    item = jarvis.add_knowledge(topic=f"{name}-axolotl", source="zoology notes",
-                                content="The axolotl regrows lost limbs, its heart and even parts of its brain.")
+    item = jarvis.add_knowledge(
+        topic=f"{name}-axolotl",
+        source="zoology notes",
+        content="The axolotl regrows lost limbs, its heart and even parts of its brain.",
+    )
     yield item
     jarvis.delete_knowledge(item["id"])
 
@@ -44,12 +47,16 @@ def test_the_retriever_returns_documents_with_scores_and_metadata(jarvis, axolot
 def test_the_retriever_works_over_the_http_client(server, make_key, axolotl) -> None:
     key = make_key("read")["X-API-Key"]
     with JarvisClient(server, api_key=key) as api:
-        documents = JarvisRetriever(source=api, scopes=["knowledge"]).invoke("which amphibian can regenerate a lost leg")
+        documents = JarvisRetriever(source=api, scopes=["knowledge"]).invoke(
+            "which amphibian can regenerate a lost leg"
+        )
     assert documents[0].id == axolotl["id"] and documents[0].metadata["score"] > 0
 
     async def asynchronously():
         async with AsyncJarvisClient(server, api_key=key) as api:
-            return await JarvisRetriever(source=api, scopes=["knowledge"]).ainvoke("salamander regeneration of body parts")
+            return await JarvisRetriever(source=api, scopes=["knowledge"]).ainvoke(
+                "salamander regeneration of body parts"
+            )
 
     assert asyncio.run(asynchronously())[0].id == axolotl["id"]
 

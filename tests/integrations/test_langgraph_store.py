@@ -32,10 +32,20 @@ def store(jarvis, name):
 
 def fill(store, name: str) -> None:
     docs = {
-        (name, "users", "ada"): {"pref": {"language": "en", "theme": "dark"}, "score": 4.5, "color": "red",
-                                 "tags": ["a", "b"], "text": "Ada prefers dark mode and short answers"},
-        (name, "users", "bob"): {"pref": {"language": "fr", "theme": "light"}, "score": 3.0, "color": "blue",
-                                 "tags": ["b"], "text": "Bob writes in French and likes long explanations"},
+        (name, "users", "ada"): {
+            "pref": {"language": "en", "theme": "dark"},
+            "score": 4.5,
+            "color": "red",
+            "tags": ["a", "b"],
+            "text": "Ada prefers dark mode and short answers",
+        },
+        (name, "users", "bob"): {
+            "pref": {"language": "fr", "theme": "light"},
+            "score": 3.0,
+            "color": "blue",
+            "tags": ["b"],
+            "text": "Bob writes in French and likes long explanations",
+        },
         (name, "docs", "v1"): {"score": 5.0, "color": "red", "text": "Release notes of version one"},
         (name, "docs", "v2", "draft"): {"score": 1.5, "color": "green", "text": "A draft of version two"},
     }
@@ -121,15 +131,17 @@ def test_namespaces_are_listed_as_the_reference_store_lists_them(store, name) ->
 def test_a_batch_reads_before_it_writes_and_the_last_write_wins(store, name) -> None:
     namespace = (name, "batch")
     store.put(namespace, "old", {"n": 0})
-    results = store.batch([
-        PutOp(namespace, "new", {"n": 1}),
-        GetOp(namespace, "old"),
-        GetOp(namespace, "new"),
-        PutOp(namespace, "new", {"n": 2}),
-        SearchOp((name, "batch")),
-        ListNamespacesOp(match_conditions=(MatchCondition("prefix", (name,)),)),
-        PutOp(namespace, "old", None),
-    ])
+    results = store.batch(
+        [
+            PutOp(namespace, "new", {"n": 1}),
+            GetOp(namespace, "old"),
+            GetOp(namespace, "new"),
+            PutOp(namespace, "new", {"n": 2}),
+            SearchOp((name, "batch")),
+            ListNamespacesOp(match_conditions=(MatchCondition("prefix", (name,)),)),
+            PutOp(namespace, "old", None),
+        ]
+    )
     assert results[0] is None and results[1].value == {"n": 0} and results[2] is None
     assert keys(results[4]) == ["old"] and results[5] == [namespace]
     assert store.get(namespace, "new").value == {"n": 2} and store.get(namespace, "old") is None
@@ -179,8 +191,9 @@ def test_each_user_sees_only_their_own_items(jarvis, api_jarvis, name) -> None:
         with acting_as(f"{name}-ada"):
             assert store.get(namespace, "secret").value == {"text": "Ada's locker code is 4711"}
         with jarvis._postgres() as conn:  # the database itself holds both, each under its owner
-            owners = conn.execute("SELECT owner FROM langgraph_items WHERE namespace[1] = %s ORDER BY owner",
-                                  (name,)).fetchall()
+            owners = conn.execute(
+                "SELECT owner FROM langgraph_items WHERE namespace[1] = %s ORDER BY owner", (name,)
+            ).fetchall()
         assert [row["owner"] for row in owners] == [f"{name}-ada", f"{name}-bob"]
     finally:
         for user in ("ada", "bob"):

@@ -11,16 +11,39 @@ from jarvis.errors import InvalidInput
 from jarvis.jobs.retention import apply_retention
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-HOSTILE = ["/etc/passwd", "../../x", "a/../../b", "/tmp/x.wav", "..", ".", "a//b", "a/./b", ".hidden",
-           "a\\..\\b", "C:\\Windows\\win.ini", "c:/x", "x/", "~/x", "a/\nb"]
+HOSTILE = [
+    "/etc/passwd",
+    "../../x",
+    "a/../../b",
+    "/tmp/x.wav",
+    "..",
+    ".",
+    "a//b",
+    "a/./b",
+    ".hidden",
+    "a\\..\\b",
+    "C:\\Windows\\win.ini",
+    "c:/x",
+    "x/",
+    "~/x",
+    "a/\nb",
+]
 
 
 @pytest.mark.parametrize("path", HOSTILE)
 def test_the_api_refuses_a_path_that_is_not_a_name_inside_the_audio_directory(api, make_key, name, path) -> None:
     writer = make_key("read", "write")
-    response = api.post("/api/v1/conversations/messages", headers=writer, json={
-        "session_id": f"{name}-s", "role": "user", "content": "listen", "message_type": "voice",
-        "audio_file_path": path})
+    response = api.post(
+        "/api/v1/conversations/messages",
+        headers=writer,
+        json={
+            "session_id": f"{name}-s",
+            "role": "user",
+            "content": "listen",
+            "message_type": "voice",
+            "audio_file_path": path,
+        },
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "audio_file_path"
     assert api.get(f"/api/v1/conversations/{name}-s", headers=writer).json() == []  # nothing written
@@ -29,16 +52,25 @@ def test_the_api_refuses_a_path_that_is_not_a_name_inside_the_audio_directory(ap
 def test_the_facade_refuses_them_too(jarvis, name) -> None:
     for path in ("/etc/passwd", "../../x", "a/../../b"):
         with pytest.raises(InvalidInput) as refused:
-            jarvis.append_message(session_id=f"{name}-s", role="user", content="x", message_type="voice",
-                                  audio_file_path=path)
+            jarvis.append_message(
+                session_id=f"{name}-s", role="user", content="x", message_type="voice", audio_file_path=path
+            )
         assert refused.value.field == "audio_file_path"
 
 
 def test_a_name_inside_the_directory_is_accepted(api, make_key, name) -> None:
     writer = make_key("read", "write")
-    response = api.post("/api/v1/conversations/messages", headers=writer, json={
-        "session_id": f"{name}-s", "role": "user", "content": "listen", "message_type": "voice",
-        "audio_file_path": f"2026/11/{name}.wav"})
+    response = api.post(
+        "/api/v1/conversations/messages",
+        headers=writer,
+        json={
+            "session_id": f"{name}-s",
+            "role": "user",
+            "content": "listen",
+            "message_type": "voice",
+            "audio_file_path": f"2026/11/{name}.wav",
+        },
+    )
     assert response.status_code == 201, response.text
     assert response.json()["audio_file_path"] == f"2026/11/{name}.wav"
 
@@ -48,8 +80,10 @@ def _old_voice_row(jarvis, name: str, path: str) -> str:
     before the rule, or an attacker with SQL access, could): retention must still refuse it."""
     row = jarvis.append_message(session_id=f"{name}-s", role="user", content="old voice", message_type="voice")
     with jarvis.stores.postgres.pool.connection() as conn:
-        conn.execute("UPDATE conversations SET audio_file_path = %s, created_at = %s WHERE id = %s",
-                     (path, NOW - timedelta(days=31), row["id"]))
+        conn.execute(
+            "UPDATE conversations SET audio_file_path = %s, created_at = %s WHERE id = %s",
+            (path, NOW - timedelta(days=31), row["id"]),
+        )
     return row["id"]
 
 

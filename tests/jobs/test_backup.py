@@ -16,8 +16,21 @@ from jarvis.stores import redis_keys as keys
 from jarvis.stores.chroma import COLLECTIONS as CHROMA
 from jarvis.stores.qdrant import COLLECTIONS as QDRANT
 
-TABLES = ("agents", "tasks", "agent_memory", "knowledge", "conversations", "code_snippets", "task_patterns",
-          "user_preferences", "agent_capabilities", "graph_edges", "users", "models", "api_keys")
+TABLES = (
+    "agents",
+    "tasks",
+    "agent_memory",
+    "knowledge",
+    "conversations",
+    "code_snippets",
+    "task_patterns",
+    "user_preferences",
+    "agent_capabilities",
+    "graph_edges",
+    "users",
+    "models",
+    "api_keys",
+)
 
 
 def _state(jarvis) -> dict:
@@ -27,28 +40,39 @@ def _state(jarvis) -> dict:
     with stores.postgres.pool.connection() as conn:
         conn.execute("SELECT set_config('app.all_users', 'on', true)")
         for table in TABLES:
-            cols = [r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND table_schema = 'public' "
-                "AND column_name <> 'embedding' ORDER BY column_name", (table,))]
+            cols = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND table_schema = 'public' "
+                    "AND column_name <> 'embedding' ORDER BY column_name",
+                    (table,),
+                )
+            ]
             rows = conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()  # noqa: S608 - fixed names
             state["postgres"][table] = sorted(rows, key=repr)
         for table in ("agent_memory", "knowledge"):
-            state["vectors"][table] = {str(i): np.asarray(e.to_list()) for i, e in conn.execute(
-                f"SELECT id, embedding FROM {table}")}  # noqa: S608 - fixed names
+            state["vectors"][table] = {
+                str(i): np.asarray(e.to_list()) for i, e in conn.execute(f"SELECT id, embedding FROM {table}")
+            }  # noqa: S608 - fixed names
     graph = stores.get("neo4j").driver
     state["nodes"] = sorted(repr(sorted(r["props"].items())) + r["label"] for r in graph.execute_query(NODES).records)
     state["relationships"] = sorted(repr(sorted(r.data().items())) for r in graph.execute_query(RELATIONSHIPS).records)
     chroma = stores.get("chroma")
     state["chroma"] = {}
     for name in CHROMA:
-        got = chroma.api.get_collection(name, embedding_function=None).get(include=["embeddings", "documents", "metadatas"])
-        state["chroma"][name] = {i: (np.asarray(e), d, m) for i, e, d, m in
-                                 zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"])}
+        got = chroma.api.get_collection(name, embedding_function=None).get(
+            include=["embeddings", "documents", "metadatas"]
+        )
+        state["chroma"][name] = {
+            i: (np.asarray(e), d, m)
+            for i, e, d, m in zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+        }
     qdrant = stores.get("qdrant")
     state["qdrant"] = {spec.name: {i: (np.asarray(v), p) for i, v, p in qdrant.points(spec.name)} for spec in QDRANT}
     raw = stores.redis.raw
-    state["redis"] = {key: (raw.dump(key), raw.pttl(key)) for key in raw.scan_iter()
-                      if not key.startswith(b"rate:limit:")}
+    state["redis"] = {
+        key: (raw.dump(key), raw.pttl(key)) for key in raw.scan_iter() if not key.startswith(b"rate:limit:")
+    }
     state["queues"] = {queue: stores.redis.conn.lrange(queue, 0, -1) for queue in keys.QUEUES}
     state["taken_at"] = time.monotonic()
     return state
@@ -68,7 +92,9 @@ def _assert_same(before: dict, after: dict) -> None:
     for name, points in before["qdrant"].items():
         assert set(after["qdrant"][name]) == set(points)
         for i, (vector, payload) in points.items():
-            assert np.allclose(after["qdrant"][name][i][0], vector, atol=1e-6) and after["qdrant"][name][i][1] == payload
+            assert (
+                np.allclose(after["qdrant"][name][i][0], vector, atol=1e-6) and after["qdrant"][name][i][1] == payload
+            )
     elapsed_ms = (after["taken_at"] - before["taken_at"]) * 1000
     # Keys whose time ran out meanwhile are rightly gone; compare every other key.
     expiring = {k for k, (_, ttl) in before["redis"].items() if 0 <= ttl < elapsed_ms + 3000}
@@ -97,8 +123,11 @@ def _wipe(jarvis) -> None:
 
 @pytest.fixture
 def filled(jarvis, name):
-    agent = jarvis.register_agent(name=f"{name}-backed", type="crewai", capabilities=[
-        {"name": f"{name}-archiving", "description": "Keep safe copies of important records"}])
+    agent = jarvis.register_agent(
+        name=f"{name}-backed",
+        type="crewai",
+        capabilities=[{"name": f"{name}-archiving", "description": "Keep safe copies of important records"}],
+    )
     jarvis.add_knowledge(topic=f"{name}-k", content="Restores prove backups.", agent_id=agent["id"])
     jarvis.put_memory(agent_id=agent["id"], memory_type="core", key="motto", value="Test the restore, not the backup.")
     jarvis.append_message(session_id=f"{name}-s", user_id=f"{name}-u", role="user", content="Please keep this.")

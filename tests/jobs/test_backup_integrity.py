@@ -30,8 +30,11 @@ from jarvis.projection.maintenance import verify
 def original(jarvis, tmp_path_factory) -> Path:
     """One small world and one backup of it, shared by the module (each test copies it)."""
     tag = f"t{uuid.uuid4().hex[:10]}"
-    agent = jarvis.register_agent(name=f"{tag}-kept", type="crewai", capabilities=[
-        {"name": f"{tag}-archiving", "description": "Keep safe copies of important records"}])
+    agent = jarvis.register_agent(
+        name=f"{tag}-kept",
+        type="crewai",
+        capabilities=[{"name": f"{tag}-archiving", "description": "Keep safe copies of important records"}],
+    )
     first = jarvis.add_knowledge(topic=f"{tag}-a", content="Backups are signed.", agent_id=agent["id"])
     second = jarvis.add_knowledge(topic=f"{tag}-b", content="Restores are staged.", agent_id=agent["id"])
     jarvis.relate_knowledge(first["id"], second["id"])
@@ -51,8 +54,11 @@ def copy(original, tmp_path) -> Path:
 def written_after(jarvis, name) -> Iterator[dict]:
     """Data the backup does not hold: a refused or failed restore must leave it in place."""
     jarvis.sync()
-    agent = jarvis.register_agent(name=f"{name}-later", type="letta", capabilities=[
-        {"name": f"{name}-late", "description": "Arrived after the backup was taken"}])
+    agent = jarvis.register_agent(
+        name=f"{name}-later",
+        type="letta",
+        capabilities=[{"name": f"{name}-late", "description": "Arrived after the backup was taken"}],
+    )
     knowledge = jarvis.add_knowledge(topic=f"{name}-later", content="Written after the backup.", agent_id=agent["id"])
     jarvis.stores.redis.raw.set(f"{name}:canary", b"still here")
     yield {"agent": agent, "knowledge": knowledge, "redis_key": f"{name}:canary"}
@@ -78,8 +84,9 @@ def _assert_untouched(jarvis, written: dict, *, staged_graph_left: bool = False)
 
 def _capabilities(jarvis, ids: set[str]) -> list[dict]:
     with jarvis.stores.postgres.pool.connection() as conn:
-        rows = conn.execute("SELECT id::text, agent_id::text FROM agent_capabilities WHERE id = ANY(%s::uuid[])",
-                            (list(ids),)).fetchall()
+        rows = conn.execute(
+            "SELECT id::text, agent_id::text FROM agent_capabilities WHERE id = ANY(%s::uuid[])", (list(ids),)
+        ).fetchall()
     return [{"id": i, "agent_id": a} for i, a in rows]
 
 
@@ -90,8 +97,11 @@ def _assert_no_staging_left(jarvis) -> None:
     assert f"{settings.postgres_db}_restore" not in names and f"{settings.postgres_db}_previous" not in names
     assert not [c.name for c in jarvis.stores.get("chroma").api.list_collections() if "__" in c.name]
     assert not [p.name for p in settings.qdrant_path.iterdir() if "__" in p.name]
-    staged = jarvis.stores.get("neo4j").driver.execute_query(
-        "MATCH (n:JarvisRestoreStaging) RETURN count(n) AS n").records[0]["n"]
+    staged = (
+        jarvis.stores.get("neo4j")
+        .driver.execute_query("MATCH (n:JarvisRestoreStaging) RETURN count(n) AS n")
+        .records[0]["n"]
+    )
     assert staged == 0
 
 
@@ -121,8 +131,9 @@ def test_backup_files_are_written_0600_in_a_0700_directory(original) -> None:
 def test_a_manifest_with_recomputed_hashes_but_no_key_is_refused(jarvis, copy, written_after) -> None:
     body = _manifest(copy)
     with open(copy / "chroma.knowledge_base.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"id": str(uuid.uuid4()), "embedding": [0.0] * 384, "document": "forged",
-                             "metadata": {}}) + "\n")
+        fh.write(
+            json.dumps({"id": str(uuid.uuid4()), "embedding": [0.0] * 384, "document": "forged", "metadata": {}}) + "\n"
+        )
     _rehash(copy, body, "chroma", "chroma.knowledge_base.jsonl")
     body["stores"]["chroma"]["items"]["knowledge_base"] += 1
     _write_manifest(copy, body, key=None)  # the attacker has no key: the old MAC stays
@@ -151,13 +162,17 @@ def test_the_restore_command_refuses_a_forged_backup_in_one_line(jarvis_cli, cop
     result = jarvis_cli("restore", str(copy))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        ("jarvis restore: bad manifest: the MAC of manifest.json does not match (altered, or signed with another "
-         "JARVIS_BACKUP_KEY)")]
+        (
+            "jarvis restore: bad manifest: the MAC of manifest.json does not match (altered, or signed with another "
+            "JARVIS_BACKUP_KEY)"
+        )
+    ]
 
 
 @pytest.mark.parametrize("removed", ["neo4j", "redis"])
-def test_a_manifest_that_omits_a_store_is_refused_even_when_signed(jarvis, settings, copy, written_after,
-                                                                   removed) -> None:
+def test_a_manifest_that_omits_a_store_is_refused_even_when_signed(
+    jarvis, settings, copy, written_after, removed
+) -> None:
     body = _manifest(copy)
     del body["stores"][removed]
     _write_manifest(copy, body, key=settings.backup_key)
@@ -168,8 +183,17 @@ def test_a_manifest_that_omits_a_store_is_refused_even_when_signed(jarvis, setti
 
 def test_a_flipped_byte_anywhere_in_the_manifest_is_reported_as_a_bad_manifest(jarvis, copy, written_after) -> None:
     pristine = (copy / manifests.NAME).read_bytes()
-    positions = sorted({0, 1, len(pristine) // 3, len(pristine) // 2, len(pristine) - 70, len(pristine) - 2,
-                        pristine.index(b'"mac"') + 10})
+    positions = sorted(
+        {
+            0,
+            1,
+            len(pristine) // 3,
+            len(pristine) // 2,
+            len(pristine) - 70,
+            len(pristine) - 2,
+            pristine.index(b'"mac"') + 10,
+        }
+    )
     for position in positions:
         for flip in (0x01, 0x80):
             tampered = bytearray(pristine)
@@ -182,10 +206,13 @@ def test_a_flipped_byte_anywhere_in_the_manifest_is_reported_as_a_bad_manifest(j
     _assert_untouched(jarvis, written_after)
 
 
-@pytest.mark.parametrize("bad_name", ["../outside.jsonl", "/etc/passwd", "a/../../b.jsonl", "sub/redis.jsonl",
-                                      "..", ".hidden", "redis.jsonl\x00"])
+@pytest.mark.parametrize(
+    "bad_name",
+    ["../outside.jsonl", "/etc/passwd", "a/../../b.jsonl", "sub/redis.jsonl", "..", ".hidden", "redis.jsonl\x00"],
+)
 def test_a_file_name_that_leaves_the_backup_directory_is_refused_before_anything_is_read(
-        jarvis, settings, copy, written_after, bad_name, tmp_path) -> None:
+    jarvis, settings, copy, written_after, bad_name, tmp_path
+) -> None:
     canary = tmp_path / "outside.jsonl"
     canary.write_text("never read\n")
     body = _manifest(copy)
@@ -206,14 +233,18 @@ def test_a_symbolic_link_in_the_backup_is_not_followed(jarvis, settings, copy, w
     _assert_untouched(jarvis, written_after)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("rel", "RELATED_TO]->(b) WITH b MATCH (n) DETACH DELETE n //"),
-    ("rel", "OWNS"),
-    ("src_label", "Agent:Admin"),
-    ("dst_label", "User) DETACH DELETE b //"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("rel", "RELATED_TO]->(b) WITH b MATCH (n) DETACH DELETE n //"),
+        ("rel", "OWNS"),
+        ("src_label", "Agent:Admin"),
+        ("dst_label", "User) DETACH DELETE b //"),
+    ],
+)
 def test_a_crafted_relationship_type_or_label_is_refused_before_any_cypher(
-        jarvis, settings, copy, written_after, field, value) -> None:
+    jarvis, settings, copy, written_after, field, value
+) -> None:
     lines = (copy / "neo4j.relationships.jsonl").read_text().splitlines()
     row = json.loads(lines[0])
     row[field] = value
@@ -222,7 +253,9 @@ def test_a_crafted_relationship_type_or_label_is_refused_before_any_cypher(
     body = _manifest(copy)
     _rehash(copy, body, "neo4j", "neo4j.relationships.jsonl")
     _write_manifest(copy, body, key=settings.backup_key)  # signed: only the schema check stands in the way
-    with pytest.raises(BackupError, match="neo4j.relationships.jsonl line 1: .*(not one of the schema's|not a node label)"):
+    with pytest.raises(
+        BackupError, match="neo4j.relationships.jsonl line 1: .*(not one of the schema's|not a node label)"
+    ):
         restore(jarvis.stores, copy)
     _assert_untouched(jarvis, written_after)
 
@@ -241,8 +274,15 @@ def test_a_crafted_node_label_is_refused(jarvis, settings, copy, written_after) 
     _assert_untouched(jarvis, written_after)
 
 
-@pytest.mark.parametrize("line", [b"\xff\xfe not text", b"[" * 100_000, b'{"key": "!!", "dump": "", "pttl": 0}',
-                                  b'{"key": "a2V5", "dump": "AAAA", "pttl": "forever"}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"\xff\xfe not text",
+        b"[" * 100_000,
+        b'{"key": "!!", "dump": "", "pttl": 0}',
+        b'{"key": "a2V5", "dump": "AAAA", "pttl": "forever"}',
+    ],
+)
 def test_a_signed_but_malformed_row_is_refused_naming_its_line(jarvis, settings, copy, written_after, line) -> None:
     lines = (copy / "redis.jsonl").read_bytes().splitlines()
     lines.insert(1, line)
@@ -259,7 +299,7 @@ def test_a_signed_but_malformed_row_is_refused_naming_its_line(jarvis, settings,
 def test_a_dump_that_fails_half_way_leaves_the_previous_data(jarvis, settings, copy, written_after) -> None:
     dump = bytearray((copy / "postgres.dump").read_bytes())
     middle = len(dump) // 2
-    dump[middle:middle + 64] = bytes(64)  # a damaged stretch in the middle of the archive
+    dump[middle : middle + 64] = bytes(64)  # a damaged stretch in the middle of the archive
     (copy / "postgres.dump").write_bytes(bytes(dump))
     body = _manifest(copy)
     _rehash(copy, body, "postgres", "postgres.dump")
@@ -280,16 +320,19 @@ def test_a_store_that_fails_while_loading_leaves_every_store_as_it_was(jarvis, s
 
 
 def test_a_store_that_fails_while_swapping_puts_back_the_stores_already_swapped(
-        jarvis, api_jarvis, settings, copy, written_after) -> None:
+    jarvis, api_jarvis, settings, copy, written_after
+) -> None:
     """Neo4j swaps last; when it is down by then, PostgreSQL, Redis, Chroma and Qdrant have
     swapped already and must be swapped back."""
+
     def progress(message: str) -> None:
         if message.startswith("swapping neo4j"):
             local.down(settings, ["neo4j"])
 
     try:
-        with pytest.raises(BackupError, match="restore failed while swapping, nothing was replaced: .*"
-                                              "staging copies left in neo4j"):
+        with pytest.raises(
+            BackupError, match="restore failed while swapping, nothing was replaced: .*staging copies left in neo4j"
+        ):
             restore(jarvis.stores, copy, progress=progress)
     finally:
         local.up(settings, ["neo4j"])

@@ -9,8 +9,14 @@ from jarvis.paths import PROJECT_ROOT
 
 
 def _run(script: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PROJECT_ROOT / "scripts" / script)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env}, check=False)
+    return subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+        check=False,
+    )
 
 
 def test_a_backup_script_that_cannot_write_fails_with_one_line() -> None:

@@ -18,8 +18,10 @@ from jarvis.jobs import reembed as reembed_job
 from jarvis.migrate import migrate_postgres
 
 INSERT_KNOWLEDGE = "INSERT INTO knowledge (topic, content, embedding) VALUES (%s, %s, %s)"
-INSERT_MESSAGE = ("INSERT INTO conversations (session_id, user_id, message_type, role, content, embedding) "
-                  "VALUES ('s', 'ada', 'text', 'user', %s, %s)")
+INSERT_MESSAGE = (
+    "INSERT INTO conversations (session_id, user_id, message_type, role, content, embedding) "
+    "VALUES ('s', 'ada', 'text', 'user', %s, %s)"
+)
 
 
 @pytest.fixture
@@ -42,7 +44,9 @@ def int8() -> Embedder:
 
 
 def _fill(stores: Stores, embedder: Embedder, n: int) -> list[str]:
-    texts = [f"Note {i}: the {['harbour', 'budget', 'flight', 'invoice'][i % 4]} team met on day {i}." for i in range(n)]
+    texts = [
+        f"Note {i}: the {['harbour', 'budget', 'flight', 'invoice'][i % 4]} team met on day {i}." for i in range(n)
+    ]
     vectors = embedder.embed_many(texts)
     with stores.postgres.pool.connection() as conn:
         with conn.cursor() as cur:
@@ -73,8 +77,7 @@ def test_a_new_store_holds_fp32_and_an_int8_process_is_refused_until_it_is_reemb
         assert jarvis.embedder is fp32  # the same family: no complaint
 
 
-def test_reembed_to_int8_is_resumable_reports_progress_and_then_only_int8_serves(own, fp32, int8,
-                                                                                  monkeypatch) -> None:
+def test_reembed_to_int8_is_resumable_reports_progress_and_then_only_int8_serves(own, fp32, int8, monkeypatch) -> None:
     settings, stores = own
     texts = _fill(stores, fp32, 40)
     monkeypatch.setattr(reembed_job, "PAGE", 8)
@@ -110,7 +113,9 @@ def test_reembed_to_int8_is_resumable_reports_progress_and_then_only_int8_serves
     assert sorted(texts) == stored_texts and np.allclose(stored, expected, atol=1e-6)
     assert _family(stores)["family"] == "int8" and _family(stores)["reembed_to"] is None
     with stores.postgres.pool.connection() as conn:  # the projections follow through the outbox
-        projected = conn.execute("SELECT count(DISTINCT entity_id) FROM outbox WHERE entity = 'knowledge'").fetchone()[0]
+        projected = conn.execute("SELECT count(DISTINCT entity_id) FROM outbox WHERE entity = 'knowledge'").fetchone()[
+            0
+        ]
     assert projected == 40
     with Jarvis.from_settings(settings, embedder=fp32) as jarvis:
         with pytest.raises(ConfigurationError, match="holds int8 vectors"):

@@ -16,13 +16,18 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 def _age(jarvis, table: str, row_id: str, *, days: float = 0, hours: float = 0, column: str = "created_at") -> None:
     with jarvis.stores.postgres.pool.connection() as conn:
-        conn.execute(sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(sql.Identifier(table), sql.Identifier(column)),
-                     (NOW - timedelta(days=days, hours=hours), row_id))
+        conn.execute(
+            sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(sql.Identifier(table), sql.Identifier(column)),
+            (NOW - timedelta(days=days, hours=hours), row_id),
+        )
 
 
 def _exists(jarvis, table: str, row_id: str) -> bool:
     with jarvis.stores.postgres.pool.connection() as conn:
-        return conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(sql.Identifier(table)), (row_id,)).fetchone() is not None
+        return (
+            conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(sql.Identifier(table)), (row_id,)).fetchone()
+            is not None
+        )
 
 
 @pytest.fixture
@@ -32,8 +37,9 @@ def world(jarvis, name, tmp_path):
     w = {"agent": agent}
 
     def message(age_days: float, **extra) -> str:
-        row = jarvis.append_message(session_id=f"{name}-s", user_id=f"{name}-u", role="user",
-                                    content=f"said {age_days} days ago", **extra)
+        row = jarvis.append_message(
+            session_id=f"{name}-s", user_id=f"{name}-u", role="user", content=f"said {age_days} days ago", **extra
+        )
         _age(jarvis, "conversations", row["id"], days=age_days)
         return row["id"]
 
@@ -50,8 +56,9 @@ def world(jarvis, name, tmp_path):
             w[f"event_{severity}_{side}"] = row["id"]
 
     def memory(memory_type: str, key: str, *, days: float = 0, hours: float = 0, expires_at=None) -> str:
-        row = jarvis.put_memory(agent_id=agent, memory_type=memory_type, key=key, value=f"{memory_type} {key}",
-                                expires_at=expires_at)
+        row = jarvis.put_memory(
+            agent_id=agent, memory_type=memory_type, key=key, value=f"{memory_type} {key}", expires_at=expires_at
+        )
         _age(jarvis, "agent_memory", row["id"], days=days, hours=hours, column="updated_at")
         return row["id"]
 
@@ -78,10 +85,18 @@ def test_each_rule_deletes_exactly_what_it_should_in_every_store_and_a_second_ru
 
     report = apply_retention(jarvis.stores, now=NOW)
     assert report.lagging == [] and report.remaining and set(report.remaining.values()) == {0}, report
-    gone = ["conv_old", *(f"event_{s}_old" for s in ("debug", "info", "warning", "error", "critical")),
-            "improvement_old"]
-    kept = ["conv_young", "voice_old", *(f"event_{s}_young" for s in ("debug", "info", "warning", "error", "critical")),
-            "improvement_young", "improvement_applied"]
+    gone = [
+        "conv_old",
+        *(f"event_{s}_old" for s in ("debug", "info", "warning", "error", "critical")),
+        "improvement_old",
+    ]
+    kept = [
+        "conv_young",
+        "voice_old",
+        *(f"event_{s}_young" for s in ("debug", "info", "warning", "error", "critical")),
+        "improvement_young",
+        "improvement_applied",
+    ]
     tables = {"conv": "conversations", "voic": "conversations", "even": "system_events", "impr": "improvement_logs"}
     for key in gone:
         assert not _exists(jarvis, tables[key[:4]], w[key]), key
@@ -112,8 +127,14 @@ def test_a_whole_expired_month_is_dropped_and_its_conversations_leave_chroma(jar
     recording = jarvis.settings.audio_dir / name / "old.wav"
     recording.parent.mkdir(parents=True, exist_ok=True)
     recording.write_bytes(b"RIFF")
-    row = jarvis.append_message(session_id=f"{name}-old", user_id=f"{name}-u", role="user", content="long ago",
-                                message_type="voice", audio_file_path=f"{name}/old.wav")
+    row = jarvis.append_message(
+        session_id=f"{name}-old",
+        user_id=f"{name}-u",
+        role="user",
+        content="long ago",
+        message_type="voice",
+        audio_file_path=f"{name}/old.wav",
+    )
     with jarvis.stores.postgres.pool.connection() as conn:  # as if the voice rule had not run yet
         conn.execute("UPDATE conversations SET created_at = %s WHERE id = %s", (NOW - timedelta(days=200), row["id"]))
     partition = f"conversations_{(NOW - timedelta(days=200)).strftime('%Y_%m')}"
@@ -123,8 +144,10 @@ def test_a_whole_expired_month_is_dropped_and_its_conversations_leave_chroma(jar
     assert row["id"] not in jarvis.stores.get("chroma").ids("conversations")
     assert not recording.exists() and report.remaining["chroma"] == 0
     with jarvis.stores.postgres.pool.connection() as conn:  # the keyword statistics forgot the month's rows
-        counted = conn.execute("SELECT coalesce(sum(docs), 0) FROM search_term_stats WHERE scope_table = "
-                               "'conversations' AND owner = %s", (f"{name}-u",)).fetchone()[0]
+        counted = conn.execute(
+            "SELECT coalesce(sum(docs), 0) FROM search_term_stats WHERE scope_table = 'conversations' AND owner = %s",
+            (f"{name}-u",),
+        ).fetchone()[0]
     assert counted == 0
 
 
@@ -152,7 +175,10 @@ def test_rollups_keep_count_and_sum_of_the_raw_values_they_replace(jarvis, name)
     apply_retention(jarvis.stores, now=NOW)
     with jarvis.stores.postgres.pool.connection() as conn:
         raw_left = conn.execute("SELECT count(*) FROM performance_metrics WHERE source = %s", (name,)).fetchone()[0]
-        rollups = conn.execute("SELECT period, sum(count), sum(sum), min(min), max(max) FROM performance_metric_rollups "
-                               "WHERE source = %s GROUP BY period ORDER BY period", (name,)).fetchall()
+        rollups = conn.execute(
+            "SELECT period, sum(count), sum(sum), min(min), max(max) FROM performance_metric_rollups "
+            "WHERE source = %s GROUP BY period ORDER BY period",
+            (name,),
+        ).fetchall()
     assert raw_left == 0
     assert rollups == [("day", 2, 4.0, 1.5, 2.5), ("hour", 3, 60.0, 10.0, 30.0)]  # the 100-day-old value expired

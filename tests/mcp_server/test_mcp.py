@@ -14,9 +14,24 @@ import mcp_types as types
 
 from tests.mcp_server.conftest import call, http_session, stdio_parameters, stdio_session
 
-TOOLS = {"remember", "remember_message", "recall", "search", "forget", "add_knowledge", "relate_knowledge",
-         "traverse_knowledge", "best_agent", "create_task", "dequeue_task", "complete_task", "fail_task",
-         "send_agent_message", "receive_agent_messages", "store_health"}
+TOOLS = {
+    "remember",
+    "remember_message",
+    "recall",
+    "search",
+    "forget",
+    "add_knowledge",
+    "relate_knowledge",
+    "traverse_knowledge",
+    "best_agent",
+    "create_task",
+    "dequeue_task",
+    "complete_task",
+    "fail_task",
+    "send_agent_message",
+    "receive_agent_messages",
+    "store_health",
+}
 
 
 async def an_agents_day(session, agent_id: str, name: str, cleanup: list) -> None:
@@ -26,18 +41,33 @@ async def an_agents_day(session, agent_id: str, name: str, cleanup: list) -> Non
     assert all(listed[tool].description and listed[tool].input_schema.get("properties") is not None for tool in TOOLS)
     assert listed["remember"].input_schema["properties"]["agent_id"]["format"] == "uuid"
 
-    stored = await call(session, "remember", agent_id=agent_id, key="drink", memory_type="core",
-                        value="Ada drinks green tea with jasmine every morning")
+    stored = await call(
+        session,
+        "remember",
+        agent_id=agent_id,
+        key="drink",
+        memory_type="core",
+        value="Ada drinks green tea with jasmine every morning",
+    )
     assert stored.get("key") == "drink" and stored["lagging"] == [], stored
     recalled = await call(session, "recall", agent_id=agent_id, query="which beverage does the customer like")
     assert recalled["memories"][0]["key"] == "drink"
     core = await session.read_resource(f"jarvis://agents/{agent_id}/core-memory")
     assert [m["key"] for m in json.loads(core.contents[0].text)] == ["drink"]
 
-    octopus = await call(session, "add_knowledge", topic=f"{name}-octopus", agent_id=agent_id,
-                         content="An octopus has three hearts and blue blood.")
-    hemocyanin = await call(session, "add_knowledge", topic=f"{name}-hemocyanin",
-                            content="Hemocyanin, a copper protein, carries oxygen in the blood of molluscs.")
+    octopus = await call(
+        session,
+        "add_knowledge",
+        topic=f"{name}-octopus",
+        agent_id=agent_id,
+        content="An octopus has three hearts and blue blood.",
+    )
+    hemocyanin = await call(
+        session,
+        "add_knowledge",
+        topic=f"{name}-hemocyanin",
+        content="Hemocyanin, a copper protein, carries oxygen in the blood of molluscs.",
+    )
     cleanup += [octopus["id"], hemocyanin["id"]]
     await call(session, "relate_knowledge", knowledge_id=octopus["id"], related_id=hemocyanin["id"])
     around = await call(session, "traverse_knowledge", topic=f"{name}-octopus")
@@ -119,11 +149,13 @@ def test_a_user_bound_key_reaches_only_its_users_data_through_mcp(server, make_k
         async with http_session(server, bob) as session:
             theirs = await call(session, "search", query="where is the locker code kept", scopes=["conversations"])
             assert secret not in [hit["item"]["content"] for hit in theirs["results"]]
-            spoofed = await call(session, "search", query="locker code", scopes=["conversations"],
-                                 user_id=f"{name}-ada")
+            spoofed = await call(
+                session, "search", query="locker code", scopes=["conversations"], user_id=f"{name}-ada"
+            )
             assert spoofed["error"]["code"] == "forbidden" and spoofed["error"]["field"] == "user_id"
-            as_ada = await call(session, "remember_message", session_id=f"{name}-s1", role="user", content="hi",
-                                user_id=f"{name}-ada")
+            as_ada = await call(
+                session, "remember_message", session_id=f"{name}-s1", role="user", content="hi", user_id=f"{name}-ada"
+            )
             assert as_ada["error"]["code"] == "forbidden"
             history = await session.read_resource(f"jarvis://sessions/{name}-s1/history")
             assert json.loads(history.contents[0].text) == []
@@ -132,9 +164,16 @@ def test_a_user_bound_key_reaches_only_its_users_data_through_mcp(server, make_k
 
 
 def test_mcp_without_a_valid_key_is_refused(server, make_key) -> None:
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                  "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                             "clientInfo": {"name": "stranger", "version": "0"}}}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "stranger", "version": "0"},
+        },
+    }
     accept = {"Accept": "application/json, text/event-stream"}
     with httpx.Client(base_url=server) as http:
         missing = http.post("/mcp", json=initialize, headers=accept)
@@ -151,8 +190,15 @@ def test_jarvis_mcp_refuses_to_start_without_a_valid_key(stack) -> None:
     def jarvis_mcp(key: str | None) -> subprocess.CompletedProcess[str]:
         parameters = stdio_parameters(key)
         environment = {**{k: v for k, v in os.environ.items() if k != "JARVIS_API_KEY"}, **parameters.env}
-        return subprocess.run([parameters.command, *parameters.args], env=environment, cwd=parameters.cwd,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [parameters.command, *parameters.args],
+            env=environment,
+            cwd=parameters.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     missing = jarvis_mcp(None)
     assert missing.returncode == 2 and "JARVIS_API_KEY" in missing.stderr and missing.stdout == ""
@@ -179,8 +225,11 @@ def test_subscribers_hear_when_an_agent_changes(server, jarvis, make_key, name) 
         heard = asyncio.Event()
 
         async def on_message(message) -> None:
-            if isinstance(message, types.ServerNotification) and \
-                    isinstance(message, types.ResourceUpdatedNotification) and str(message.params.uri) == uri:
+            if (
+                isinstance(message, types.ServerNotification)
+                and isinstance(message, types.ResourceUpdatedNotification)
+                and str(message.params.uri) == uri
+            ):
                 heard.set()
 
         async with http_session(server, make_key("read")["X-API-Key"], on_message=on_message) as session:

@@ -33,25 +33,37 @@ def test_an_update_gives_the_row_a_larger_version(jarvis, name) -> None:
 
 
 def test_an_older_row_written_late_leaves_the_newer_one_in_every_store(jarvis, name) -> None:
-    agent = jarvis.register_agent(name=f"{name}-late", type="crewai",
-                                  capabilities=[{"name": f"{name}-cap", "description": "the newer description"}])
+    agent = jarvis.register_agent(
+        name=f"{name}-late",
+        type="crewai",
+        capabilities=[{"name": f"{name}-cap", "description": "the newer description"}],
+    )
     knowledge = jarvis.add_knowledge(topic=f"{name}-topic", content="the newer content", agent_id=agent["id"])
     stores = jarvis.stores
     try:
-        for entity, key, field in (("knowledge", knowledge["id"], "content"),
-                                   ("agent_capability", None, "description")):
+        for entity, key, field in (
+            ("knowledge", knowledge["id"], "content"),
+            ("agent_capability", None, "description"),
+        ):
             if key is None:
                 with stores.postgres.pool.connection() as conn:
-                    key = str(conn.execute("SELECT id FROM agent_capabilities WHERE agent_id = %s",
-                                           (agent["id"],)).fetchone()[0])
+                    key = str(
+                        conn.execute(
+                            "SELECT id FROM agent_capabilities WHERE agent_id = %s", (agent["id"],)
+                        ).fetchone()[0]
+                    )
             [current] = _rows(jarvis, entity, key)
             stale = {**current, VERSION: current[VERSION] - 1, field: "a stale value"}
             for store in ENTITIES[entity].stores:
                 write_rows(stores, store, ENTITIES[entity], [stale], [key])  # the late, older writer
             if entity == "knowledge":
-                graph = stores.get(StoreName.NEO4J).driver.execute_query(
-                    "MATCH (k:Knowledge {id: $id}) RETURN k.content AS content, k.row_version AS version",
-                    id=key).records[0]
+                graph = (
+                    stores.get(StoreName.NEO4J)
+                    .driver.execute_query(
+                        "MATCH (k:Knowledge {id: $id}) RETURN k.content AS content, k.row_version AS version", id=key
+                    )
+                    .records[0]
+                )
                 assert (graph["content"], graph["version"]) == ("the newer content", current[VERSION])
                 chroma = stores.get(StoreName.CHROMA)
                 assert chroma.versions("knowledge_base", [key]) == {key: current[VERSION]}
@@ -67,8 +79,11 @@ def test_an_older_row_written_late_leaves_the_newer_one_in_every_store(jarvis, n
                 write_rows(stores, store, ENTITIES[entity], [newer], [key])
             for store in ENTITIES[entity].stores:
                 if store is StoreName.NEO4J:
-                    version = stores.get(StoreName.NEO4J).driver.execute_query(
-                        "MATCH (k:Knowledge {id: $id}) RETURN k.row_version AS v", id=key).records[0]["v"]
+                    version = (
+                        stores.get(StoreName.NEO4J)
+                        .driver.execute_query("MATCH (k:Knowledge {id: $id}) RETURN k.row_version AS v", id=key)
+                        .records[0]["v"]
+                    )
                 else:
                     client = stores.get(StoreName.CHROMA) if store is StoreName.CHROMA else stores.get(StoreName.QDRANT)
                     version = client.versions(ENTITIES[entity].where(store), [key])[key]

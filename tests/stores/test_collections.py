@@ -23,7 +23,9 @@ def test_chroma_collections_are_cosine_384_without_an_embedding_function(setting
 def test_qdrant_collections_have_the_seeds_sizes_and_distances(jarvis) -> None:
     # Qdrant Edge belongs to one process: use the facade's open store.
     qdrant: QdrantStore = jarvis.stores.get("qdrant")
-    shapes = {name: qdrant.collection_shape(name) for name in ("agent_capabilities", "task_patterns", "user_preferences")}
+    shapes = {
+        name: qdrant.collection_shape(name) for name in ("agent_capabilities", "task_patterns", "user_preferences")
+    }
     assert shapes == {
         "agent_capabilities": (384, "Cosine"),
         "task_patterns": (384, "Cosine"),

@@ -26,8 +26,11 @@ def qdrant_server_down(settings: Settings) -> Settings:
 def test_a_dead_qdrant_server_degrades_capability_search_and_best_agent_to_pgvector(
     jarvis, qdrant_server_down, name
 ) -> None:
-    agent = jarvis.register_agent(name=f"{name}-polyglot", type="crewai",
-                                  capabilities=[{"name": f"{name}-translation", "description": CAPABILITY}])
+    agent = jarvis.register_agent(
+        name=f"{name}-polyglot",
+        type="crewai",
+        capabilities=[{"name": f"{name}-translation", "description": CAPABILITY}],
+    )
     try:
         with Jarvis.from_settings(qdrant_server_down, embedder=jarvis.embedder) as facade:
             found = facade.search(query=PARAPHRASE, scopes=["capabilities"], limit=50)
@@ -78,16 +81,20 @@ def test_every_neo4j_call_on_a_dead_server_raises_our_error(call) -> None:
     store = Neo4jStore.connect(_dead(Settings(), neo4j_uri=f"bolt://127.0.0.1:{free_port()}"))
     try:
         with pytest.raises(StoreError):
-            {"node_keys": lambda: store.node_keys("Agent"),
-             "upsert_nodes": lambda: store.upsert_nodes("Agent", [{"key": "a", "props": {}}]),
-             "edge_keys": store.edge_keys,
-             "run_named": lambda: store.run_named("collaboration_history", agent_id="a"),
-             "clear": store.clear}[call]()
+            {
+                "node_keys": lambda: store.node_keys("Agent"),
+                "upsert_nodes": lambda: store.upsert_nodes("Agent", [{"key": "a", "props": {}}]),
+                "edge_keys": store.edge_keys,
+                "run_named": lambda: store.run_named("collaboration_history", agent_id="a"),
+                "clear": store.clear,
+            }[call]()
     finally:
         store.close()
 
 
-@pytest.mark.parametrize("call", ["get_session", "cache_memory", "delete_keys", "dequeue", "enqueue", "lock", "subscribe"])
+@pytest.mark.parametrize(
+    "call", ["get_session", "cache_memory", "delete_keys", "dequeue", "enqueue", "lock", "subscribe"]
+)
 def test_a_dead_redis_raises_our_error_from_every_kind_of_call(call) -> None:
     """The cache, the queues and the locks translate at their boundary: no caller wraps them."""
     from jarvis.stores.redis import RedisStore
@@ -95,13 +102,15 @@ def test_a_dead_redis_raises_our_error_from_every_kind_of_call(call) -> None:
     store = RedisStore.connect(_dead(Settings(), redis_url=None, redis_port=free_port()))
     try:
         with pytest.raises(StoreUnavailable):
-            {"get_session": lambda: store.get_session("s"),
-             "cache_memory": lambda: store.cache_memory("a", "core", "k", {"v": 1}),
-             "delete_keys": lambda: store.delete_keys("k"),
-             "dequeue": lambda: store.queues.dequeue(visibility_timeout=1),
-             "enqueue": lambda: store.queues.enqueue("t", 5),
-             "lock": lambda: store.locks.acquire("a", "me"),
-             "subscribe": lambda: next(store.subscribe("status_update"))}[call]()
+            {
+                "get_session": lambda: store.get_session("s"),
+                "cache_memory": lambda: store.cache_memory("a", "core", "k", {"v": 1}),
+                "delete_keys": lambda: store.delete_keys("k"),
+                "dequeue": lambda: store.queues.dequeue(visibility_timeout=1),
+                "enqueue": lambda: store.queues.enqueue("t", 5),
+                "lock": lambda: store.locks.acquire("a", "me"),
+                "subscribe": lambda: next(store.subscribe("status_update")),
+            }[call]()
     finally:
         store.close()
 
@@ -122,8 +131,10 @@ def test_postgres_refusals_become_our_errors_by_sqlstate_naming_the_field(jarvis
     try:
         with pytest.raises(InvalidInput) as refused:
             with postgres.transaction() as conn:
-                conn.execute("INSERT INTO agent_capabilities (agent_id, capability, description, embedding) "
-                             "VALUES (gen_random_uuid(), 'x', 'x', array_fill(0.1, ARRAY[384])::vector)")
+                conn.execute(
+                    "INSERT INTO agent_capabilities (agent_id, capability, description, embedding) "
+                    "VALUES (gen_random_uuid(), 'x', 'x', array_fill(0.1, ARRAY[384])::vector)"
+                )
         assert refused.value.field == "agent_id" and "agents row" in refused.value.reason
         with pytest.raises(Conflict) as duplicate:
             with postgres.transaction() as conn:
@@ -150,5 +161,10 @@ def test_a_store_that_answers_and_refuses_raises_store_refused_not_a_driver_erro
     with pytest.raises(StoreRefused):
         jarvis.stores.get(StoreName.NEO4J).upsert_nodes("Agent", [{"key": None, "props": {}}])
     with pytest.raises(StoreRefused):
-        jarvis.stores.get(StoreName.CHROMA).upsert("conversations", ids=["refused"], embeddings=[[0.1] * 384],
-                                                   documents=["x"], metadatas=[{"nested": {"no": 1}}])
+        jarvis.stores.get(StoreName.CHROMA).upsert(
+            "conversations",
+            ids=["refused"],
+            embeddings=[[0.1] * 384],
+            documents=["x"],
+            metadatas=[{"nested": {"no": 1}}],
+        )

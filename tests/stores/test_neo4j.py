@@ -12,7 +12,12 @@ from jarvis.config import Settings
 from jarvis.stores.neo4j import Neo4jStore
 
 UNIQUE_KEYS = {
-    ("Agent", "id"), ("Task", "id"), ("User", "id"), ("Model", "id"), ("Knowledge", "id"), ("Capability", "name"),
+    ("Agent", "id"),
+    ("Task", "id"),
+    ("User", "id"),
+    ("Model", "id"),
+    ("Knowledge", "id"),
+    ("Capability", "name"),
 }
 
 
@@ -24,11 +29,7 @@ def graph(settings: Settings) -> Iterator[Neo4jStore]:
 
 
 def test_the_schema_has_a_uniqueness_constraint_per_node_key(graph: Neo4jStore) -> None:
-    found = {
-        (c["labelsOrTypes"][0], c["properties"][0])
-        for c in graph.constraints()
-        if c["type"] == "UNIQUENESS"
-    }
+    found = {(c["labelsOrTypes"][0], c["properties"][0]) for c in graph.constraints() if c["type"] == "UNIQUENESS"}
     assert UNIQUE_KEYS <= found
     assert "knowledge_topic_index" in {index["name"] for index in graph.indexes()}
 

@@ -25,8 +25,12 @@ def test_each_pattern_lives_as_long_as_the_seed_says(cache, name) -> None:
     cache.send_message(name, f"{name}-peer", {"text": "hello"})
     count, reset = cache.hit_rate_limit("127.0.0.1", f"/{name}")
     expected = {
-        keys.session(name): 3600, keys.agent_status(name): 30, keys.metrics_realtime("latency", name): 300,
-        keys.model_cache(name): 600, keys.voice_buffer(name): 60, keys.agent_comm(name, f"{name}-peer"): 300,
+        keys.session(name): 3600,
+        keys.agent_status(name): 30,
+        keys.metrics_realtime("latency", name): 300,
+        keys.model_cache(name): 600,
+        keys.voice_buffer(name): 60,
+        keys.agent_comm(name, f"{name}-peer"): 300,
         keys.rate_limit("127.0.0.1", f"/{name}"): 60,
     }
     for key, ttl in expected.items():

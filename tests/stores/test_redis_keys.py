@@ -8,8 +8,11 @@ from jarvis.stores import redis_keys
 
 
 def test_every_key_builder_is_listed_with_its_owner_for_erasure() -> None:
-    builders = {name for name, fn in inspect.getmembers(redis_keys, inspect.isfunction)
-                if fn.__module__ == redis_keys.__name__ and not name.startswith(("_", "keys_of_"))}
+    builders = {
+        name
+        for name, fn in inspect.getmembers(redis_keys, inspect.isfunction)
+        if fn.__module__ == redis_keys.__name__ and not name.startswith(("_", "keys_of_"))
+    }
     assert builders == set(redis_keys.OWNERS)
 
 

@@ -32,9 +32,13 @@ def register_agent(body: AgentIn, caller: Writer) -> AgentWritten:
 
 
 @router.get("/agents", response_model=list[Agent])
-def list_agents(caller: Reader, type: str | None = Query(default=None, max_length=100),
-                status: AgentStatus | None = None,
-                limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> list[Agent]:
+def list_agents(
+    caller: Reader,
+    type: str | None = Query(default=None, max_length=100),
+    status: AgentStatus | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[Agent]:
     return caller.run(caller.jarvis.list_agents, type=type, status=status, limit=limit, offset=offset)
 
 

@@ -28,10 +28,17 @@ class MessagesIn(BaseModel):
 
 
 @router.post("/messages/batch", status_code=201, response_model=Ids)
-def append_messages(body: MessagesIn, caller: Writer,
-                    wait: bool | None = Query(default=None, description=(
-                        "true: answer after every projection store has the messages; false: answer at commit; "
-                        "unset: the server's JARVIS_WRITE_WAIT"))) -> Ids:
+def append_messages(
+    body: MessagesIn,
+    caller: Writer,
+    wait: bool | None = Query(
+        default=None,
+        description=(
+            "true: answer after every projection store has the messages; false: answer at commit; "
+            "unset: the server's JARVIS_WRITE_WAIT"
+        ),
+    ),
+) -> Ids:
     """Many messages at the embedder's batch speed; a bad one is refused (422) naming
     ``messages[i].field`` before anything is written."""
     messages = []
@@ -45,13 +52,19 @@ def append_messages(body: MessagesIn, caller: Writer,
 
 
 @router.get("/search", response_model=list[TextHit])
-def search_text(caller: Reader, q: str = Query(min_length=1, max_length=1000),
-                limit: int = Query(default=20, ge=1, le=200)) -> list[TextHit]:
+def search_text(
+    caller: Reader, q: str = Query(min_length=1, max_length=1000), limit: int = Query(default=20, ge=1, le=200)
+) -> list[TextHit]:
     return caller.run(caller.jarvis.search_conversations_text, q, user_id=caller.key.user_id, limit=limit)
 
 
 @router.get("/{session_id}", response_model=list[Message])
-def history(session_id: str, caller: Reader, limit: int = Query(default=200, ge=1, le=1000),
-            offset: int = Query(default=0, ge=0)) -> list[Message]:
-    return caller.run(caller.jarvis.conversation_history, session_id, user_id=caller.key.user_id, limit=limit,
-                      offset=offset)
+def history(
+    session_id: str,
+    caller: Reader,
+    limit: int = Query(default=200, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[Message]:
+    return caller.run(
+        caller.jarvis.conversation_history, session_id, user_id=caller.key.user_id, limit=limit, offset=offset
+    )

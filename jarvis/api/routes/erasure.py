@@ -20,8 +20,10 @@ def forget_user(user_id: str, caller: Writer) -> Receipt:
     A user-bound write key may forget its own user. A service key can erase any user and so
     revoke their keys, admin ones too: it needs the ``admin`` scope."""
     if caller.key.user_id is None and not caller.key.allows("admin"):
-        raise HTTPException(403, "erasing a user with a service key needs the 'admin' scope "
-                                 "(a key bound to a user may erase its own user)")
+        raise HTTPException(
+            403,
+            "erasing a user with a service key needs the 'admin' scope (a key bound to a user may erase its own user)",
+        )
     return caller.run(caller.jarvis.forget_user, caller.user_for(user_id))
 
 

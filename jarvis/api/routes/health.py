@@ -19,8 +19,11 @@ def report_of(healths: list[Health]) -> HealthReport:
     """The stores' health as ``/health`` and the MCP ``store_health`` tool answer it: only a
     PostgreSQL outage makes the service ``down``; any other store down makes it ``degraded``."""
     down = [health.store for health in healths if not health.up]
-    return {"status": "down" if "postgres" in down else ("degraded" if down else "ok"), "degraded": down,
-            "stores": [StoreHealth(**health.as_dict()) for health in healths]}  # type: ignore[typeddict-item]
+    return {
+        "status": "down" if "postgres" in down else ("degraded" if down else "ok"),
+        "degraded": down,
+        "stores": [StoreHealth(**health.as_dict()) for health in healths],
+    }  # type: ignore[typeddict-item]
 
 
 @router.get("/health", response_model=HealthReport, responses={503: {"model": HealthReport}})

@@ -9,26 +9,41 @@ from fastapi import APIRouter, Query
 
 from jarvis.api.deps import Reader, Writer
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn
-from jarvis.shapes import (CodeSnippetWritten, Deleted, KnowledgeWritten, Relationship, TaskPatternWritten,
-                           TraversedKnowledge)
+from jarvis.shapes import (
+    CodeSnippetWritten,
+    Deleted,
+    KnowledgeWritten,
+    Relationship,
+    TaskPatternWritten,
+    TraversedKnowledge,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["knowledge"])
 
 
 @router.post("/knowledge", status_code=201, response_model=KnowledgeWritten)
-def add_knowledge(body: KnowledgeIn, caller: Writer,
-                  wait: bool | None = Query(default=None, description=(
-                      "true: answer after every projection store has the item (read-your-writes); false: answer "
-                      "at commit, projected milliseconds later; unset: the server's JARVIS_WRITE_WAIT"))
-                  ) -> KnowledgeWritten:
+def add_knowledge(
+    body: KnowledgeIn,
+    caller: Writer,
+    wait: bool | None = Query(
+        default=None,
+        description=(
+            "true: answer after every projection store has the item (read-your-writes); false: answer "
+            "at commit, projected milliseconds later; unset: the server's JARVIS_WRITE_WAIT"
+        ),
+    ),
+) -> KnowledgeWritten:
     return caller.run(caller.jarvis.add_knowledge, body, wait=wait)
 
 
 @router.get("/knowledge/traverse", response_model=list[TraversedKnowledge])
-def traverse(caller: Reader, topic: str = Query(min_length=1, max_length=255),
-             max_hops: int = Query(default=3, ge=1, le=3), limit: int = Query(default=50, ge=1, le=500),
-             as_of: datetime | None = Query(default=None, description="facts valid at this time (default: now)"),
-             ) -> list[TraversedKnowledge]:
+def traverse(
+    caller: Reader,
+    topic: str = Query(min_length=1, max_length=255),
+    max_hops: int = Query(default=3, ge=1, le=3),
+    limit: int = Query(default=50, ge=1, le=500),
+    as_of: datetime | None = Query(default=None, description="facts valid at this time (default: now)"),
+) -> list[TraversedKnowledge]:
     return caller.run(caller.jarvis.traverse_knowledge, topic, max_hops=max_hops, limit=limit, as_of=as_of)
 
 

@@ -39,8 +39,11 @@ async def live(websocket: WebSocket, channels: str | None = None) -> None:
     jarvis = websocket.app.state.jarvis
     await websocket.accept()
     if "api_key" in websocket.query_params:
-        await _close(websocket, 4401, "API keys are not accepted in URLs: use the X-API-Key header "
-                                      "or send {\"api_key\": ...} as the first message")
+        await _close(
+            websocket,
+            4401,
+            'API keys are not accepted in URLs: use the X-API-Key header or send {"api_key": ...} as the first message',
+        )
         return
     key = websocket.headers.get("x-api-key") or await _first_message_key(websocket)
     try:
@@ -78,8 +81,11 @@ async def live(websocket: WebSocket, channels: str | None = None) -> None:
             if (await websocket.receive())["type"] == "websocket.disconnect":
                 return
 
-    tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(until_closed()),
-             asyncio.ensure_future(_until_revoked(websocket, found, key))]
+    tasks = [
+        asyncio.ensure_future(pump()),
+        asyncio.ensure_future(until_closed()),
+        asyncio.ensure_future(_until_revoked(websocket, found, key)),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except WebSocketDisconnect:

@@ -63,8 +63,11 @@ async def get_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: 
     # PostgreSQL, in the thread pool.
     # A user-bound key never gets the prefetched copy: Redis knows no owners, so its read goes
     # through the facade, which asks PostgreSQL whether the agent is the user's first.
-    cached = (fresh(json.loads(caller.prefetched), now=caller.jarvis.stores.clock.now())
-              if caller.prefetched and caller.key.user_id is None else None)
+    cached = (
+        fresh(json.loads(caller.prefetched), now=caller.jarvis.stores.clock.now())
+        if caller.prefetched and caller.key.user_id is None
+        else None
+    )
     if cached is not None:
         return caller.jarvis.served_from_cache(cached)
     return await run_in_threadpool(caller.run, caller.jarvis.get_memory, agent_id, memory_type, key)
@@ -78,5 +81,12 @@ def delete_memory(agent_id: UUID, memory_type: MemoryType, key: str, caller: Wri
 @router.post("/{agent_id}/recall", response_model=list[RecalledMemory])
 def recall(agent_id: UUID, body: RecallIn, caller: Reader) -> list[RecalledMemory]:
     weights = body.weights.model_dump(exclude_none=True) if body.weights else None
-    return caller.run(caller.jarvis.recall, agent_id, body.query, limit=body.limit, memory_type=body.memory_type,
-                      weights=weights, half_life_hours=body.half_life_hours)
+    return caller.run(
+        caller.jarvis.recall,
+        agent_id,
+        body.query,
+        limit=body.limit,
+        memory_type=body.memory_type,
+        weights=weights,
+        half_life_hours=body.half_life_hours,
+    )

@@ -20,7 +20,8 @@ def send(from_agent: UUID, to_agent: UUID, message: dict[str, Any], caller: Writ
 
 
 @router.post("/{from_agent}/{to_agent}/receive", response_model=list[AgentMessage])
-def receive(from_agent: UUID, to_agent: UUID, caller: Writer,
-            limit: int = Query(default=100, ge=1, le=1000)) -> list[AgentMessage]:
+def receive(
+    from_agent: UUID, to_agent: UUID, caller: Writer, limit: int = Query(default=100, ge=1, le=1000)
+) -> list[AgentMessage]:
     """Oldest first; received messages are removed (hence a POST)."""
     return caller.run(caller.jarvis.receive_messages, from_agent, to_agent, limit=limit)

@@ -25,12 +25,17 @@ def log_event(body: EventIn, caller: Writer) -> Event:
 
 
 @router.get("/events", tags=["events"], response_model=list[Event])
-def list_events(caller: Reader, severity: Severity | None = None,
-                event_type: str | None = Query(default=None, max_length=100),
-                source: str | None = Query(default=None, max_length=255),
-                limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> list[Event]:
-    return caller.run(caller.jarvis.list_events, severity=severity, event_type=event_type, source=source,
-                      limit=limit, offset=offset)
+def list_events(
+    caller: Reader,
+    severity: Severity | None = None,
+    event_type: str | None = Query(default=None, max_length=100),
+    source: str | None = Query(default=None, max_length=255),
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> list[Event]:
+    return caller.run(
+        caller.jarvis.list_events, severity=severity, event_type=event_type, source=source, limit=limit, offset=offset
+    )
 
 
 @router.post("/performance-metrics", status_code=201, tags=["metrics"], response_model=Metric)

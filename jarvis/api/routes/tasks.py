@@ -29,8 +29,12 @@ class LeaseIn(Input):
         if task_id != self.task_id:
             raise HTTPException(422, "lease.task_id does not match the task in the path")
         delivery = Delivery(task_id=str(self.task_id), queue=self.queue, token=self.token)
-        return Lease(task={}, delivery=delivery, agent_id=str(self.agent_id) if self.agent_id else None,
-                     lock_holder=self.lock_holder)
+        return Lease(
+            task={},
+            delivery=delivery,
+            agent_id=str(self.agent_id) if self.agent_id else None,
+            lock_holder=self.lock_holder,
+        )
 
 
 class DequeueIn(Input):
@@ -80,19 +84,28 @@ def get_task(task_id: UUID, caller: Reader) -> Task:
 
 @router.post("/{task_id}/extend", response_model=Extended)
 def extend(task_id: UUID, body: ExtendIn, caller: Writer) -> Extended:
-    return {"extended": caller.run(caller.jarvis.extend_lease, body.lease.lease(task_id),
-                                   visibility_timeout=body.visibility_timeout)}
+    return {
+        "extended": caller.run(
+            caller.jarvis.extend_lease, body.lease.lease(task_id), visibility_timeout=body.visibility_timeout
+        )
+    }
 
 
 @router.post("/{task_id}/complete", response_model=TaskWritten)
 def complete(task_id: UUID, body: CompleteIn, caller: Writer) -> TaskWritten:
-    return caller.run(caller.jarvis.complete_task, body.lease.lease(task_id), output=body.output,
-                      execution_time_ms=body.execution_time_ms)
+    return caller.run(
+        caller.jarvis.complete_task,
+        body.lease.lease(task_id),
+        output=body.output,
+        execution_time_ms=body.execution_time_ms,
+    )
 
 
 @router.post("/{task_id}/fail", response_model=TaskWritten)
 def fail(task_id: UUID, body: FailIn, caller: Writer) -> TaskWritten:
-    return caller.run(caller.jarvis.fail_task, body.lease.lease(task_id), error=body.error, retry_delay=body.retry_delay)
+    return caller.run(
+        caller.jarvis.fail_task, body.lease.lease(task_id), error=body.error, retry_delay=body.retry_delay
+    )
 
 
 @router.post("/{task_id}/cancel", response_model=TaskWritten)
