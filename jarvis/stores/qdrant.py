@@ -95,7 +95,6 @@ class QdrantStore(ABC):
     @abstractmethod
     def delete(self, name: str, ids: list[str]) -> None: ...
 
-    @abstractmethod
     def query(
         self,
         name: str,
@@ -107,6 +106,14 @@ class QdrantStore(ABC):
     ) -> list[tuple[str, float, dict[str, Any]]]:
         """(id, score, payload) best first; *must* is {payload field: value} equality, *conditions*
         are :meth:`SearchFilter.qdrant_conditions` (``(field, "eq", value)`` or a numeric bound)."""
+        wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
+        return self._nearest(name, [float(x) for x in vector], limit=limit, wanted=wanted)
+
+    @abstractmethod
+    def _nearest(
+        self, name: str, vector: list[float], *, limit: int, wanted: list[tuple[str, str, Any]]
+    ) -> list[tuple[str, float, dict[str, Any]]]:
+        """The engine's own query: *wanted* are ``(field, "eq", value)`` or ``(field, bound, number)``."""
 
     @abstractmethod
     def ids(self, name: str) -> set[str]: ...

@@ -113,16 +113,9 @@ class QdrantEdgeStore(QdrantStore):
     def delete(self, name: str, ids: list[str]) -> None:
         self._shard(name).update(edge.UpdateOperation.delete_points(cast(Any, ids)))
 
-    def query(
-        self,
-        name: str,
-        vector: Sequence[float],
-        *,
-        limit: int,
-        must: dict[str, Any] | None = None,
-        conditions: list[tuple[str, str, Any]] | None = None,
+    def _nearest(
+        self, name: str, vector: list[float], *, limit: int, wanted: list[tuple[str, str, Any]]
     ) -> list[tuple[str, float, dict[str, Any]]]:
-        wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
         condition = (
             edge.Filter(
                 must=[
@@ -137,7 +130,7 @@ class QdrantEdgeStore(QdrantStore):
         )
         hits = self._shard(name).query(
             edge.QueryRequest(
-                query=edge.Query.Nearest([float(x) for x in vector]),
+                query=edge.Query.Nearest(vector),
                 limit=limit,
                 filter=condition,
                 with_payload=True,

@@ -101,16 +101,9 @@ class QdrantServerStore(QdrantStore):
         self.client.delete(name, points_selector=models.PointIdsList(points=list(ids)))
 
     @_translated
-    def query(
-        self,
-        name: str,
-        vector: Sequence[float],
-        *,
-        limit: int,
-        must: dict[str, Any] | None = None,
-        conditions: list[tuple[str, str, Any]] | None = None,
+    def _nearest(
+        self, name: str, vector: list[float], *, limit: int, wanted: list[tuple[str, str, Any]]
     ) -> list[tuple[str, float, dict[str, Any]]]:
-        wanted = [(k, "eq", v) for k, v in (must or {}).items()] + list(conditions or [])
         condition = (
             models.Filter(
                 must=[
@@ -124,7 +117,7 @@ class QdrantServerStore(QdrantStore):
             else None
         )
         hits = self.client.query_points(
-            name, query=[float(x) for x in vector], limit=limit, query_filter=condition, with_payload=True
+            name, query=vector, limit=limit, query_filter=condition, with_payload=True
         ).points
         return [(str(h.id), float(h.score), h.payload or {}) for h in hits]
 
