@@ -167,6 +167,10 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # the threads spin between operators (waking a sleeping one costs more than the work of
+        # a small one) but stop once a run ends: spinning on between searches took a core from
+        # Chroma and PostgreSQL while they answered (docs/benchmark-notes.md)
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         model = export.path / (INT8_FILE if variant == "onnx-int8" else FP32_FILE)
         try:
             self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])

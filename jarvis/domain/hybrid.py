@@ -40,10 +40,14 @@ _V_NORM = (
 )
 
 
-def _vector_from_projection() -> str:
+def _vector_from_projection(table: str, where: str) -> str:
+    """The projection's candidates that the filter admits (a projection may have been asked
+    without part of it, e.g. knowledge's validity, or lag behind), best ``depth`` of them."""
     return (
-        f"SELECT h.id, h.v_score, {_V_NORM} FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) "
-        "AS h(id, v_score)"
+        f"SELECT id, v_score, {_V_NORM} FROM ("
+        "SELECT h.id, h.v_score FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) AS h(id, v_score) "
+        f"WHERE EXISTS (SELECT 1 FROM {table} t WHERE t.id = h.id AND {where}) "
+        "ORDER BY h.v_score DESC LIMIT %(depth)s) kept"
     )
 
 
@@ -69,13 +73,18 @@ def statement(
     search), the score is the fused one even where one ranking is missing (a scope without
     keywords), so that scopes merge on one scale.
 
+    Each row carries ``vector_kept``: how many of the vector ranking's candidates the filter
+    admitted (a caller that asked the projection loosely asks again when too few were).
+
     Parameters: ``limit``, ``depth`` (candidates per ranking), ``alpha``, and the filter's ``f_*``."""
     if vector is None and not keyword:
         raise ValueError("a search needs a vector ranking, a keyword ranking or both")
     parts = []
     if vector is not None:
         source = (
-            _vector_from_projection() if vector == "projection" else _vector_from_postgres(table, where, euclid=euclid)
+            _vector_from_projection(table, where)
+            if vector == "projection"
+            else _vector_from_postgres(table, where, euclid=euclid)
         )
         parts.append(f"v AS ({source})")
     if keyword:
@@ -95,10 +104,11 @@ def statement(
         score = "(1 - %(alpha)s) * k_norm" if fuse else "k_score"
         fused = f"SELECT id, {score} AS score, NULL::float8 AS v_score, k_score FROM k"
     parts.append(f"fused AS ({fused})")
+    kept = "(SELECT count(*) FROM v)::int" if vector is not None else "NULL::int"
     return (
         f"WITH {', '.join(parts)} "
         f"SELECT {columns}, fused.score::float8 AS score, fused.v_score::float8 AS vector_score, "
-        f"fused.k_score::float8 AS keyword_score "
+        f"fused.k_score::float8 AS keyword_score, {kept} AS vector_kept "
         f"FROM fused JOIN {table} t USING (id) WHERE {where} "
         f"ORDER BY fused.score DESC, t.id LIMIT %(limit)s"
     )

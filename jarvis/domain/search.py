@@ -32,12 +32,13 @@ from jarvis.embeddings import check_vector
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.principal import carried
 from jarvis.schemas import SearchIn, takes
-from jarvis.search_filters import OPEN_END, Filterable, SearchFilter, epoch
+from jarvis.search_filters import Filterable, SearchFilter
 
 #: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
 CANDIDATES = 50
 #: Knowledge's nearest neighbours asked of Chroma beyond the depth wanted, so that facts no
-#: longer valid can be dropped here rather than by a filter in Chroma (see ``_valid_nearest``).
+#: longer valid can be dropped by PostgreSQL rather than by a filter in Chroma (see
+#: ``SearchMixin._projection_query``).
 VALIDITY_LOOKAHEAD = 10
 
 
@@ -181,18 +182,20 @@ class SearchMixin(Base):
             filter=search_filter,
             now=datetime.now(timezone.utc),
         )
-        # the keyword rankings start first: they need no vector, and run while it is computed
-        # and the projections are asked (each on a thread with the caller's principal)
-        rankings = {
-            name: _keyword_pool().submit(carried(self._keyword_ranking), name, ask)
-            for name in spec.scopes
-            if self._ranks_keywords(SCOPES[name], ask)
-        }
         if spec.mode != "keyword":
             ask = replace(
                 ask,
                 vector=check_vector(spec.vector) if spec.vector is not None else self._embed(spec.query, field="query"),
             )
+        # the keyword rankings run while the projections are asked (each on a thread with the
+        # caller's principal), not while the query is embedded: the embedding runs on every
+        # core, and a ranking beside it slowed both (at 100,000 items on 2 cores: embedding
+        # 3.2 -> 7.4 ms, ranking 5 -> 7.9 ms; docs/benchmark-notes.md)
+        rankings = {
+            name: _keyword_pool().submit(carried(self._keyword_ranking), name, ask)
+            for name in spec.scopes
+            if self._ranks_keywords(SCOPES[name], ask)
+        }
         if len(spec.scopes) == 1:
             answers = [self._search_scope(spec.scopes[0], ask, rankings.get(spec.scopes[0]))]
         else:  # each scope's thread runs with the caller's principal (row-level security, owner filter)
@@ -232,8 +235,9 @@ class SearchMixin(Base):
             owner = ask.filter.owner_id or ask.filter.user_id
         elif scope.owner == "agent":
             owner = ask.filter.agent_id
+        timeout_ms = self.settings.search_statement_timeout_ms
         with self._postgres() as conn:
-            return keyword.rank(
+            planned = keyword.plan(
                 conn,
                 table=scope.table,
                 where=f"{scope.always} AND {where}",
@@ -242,8 +246,9 @@ class SearchMixin(Base):
                 owner=owner,
                 every_owner=scope.owner is not None and owner is None,
                 depth=self._depth(scope, ask),
-                timeout_ms=self.settings.search_statement_timeout_ms,
+                timeout_ms=timeout_ms,
             )
+            return keyword.score(conn, planned, timeout_ms=timeout_ms) if planned else []
 
     def _search_scope(
         self, name: str, ask: "_Ask", ranking: Future | None
@@ -257,12 +262,12 @@ class SearchMixin(Base):
         wants_vector = ask.vector is not None and (ask.mode is not Mode.keyword or not scope.text)
         depth = self._depth(scope, ask)
         params.update(limit=ask.limit, depth=depth, alpha=ALPHA)
-        degraded, source = None, None
+        degraded, source, loose, hits = None, None, False, []
         if wants_vector:
             source = "postgres"
             if scope.store != "postgres":
                 try:
-                    hits = self._projection_query(scope, ask, depth)
+                    hits, loose = self._projection_query(scope, ask, depth)
                     source = "projection"
                     params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
                 except StoreError:
@@ -274,63 +279,71 @@ class SearchMixin(Base):
             params.update(k_ids=[i for i, _ in found], k_scores=[s for _, s in found])
         if source is None and not keyword:
             return [], degraded
-        query = statement(
-            table=scope.table,
-            columns=scope.columns,
-            where=where,
-            vector=source,
-            keyword=keyword,
-            fuse=ask.mode is Mode.hybrid and ask.query is not None,
-            euclid=scope.euclid,
-        )
-        hits = []
+
+        def compose(vector: str | None) -> str:
+            return statement(
+                table=scope.table,
+                columns=scope.columns,
+                where=where,
+                vector=vector,
+                keyword=keyword,
+                fuse=ask.mode is Mode.hybrid and ask.query is not None,
+                euclid=scope.euclid,
+            )
+
+        query = compose(source)
+        rows = self._all(query, params)
+        if loose and len(hits) == depth + VALIDITY_LOOKAHEAD and (rows[0]["vector_kept"] if rows else 0) < depth:
+            # too few of the candidates asked without the validity condition were valid: ask with it
+            try:
+                hits = self._strictly_nearest(scope, ask, depth)
+                params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
+            except StoreError:  # went down between the two questions: pgvector answers
+                degraded, params["vector"], query = scope.store, ask.vector, compose("postgres")
+            rows = self._all(query, params)
+        hits_out = []
         opened = self.memory_cipher.reveal if scope is SCOPES["memory"] else None
-        for row in self._all(query, params):
+        for row in rows:
             if opened is not None:  # values encrypted at rest are opened only here, on the way out
                 row = opened(row)
             score, vector_score, keyword_score = row.pop("score"), row.pop("vector_score"), row.pop("keyword_score")
+            row.pop("vector_kept")
             extra = {
                 k: round(v, 6)
                 for k, v in (("vector_score", vector_score), ("keyword_score", keyword_score))
                 if v is not None
             }
-            hits.append((jsonable(row), float(score), extra))
-        return hits, degraded
+            hits_out.append((jsonable(row), float(score), extra))
+        return hits_out, degraded
 
-    def _projection_query(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
+    def _projection_query(self, scope: Scope, ask: "_Ask", depth: int) -> tuple[list[tuple[str, float]], bool]:
+        """The projection's nearest (id, similarity), and whether they were asked *loosely*: for
+        knowledge, Chroma is asked without the validity condition, for ``VALIDITY_LOOKAHEAD``
+        more neighbours than *depth*, with no metadata — Chroma evaluates a ``where`` over
+        every item before its HNSW search (1.1 s against 50 ms at 100,000 knowledge items, and
+        every knowledge search has that condition), and returning metadata costs it more than
+        the search (20 neighbours: 4.8 ms with, 3.1 ms without, at 100,000). The statement's
+        filter keeps the valid ones (:func:`~jarvis.domain.hybrid.statement`'s ``v``); when too
+        few are, the caller asks :meth:`_strictly_nearest`."""
         if scope.store == "chroma":
             chroma = self.stores.get("chroma")
             if scope.able.validity:
-                found = self._valid_nearest(chroma, scope, ask, depth)
-                if found is not None:
-                    return found
-            where = ask.filter.chroma_where(scope.able, now=ask.now)
-            return chroma.query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
+                loose = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
+                found = chroma.query(
+                    scope.collection, ask.vector.tolist(), limit=depth + VALIDITY_LOOKAHEAD, where=loose
+                )
+                return found, True
+            return self._strictly_nearest(scope, ask, depth), False
         conditions = ask.filter.qdrant_conditions(scope.able, now=ask.now)
         hits = self.stores.get("qdrant").query(scope.collection, ask.vector, limit=depth, conditions=conditions)
         if scope.euclid:  # Qdrant returns the distance; for unit vectors cos = 1 - d^2 / 2
-            return [(i, 1 - (s * s) / 2) for i, s, _ in hits]
-        return [(i, s) for i, s, _ in hits]
+            return [(i, 1 - (s * s) / 2) for i, s, _ in hits], False
+        return [(i, s) for i, s, _ in hits], False
 
-    @staticmethod
-    def _valid_nearest(chroma, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]] | None:
-        """The *depth* nearest facts valid at the search's time, from Chroma asked without the
-        validity condition: Chroma evaluates a ``where`` over every item before its HNSW search
-        (1.1 s against 50 ms at 100,000 knowledge items), and every knowledge search has that
-        condition. ``VALIDITY_LOOKAHEAD`` more neighbours than *depth* are asked and the valid
-        ones kept, by the same comparison as the condition; None when fewer than *depth* of them
-        are valid (the caller then asks with the condition). The hydration's SQL applies it
-        again in any case."""
-        loose = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
-        wanted = depth + VALIDITY_LOOKAHEAD
-        hits = chroma.query_with_metadata(scope.collection, ask.vector.tolist(), limit=wanted, where=loose)
-        at = epoch(ask.filter.as_of or ask.now)
-        valid = [
-            (i, s) for i, s, meta in hits if meta.get("valid_from_ts", OPEN_END) <= at < meta.get("valid_to_ts", at)
-        ]
-        if len(valid) >= depth or len(hits) < wanted:
-            return valid[:depth]
-        return None
+    def _strictly_nearest(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
+        """Chroma's *depth* nearest with the whole filter in its ``where``."""
+        where = ask.filter.chroma_where(scope.able, now=ask.now)
+        return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
 
     def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> dict:
         """Rank active agents for a task: meaning of the task against their capabilities
