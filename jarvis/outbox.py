@@ -100,19 +100,22 @@ def record(conn: psycopg.Connection, events: list[Event]) -> list[int]:
 def queue_record(conn: psycopg.Connection, events: list[Event]) -> Callable[[], list[int]]:
     """Insert *events* inside the caller's transaction; the ids come from the function returned.
 
-    In pipeline mode the insert is only queued: read after the transaction block has ended,
-    the ids arrive with the ``COMMIT``'s answer, and a short write is one round trip."""
-    if not events:
-        return list
-    cur = conn.cursor(row_factory=tuple_row)
-    cur.executemany(
-        INSERT_EVENT,
-        [(e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)]) for e in events],
-        returning=True,
-    )
+    In pipeline mode the inserts are only queued: read after the transaction block has ended,
+    the ids arrive with the ``COMMIT``'s answer, and a short write is one round trip. (One
+    ``execute`` per event, not ``executemany``: psycopg runs ``executemany`` in a nested
+    pipeline that syncs when it ends, a round trip of its own — 0.7 ms of a 1.7 ms add.)"""
+    cursors = [
+        conn.cursor(row_factory=tuple_row).execute(
+            INSERT_EVENT, (e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
+        )
+        for e in events
+    ]
 
     def ids() -> list[int]:
-        with cur:
-            return [cur.fetchone()[0] for _ in cur.results()]
+        found = []
+        for cur in cursors:
+            with cur:
+                found.append(cur.fetchone()[0])
+        return found
 
     return ids

@@ -48,7 +48,30 @@ INSERT INTO task_patterns (pattern_type, description, task_sequence, success_rat
 VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, %(optimal_agents)s, %(embedding)s)
 RETURNING *
 """
-INSERT_KNOWLEDGE_BATCH = INSERT_KNOWLEDGE.split("RETURNING")[0]
+#: A batch in one statement (each column an array): the statement-level triggers of migration
+#: 017 run once per batch, not once per row as with ``executemany``.
+INSERT_KNOWLEDGE_BATCH = """
+INSERT INTO knowledge (id, topic, content, source, category, confidence, agent_id, embedding, valid_from, valid_to,
+                       supersedes)
+SELECT id, topic, content, source, category, confidence, agent_id, embedding,
+       coalesce(valid_from, CURRENT_TIMESTAMP), valid_to, supersedes
+FROM unnest(%(id)s::uuid[], %(topic)s::text[], %(content)s::text[], %(source)s::text[], %(category)s::text[],
+            %(confidence)s::numeric[], %(agent_id)s::uuid[], %(embedding)s::vector[], %(valid_from)s::timestamptz[],
+            %(valid_to)s::timestamptz[], %(supersedes)s::uuid[])
+     AS batch(id, topic, content, source, category, confidence, agent_id, embedding, valid_from, valid_to, supersedes)
+"""
+#: The columns of :data:`INSERT_KNOWLEDGE_BATCH` a :class:`KnowledgeIn` gives.
+BATCH_COLUMNS = (
+    "topic",
+    "content",
+    "source",
+    "category",
+    "confidence",
+    "agent_id",
+    "valid_from",
+    "valid_to",
+    "supersedes",
+)
 DELETE_KNOWLEDGE = "DELETE FROM knowledge WHERE id = %s RETURNING id"
 UPSERT_USER = """
 INSERT INTO users (id, name, preferences) VALUES (%(id)s, %(name)s, %(preferences)s)
@@ -134,14 +157,10 @@ class KnowledgeMixin(Base):
             closed = [
                 event for spec, key in zip(specs, keys) if spec.supersedes for event in self._supersede(conn, spec, key)
             ]
-            with conn.cursor() as cur:  # queued with the outbox events: one round trip for the batch
-                cur.executemany(
-                    INSERT_KNOWLEDGE_BATCH,
-                    [
-                        {**spec.model_dump(), "id": key, "embedding": vector}
-                        for spec, key, vector in zip(specs, keys, vectors)
-                    ],
-                )
+            # one statement, queued with the outbox events: one round trip for the batch
+            dumped = [spec.model_dump() for spec in specs]
+            columns = {column: [row[column] for row in dumped] for column in BATCH_COLUMNS}
+            conn.execute(INSERT_KNOWLEDGE_BATCH, {**columns, "id": keys, "embedding": list(vectors)})
             ids = [str(key) for key in keys]
             events = [*closed, *(Event("knowledge", key) for key in ids)]
             for spec, key in zip(specs, ids):
