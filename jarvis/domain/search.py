@@ -40,6 +40,9 @@ CANDIDATES = 50
 #: longer valid can be dropped by PostgreSQL rather than by a filter in Chroma (see
 #: ``SearchMixin._projection_query``).
 VALIDITY_LOOKAHEAD = 10
+#: When too few of those were kept, Chroma is asked this many times deeper, once, before it is
+#: asked with the validity condition.
+WIDEN = 4
 
 
 @dataclass(frozen=True)
@@ -293,13 +296,20 @@ class SearchMixin(Base):
 
         query = compose(source)
         rows = self._all(query, params)
-        if loose and len(hits) == depth + VALIDITY_LOOKAHEAD and (rows[0]["vector_kept"] if rows else 0) < depth:
-            # too few of the candidates asked without the validity condition were valid: ask with it
+        asked = depth + VALIDITY_LOOKAHEAD
+        while loose and len(hits) == asked and (rows[0]["vector_kept"] if rows else 0) < depth:
+            # too few of the candidates asked without the validity condition were kept (no longer
+            # valid, or deleted and not yet gone from the projection): look WIDEN times deeper
+            # without it, then, if still too few, ask with it (Chroma's slow filter)
             try:
-                hits = self._strictly_nearest(scope, ask, depth)
+                if asked < WIDEN * (depth + VALIDITY_LOOKAHEAD):
+                    asked *= WIDEN
+                    hits, loose = self._loosely_nearest(scope, ask, asked), True
+                else:
+                    hits, loose = self._strictly_nearest(scope, ask, depth), False
                 params.update(hit_ids=[h for h, _ in hits], hit_scores=[s for _, s in hits])
-            except StoreError:  # went down between the two questions: pgvector answers
-                degraded, params["vector"], query = scope.store, ask.vector, compose("postgres")
+            except StoreError:  # went down between the questions: pgvector answers
+                degraded, params["vector"], query, loose = scope.store, ask.vector, compose("postgres"), False
             rows = self._all(query, params)
         hits_out = []
         opened = self.memory_cipher.reveal if scope is SCOPES["memory"] else None
@@ -324,21 +334,21 @@ class SearchMixin(Base):
         every knowledge search has that condition), and returning metadata costs it more than
         the search (20 neighbours: 4.8 ms with, 3.1 ms without, at 100,000). The statement's
         filter keeps the valid ones (:func:`~jarvis.domain.hybrid.statement`'s ``v``); when too
-        few are, the caller asks :meth:`_strictly_nearest`."""
+        few are, the caller looks ``WIDEN`` times deeper, then asks :meth:`_strictly_nearest`."""
         if scope.store == "chroma":
-            chroma = self.stores.get("chroma")
             if scope.able.validity:
-                loose = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
-                found = chroma.query(
-                    scope.collection, ask.vector.tolist(), limit=depth + VALIDITY_LOOKAHEAD, where=loose
-                )
-                return found, True
+                return self._loosely_nearest(scope, ask, depth + VALIDITY_LOOKAHEAD), True
             return self._strictly_nearest(scope, ask, depth), False
         conditions = ask.filter.qdrant_conditions(scope.able, now=ask.now)
         hits = self.stores.get("qdrant").query(scope.collection, ask.vector, limit=depth, conditions=conditions)
         if scope.euclid:  # Qdrant returns the distance; for unit vectors cos = 1 - d^2 / 2
             return [(i, 1 - (s * s) / 2) for i, s, _ in hits], False
         return [(i, s) for i, s, _ in hits], False
+
+    def _loosely_nearest(self, scope: Scope, ask: "_Ask", limit: int) -> list[tuple[str, float]]:
+        """Chroma's *limit* nearest with the filter but for the validity condition."""
+        where = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
+        return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=limit, where=where)
 
     def _strictly_nearest(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
         """Chroma's *depth* nearest with the whole filter in its ``where``."""

@@ -222,3 +222,37 @@ def test_a_vector_search_checks_valid_now_at_hydration_and_asks_again_when_too_f
     finally:
         for item in (*expired, current, *others):
             jarvis.delete_knowledge(item["id"])
+
+
+def test_ghosts_of_a_lagging_projection_are_looked_past_without_chroma_filter(jarvis, name, monkeypatch) -> None:
+    """Chroma may still hold facts PostgreSQL no longer has (a delete not yet projected): they
+    are never returned, and the search looks deeper past them rather than asking Chroma with its
+    validity filter (which would return the same ghosts, a hundred times slower)."""
+    import uuid
+
+    from jarvis.domain import search
+
+    word = f"wombat{name[-6:]}"
+    question = f"where does the {word} sleep"
+    kept = jarvis.add_knowledge(topic=f"{name}-now", content=f"These days the {word} sleeps under the shed.")
+    chroma = jarvis.stores.get("chroma")
+    ghosts = [str(uuid.uuid4()) for _ in range(search.VALIDITY_LOOKAHEAD + 3)]
+    nearest = jarvis.embedder.embed(question).tolist()
+    chroma.upsert(
+        "knowledge_base",
+        ids=ghosts,
+        embeddings=[nearest] * len(ghosts),
+        documents=[f"The {word} ghost {i}." for i in range(len(ghosts))],
+        metadatas=[{"category": "ghost"}] * len(ghosts),
+    )
+    strict: list[object] = []
+    monkeypatch.setattr(search.SearchMixin, "_strictly_nearest", lambda self, *asked: strict.append(asked) or [])
+    try:
+        found = jarvis.search(query=question, scopes=["knowledge"], mode="vector", limit=1)
+        assert _ids(found) == [kept["id"]]
+        assert strict == []
+        found = jarvis.search(query=question, scopes=["knowledge"], limit=1)  # hybrid: the same
+        assert _ids(found) == [kept["id"]]
+    finally:
+        chroma.delete("knowledge_base", ghosts)
+        jarvis.delete_knowledge(kept["id"])
