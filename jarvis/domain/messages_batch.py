@@ -37,13 +37,33 @@ BATCH = 64
 #: One call's upper bound: one transaction holds the whole import.
 MAX_MESSAGES = 100_000
 
+#: One embedded batch in one statement (each column an array): the statement-level triggers of
+#: migration 017 run once per batch, not once per turn as with ``executemany``. A turn without
+#: ``created_at`` is stamped now plus its position in microseconds, so the order survives.
 INSERT_MESSAGES = """
 INSERT INTO conversations (id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
                            metadata, context, embedding, created_at)
-VALUES (%(id)s, %(session_id)s, %(user_id)s, %(message_type)s, %(role)s, %(content)s, %(audio_file_path)s,
-        %(agent_id)s, %(task_id)s, %(metadata)s, %(context)s, %(embedding)s,
-        coalesce(%(created_at)s, CURRENT_TIMESTAMP + make_interval(secs => %(order)s::double precision / 1000000)))
+SELECT id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, context,
+       embedding, coalesce(created_at, CURRENT_TIMESTAMP + make_interval(secs => position::double precision / 1000000))
+FROM unnest(%(id)s::uuid[], %(session_id)s::text[], %(user_id)s::text[], %(message_type)s::text[], %(role)s::text[],
+            %(content)s::text[], %(audio_file_path)s::text[], %(agent_id)s::uuid[], %(task_id)s::uuid[],
+            %(metadata)s::jsonb[], %(context)s::text[], %(embedding)s::vector[], %(created_at)s::timestamptz[],
+            %(position)s::bigint[])
+     AS batch(id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata,
+              context, embedding, created_at, position)
 """
+#: The columns of :data:`INSERT_MESSAGES` a :class:`MessageIn` gives.
+MESSAGE_COLUMNS = (
+    "session_id",
+    "user_id",
+    "message_type",
+    "role",
+    "content",
+    "audio_file_path",
+    "agent_id",
+    "task_id",
+    "created_at",
+)
 #: The ids among the candidates that exist (a missing one is named by its message's index).
 EXISTING_AGENTS = "SELECT id FROM agents WHERE id = ANY(%s)"
 EXISTING_TASKS = "SELECT id FROM tasks WHERE id = ANY(%s)"
@@ -118,21 +138,21 @@ class MessageBatchMixin(TurnsMixin):
                 ([spec.content for spec, _ in batch] for batch in batches), field="messages.content"
             )
             ids: list[str] = []
-            with conn.cursor() as cur:
-                for batch, vectors in zip(batches, embedded):  # the lanes embed ahead of these inserts
-                    values = [
-                        {
-                            **spec.model_dump(),
-                            "id": uuid.uuid4(),
-                            "metadata": Jsonb(spec.metadata),
-                            "context": context,
-                            "embedding": vector,
-                            "order": len(ids) + offset,
-                        }
-                        for offset, ((spec, context), vector) in enumerate(zip(batch, vectors))
-                    ]
-                    cur.executemany(INSERT_MESSAGES, values)
-                    ids += [str(value["id"]) for value in values]
+            for batch, vectors in zip(batches, embedded):  # the lanes embed ahead of these inserts
+                dumped = [spec.model_dump() for spec, _ in batch]
+                keys = [uuid.uuid4() for _ in batch]
+                conn.execute(
+                    INSERT_MESSAGES,
+                    {
+                        **{column: [row[column] for row in dumped] for column in MESSAGE_COLUMNS},
+                        "id": keys,
+                        "metadata": [Jsonb(spec.metadata) for spec, _ in batch],
+                        "context": [context for _, context in batch],
+                        "embedding": list(vectors),
+                        "position": list(range(len(ids), len(ids) + len(batch))),
+                    },
+                )
+                ids += [str(key) for key in keys]
             events += [Event("conversation", key) for key in ids]
             for user, agent in sorted({(s.user_id, str(s.agent_id)) for s in specs if s.user_id and s.agent_id}):
                 events.append(self._edge(conn, "INTERACTED_WITH", "User", user, "Agent", agent))
