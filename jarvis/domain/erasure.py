@@ -10,8 +10,13 @@ recordings are unlinked, and a forgotten user's API keys are revoked (with their
 counters). The receipt lists, per store, what was removed and a final check that queries each
 store directly for what remains; a store that was down is listed as lagging, the projector
 completes it when it returns, and fetching the receipt again (:meth:`ErasureMixin.erasure_receipt`)
-finishes what Redis or the key revocation missed and checks again. Retention erases through
-the same steps (:mod:`jarvis.jobs.retention`).
+finishes what Redis or the key revocation missed (for a caller that may write) and checks again.
+Retention erases through the same steps (:mod:`jarvis.jobs.retention`).
+
+A receipt belongs to the user whose data it erased (``owner_user_id``: the user forgotten, the
+owner of the agent, the user of the session or the preference; none for a shared agent, which
+makes it a service key's alone). Row-level security keeps it from every other user's key
+(``migrations/018_erasure_receipt_owners.sql``): to them it does not exist.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from jarvis.stores import redis_keys as keys
 logger = logging.getLogger("jarvis.erasure")
 
 INSERT_RECEIPT = """
-INSERT INTO erasure_receipts (subject_type, subject_id, removed, erased) VALUES (%s, %s, %s, %s)
+INSERT INTO erasure_receipts (subject_type, subject_id, removed, erased, owner_user_id) VALUES (%s, %s, %s, %s, %s)
 RETURNING id::text, requested_at
 """
-SELECT_RECEIPT = (
-    "SELECT id::text, subject_type, subject_id, removed, erased, requested_at FROM erasure_receipts WHERE id = %s"
-)
+#: The receipt as the caller's principal may see it (row-level security hides other users').
+SELECT_RECEIPT = """
+SELECT id::text, subject_type, subject_id, removed, erased, requested_at, owner_user_id
+FROM erasure_receipts WHERE id = %s
+"""
 
 #: The final check in PostgreSQL, per kind of subject: how many of its rows remain.
 LEFT_IN_POSTGRES = {
@@ -123,12 +130,24 @@ class ErasureMixin(OwnershipMixin):
             "agent", agent, _or_missing(lambda conn: steps.agent(conn, agent), f"agent {agent} does not exist")
         )
 
-    def erasure_receipt(self, receipt_id: Any) -> dict:
+    def erasure_receipt(self, receipt_id: Any, *, finish: bool = True) -> dict:
         """The receipt of an earlier erasure, checked again now (a lagging store may have caught
-        up; what Redis or the key revocation missed is finished first)."""
+        up). With *finish*, what Redis or the key revocation missed is finished first; without,
+        it is only counted (a caller that may only read changes nothing).
+
+        Raises:
+            InvalidInput: not a UUID.
+            NotFound: no such receipt, or one of another user's (the same answer: PostgreSQL's
+                row-level security hides it from a user-bound caller; in-process, where the
+                owner is not confined, the facade checks the owner too).
+        """
         key = as_uuid(receipt_id, "receipt_id")
-        row = self._one(SELECT_RECEIPT, (key,), missing=f"erasure receipt {key} does not exist")
-        return self._checked(row)
+        missing = f"erasure receipt {key} does not exist"
+        row = self._one(SELECT_RECEIPT, (key,), missing=missing)
+        who = self._who()
+        if who.bound and row["owner_user_id"] != who.user_id:
+            raise NotFound(missing)
+        return self._checked(row, finish=finish)
 
     # -- internals ----------------------------------------------------------------------------
     def _erase(self, subject_type: str, subject_id: str, step: Callable[[psycopg.Connection], Erasure]) -> dict:
@@ -142,7 +161,7 @@ class ErasureMixin(OwnershipMixin):
                 **({"postgres": {"api_keys_of": erasure.revoke_keys_of}} if erasure.revoke_keys_of else {}),
             }
             row = conn.execute(
-                INSERT_RECEIPT, (subject_type, subject_id, Jsonb(erasure.removed), Jsonb(erased))
+                INSERT_RECEIPT, (subject_type, subject_id, Jsonb(erasure.removed), Jsonb(erased), erasure.owner)
             ).fetchone()
             return {
                 "id": row["id"],
@@ -158,12 +177,13 @@ class ErasureMixin(OwnershipMixin):
             remove_recordings(self.settings.audio_dir or self.settings.data_dir / "audio", done[0].recordings)
         return self._checked(written, lagging=written["lagging"])
 
-    def _checked(self, receipt: dict, *, lagging: list[str] | None = None) -> dict:
+    def _checked(self, receipt: dict, *, lagging: list[str] | None = None, finish: bool = True) -> dict:
         """The receipt with its final check: per store, how many erased items are still there,
-        asked of the store itself (None: the store is down, not checked now)."""
+        asked of the store itself (None: the store is down, not checked now). With *finish*, the
+        keys still live are revoked and Redis' leftovers removed before they are counted."""
         erased: Erased = receipt["erased"]
         key_users = erased.get("postgres", {}).get("api_keys_of", [])
-        revoked, live_keys, key_ids = self._finish_keys(key_users, before=receipt["requested_at"])
+        revoked, live_keys, key_ids = self._finish_keys(key_users, before=receipt["requested_at"], revoke=finish)
         try:
             left_in_postgres: int | None = self._left_in_postgres(receipt)
         except StoreError:  # right after the commit too: never raise, say it is unchecked
@@ -177,7 +197,7 @@ class ErasureMixin(OwnershipMixin):
                 *redis_groups.get(REDIS_PATTERNS, []),
                 *(p for k in key_ids for p in keys.keys_of_api_key(k)),
             ]
-        remaining.update(steps.left_in(self.stores, {**erased, "redis": redis_groups}))
+        remaining.update(steps.left_in(self.stores, {**erased, "redis": redis_groups}, finish=finish))
         behind = sorted({*(lagging or []), *(store for store, left in remaining.items() if left != 0)})
         result = {key: receipt[key] for key in ("id", "subject_type", "subject_id", "removed", "requested_at")}
         if key_users:
@@ -185,13 +205,16 @@ class ErasureMixin(OwnershipMixin):
         result.update(remaining=remaining, lagging=behind, complete=not behind)
         return jsonable(result)
 
-    def _finish_keys(self, users: list[str], *, before: datetime) -> tuple[list[str], int | None, list[str]]:
-        """Revoke what is still live of *users*' keys made up to *before*: (the revoked key ids,
-        how many stay live — None if PostgreSQL could not be asked —, every such key's id)."""
+    def _finish_keys(
+        self, users: list[str], *, before: datetime, revoke: bool = True
+    ) -> tuple[list[str], int | None, list[str]]:
+        """Revoke (with *revoke*) what is still live of *users*' keys made up to *before*: (the
+        revoked key ids, how many stay live — None if PostgreSQL could not be asked —, every such
+        key's id)."""
         if not users:
             return [], 0, []
         try:
-            for user in users:
+            for user in users if revoke else ():
                 apikeys.revoke_user_keys(self.stores.postgres, user, before=before)
             found = {
                 k: live

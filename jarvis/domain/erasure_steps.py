@@ -4,7 +4,8 @@ A step runs inside the caller's PostgreSQL transaction (rows as dicts): it delet
 returns an :class:`Erasure` — per store, how many items it removed (the receipt's
 ``removed``); per store, what to look for afterwards (ids, Redis keys, key patterns: the
 receipt's ``erased``); the outbox events that make Neo4j, Chroma, Qdrant and Redis' caches
-follow; and what only the commit may trigger (recordings to unlink, API keys to revoke).
+follow; what only the commit may trigger (recordings to unlink, API keys to revoke); and the
+user the receipt belongs to.
 After the commit, :func:`finish_redis` removes the Redis keys and :func:`left_in` queries a
 store directly for anything of it that remains (and finishes Redis first, if Redis was down
 at the commit). Whoever erases — ``forget_user``, ``delete_agent``, ``delete_session``,
@@ -37,10 +38,12 @@ CHECK_SLICE = 5000
 DELETE_USER_CONVERSATIONS = (
     "DELETE FROM conversations WHERE user_id = %s RETURNING id::text, session_id, audio_file_path"
 )
-DELETE_SESSION = "DELETE FROM conversations WHERE session_id = %s RETURNING id::text, session_id, audio_file_path"
+DELETE_SESSION = (
+    "DELETE FROM conversations WHERE session_id = %s RETURNING id::text, session_id, audio_file_path, user_id"
+)
 DELETE_USER_PREFERENCES = "DELETE FROM user_preferences WHERE user_id = %s RETURNING id::text"
 DELETE_PREFERENCE = (
-    "DELETE FROM user_preferences WHERE id = %s AND (%s::text IS NULL OR user_id = %s) RETURNING id::text"
+    "DELETE FROM user_preferences WHERE id = %s AND (%s::text IS NULL OR user_id = %s) RETURNING id::text, user_id"
 )
 DELETE_USER_STORE_ITEMS = "DELETE FROM langgraph_items WHERE owner = %s RETURNING key"
 OWNED_AGENTS = "SELECT id::text FROM agents WHERE owner_user_id = %s ORDER BY id FOR UPDATE"
@@ -52,7 +55,8 @@ WHERE requested_by = %s AND status IN ('pending', 'running') RETURNING id::text
 FORGET_TASK_REQUESTER = "UPDATE tasks SET requested_by = NULL WHERE requested_by = %s"
 DELETE_USER = "DELETE FROM users WHERE id = %s RETURNING id"
 
-LOCK_AGENT = "SELECT 1 FROM agents WHERE id = %s FOR UPDATE"
+#: The agent, locked, and its owner (the erasure receipt's owner).
+LOCK_AGENT = "SELECT owner_user_id FROM agents WHERE id = %s FOR UPDATE"
 DELETE_AGENT_CAPABILITIES = "DELETE FROM agent_capabilities WHERE agent_id = %s RETURNING id::text"
 DELETE_AGENT_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s RETURNING agent_id::text, memory_type, key"
 #: Rows that keep existing without the agent: their agent_id goes (and their projections follow).
@@ -84,6 +88,9 @@ class Erasure:
     recordings: list[str] = field(default_factory=list)
     #: Users whose API keys are revoked after the commit (the API's user role cannot see keys).
     revoke_keys_of: list[str] = field(default_factory=list)
+    #: The user the receipt belongs to (``erasure_receipts.owner_user_id``); None: service keys
+    #: only. Set by the step of the whole subject, never merged from a part (``+=``).
+    owner: str | None = None
 
     def count(self, store: str, what: str, n: int) -> Erasure:
         if n:
@@ -173,21 +180,27 @@ def session(conn: psycopg.Connection, session_id: str) -> Erasure:
         return Erasure()
     done = messages(rows)
     done += sessions([session_id])
+    owners = {r["user_id"] for r in rows}
+    done.owner = owners.pop() if len(owners) == 1 else None  # several users' (or nobody's): services only
     return done
 
 
 def preference(conn: psycopg.Connection, preference_id: str, *, user_id: str | None) -> Erasure:
     rows = conn.execute(DELETE_PREFERENCE, (preference_id, user_id, user_id)).fetchall()
-    return preferences([r["id"] for r in rows])
+    done = preferences([r["id"] for r in rows])
+    done.owner = rows[0]["user_id"] if rows else None
+    return done
 
 
 def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
     """An agent: capabilities (Qdrant), memory (and its cache), graph node and edges, status,
     lock, messages to and from it, metrics it is the source of. Rows that outlive it
     (knowledge, snippets, messages, tasks) lose the link. Empty if there is no such agent."""
-    if conn.execute(LOCK_AGENT, (agent_id,)).fetchone() is None:
+    locked = conn.execute(LOCK_AGENT, (agent_id,)).fetchone()
+    if locked is None:
         return Erasure()
     done = edges_of(conn, "Agent", agent_id)
+    done.owner = locked["owner_user_id"]  # None: a shared agent
     capabilities = [_first(r) for r in conn.execute(DELETE_AGENT_CAPABILITIES, (agent_id,)).fetchall()]
     done += memories(conn.execute(DELETE_AGENT_MEMORY, (agent_id,)).fetchall())
     detached = {
@@ -236,6 +249,7 @@ def user(conn: psycopg.Connection, user_id: str) -> Erasure:
         done.count("postgres", "users", 1).count("neo4j", "nodes", 1).expect_gone("neo4j", "User", [user_id])
     done.expect_gone("redis", REDIS_SESSIONS_OF, [user_id])
     done.revoke_keys_of.append(user_id)
+    done.owner = user_id
     return done
 
 
@@ -244,24 +258,27 @@ def _first(row: dict) -> str:
 
 
 # -- after the commit ---------------------------------------------------------------------------
-def left_in(stores: Stores, erased: Erased) -> dict[str, int | None]:
+def left_in(stores: Stores, erased: Erased, *, finish: bool = True) -> dict[str, int | None]:
     """The final check, per store of *erased* but PostgreSQL: how many of the items are still
-    there, asked of the store itself (Redis is finished first, in case it missed the commit's
-    step); None for a store that is down now (the outbox completes it when it returns)."""
+    there, asked of the store itself (with *finish*, Redis is finished first, in case it missed
+    the commit's step); None for a store that is down now (the outbox completes it when it returns)."""
     remaining: dict[str, int | None] = {}
     for store, groups in erased.items():
         if store == "postgres" or not any(groups.values()):
             continue
         try:
-            remaining[store] = _left_in(stores, store, {name: items for name, items in groups.items() if items})
+            remaining[store] = _left_in(
+                stores, store, {name: items for name, items in groups.items() if items}, finish=finish
+            )
         except StoreError:
             remaining[store] = None
     return remaining
 
 
-def _left_in(stores: Stores, store: str, groups: dict[str, list[str]]) -> int:
+def _left_in(stores: Stores, store: str, groups: dict[str, list[str]], *, finish: bool) -> int:
     if store == "redis":
-        finish_redis(stores.redis, groups)
+        if finish:
+            finish_redis(stores.redis, groups)
         return left_in_redis(stores.redis, groups)
     client = stores.get(store)
     if store == "neo4j":

@@ -22,6 +22,7 @@ OWNED = {
     "agent_capabilities": "SELECT count(*) FROM agent_capabilities WHERE agent_id = ANY(%(agents)s::uuid[])",
     "system_events": "SELECT count(*) FROM system_events WHERE agent_id = ANY(%(agents)s::uuid[])",
     "langgraph_items": "SELECT count(*) FROM langgraph_items WHERE owner = ANY(%(users)s)",
+    "erasure_receipts": "SELECT count(*) FROM erasure_receipts WHERE owner_user_id = ANY(%(users)s)",
 }
 
 
@@ -36,6 +37,8 @@ def owned_rows(jarvis):
         with acting_as(user):
             jarvis.upsert_user(id=user, name=user)
             jarvis.add_user_preference(user_id=user, preference_type="agent", description=f"{user} likes brevity")
+            dropped = jarvis.add_user_preference(user_id=user, preference_type="agent", description="to erase")
+            jarvis.delete_preference(dropped["id"], user_id=user)  # a receipt of the user's
             jarvis.append_message(session_id=f"{user}-s", role="user", content=f"{user} says hello", user_id=user)
             agent = jarvis.register_agent(
                 name=f"{user}-agent",

@@ -212,6 +212,32 @@ def test_a_key_bound_to_one_user_erases_only_that_users_data(api_jarvis, name) -
             assert api_jarvis.get_agent(agent["id"])["id"] == agent["id"]
     finally:
         with acting_as(ada):
-            api_jarvis.forget_user(ada)  # her own agents go with her
+            receipt = api_jarvis.forget_user(ada)  # her own agents go with her
             with pytest.raises(NotFound):
                 api_jarvis.get_agent(agent["id"])
+            assert api_jarvis.erasure_receipt(receipt["id"])["subject_id"] == ada
+        with acting_as(bob), pytest.raises(NotFound):  # her receipt is hers alone
+            api_jarvis.erasure_receipt(receipt["id"])
+
+
+def test_each_receipt_belongs_to_the_user_whose_data_it_erased(synced, name) -> None:
+    """The user forgotten, the owner of the agent, the user of the session or the preference;
+    a shared agent's receipt belongs to nobody (service keys only)."""
+    jarvis = synced
+    user = f"{name}-hal"
+    shared = jarvis.register_agent(name=f"{name}-shared", type="letta")["id"]
+    life = a_user_with_a_life(jarvis, user, shared)
+    owned = jarvis.register_agent(name=f"{name}-owned", type="letta", owner_user_id=user)["id"]
+    receipts = {
+        "session": jarvis.delete_session(life["sessions"][0]),
+        "preference": jarvis.delete_preference(life["preferences"][0]),
+        "owned agent": jarvis.delete_agent(owned),
+        "shared agent": jarvis.delete_agent(shared),
+        "user": jarvis.forget_user(user),
+    }
+    with jarvis.stores.postgres.pool.connection() as conn:
+        owners = {
+            what: conn.execute("SELECT owner_user_id FROM erasure_receipts WHERE id = %s", (r["id"],)).fetchone()[0]
+            for what, r in receipts.items()
+        }
+    assert owners == {"session": user, "preference": user, "owned agent": user, "shared agent": None, "user": user}

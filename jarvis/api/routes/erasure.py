@@ -1,5 +1,5 @@
 """Erasure with a receipt: a user, an agent, a conversation session, a preference (see
-:mod:`jarvis.domain.erasure`). A key bound to a user may erase only that user's data."""
+:mod:`jarvis.domain.erasure`). A key bound to a user may erase only that user's data, and fetch only its receipts."""
 
 from __future__ import annotations
 
@@ -46,5 +46,10 @@ def delete_agent(agent_id: UUID, caller: Admin) -> Receipt:
 
 @router.get("/erasures/{receipt_id}", response_model=Receipt)
 def erasure_receipt(receipt_id: UUID, caller: Reader) -> Receipt:
-    """The receipt again, checked now: a store that lagged may have caught up."""
-    return caller.run(caller.jarvis.erasure_receipt, receipt_id)
+    """The receipt again, checked now: a store that lagged may have caught up.
+
+    A receipt belongs to the user whose data it erased: a key bound to another user gets 404,
+    as for a receipt that does not exist (PostgreSQL's row-level security hides it). A key with
+    the ``write`` scope also finishes what Redis or the key revocation missed; a read-only key
+    only sees what is left (a GET by a reader changes nothing)."""
+    return caller.run(caller.jarvis.erasure_receipt, receipt_id, finish=caller.key.allows("write"))
