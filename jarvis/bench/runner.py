@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from jarvis.bench.workload import questions, sentences
-from jarvis.stores.base import PROJECTION_STORES
+from jarvis.stores.base import PROJECTION_STORES, StoreName
 
 
 @dataclass
@@ -207,7 +207,7 @@ class Bench:
         asks = questions(queries, seed=n)
         order = random.Random(n)
         # the raw reference: chromadb's own client and collection handle, no adapter in between
-        collection = jarvis.stores.get("chroma").api.get_collection("knowledge_base", embedding_function=None)
+        collection = jarvis.stores.get(StoreName.CHROMA).api.get_collection("knowledge_base", embedding_function=None)
         vectors = [embedder.embed(q) for q in asks]
         embed_ms, raw_ms, platform_ms, hybrid_ms, found = [], [], [], [], []
         for q, v in zip(asks, vectors):

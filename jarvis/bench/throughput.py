@@ -181,11 +181,12 @@ def _drain_worker() -> None:
     from jarvis.config import Settings
     from jarvis.connections import Stores
     from jarvis.projection.projector import Projector
+    from jarvis.stores.base import StoreName
 
     stores = Stores(Settings.from_env())
     projector = Projector(stores)
     try:
-        stores.get("chroma"), stores.get("neo4j")
+        stores.get(StoreName.CHROMA), stores.get(StoreName.NEO4J)
         print("ready", flush=True)
         sys.stdin.readline()
         projector.drain(batch=500)

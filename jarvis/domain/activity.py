@@ -15,6 +15,7 @@ from jarvis.json_bounds import check_json
 from jarvis.outbox import Event
 from jarvis.schemas import CollaborationIn, EventIn, ImprovementIn, MessageIn, MetricIn, takes
 from jarvis.vocabulary import PUBLISHED_SEVERITIES, Channel, RelationshipType
+from jarvis.stores.base import StoreName
 
 INSERT_MESSAGE = """
 INSERT INTO conversations (session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
@@ -180,7 +181,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         """Whom *agent_id* worked with and how often — only partners the caller can see: Neo4j
         knows no owners, so the agent and its partners are asked of PostgreSQL."""
         agent = self._require_visible_agent(agent_id)
-        partners = self.stores.get("neo4j").run_named("collaboration_history", agent_id=agent)
+        partners = self.stores.get(StoreName.NEO4J).run_named("collaboration_history", agent_id=agent)
         if not self._who().bound or not partners:
             return partners
         shown = self._visible_ids({"agents": [str(p["id"]) for p in partners]})

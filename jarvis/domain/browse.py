@@ -17,6 +17,7 @@ from jarvis.domain.memory import MEMORY_TYPES
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, StoreError
 from jarvis.vocabulary import Severity, TaskStatus
+from jarvis.stores.base import StoreName
 
 TASK_STATUSES = tuple(TaskStatus)
 
@@ -158,7 +159,7 @@ class BrowseMixin(OwnershipMixin):
             raise InvalidInput("topic", "give either topic or node")
         if not 1 <= limit <= MAX_GRAPH_NODES:
             raise InvalidInput("limit", f"must be between 1 and {MAX_GRAPH_NODES}")
-        graph = self.stores.get("neo4j")
+        graph = self.stores.get(StoreName.NEO4J)
         start = graph.run_named("console_start", topic=topic, key=node)
         nodes = {row["key"]: row for row in self._visible(start)}
         if not nodes:

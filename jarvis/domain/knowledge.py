@@ -17,6 +17,7 @@ from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse_each, takes
 from jarvis.vocabulary import RelationshipType
+from jarvis.stores.base import StoreName
 
 # The id is made here, not by the database, so the outbox event can be queued behind the
 # insert without waiting for its answer: both travel in one round trip. The row comes back
@@ -233,7 +234,7 @@ class KnowledgeMixin(Base):
             if as_of is None
             else (as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=timezone.utc))
         )
-        return self.stores.get("neo4j").run_named(
+        return self.stores.get(StoreName.NEO4J).run_named(
             "knowledge_traversal", topic=topic, max_hops=max_hops, limit=limit, as_of=at
         )
 

@@ -33,6 +33,7 @@ from jarvis.errors import InvalidInput, StoreError
 from jarvis.principal import carried
 from jarvis.schemas import SearchIn, takes
 from jarvis.search_filters import Filterable, SearchFilter
+from jarvis.stores.base import StoreName
 
 #: Candidates each ranking contributes to a fusion, at least (more when the limit is higher).
 CANDIDATES = 50
@@ -47,7 +48,7 @@ WIDEN = 4
 
 @dataclass(frozen=True)
 class Scope:
-    store: str  # "chroma", "qdrant" or "postgres"
+    store: StoreName  # the store whose vector ranking answers: Chroma, Qdrant, or PostgreSQL itself
     collection: str | None
     table: str
     columns: str  # hydrated columns (never the embedding nor the tsvector)
@@ -60,7 +61,7 @@ class Scope:
 
 SCOPES: dict[str, Scope] = {
     "knowledge": Scope(
-        "chroma",
+        StoreName.CHROMA,
         "knowledge_base",
         "knowledge",
         "t.id, topic, content, source, category, confidence, agent_id, created_at, updated_at, "
@@ -69,7 +70,7 @@ SCOPES: dict[str, Scope] = {
         text=True,
     ),
     "conversations": Scope(
-        "chroma",
+        StoreName.CHROMA,
         "conversations",
         "conversations",
         "t.id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, "
@@ -79,7 +80,7 @@ SCOPES: dict[str, Scope] = {
         owner="user",
     ),
     "code": Scope(
-        "chroma",
+        StoreName.CHROMA,
         "code_snippets",
         "code_snippets",
         "t.id, content, language, purpose, agent_id, performance_score, tested, created_at, updated_at",
@@ -87,21 +88,21 @@ SCOPES: dict[str, Scope] = {
         text=True,
     ),
     "capabilities": Scope(
-        "qdrant",
+        StoreName.QDRANT,
         "agent_capabilities",
         "agent_capabilities",
         "t.id, agent_id, capability, description, success_rate, avg_execution_time, created_at",
         Filterable(agent="agent_id", created=True),
     ),
     "task_patterns": Scope(
-        "qdrant",
+        StoreName.QDRANT,
         "task_patterns",
         "task_patterns",
         "t.id, pattern_type, description, task_sequence, success_rate, optimal_agents, created_at",
         Filterable(created=True),
     ),
     "preferences": Scope(
-        "qdrant",
+        StoreName.QDRANT,
         "user_preferences",
         "user_preferences",
         "t.id, user_id, preference_type, description, value, confidence, created_at, updated_at",
@@ -109,7 +110,7 @@ SCOPES: dict[str, Scope] = {
         euclid=True,
     ),
     "memory": Scope(
-        "postgres",
+        StoreName.POSTGRES,
         None,
         "agent_memory",
         "t.id, agent_id, memory_type, key, value, value_encrypted, importance, access_count, created_at, "
@@ -268,7 +269,7 @@ class SearchMixin(Base):
         degraded, source, loose, hits = None, None, False, []
         if wants_vector:
             source = "postgres"
-            if scope.store != "postgres":
+            if scope.store is not StoreName.POSTGRES:
                 try:
                     hits, loose = self._projection_query(scope, ask, depth)
                     source = "projection"
@@ -335,12 +336,12 @@ class SearchMixin(Base):
         the search (20 neighbours: 4.8 ms with, 3.1 ms without, at 100,000). The statement's
         filter keeps the valid ones (:func:`~jarvis.domain.hybrid.statement`'s ``v``); when too
         few are, the caller looks ``WIDEN`` times deeper, then asks :meth:`_strictly_nearest`."""
-        if scope.store == "chroma":
+        if scope.store is StoreName.CHROMA:
             if scope.able.validity:
                 return self._loosely_nearest(scope, ask, depth + VALIDITY_LOOKAHEAD), True
             return self._strictly_nearest(scope, ask, depth), False
         conditions = ask.filter.qdrant_conditions(scope.able, now=ask.now)
-        hits = self.stores.get("qdrant").query(scope.collection, ask.vector, limit=depth, conditions=conditions)
+        hits = self.stores.get(StoreName.QDRANT).query(scope.collection, ask.vector, limit=depth, conditions=conditions)
         if scope.euclid:  # Qdrant returns the distance; for unit vectors cos = 1 - d^2 / 2
             return [(i, 1 - (s * s) / 2) for i, s, _ in hits], False
         return [(i, s) for i, s, _ in hits], False
@@ -348,12 +349,12 @@ class SearchMixin(Base):
     def _loosely_nearest(self, scope: Scope, ask: "_Ask", limit: int) -> list[tuple[str, float]]:
         """Chroma's *limit* nearest with the filter but for the validity condition."""
         where = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
-        return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=limit, where=where)
+        return self.stores.get(StoreName.CHROMA).query(scope.collection, ask.vector.tolist(), limit=limit, where=where)
 
     def _strictly_nearest(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
         """Chroma's *depth* nearest with the whole filter in its ``where``."""
         where = ask.filter.chroma_where(scope.able, now=ask.now)
-        return self.stores.get("chroma").query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
+        return self.stores.get(StoreName.CHROMA).query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
 
     def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> dict:
         """Rank active agents for a task: meaning of the task against their capabilities
@@ -364,14 +365,16 @@ class SearchMixin(Base):
         vector = self._embed(task_description, field="task_description")
         degraded: set[str] = set()
         try:
-            hits = self.stores.get("qdrant").query("agent_capabilities", vector, limit=50)
+            hits = self.stores.get(StoreName.QDRANT).query("agent_capabilities", vector, limit=50)
             candidates = {payload["agent_id"] for _, _, payload in hits}
         except StoreError:
             degraded.add("qdrant")
             candidates = {r["id"] for r in self._all(NEAREST_CAPABLE_AGENTS, {"vector": vector, "limit": 50})}
         if capability is not None:
             try:
-                rows = self.stores.get("neo4j").run_named("best_agent_for_capability", capability=capability, limit=200)
+                rows = self.stores.get(StoreName.NEO4J).run_named(
+                    "best_agent_for_capability", capability=capability, limit=200
+                )
             except StoreError:
                 degraded.add("neo4j")
                 rows = self._all(ACTIVE_WITH_CAPABILITY, {"capability": capability})
