@@ -250,3 +250,46 @@ def test_migrating_an_unreachable_postgres_says_so(settings: Settings) -> None:
     nowhere = settings.model_copy(update={"postgres_port": 1})
     with pytest.raises(StoreUnavailable, match="postgres: not reachable"):
         migrate_postgres(nowhere.postgres_conninfo)
+
+
+def test_deleting_an_agent_detaches_every_row_that_names_it_in_every_partition(migrated: str) -> None:
+    """019: no reference to agents blocks its delete (partitions too, also a month created later);
+    a detached message, fact or snippet gets an outbox event so the projections follow."""
+    month = datetime(2032, 3, 3, tzinfo=timezone.utc)
+    with psycopg.connect(migrated) as conn:
+        conn.execute("SELECT jarvis_create_monthly_partitions(0, %s)", (month,))
+        blocking = conn.execute(
+            "SELECT conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = 'agents'::regclass AND confdeltype NOT IN ('n', 'c')"
+        ).fetchall()
+        assert blocking == []
+        agent = conn.execute("INSERT INTO agents (name, type) VALUES ('gone', 'letta') RETURNING id").fetchone()[0]
+        message = conn.execute(
+            "INSERT INTO conversations (session_id, user_id, message_type, role, content, agent_id, created_at) "
+            "VALUES ('s', 'bob', 'text', 'user', 'hi', %s, %s) RETURNING id::text",
+            (agent, month),
+        ).fetchone()[0]
+        assert _partition_of(conn, "conversations", message) == "conversations_2032_03"
+        task = conn.execute(
+            "INSERT INTO tasks (name, type, agent_id, requested_by) VALUES ('t', 'chat', %s, 'bob') RETURNING id",
+            (agent,),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO system_events (event_type, source, message, agent_id, created_at) "
+            "VALUES ('agent_start', 'test', 'up', %s, %s)",
+            (agent, month),
+        )
+        conn.execute("DELETE FROM agents WHERE id = %s", (agent,))
+        assert conn.execute("SELECT agent_id, content FROM conversations WHERE id = %s", (message,)).fetchone() == (
+            None,
+            "hi",
+        )
+        assert conn.execute("SELECT agent_id, requested_by FROM tasks WHERE id = %s", (task,)).fetchone() == (
+            None,
+            "bob",
+        )
+        assert conn.execute("SELECT count(*) FROM system_events WHERE agent_id IS NULL").fetchone()[0] == 1
+        queued = conn.execute(
+            "SELECT entity, entity_id, pending_stores FROM outbox WHERE payload ->> 'detached_from' = %s", (str(agent),)
+        ).fetchall()
+        assert queued == [("conversation", message, ["chroma"])]

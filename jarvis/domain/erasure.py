@@ -124,7 +124,8 @@ class ErasureMixin(OwnershipMixin):
     def delete_agent(self, agent_id: Any) -> dict:
         """Erase an agent: its capabilities (Qdrant points), memory (and its cache), graph node and
         edges, status cache, lock, messages to and from it. Rows that outlive it (knowledge,
-        tasks, messages) lose the link."""
+        tasks, messages — every user's, also those the caller cannot see) lose the link, in
+        PostgreSQL and in the projections (``migrations/019_erasure_foreign_keys.sql``)."""
         agent = self._require_own_agent(agent_id)  # a key bound to one user erases only its own agents
         return self._erase(
             "agent", agent, _or_missing(lambda conn: steps.agent(conn, agent), f"agent {agent} does not exist")

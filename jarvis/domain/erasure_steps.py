@@ -59,20 +59,20 @@ DELETE_USER = "DELETE FROM users WHERE id = %s RETURNING id"
 LOCK_AGENT = "SELECT owner_user_id FROM agents WHERE id = %s FOR UPDATE"
 DELETE_AGENT_CAPABILITIES = "DELETE FROM agent_capabilities WHERE agent_id = %s RETURNING id::text"
 DELETE_AGENT_MEMORY = "DELETE FROM agent_memory WHERE agent_id = %s RETURNING agent_id::text, memory_type, key"
-#: Rows that keep existing without the agent: their agent_id goes (and their projections follow).
-DETACH_AGENT = {
-    "knowledge": "UPDATE knowledge SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
-    "code_snippet": "UPDATE code_snippets SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
-    "conversation": "UPDATE conversations SET agent_id = NULL WHERE agent_id = %s RETURNING id::text",
-}
-DETACH_AGENT_UNPROJECTED = (
-    "UPDATE tasks SET agent_id = NULL WHERE agent_id = %(id)s",
-    "UPDATE agent_collaborations SET coordinator_agent_id = NULL WHERE coordinator_agent_id = %(id)s",
+#: The array of participants has no foreign key: the agent leaves it here. Every row that names
+#: the agent in a column (tasks, messages, knowledge, snippets, events, metrics, logs, a
+#: collaboration's coordinator — every user's, whatever row-level security lets the caller see)
+#: is detached by PostgreSQL when the agent row goes (migrations/019_erasure_foreign_keys.sql).
+LEAVE_COLLABORATIONS = (
     "UPDATE agent_collaborations SET participant_agent_ids = array_remove(participant_agent_ids, %(id)s) "
-    "WHERE %(id)s = ANY(participant_agent_ids)",
-    "UPDATE system_events SET agent_id = NULL WHERE agent_id = %(id)s",
-    "UPDATE performance_metrics SET agent_id = NULL WHERE agent_id = %(id)s",
-    "UPDATE improvement_logs SET agent_id = NULL WHERE agent_id = %(id)s",
+    "WHERE %(id)s = ANY(participant_agent_ids)"
+)
+#: The newest outbox event before the agent's delete: the detached rows' events come after it.
+LAST_EVENT = "SELECT coalesce(max(id), 0) AS id FROM outbox"
+#: The outbox events 019's trigger queued for rows the delete detached, taken over by the erasure
+#: (recorded again with its own events, so they are projected with them, not 10 s later).
+TAKE_DETACHED = (
+    "DELETE FROM outbox WHERE id > %(after)s AND payload ->> 'detached_from' = %(agent)s RETURNING entity, entity_id"
 )
 DELETE_AGENT = "DELETE FROM agents WHERE id = %s RETURNING id::text"
 
@@ -203,16 +203,13 @@ def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
     done.owner = locked["owner_user_id"]  # None: a shared agent
     capabilities = [_first(r) for r in conn.execute(DELETE_AGENT_CAPABILITIES, (agent_id,)).fetchall()]
     done += memories(conn.execute(DELETE_AGENT_MEMORY, (agent_id,)).fetchall())
-    detached = {
-        entity: [_first(r) for r in conn.execute(query, (agent_id,)).fetchall()]
-        for entity, query in DETACH_AGENT.items()
-    }
-    for query in DETACH_AGENT_UNPROJECTED:
-        conn.execute(query, {"id": agent_id})
+    conn.execute(LEAVE_COLLABORATIONS, {"id": agent_id})
+    after = conn.execute(LAST_EVENT).fetchone()["id"]
     conn.execute(DELETE_AGENT, (agent_id,))
+    detached = conn.execute(TAKE_DETACHED, {"after": after, "agent": agent_id}).fetchall()
     done.events += [
         *(Event("agent_capability", c, "delete") for c in capabilities),
-        *(Event(entity, key) for entity, ids in detached.items() for key in ids),
+        *(Event(r["entity"], r["entity_id"]) for r in detached),
         Event("agent", agent_id, "delete"),
     ]
     return (

@@ -113,8 +113,11 @@ class ChromaStore:
         documents: list[str],
         metadatas: list[dict[str, Any]],
     ) -> None:
-        """Idempotent by id. Metadata values that Chroma cannot hold (None) are dropped."""
-        clean = [{k: v for k, v in m.items() if v is not None} or None for m in metadatas]
+        """Idempotent by id: the document ends up with exactly the metadata given. A None value
+        is a key the document does not have: Chroma's upsert merges metadata and removes a key
+        only when told None, so a value that became None (an erased agent's id) would otherwise
+        stay behind; on a new document the key is simply absent."""
+        clean = [m if any(v is not None for v in m.values()) else None for m in metadatas]
         # chromadb's annotations name numpy arrays and its own metadata mapping; plain lists and
         # flat dicts are what it takes at run time
         self._call(
