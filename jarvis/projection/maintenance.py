@@ -26,8 +26,9 @@ BATCH = 1000
 #: Ids ``reconcile`` fixes per round: each round reads that many rows from PostgreSQL and sends
 #: each store one write of at most that many items, so no store transaction or request grows
 #: with the size of a difference (100,000 missing Knowledge nodes in one UNWIND exhausted
-#: Neo4j's transaction memory).
-RECONCILE_BATCH = 500
+#: Neo4j's transaction memory; 2,000 take a few MB). Not smaller: each round's read of the rows
+#: by ``key::text`` scans the table once.
+RECONCILE_BATCH = 2000
 EDGE_KEYS = "SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id FROM graph_edges"
 
 
