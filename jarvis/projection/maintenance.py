@@ -23,6 +23,12 @@ from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, 
 from jarvis.stores.base import PROJECTION_STORES, StoreName
 
 BATCH = 1000
+#: Ids ``reconcile`` fixes per round: each round reads that many rows from PostgreSQL and sends
+#: each store one write of at most that many items, so no store transaction or request grows
+#: with the size of a difference (100,000 missing Knowledge nodes in one UNWIND exhausted
+#: Neo4j's transaction memory; 2,000 take a few MB). Not smaller: each round's read of the rows
+#: by ``key::text`` scans the table once.
+RECONCILE_BATCH = 2000
 EDGE_KEYS = "SELECT rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id FROM graph_edges"
 
 
@@ -143,25 +149,26 @@ def _compare(found: list[Difference], store: str, what: str, expected: set[str],
 
 def reconcile(stores: Stores, only: list[str] | None = None) -> int:
     """Make every projection (or those in *only*) match PostgreSQL for each id ``verify`` finds
-    different, by entity type and id; return how many."""
+    different, by entity type and id, :data:`RECONCILE_BATCH` ids at a time; return how many."""
     fixed = remove_orphan_edges(stores)  # first: an orphan row could never be projected
     for difference in verify(stores, only):
         if difference.entity is None:
             continue  # dead letters (fixed in PostgreSQL, then `sync --retry-dead`) and orphan edge rows
         keys = difference.missing + difference.extra
-        with stores.postgres.pool.connection() as conn:
-            scope_transaction(conn, EVERY_USER)
-            with conn.cursor(row_factory=dict_row) as cur:
-                if difference.entity == EDGE_ENTITY:
-                    write_edges(stores, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
-                else:
-                    spec = ENTITIES[difference.entity]
-                    write_rows(
-                        stores,
-                        StoreName(difference.store),
-                        spec,
-                        cur.execute(spec.select, {"keys": keys}).fetchall(),
-                        keys,
-                    )
+        for start in range(0, len(keys), RECONCILE_BATCH):
+            _fix(stores, difference, keys[start : start + RECONCILE_BATCH])
         fixed += len(keys)
     return fixed
+
+
+def _fix(stores: Stores, difference: Difference, keys: list[str]) -> None:
+    """Make one store match PostgreSQL's current rows for *keys* (one batch of a difference)."""
+    with stores.postgres.pool.connection() as conn:
+        scope_transaction(conn, EVERY_USER)
+        with conn.cursor(row_factory=dict_row) as cur:
+            if difference.entity == EDGE_ENTITY:
+                write_edges(stores, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
+            else:
+                spec = ENTITIES[str(difference.entity)]
+                rows = cur.execute(spec.select, {"keys": keys}).fetchall()
+                write_rows(stores, StoreName(difference.store), spec, rows, keys)

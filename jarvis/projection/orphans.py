@@ -23,9 +23,16 @@ ORDER BY id LIMIT %(limit)s
 """
 DELETE_ORPHAN_EDGES = """
 DELETE FROM graph_edges
-WHERE NOT jarvis_node_exists(src_label, src_id, true) OR NOT jarvis_node_exists(dst_label, dst_id, true)
+WHERE id IN (
+    SELECT id FROM graph_edges
+    WHERE NOT jarvis_node_exists(src_label, src_id, true) OR NOT jarvis_node_exists(dst_label, dst_id, true)
+    ORDER BY id LIMIT %(limit)s
+)
 RETURNING rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id
 """
+#: Orphan rows removed per transaction (each batch's outbox events are applied before the next):
+#: neither PostgreSQL's transaction nor Neo4j's delete grows with the number of orphans.
+ORPHAN_BATCH = 1000
 
 
 def orphan_edges(conn: psycopg.Connection, *, limit: int = 1000) -> list[str]:
@@ -34,18 +41,25 @@ def orphan_edges(conn: psycopg.Connection, *, limit: int = 1000) -> list[str]:
 
 
 def remove_orphan_edges(stores: Stores) -> int:
-    """Delete every orphan edge row, with an outbox event each (Neo4j follows); return how many."""
-    with stores.postgres.pool.connection() as conn:
-        # Every user's rows: under row-level security a hidden endpoint would look missing.
-        scope_transaction(conn, EVERY_USER)
-        keys = [row[0] for row in conn.execute(DELETE_ORPHAN_EDGES)]
-        event_ids = record(conn, [Event("edge", key, "delete") for key in keys])
-    if event_ids:
-        from jarvis.projection.projector import Projector
+    """Delete every orphan edge row, :data:`ORPHAN_BATCH` per transaction, with an outbox event
+    each (Neo4j follows, batch by batch); return how many."""
+    from jarvis.projection.projector import Projector
 
-        projector = Projector(stores)
-        try:
-            projector.apply(event_ids)
-        finally:
+    removed = 0
+    projector: Projector | None = None
+    try:
+        while True:
+            with stores.postgres.pool.connection() as conn:
+                # Every user's rows: under row-level security a hidden endpoint would look missing.
+                scope_transaction(conn, EVERY_USER)
+                keys = [row[0] for row in conn.execute(DELETE_ORPHAN_EDGES, {"limit": ORPHAN_BATCH})]
+                event_ids = record(conn, [Event("edge", key, "delete") for key in keys])
+            if event_ids:
+                projector = projector or Projector(stores)
+                projector.apply(event_ids)
+            removed += len(keys)
+            if len(keys) < ORPHAN_BATCH:
+                return removed
+    finally:
+        if projector is not None:
             projector.close()
-    return len(keys)

@@ -73,8 +73,17 @@ def _delete_edges(rel: str, src: str, dst: str) -> str:
     )
 
 
+#: Keys per page when listing a label's nodes, and nodes per transaction when emptying the graph:
+#: what one transaction holds stays bounded however large the graph grows.
+KEY_PAGE = 10_000
+DELETE_BATCH = 10_000
+
+
 def _node_keys(label: str) -> str:
-    return f"MATCH (n:{label}) RETURN n.{NODE_KEYS[label]} AS key"
+    # Keyset paging on the uniqueness constraint's index: the index gives the order (no sort) and
+    # each page starts where the last ended (no SKIP over everything read before).
+    key = NODE_KEYS[label]
+    return f"MATCH (n:{label}) WHERE n.{key} > $after RETURN n.{key} AS key ORDER BY n.{key} LIMIT $limit"
 
 
 #: A restore loads the graph under this label before it swaps it in (jarvis.jobs.staging);
@@ -84,7 +93,7 @@ EDGE_KEYS = (
     f"MATCH (a)-[r]->(b) WHERE NOT a:{RESTORE_STAGING_LABEL} RETURN type(r) AS rel, labels(a)[0] AS src_label, "
     "coalesce(a.id, a.name) AS src, labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst"
 )
-DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
 
 
 def driver(settings: Settings) -> Driver:
@@ -173,8 +182,17 @@ class Neo4jStore:
         self._write(_delete_edges(rel, src_label, dst_label), rows=rows)
 
     def node_keys(self, label: str) -> set[str]:
-        records, _, _ = self.driver.execute_query(_node_keys(label))
-        return {str(r["key"]) for r in records}
+        """The keys of every *label* node, read :data:`KEY_PAGE` at a time (one short transaction
+        each). Keys are strings (PostgreSQL's keys as text); a node whose key is not a string is
+        not listed."""
+        found: set[str] = set()
+        after = ""
+        while True:
+            records, _, _ = self.driver.execute_query(_node_keys(label), after=after, limit=KEY_PAGE)
+            found.update(str(r["key"]) for r in records)
+            if len(records) < KEY_PAGE:
+                return found
+            after = records[-1]["key"]
 
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
         records, _, _ = self.driver.execute_query(EDGE_KEYS)
@@ -182,7 +200,7 @@ class Neo4jStore:
 
     def delete_everything(self) -> None:
         """Empty the graph (for a rebuild), in batches so no transaction grows unbounded."""
-        while self.driver.execute_query(DELETE_ALL_BATCH).records[0]["deleted"]:
+        while self.driver.execute_query(DELETE_ALL_BATCH, limit=DELETE_BATCH).records[0]["deleted"]:
             pass
 
     def clear(self) -> None:
