@@ -9,7 +9,8 @@ is the same code run over every row. Vectors are read from Postgres, never recom
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from jarvis.stores.base import Row, StoreName
 #: Every projected row's version (migration 015): written into each store beside the row, so a
 #: writer never replaces a newer version with an older one.
 VERSION = "row_version"
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 #: The word a difference found by ``verify`` uses for an entity's items in each store.
 ITEMS: dict[StoreName, str] = {StoreName.NEO4J: "nodes", StoreName.CHROMA: "documents", StoreName.QDRANT: "points"}
@@ -47,6 +50,7 @@ class Entity:
     document: Callable[[Row], tuple[str, dict[str, Any]]] | None = None  # row -> (document, metadata)
     qdrant: str | None = None  # Qdrant collection
     payload: Callable[[Row], dict[str, Any]] | None = None  # row -> payload
+    key_type: str = "uuid"  # the key column's type: "uuid" or "text"
     stores: tuple[StoreName, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,8 +67,17 @@ class Entity:
     # Table, key and columns are the fixed names above, never input.
     @property
     def select(self) -> str:
-        """The rows whose keys are in ``%(keys)s`` (a text array)."""
-        return f"SELECT {self.columns}, {VERSION} FROM {self.table} WHERE {self.key}::text = ANY(%(keys)s)"
+        """The rows whose keys are in ``%(keys)s`` (:meth:`typed_keys`), found by the key's index:
+        the key column is compared as itself (comparing ``key::text`` scanned the whole table on
+        every projection round: 85 ms at 100,000 rows)."""
+        return f"SELECT {self.columns}, {VERSION} FROM {self.table} WHERE {self.key} = ANY(%(keys)s::{self.key_type}[])"
+
+    def typed_keys(self, keys: Iterable[str]) -> list[str]:
+        """*keys* that can name a row of this entity: a key that is not a UUID has no row in a
+        UUID-keyed table (a ghost in a store may have any id), and would fail the cast."""
+        if self.key_type != "uuid":
+            return list(keys)
+        return [key for key in keys if _UUID.fullmatch(key)]
 
     @property
     def select_all(self) -> str:
@@ -114,6 +127,7 @@ ENTITIES: dict[str, Entity] = {
             "users",
             "id",
             "id, name, preferences",
+            key_type="text",
             label="User",
             node=lambda r: {"id": r["id"], "name": r["name"], "preferences": json.dumps(r["preferences"])},
         ),
@@ -130,6 +144,7 @@ ENTITIES: dict[str, Entity] = {
             "capabilities",
             "name",
             "name, category, description",
+            key_type="text",
             label="Capability",
             node=lambda r: {"name": r["name"], "category": r["category"], "description": r["description"]},
         ),
@@ -252,18 +267,48 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
+#: Every node label (graph_edges' labels are these: its CHECK constraints).
+NODE_LABELS: tuple[str, ...] = tuple(e.label for e in ENTITIES.values() if e.label)
+
 #: Graph edges are their own entity: key "REL|SrcLabel|src|DstLabel|dst".
 EDGE_ENTITY = "edge"
 EDGE_COLUMNS = f"rel_type, src_label, src_id, dst_label, dst_id, properties, {VERSION}"
+#: The edges of the keys' parts (:func:`edge_parts`), found by the edges' unique index.
 SELECT_EDGES = (
     f"SELECT {EDGE_COLUMNS} FROM graph_edges "
-    "WHERE (rel_type || '|' || src_label || '|' || src_id || '|' || dst_label || '|' || dst_id) = ANY(%(keys)s)"
+    "WHERE (rel_type, src_label, src_id, dst_label, dst_id) IN ("
+    "SELECT * FROM unnest(%(rel)s::text[], %(src_label)s::text[], %(src)s::text[], %(dst_label)s::text[], %(dst)s::text[]))"
 )
 SELECT_ALL_EDGES = f"SELECT {EDGE_COLUMNS} FROM graph_edges ORDER BY id"
 
 
 def edge_key(rel: str, src_label: str, src: str, dst_label: str, dst: str) -> str:
     return "|".join((rel, src_label, str(src), dst_label, str(dst)))
+
+
+def edge_parts(keys: Iterable[str]) -> dict[str, list[str]]:
+    """:data:`SELECT_EDGES`'s parameters for edge *keys*: each key split back into its five
+    parts. An id may hold '|', so every split whose destination label is a node label is
+    given; each one joins back to the key, so only the key's own edge can match."""
+    parts: dict[str, list[str]] = {"rel": [], "src_label": [], "src": [], "dst_label": [], "dst": []}
+    for key in keys:
+        rel, src_label, rest = (key.split("|", 2) + ["", ""])[:3]
+        for label in NODE_LABELS:
+            marker, start = f"|{label}|", 0
+            while (at := rest.find(marker, start)) >= 0:
+                for name, value in zip(parts, (rel, src_label, rest[:at], label, rest[at + len(marker) :])):
+                    parts[name].append(value)
+                start = at + 1
+    return parts
+
+
+def rows_of(entity: str, keys: Iterable[str]) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters that read the current rows of *entity* (or its edges)
+    for *keys*, by index."""
+    if entity == EDGE_ENTITY:
+        return SELECT_EDGES, edge_parts(keys)
+    spec = ENTITIES[entity]
+    return spec.select, {"keys": spec.typed_keys(keys)}
 
 
 #: Agent memories project nowhere but Redis' read cache: key "agent_id|memory_type|key".

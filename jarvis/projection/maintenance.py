@@ -19,7 +19,7 @@ from jarvis.projection.orphans import orphan_edges, remove_orphan_edges
 from jarvis.outbox import EVERY_USER
 from jarvis.projection.writers import write_edges, write_rows
 from jarvis.principal import scope_transaction
-from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, SELECT_EDGES, Entity, edge_key
+from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, Entity, edge_key, rows_of
 from jarvis.stores.base import PROJECTION_STORES, StoreName
 
 BATCH = 1000
@@ -166,9 +166,8 @@ def _fix(stores: Stores, difference: Difference, keys: list[str]) -> None:
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
         with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(*rows_of(str(difference.entity), keys)).fetchall()
             if difference.entity == EDGE_ENTITY:
-                write_edges(stores, cur.execute(SELECT_EDGES, {"keys": keys}).fetchall(), keys)
+                write_edges(stores, rows, keys)
             else:
-                spec = ENTITIES[str(difference.entity)]
-                rows = cur.execute(spec.select, {"keys": keys}).fetchall()
-                write_rows(stores, StoreName(difference.store), spec, rows, keys)
+                write_rows(stores, StoreName(difference.store), ENTITIES[str(difference.entity)], rows, keys)

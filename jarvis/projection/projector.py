@@ -38,7 +38,7 @@ from jarvis.outbox import (
 )
 from jarvis.principal import scope_transaction
 from jarvis.projection.applier import Applied, Applier
-from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, MEMORY_ENTITY, SELECT_EDGES
+from jarvis.projection.entities import EDGE_ENTITY, MEMORY_ENTITY, rows_of
 from jarvis.projection.writers import write
 from jarvis.stores.base import Row, StoreName
 
@@ -208,12 +208,8 @@ class Projector:
     ) -> dict[str, list[dict[str, Any]]]:
         """Each entity's current rows, read once for every store that projects it (state-based:
         whatever the event said, the store is made to match the row as it is now)."""
-        queries = {
-            entity: SELECT_EDGES if entity == EDGE_ENTITY else ENTITIES[entity].select
-            for entity in entities
-            if entity != MEMORY_ENTITY
-        }
-        if not queries:
+        read = [entity for entity in entities if entity != MEMORY_ENTITY]
+        if not read:
             return {}
         keys = defaultdict(list)
         for entity, key in wanted:
@@ -221,7 +217,7 @@ class Projector:
         scope_transaction(conn, EVERY_USER)  # projections hold every user's rows
         # binary results: a vector arrives as 1.5 KB copied into numpy, not 384 numbers in text
         with conn.cursor(row_factory=dict_row, binary=True) as cur:
-            return {entity: cur.execute(query, {"keys": keys[entity]}).fetchall() for entity, query in queries.items()}
+            return {entity: cur.execute(*rows_of(entity, keys[entity])).fetchall() for entity in read}
 
     def _project(self, store: StoreName, keyed: dict[str, list[str]], rows: dict[str, list[Row]]) -> None:
         # Nodes before edges: an edge is written only between nodes that are already there.
