@@ -70,7 +70,13 @@ class Constraint:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    """Register pgvector's adapters when the extension is there (not yet before migrate)."""
+    """Register pgvector's adapters when the extension is there (not yet before migrate), and
+    prepare no statement on the server: in pipeline mode (:meth:`PostgresStore.transaction`) a
+    statement that fails makes the server skip what follows it up to the sync, the ``Parse`` of
+    a statement psycopg was preparing included, and psycopg then believes it prepared: the next
+    use of that statement on this connection fails with "prepared statement does not exist"
+    (seen in the relate-versus-delete race drill). Parsing each time costs tens of microseconds."""
+    conn.prepare_threshold = None
     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
         register_vector(conn)
     conn.commit()
