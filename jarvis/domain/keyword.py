@@ -135,15 +135,7 @@ def quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-@dataclass(frozen=True, slots=True)
-class Scoring:
-    """The scoring statement for one search and its parameters (:func:`plan`)."""
-
-    sql: str
-    params: dict[str, Any]
-
-
-def plan(
+def rank(
     conn: psycopg.Connection,
     *,
     table: str,
@@ -154,13 +146,11 @@ def plan(
     every_owner: bool,
     depth: int,
     timeout_ms: int,
-) -> Scoring | None:
-    """How to find the best *depth* rows of *table* for *query* by BM25 among the rows *where*
-    (with its ``f_*`` *params*) admits, from the statistics read on *conn*; None when no query
-    term is in the corpus. *owner* keys the statistics ('' for a shared table); with
-    *every_owner*, they are summed over every owner the caller may see.
-
-    Its statement ends after *timeout_ms*, as :func:`score`'s."""
+) -> list[tuple[str, float]]:
+    """The best *depth* rows of *table* for *query* by BM25, as (id, score), best first, among
+    the rows *where* (with its ``f_*`` *params*) admits. *owner* keys the statistics ('' for
+    a shared table); with *every_owner*, they are summed over every owner the caller may see.
+    Its statements end after *timeout_ms* (the store raises :class:`StoreTimeout`: 503)."""
     conn.execute(SET_TIMEOUT.format(ms=int(timeout_ms)))
     base = {
         **params,
@@ -173,7 +163,7 @@ def plan(
     }
     stats = corpus(conn.execute(TERMS_OF_EVERY_OWNER if every_owner else TERMS_OF_OWNER, base).fetchall())
     if not stats.terms:
-        return None
+        return []
     base["k_avgdl"] = stats.avgdl
     for i, term in enumerate(stats.terms):
         base.update({f"k_q{i}": quoted(term.lexeme), f"k_idf{i}": term.idf})
@@ -188,13 +178,5 @@ def plan(
         alone = [t.lexeme for t in rarest[1:] if t.docs <= RARE]
         singles = len(alone)
         base.update({f"k_single{j}": quoted(x) for j, x in enumerate(alone)})
-    return Scoring(scoring(table, where, terms=len(lexemes), chains=chains, singles=singles), base)
-
-
-def score(conn: psycopg.Connection, planned: Scoring, *, timeout_ms: int) -> list[tuple[str, float]]:
-    """The rows *planned* finds, as (id, BM25 score), best first. The statement ends after
-    *timeout_ms* (the store raises :class:`StoreTimeout`: 503): a search never runs on (set
-    again: *conn* may be another transaction than the plan's)."""
-    conn.execute(SET_TIMEOUT.format(ms=int(timeout_ms)))
-    rows = conn.execute(planned.sql, planned.params).fetchall()
+    rows = conn.execute(scoring(table, where, terms=len(lexemes), chains=chains, singles=singles), base).fetchall()
     return [(r["id"], r["score"]) for r in rows]

@@ -239,9 +239,8 @@ class SearchMixin(Base):
             owner = ask.filter.owner_id or ask.filter.user_id
         elif scope.owner == "agent":
             owner = ask.filter.agent_id
-        timeout_ms = self.settings.search_statement_timeout_ms
         with self._postgres() as conn:
-            planned = keyword.plan(
+            return keyword.rank(
                 conn,
                 table=scope.table,
                 where=f"{scope.always} AND {where}",
@@ -250,9 +249,8 @@ class SearchMixin(Base):
                 owner=owner,
                 every_owner=scope.owner is not None and owner is None,
                 depth=self._depth(scope, ask),
-                timeout_ms=timeout_ms,
+                timeout_ms=self.settings.search_statement_timeout_ms,
             )
-            return keyword.score(conn, planned, timeout_ms=timeout_ms) if planned else []
 
     def _search_scope(
         self, name: str, ask: "_Ask", ranking: Future | None
@@ -348,13 +346,15 @@ class SearchMixin(Base):
 
     def _loosely_nearest(self, scope: Scope, ask: "_Ask", limit: int) -> list[tuple[str, float]]:
         """Chroma's *limit* nearest with the filter but for the validity condition."""
-        where = ask.filter.chroma_where(replace(scope.able, validity=False), now=ask.now)
-        return self.stores.get(StoreName.CHROMA).query(scope.collection, ask.vector.tolist(), limit=limit, where=where)
+        return self._chroma_nearest(scope, replace(scope.able, validity=False), ask, limit)
 
     def _strictly_nearest(self, scope: Scope, ask: "_Ask", depth: int) -> list[tuple[str, float]]:
         """Chroma's *depth* nearest with the whole filter in its ``where``."""
-        where = ask.filter.chroma_where(scope.able, now=ask.now)
-        return self.stores.get(StoreName.CHROMA).query(scope.collection, ask.vector.tolist(), limit=depth, where=where)
+        return self._chroma_nearest(scope, scope.able, ask, depth)
+
+    def _chroma_nearest(self, scope: Scope, able: Filterable, ask: "_Ask", limit: int) -> list[tuple[str, float]]:
+        where = ask.filter.chroma_where(able, now=ask.now)
+        return self.stores.get(StoreName.CHROMA).query(scope.collection, ask.vector.tolist(), limit=limit, where=where)
 
     def best_agent(self, task_description: str, *, capability: str | None = None, limit: int = 3) -> dict:
         """Rank active agents for a task: meaning of the task against their capabilities
