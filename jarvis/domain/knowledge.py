@@ -50,15 +50,18 @@ VALUES (%(pattern_type)s, %(description)s, %(task_sequence)s, %(success_rate)s, 
 RETURNING *
 """
 #: A batch in one statement (each column an array): the statement-level triggers of migration
-#: 017 run once per batch, not once per row as with ``executemany``.
+#: 017 run once per batch, not once per row as with ``executemany``. The arrays travel in
+#: binary (``%(x)b``): in text, psycopg escapes every element with a regular expression and
+#: writes each vector as 384 numbers, which the server parses back: 27 ms a batch of 64 (15
+#: ms of it our CPU) against 7.5 ms (0.6 ms) in binary (docs/benchmark-notes.md, item 24).
 INSERT_KNOWLEDGE_BATCH = """
 INSERT INTO knowledge (id, topic, content, source, category, confidence, agent_id, embedding, valid_from, valid_to,
                        supersedes)
 SELECT id, topic, content, source, category, confidence, agent_id, embedding,
        coalesce(valid_from, CURRENT_TIMESTAMP), valid_to, supersedes
-FROM unnest(%(id)s::uuid[], %(topic)s::text[], %(content)s::text[], %(source)s::text[], %(category)s::text[],
-            %(confidence)s::numeric[], %(agent_id)s::uuid[], %(embedding)s::vector[], %(valid_from)s::timestamptz[],
-            %(valid_to)s::timestamptz[], %(supersedes)s::uuid[])
+FROM unnest(%(id)b::uuid[], %(topic)b::text[], %(content)b::text[], %(source)b::text[], %(category)b::text[],
+            %(confidence)b::numeric[], %(agent_id)b::uuid[], %(embedding)b::vector[], %(valid_from)b::timestamptz[],
+            %(valid_to)b::timestamptz[], %(supersedes)b::uuid[])
      AS batch(id, topic, content, source, category, confidence, agent_id, embedding, valid_from, valid_to, supersedes)
 """
 #: The columns of :data:`INSERT_KNOWLEDGE_BATCH` a :class:`KnowledgeIn` gives.

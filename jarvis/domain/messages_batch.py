@@ -40,15 +40,16 @@ MAX_MESSAGES = 100_000
 #: One embedded batch in one statement (each column an array): the statement-level triggers of
 #: migration 017 run once per batch, not once per turn as with ``executemany``. A turn without
 #: ``created_at`` is stamped now plus its position in microseconds, so the order survives.
+#: The arrays travel in binary, as :data:`jarvis.domain.knowledge.INSERT_KNOWLEDGE_BATCH`'s do.
 INSERT_MESSAGES = """
 INSERT INTO conversations (id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id,
                            metadata, context, embedding, created_at)
 SELECT id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata, context,
        embedding, coalesce(created_at, CURRENT_TIMESTAMP + make_interval(secs => position::double precision / 1000000))
-FROM unnest(%(id)s::uuid[], %(session_id)s::text[], %(user_id)s::text[], %(message_type)s::text[], %(role)s::text[],
-            %(content)s::text[], %(audio_file_path)s::text[], %(agent_id)s::uuid[], %(task_id)s::uuid[],
-            %(metadata)s::jsonb[], %(context)s::text[], %(embedding)s::vector[], %(created_at)s::timestamptz[],
-            %(position)s::bigint[])
+FROM unnest(%(id)b::uuid[], %(session_id)b::text[], %(user_id)b::text[], %(message_type)b::text[], %(role)b::text[],
+            %(content)b::text[], %(audio_file_path)b::text[], %(agent_id)b::uuid[], %(task_id)b::uuid[],
+            %(metadata)b::jsonb[], %(context)b::text[], %(embedding)b::vector[], %(created_at)b::timestamptz[],
+            %(position)b::bigint[])
      AS batch(id, session_id, user_id, message_type, role, content, audio_file_path, agent_id, task_id, metadata,
               context, embedding, created_at, position)
 """
