@@ -297,7 +297,7 @@ def test_deleting_an_agent_detaches_every_row_that_names_it_in_every_partition(m
 
 def test_the_keyword_indexes_keep_a_short_pending_list(jarvis) -> None:
     """Every search through a GIN index reads its pending list first: the keyword ranking's
-    indexes merge it every 64 kB (020), not every 4 MB, so a search right after a bulk ingest
+    indexes merge it every 64 kB (020, 021), not every 4 MB, so a search right after a bulk ingest
     is not several times slower."""
     with jarvis.stores.postgres.pool.connection() as conn:
         rows = conn.execute(
@@ -307,5 +307,62 @@ def test_the_keyword_indexes_keep_a_short_pending_list(jarvis) -> None:
         ).fetchall()
     short = {name for name, options in rows if "gin_pending_list_limit=64" in (options or [])}
     assert {"idx_knowledge_search_tsv", "idx_code_search_tsv", "idx_memory_search_tsv"} <= short
-    # the partitions that existed when 020 ran (a partitioned index takes no storage parameter)
-    assert any(name.startswith("conversations_") for name in short)
+    # each conversations partition's, whenever it was created (020, 021: a partitioned index
+    # takes no storage parameter)
+    partitions = {name for name, _ in rows if name.startswith("conversations_")}
+    assert partitions and partitions <= short
+
+
+#: Each GIN index of a conversations partition: (partition, index, storage parameters).
+PARTITION_GIN_INDEXES = (
+    "SELECT t.relname, c.relname, c.reloptions FROM pg_inherits p JOIN pg_class t ON t.oid = p.inhrelid "
+    "JOIN pg_index i ON i.indrelid = p.inhrelid JOIN pg_class c ON c.oid = i.indexrelid "
+    "JOIN pg_am a ON a.oid = c.relam WHERE p.inhparent = 'conversations'::regclass AND a.amname = 'gin' "
+    "AND t.relname = ANY(%s)"
+)
+
+
+def _gin_options(conn: psycopg.Connection, partitions: list[str]) -> dict[str, list[str]]:
+    """index -> storage parameters, for every GIN index of *partitions*; each partition must have one."""
+    rows = conn.execute(PARTITION_GIN_INDEXES, (partitions,)).fetchall()
+    assert partitions and {partition for partition, _, _ in rows} == set(partitions), rows  # never vacuous
+    return {index: options or [] for _, index, options in rows}
+
+
+def test_months_created_later_keep_a_short_pending_list_on_their_gin_indexes(migrated: str) -> None:
+    """021: the function that creates the months sets gin_pending_list_limit on each new
+    conversations partition's GIN indexes (a partitioned index has no storage parameter to
+    inherit), and is still SECURITY INVOKER with no search_path of its own."""
+    month = datetime(2033, 11, 20, tzinfo=timezone.utc)
+    with psycopg.connect(migrated) as conn:
+        created = [r[0] for r in conn.execute("SELECT jarvis_create_monthly_partitions(3, %s)", (month,))]
+        months = [p for p in created if p.startswith("conversations_")]
+        assert months == [
+            "conversations_2033_11",
+            "conversations_2033_12",
+            "conversations_2034_01",
+            "conversations_2034_02",
+        ]
+        options = _gin_options(conn, months)
+        assert all("gin_pending_list_limit=64" in o for o in options.values()), options
+        definer, config = conn.execute(
+            "SELECT prosecdef, proconfig FROM pg_proc WHERE oid = "
+            "'jarvis_create_monthly_partitions(integer, timestamptz)'::regprocedure"
+        ).fetchone()
+    assert (definer, config) == (False, None)
+
+
+def test_021_gives_partitions_created_after_020_the_short_pending_list(fresh_database: str, tmp_path: Path) -> None:
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < "021":
+            shutil.copy(path, tmp_path / path.name)
+    migrate_postgres(fresh_database, directory=tmp_path)
+    month = datetime(2035, 2, 1, tzinfo=timezone.utc)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("SELECT jarvis_create_monthly_partitions(1, %s)", (month,))  # 012's function
+        later = ["conversations_2035_02", "conversations_2035_03"]
+        assert not any("gin_pending_list_limit=64" in o for o in _gin_options(conn, later).values())
+        shutil.copy(MIGRATIONS_DIR / "021_partition_gin_pending_lists.sql", tmp_path)
+        assert migrate_postgres(fresh_database, directory=tmp_path) == ["021_partition_gin_pending_lists.sql"]
+        options = _gin_options(conn, [*later, "conversations_default"])
+    assert all("gin_pending_list_limit=64" in o for o in options.values()), options

@@ -277,16 +277,14 @@ def _left_in(stores: Stores, store: str, groups: dict[str, list[str]], *, finish
         if finish:
             finish_redis(stores.redis, groups)
         return left_in_redis(stores.redis, groups)
+    # Neo4j by label and node key, Chroma and Qdrant by collection and id: each asked only for
+    # the items in question, in slices (retention may check many thousands), never listing all.
     client = stores.get(store)
-    if store == "neo4j":
-        return sum(len(client.node_keys(label) & set(wanted)) for label, wanted in groups.items())
-    if store == "chroma":  # asked by id, in slices (retention may check many thousands)
-        return sum(
-            len(client.present(name, wanted[i : i + CHECK_SLICE]))
-            for name, wanted in groups.items()
-            for i in range(0, len(wanted), CHECK_SLICE)
-        )
-    return sum(len(client.ids(name) & set(wanted)) for name, wanted in groups.items())
+    left = 0
+    for group, items in groups.items():
+        wanted = list(dict.fromkeys(items))  # each item counted once, whichever slice it is in
+        left += sum(len(client.present(group, wanted[i : i + CHECK_SLICE])) for i in range(0, len(wanted), CHECK_SLICE))
+    return left
 
 
 def finish_redis(redis: CacheStore, groups: dict[str, list[str]]) -> int:

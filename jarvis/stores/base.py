@@ -89,6 +89,9 @@ class GraphStore(ProjectionStore, Protocol):
 
     def node_keys(self, label: str) -> set[str]: ...
 
+    def present(self, label: str, node_keys: list[str]) -> set[str]:
+        """Which of *node_keys* have a *label* node, asked by key (not by listing the label)."""
+
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]: ...
 
     def run_named(self, name: str, **params: object) -> list[dict[str, Any]]: ...
@@ -110,6 +113,9 @@ class CollectionStore(ProjectionStore, Protocol):
         """The seed's collections, in order."""
 
     def ids(self, name: str) -> set[str]: ...
+
+    def present(self, name: str, ids: list[str]) -> set[str]:
+        """Which of *ids* collection *name* holds, asked by id (not by listing the collection)."""
 
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         """The ``row_version`` each of *ids* carries in collection *name* (absent: not there, or
@@ -151,8 +157,6 @@ class DocumentStore(CollectionStore, Protocol):
     def query(
         self, name: str, vector: Sequence[float], *, limit: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]: ...
-
-    def present(self, name: str, ids: list[str]) -> set[str]: ...
 
 
 class PointStore(CollectionStore, Protocol):

@@ -86,6 +86,13 @@ def _node_keys(label: str) -> str:
     return f"MATCH (n:{label}) WHERE n.{key} > $after RETURN n.{key} AS key ORDER BY n.{key} LIMIT $limit"
 
 
+def _present_nodes(label: str) -> str:
+    # Asked by key, never by listing the label: the uniqueness constraint's index seeks each key
+    # of the list, so the cost follows the keys asked for, not the size of the graph.
+    key = NODE_KEYS[label]
+    return f"MATCH (n:{label}) WHERE n.{key} IN $keys RETURN n.{key} AS key"
+
+
 #: A restore loads the graph under this label before it swaps it in (jarvis.jobs.staging);
 #: staged nodes are not part of the projection, so no comparison or export sees them.
 RESTORE_STAGING_LABEL = "JarvisRestoreStaging"
@@ -193,6 +200,12 @@ class Neo4jStore:
             if len(records) < KEY_PAGE:
                 return found
             after = records[-1]["key"]
+
+    def present(self, label: str, node_keys: list[str]) -> set[str]:
+        """Which of *node_keys* a *label* node holds (an erasure's final check), asked by key.
+        As with :meth:`node_keys`, only a string key matches."""
+        records, _, _ = self.driver.execute_query(_present_nodes(label), keys=node_keys)
+        return {str(r["key"]) for r in records}
 
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
         records, _, _ = self.driver.execute_query(EDGE_KEYS)

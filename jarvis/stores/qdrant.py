@@ -119,6 +119,10 @@ class QdrantStore(ABC):
     def ids(self, name: str) -> set[str]: ...
 
     @abstractmethod
+    def present(self, name: str, ids: list[str]) -> set[str]:
+        """Which of *ids* the collection holds (an erasure's final check), retrieved by id."""
+
+    @abstractmethod
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         """The ``row_version`` payload of each of *ids* that the collection holds with one."""
 

@@ -150,6 +150,10 @@ class QdrantEdgeStore(QdrantStore):
             if offset is None:
                 return found
 
+    def present(self, name: str, ids: list[str]) -> set[str]:
+        found = self._shard(name).retrieve(point_ids=cast(Any, ids), with_payload=False, with_vector=False)
+        return {str(p.id) for p in found} & set(ids)
+
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         found = self._shard(name).retrieve(point_ids=cast(Any, ids), with_payload=True, with_vector=False)
         return {

@@ -132,6 +132,11 @@ class QdrantServerStore(QdrantStore):
                 return found
 
     @_translated
+    def present(self, name: str, ids: list[str]) -> set[str]:
+        found = self.client.retrieve(name, ids=cast(Any, ids), with_payload=False, with_vectors=False)
+        return {str(p.id) for p in found} & set(ids)
+
+    @_translated
     def versions(self, name: str, ids: list[str]) -> dict[str, int]:
         found = self.client.retrieve(name, ids=cast(Any, ids), with_payload=["row_version"], with_vectors=False)
         return {

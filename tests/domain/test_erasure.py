@@ -148,6 +148,32 @@ def test_delete_a_session_and_a_preference(synced, name) -> None:
     assert life["preferences"][1] in jarvis.stores.get("qdrant").ids("user_preferences")
 
 
+def test_the_final_check_counts_what_comes_back_under_an_erased_id(synced, name) -> None:
+    """The check asks Neo4j, Chroma and Qdrant for the erased ids themselves: a node, a document
+    or a point written back under one of them is counted, and the receipt is not complete."""
+    jarvis = synced
+    user = f"{name}-eve"
+    life = a_user_with_a_life(jarvis, user, jarvis.register_agent(name=f"{name}-a", type="letta")["id"])
+    receipt = jarvis.forget_user(user)
+    assert receipt["complete"] and receipt["remaining"] == NOTHING
+    graph, chroma, qdrant = (jarvis.stores.get(store) for store in ("neo4j", "chroma", "qdrant"))
+    message, preference = life["messages"][0], life["preferences"][0]
+    graph.upsert_nodes("User", [{"key": user, "props": {}}])
+    chroma.upsert(
+        "conversations", ids=[message], embeddings=[[0.1] * 384], documents=["back"], metadatas=[{"user_id": user}]
+    )
+    qdrant.upsert("user_preferences", [(preference, [0.1] * 384, {})])
+    try:
+        again = jarvis.erasure_receipt(receipt["id"], finish=False)
+        assert again["remaining"] == {**NOTHING, "neo4j": 1, "chroma": 1, "qdrant": 1}, again
+        assert again["lagging"] == ["chroma", "neo4j", "qdrant"] and not again["complete"]
+    finally:
+        graph.delete_nodes("User", [user])
+        chroma.delete("conversations", [message])
+        qdrant.delete("user_preferences", [preference])
+    assert jarvis.erasure_receipt(receipt["id"])["complete"]
+
+
 def key_id(jarvis, headers: dict[str, str]) -> str:
     prefix = headers["X-API-Key"].split("_")[1]
     with jarvis.stores.postgres.pool.connection() as conn:

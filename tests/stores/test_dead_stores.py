@@ -43,7 +43,7 @@ def test_a_dead_qdrant_server_degrades_capability_search_and_best_agent_to_pgvec
         jarvis.terminate_agent(agent["id"])
 
 
-@pytest.mark.parametrize("call", ["query", "upsert", "ids"])
+@pytest.mark.parametrize("call", ["query", "upsert", "ids", "present"])
 def test_a_dead_qdrant_server_raises_our_error(qdrant_server_down, call) -> None:
     store = QdrantStore.connect(qdrant_server_down)
     try:
@@ -52,8 +52,10 @@ def test_a_dead_qdrant_server_raises_our_error(qdrant_server_down, call) -> None
                 store.query("agent_capabilities", [0.0] * 384, limit=1)
             elif call == "upsert":
                 store.upsert("agent_capabilities", [("00000000-0000-0000-0000-000000000001", [0.0] * 384, {})])
-            else:
+            elif call == "ids":
                 store.ids("agent_capabilities")
+            else:
+                store.present("agent_capabilities", ["00000000-0000-0000-0000-000000000001"])
     finally:
         store.close()
 
@@ -76,13 +78,14 @@ def _dead(settings: Settings, **update: object) -> Settings:
     return settings.model_copy(update={"connect_timeout": 0.25, **update})  # a closed port: nothing to wait for
 
 
-@pytest.mark.parametrize("call", ["node_keys", "upsert_nodes", "edge_keys", "run_named", "clear"])
+@pytest.mark.parametrize("call", ["node_keys", "present", "upsert_nodes", "edge_keys", "run_named", "clear"])
 def test_every_neo4j_call_on_a_dead_server_raises_our_error(call) -> None:
     store = Neo4jStore.connect(_dead(Settings(), neo4j_uri=f"bolt://127.0.0.1:{free_port()}"))
     try:
         with pytest.raises(StoreError):
             {
                 "node_keys": lambda: store.node_keys("Agent"),
+                "present": lambda: store.present("Agent", ["a"]),
                 "upsert_nodes": lambda: store.upsert_nodes("Agent", [{"key": "a", "props": {}}]),
                 "edge_keys": store.edge_keys,
                 "run_named": lambda: store.run_named("collaboration_history", agent_id="a"),

@@ -9,7 +9,7 @@ import neo4j.exceptions
 import pytest
 
 from jarvis.config import Settings
-from jarvis.stores.neo4j import Neo4jStore
+from jarvis.stores.neo4j import Neo4jStore, _present_nodes
 
 UNIQUE_KEYS = {
     ("Agent", "id"),
@@ -50,3 +50,24 @@ def test_a_second_agent_with_the_same_id_is_rejected(graph: Neo4jStore) -> None:
         assert records[0]["n"] == 1
     finally:
         graph.driver.execute_query("MATCH (a:Agent {id: $id}) DETACH DELETE a", id=agent_id)
+
+
+def _operators(plan: dict) -> set[str]:
+    return {plan["operatorType"].split("@")[0], *(op for child in plan.get("children", []) for op in _operators(child))}
+
+
+@pytest.mark.parametrize(("label", "key"), sorted(UNIQUE_KEYS))
+def test_present_asks_for_the_keys_through_the_labels_index(graph: Neo4jStore, label: str, key: str) -> None:
+    """The erasure's final check: only the keys asked for are read (an index seek per key, no
+    scan of the label), and only those that have a node come back."""
+    there, gone = f"{uuid.uuid4()}", f"{uuid.uuid4()}"
+    graph.upsert_nodes(label, [{"key": there, "props": {}}])
+    try:
+        assert graph.present(label, [there, gone]) == {there}
+        assert graph.present(label, [gone]) == set()
+        summary = graph.driver.execute_query(f"EXPLAIN {_present_nodes(label)}", keys=[there, gone]).summary
+        operators = _operators(summary.plan)
+        assert "NodeUniqueIndexSeek" in operators, operators
+        assert not operators & {"NodeByLabelScan", "AllNodesScan"}, operators
+    finally:
+        graph.delete_nodes(label, [there])
