@@ -11,12 +11,23 @@ Which rows are scored:
 * when at most ``EXACT`` rows can hold a query term (the corpus is that small, or its terms'
   postings add up to no more), every row holding one: the exact BM25 ranking — one user's
   conversation, one agent's memory, a small knowledge base;
-* otherwise, at most ``depth`` rows from each of: the rows holding the rarest term, the two
-  rarest together, the three rarest together, and so on (``CHAIN`` terms at most, stopping
-  once one finds fewer than ``depth`` rows: it holds the narrower ones' rows), and the rows
-  holding each of those terms that is rare (``RARE``). GIN intersects posting lists cheaply,
-  and the best BM25 rows are those holding most of a query's rare words. A row holding only the query's common words can be missed; the vector
-  ranking fused with this one is there for those (docs/retrieval-notes.md measures both).
+* otherwise, the rows holding most of the rarest terms together. Call level *j* the rows
+  holding the *j* + 1 rarest terms (``CHAIN`` terms at most; each level holds the next one's
+  rows). The rows scored are ``SAMPLE`` rows of level 0, then ``depth`` rows of a start level
+  and of each longer one while the last was full (once one finds fewer than ``depth`` rows, it
+  holds the longer ones' rows), plus the rows holding each chained term that is rare
+  (``RARE``). GIN intersects posting lists cheaply, and the best BM25 rows are those holding
+  most of a query's rare words. A row holding only the query's common words can be missed; the
+  vector ranking fused with this one is there for those (docs/retrieval-notes.md measures both).
+
+The start level is estimated from the sample: the longest level that ``MIN_HITS`` sampled rows
+hold and whose share of the sample, times the rows holding the rarest term, reaches ``depth``.
+Each GIN scan reads its terms' whole posting lists (0.4-1.2 ms each on the benchmark's text at
+100,000 items, where every word is in 1/16 of the rows and the words of a phrase always come
+together); walking up from level 1, one level a scan, took four or five scans there, starting
+at the estimate takes two (docs/benchmark-notes.md, item 25). When the estimate is too long a
+level, the start level finds fewer than ``depth`` rows and the shorter levels are not read:
+the sample stands in for them.
 
 Every statement applies the search's filter (and row-level security), so the rows found are
 those the caller may see; the statistics are those of the owner's whole corpus (shared
@@ -41,6 +52,11 @@ EXACT = 2000
 CHAIN = 8
 #: ... and the rows holding each of those terms that is in this many rows or fewer.
 RARE = 200
+#: Rows of level 0 read first, scored, and used to estimate each longer level's size (the first
+#: ones the scan meets: their order in the table says nothing about their words).
+SAMPLE = 50
+#: A level counts as estimated only when this many sampled rows hold it (one is too noisy).
+MIN_HITS = 2
 #: At most this many of a query's terms score, the rarest (they weigh most in BM25): each term
 #: is one more frequency per scored row, and a 32,000-character query of distinct words would
 #: otherwise make one search thousands of terms wide. Common words past these add little.
@@ -61,35 +77,56 @@ TERMS_OF_OWNER = _TERMS.format(owner="owner = %(k_owner)s")
 TERMS_OF_EVERY_OWNER = _TERMS.format(owner="TRUE")
 
 
+_PICK = "SELECT t.id, t.search_tsv FROM {table} t WHERE t.search_tsv @@ %({match})s::tsquery AND {where}"
+
+
+def _start_level(chains: int) -> str:
+    """The longest level that at least ``MIN_HITS`` sampled rows hold and that is estimated to
+    hold ``depth`` rows: its share of the sample times the rows holding the rarest term
+    (``k_rarest``; the sample's own count when it holds them all), else level 0."""
+    scale = "CASE WHEN e.sampled >= %(k_sample)s THEN %(k_rarest)s / e.sampled ELSE 1 END"
+    cases = " ".join(
+        f"WHEN e.level{j} >= {MIN_HITS} AND e.level{j} * {scale} >= %(depth)s THEN {j}"
+        for j in range(chains - 1, 0, -1)
+    )
+    kept = ", ".join(
+        f"count(*) FILTER (WHERE s.search_tsv @@ %(k_chain{j})s::tsquery) AS level{j}" for j in range(1, chains)
+    )
+    return (
+        f"k_est AS MATERIALIZED (SELECT count(*) AS sampled, {kept} FROM k_c0 s), "
+        f"k_start AS MATERIALIZED (SELECT CASE {cases} ELSE 0 END AS level FROM k_est e)"
+    )
+
+
 def scoring(table: str, where: str, *, terms: int, chains: int = 0, singles: int = 0) -> str:
     """The statement that scores rows of *table* that the search's *where* admits and keeps
     the best ``depth``: BM25 over *terms* query terms (``k_q<i>``, one-term tsqueries, with
     their IDF ``k_idf<i>``), each one's frequency weighted and damped by
     ``jarvis_term_frequency`` (migration 017).
 
-    The rows scored: with no *chains*, every row matching ``k_match``. Otherwise at most
-    ``depth`` rows matching each of the *chains* tsqueries ``k_chain<j>`` (each narrower than
-    the last: once one finds fewer than ``depth`` rows, it holds every row of the narrower
-    ones, which are not run), and of the *singles* ``k_single<j>``."""
-    pick = "SELECT t.id, t.search_tsv FROM {table} t WHERE t.search_tsv @@ %({match})s::tsquery AND {where}"
+    The rows scored: with no *chains*, every row matching ``k_match``. Otherwise the
+    ``k_sample`` rows of level 0 (``k_chain0``, the rarest term) read first; from them the
+    start level (:func:`_start_level`), whose ``depth`` rows are read, then those of each
+    longer level while the last one was full (``k_chain<j>``, *j* < *chains*); and ``depth``
+    rows of each of the *singles* ``k_single<j>``."""
     if chains:
-        ctes = [f"k_c0 AS MATERIALIZED ({pick.format(table=table, match='k_chain0', where=where)} LIMIT %(depth)s)"]
+        ctes = [f"k_c0 AS MATERIALIZED ({_PICK.format(table=table, match='k_chain0', where=where)} LIMIT %(k_sample)s)"]
+        if chains > 1:
+            ctes.append(_start_level(chains))
         for j in range(1, chains):
-            gate = f"(SELECT count(*) FROM k_c{j - 1}) >= %(depth)s"
-            ctes.append(
-                f"k_c{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_chain{j}', where=where)} "
-                f"AND {gate} LIMIT %(depth)s)"
-            )
+            start = "(SELECT level FROM k_start)"
+            gate = f"({start} = {j} OR ({start} < {j} AND (SELECT count(*) FROM k_c{j - 1}) >= %(depth)s))"
+            pick = _PICK.format(table=table, match=f"k_chain{j}", where=where)
+            ctes.append(f"k_c{j} AS MATERIALIZED ({pick} AND {gate} LIMIT %(depth)s)")
         ctes += [
-            f"k_s{j} AS MATERIALIZED ({pick.format(table=table, match=f'k_single{j}', where=where)} LIMIT %(depth)s)"
+            f"k_s{j} AS MATERIALIZED ({_PICK.format(table=table, match=f'k_single{j}', where=where)} LIMIT %(depth)s)"
             for j in range(singles)
         ]
-        found = " UNION ALL ".join(
-            [f"SELECT * FROM k_c{j}" for j in range(chains)] + [f"SELECT * FROM k_s{j}" for j in range(singles)]
-        )
+        names = [f"k_c{j}" for j in range(chains)] + [f"k_s{j}" for j in range(singles)]
+        found = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
         head, rows = f"WITH {', '.join(ctes)} ", f"SELECT DISTINCT ON (id) id, search_tsv FROM ({found}) found"
     else:
-        head, rows = "", pick.format(table=table, match="k_match", where=where)
+        head, rows = "", _PICK.format(table=table, match="k_match", where=where)
     frequencies = ", ".join(f"jarvis_term_frequency(c.search_tsv, %(k_q{i})s::tsquery) AS f{i}" for i in range(terms))
     score = " + ".join(f"%(k_idf{i})s * f.f{i} * (%(k1)s + 1) / (f.f{i} + f.norm)" for i in range(terms))
     return (
@@ -178,5 +215,9 @@ def rank(
         alone = [t.lexeme for t in rarest[1:] if t.docs <= RARE]
         singles = len(alone)
         base.update({f"k_single{j}": quoted(x) for j, x in enumerate(alone)})
+        # level 0 is read whole when it is that small (every longer level's rows are in it)
+        base.update(k_sample=max(SAMPLE, depth), k_rarest=rarest[0].docs)
+        if rarest[0].docs <= depth:
+            chains = 1
     rows = conn.execute(scoring(table, where, terms=len(lexemes), chains=chains, singles=singles), base).fetchall()
     return [(r["id"], r["score"]) for r in rows]

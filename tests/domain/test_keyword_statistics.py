@@ -132,3 +132,32 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         with pytest.raises(InvalidInput, match="not a partition of conversations"):
             with jarvis.stores.postgres.transaction() as conn:
                 conn.execute("SELECT jarvis_uncount_conversation_partition(%s::regclass)", (table,)).fetchall()
+
+
+def test_on_a_corpus_too_large_to_score_whole_the_rows_holding_every_common_word_come_first(
+    jarvis, name, monkeypatch
+) -> None:
+    """Every query word is common and the words come in pairs, as in the benchmark's text: the
+    rows holding all three are found from a sample of the rarest word's rows, not by scoring
+    every row that holds one (the corpus counts as large here: EXACT and SAMPLE made small)."""
+    monkeypatch.setattr(keyword, "EXACT", 20)
+    monkeypatch.setattr(keyword, "SAMPLE", 12)
+    agent = jarvis.register_agent(name=f"{name}-archivist", type="letta")
+    a, b, c = (f"{name}{word}".replace("-", "") for word in ("quorvex", "blentrid", "caspolin"))
+    texts = [f"{a} {b} {c} report {i}" for i in range(5)]  # every word: the best rows
+    texts += [f"{a} {b} note {i}" for i in range(35)]  # two words
+    texts += [f"{a} memo {i}" for i in range(40)] + [f"{c} log {i}" for i in range(40)]  # one word
+    added = jarvis.add_knowledge_many(
+        [{"topic": f"{name}-{i}", "content": t, "agent_id": agent["id"]} for i, t in enumerate(texts)]
+    )
+    try:
+        found = jarvis.search(
+            query=f"{a} {b} {c}?", scopes=["knowledge"], mode="keyword", limit=10, agent_id=agent["id"]
+        )
+        best = {hit["item"]["content"] for hit in found["results"][:5]}
+        assert best == set(texts[:5])
+        assert all(b in hit["item"]["content"] for hit in found["results"])  # then the rows with two
+    finally:
+        for item_id in added["ids"]:
+            jarvis.delete_knowledge(item_id)
+        jarvis.terminate_agent(agent["id"])
