@@ -240,7 +240,7 @@ class SearchMixin(Base):
         elif scope.owner == "agent":
             owner = ask.filter.agent_id
         with self._postgres() as conn:
-            return keyword.rank(
+            read = keyword.rank(
                 conn,
                 table=scope.table,
                 where=f"{scope.always} AND {where}",
@@ -251,6 +251,7 @@ class SearchMixin(Base):
                 depth=self._depth(scope, ask),
                 timeout_ms=self.settings.search_statement_timeout_ms,
             )
+        return read()  # answered with the COMMIT
 
     def _search_scope(
         self, name: str, ask: "_Ask", ranking: Future | None
