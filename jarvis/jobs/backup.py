@@ -240,6 +240,11 @@ def _failed(phase: str, exc: Exception, left: list[str]) -> BackupError:
     leftovers = (
         f" (staging copies left in {', '.join(left)}: invisible to reads, removed by the next restore)" if left else ""
     )
+    if isinstance(exc, neo4j_backup.SwapInterrupted):  # the one swap that cannot go back
+        return BackupError(
+            f"restore failed while {phase}: PostgreSQL, Redis, Chroma and Qdrant hold the previous data "
+            f"again, but {detail}{leftovers}"
+        )
     return BackupError(f"restore failed while {phase}, nothing was replaced: {detail}{leftovers}")
 
 

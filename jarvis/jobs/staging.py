@@ -16,9 +16,11 @@ copy and leaves the live data as it was. What each store offers for this:
   (a Qdrant server has no rename: its swap copies the staged points, see ``QdrantServerStore.rename``).
   Both reach the store through :class:`~jarvis.stores.base.CollectionStore` alone.
 - Neo4j Community has one database: nodes load under the label ``JarvisRestoreStaging`` (their
-  label kept as data); the swap deletes the old graph and relabels the staged one in one
-  transaction, labels written into Cypher only from the schema's own set. It swaps last, as
-  it cannot be undone once committed.
+  label kept as data); the swap deletes the old graph and relabels the staged one in bounded
+  batches (one transaction over a large graph runs out of transaction memory), labels written
+  into Cypher only from the schema's own set. A marker node records the swap until it is done,
+  so a swap interrupted half way is never mistaken for a graph (see
+  :func:`jarvis.stores.neo4j_backup.swap_staged`). It swaps last, as it cannot be undone.
 """
 
 from __future__ import annotations
@@ -288,13 +290,16 @@ class Neo4jStage:
             raise BackupError(f"neo4j: staged {staged} (expected {expected}), the manifest says {items}")
 
     def swap(self) -> None:
-        """One transaction: the old graph goes and the staged one takes its labels, or neither."""
+        """The old graph goes and the staged one takes its labels, batch by batch. A refusal
+        (a staged node without a schema label) changes nothing; a failure after the first delete
+        raises :class:`~jarvis.stores.neo4j_backup.SwapInterrupted` and leaves the graph marked."""
         self.graph.swap_staged()
 
     def undo(self) -> None:
-        raise BackupError("neo4j: a committed graph swap cannot be undone")  # it swaps last
+        raise BackupError("neo4j: a graph swap cannot be undone")  # it swaps last
 
     def discard(self) -> bool:
+        """Drop the staged graph; an interrupted swap keeps it (with its marker) to be completed."""
         return _quietly(self.graph.drop_staged)
 
     def finish(self) -> None:

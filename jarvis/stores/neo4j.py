@@ -245,12 +245,14 @@ class Neo4jStore:
         return neo4j_backup.staged_counts(self.driver)
 
     def swap_staged(self) -> None:
-        """Replace the live graph by the staged one, in one transaction."""
+        """Replace the live graph by the staged one, in bounded batches; resumable after a crash
+        (:func:`jarvis.stores.neo4j_backup.swap_staged` says how)."""
         from jarvis.stores import neo4j_backup
 
         neo4j_backup.swap_staged(self.driver)
 
     def drop_staged(self) -> None:
+        """Drop the staged graph, unless an interrupted swap still needs it."""
         from jarvis.stores import neo4j_backup
 
         neo4j_backup.drop_staged(self.driver)

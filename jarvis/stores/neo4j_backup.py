@@ -6,7 +6,7 @@ sets, since they go into Cypher text.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,14 +128,36 @@ def neo4j_relationships(directory: Path) -> Iterator[dict[str, Any]]:
 
 # -- staging, for a restore (jarvis.jobs.staging) ---------------------------------------------------
 STAGED_LABEL = STAGED
+#: The one node that says a swap is under way, and how far it got (``phase``). It carries the
+#: staging label too, so exports, ``verify`` and the projection never see it.
+SWAP_MARKER = "JarvisRestoreSwap"
+#: Nodes or relationships per transaction while swapping: a transaction's memory stays bounded
+#: however large the graph (one transaction for 100,000 nodes hit Neo4j's transaction memory limit).
+SWAP_BATCH = 10_000
+DELETE_PHASE, RELABEL_PHASE = "delete", "relabel"
+
 STAGING_INDEX = f"CREATE INDEX jarvis_restore_staging IF NOT EXISTS FOR (n:{STAGED_LABEL}) ON (n._label, n._key)"
 STAGE_NODES = f"UNWIND $rows AS row MERGE (n:{STAGED_LABEL} {{_label: row.label, _key: row.key}}) SET n += row.props"
-DROP_STAGED_BATCH = f"MATCH (n:{STAGED_LABEL}) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+DROP_STAGED_BATCH = (
+    f"MATCH (n:{STAGED_LABEL}) WHERE NOT n:{SWAP_MARKER} WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+)
 COUNT_STAGED = (
-    f"MATCH (n:{STAGED_LABEL}) WITH count(n) AS nodes "
+    f"MATCH (n:{STAGED_LABEL}) WHERE NOT n:{SWAP_MARKER} WITH count(n) AS nodes "
     f"OPTIONAL MATCH (:{STAGED_LABEL})-[r]->(:{STAGED_LABEL}) RETURN nodes, count(r) AS relationships"
 )
-DELETE_LIVE_GRAPH = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} DETACH DELETE n"
+UNLABELLED_STAGED = (
+    f"MATCH (n:{STAGED_LABEL}) WHERE NOT n:{SWAP_MARKER} "
+    "AND NOT coalesce(n._label, '') IN $labels RETURN count(n) AS unlabelled"
+)
+SWAP_PHASE = f"MATCH (m:{SWAP_MARKER}) RETURN m.phase AS phase"
+SET_SWAP_PHASE = f"MERGE (m:{STAGED_LABEL}:{SWAP_MARKER}) SET m.phase = $phase"
+END_SWAP = f"MATCH (m:{SWAP_MARKER}) DELETE m"
+# Relationships first, then nodes: a node with many relationships cannot blow up one batch.
+# The nodes are still DETACH DELETEd, for an edge a projector wrote between two batches.
+DELETE_LIVE_RELATIONSHIPS = (
+    f"MATCH (a)-[r]->() WHERE NOT a:{STAGED_LABEL} WITH r LIMIT $limit DELETE r RETURN count(*) AS done"
+)
+DELETE_LIVE_NODES = f"MATCH (n) WHERE NOT n:{STAGED_LABEL} WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS done"
 
 
 def _stage_edges(rel: str) -> str:
@@ -149,22 +171,46 @@ def _stage_edges(rel: str) -> str:
 
 
 def _unstage(label: str) -> str:
-    """Give staged nodes of *label* (a key of NODE_KEYS, never input) their real label."""
+    """Give up to ``$limit`` staged nodes of *label* (a key of NODE_KEYS, never input) their real
+    label. A live node with the same key (a projector's write since the old graph went) gives way:
+    it would break the uniqueness constraint, and the reconcile after the restore writes it again."""
+    key = NODE_KEYS[label]
     return (
-        f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) SET n:{label}, n.{NODE_KEYS[label]} = n._key "
-        f"REMOVE n:{STAGED_LABEL}, n._label, n._key"
+        f"MATCH (n:{STAGED_LABEL} {{_label: $label}}) WITH n LIMIT $limit "
+        f"OPTIONAL MATCH (live:{label} {{{key}: n._key}}) DETACH DELETE live "
+        f"WITH DISTINCT n SET n:{label}, n.{key} = n._key REMOVE n:{STAGED_LABEL}, n._label, n._key "
+        "RETURN count(n) AS done"
     )
 
 
+class SwapInterrupted(BackupError):
+    """The swap stopped after the old graph began to go: the graph is part old, part new, and the
+    marker node (:data:`SWAP_MARKER`) says so until the swap is completed or the graph rebuilt."""
+
+
+def swap_phase(driver: Driver) -> str | None:
+    """The phase of an interrupted swap (``delete`` or ``relabel``), or None when none is under way."""
+    record = driver.execute_query(SWAP_PHASE).records
+    return str(record[0]["phase"]) if record else None
+
+
 def drop_staged(driver: Driver) -> None:
+    """Drop the staged graph, unless a swap of it was interrupted: its remainder is then what
+    :func:`swap_staged` completes the swap with, so it stays (invisible to reads)."""
+    if swap_phase(driver) is not None:
+        return
     while driver.execute_query(DROP_STAGED_BATCH).records[0]["deleted"]:
         pass
 
 
 def stage(driver: Driver, directory: Path) -> dict[str, int]:
     """Load the backup's nodes and relationships under the staging label beside the live graph;
-    return the rows read, the distinct nodes staged and the relationships."""
+    return the rows read, the distinct nodes staged and the relationships.
+
+    A new staging starts a new swap: the marker of an interrupted one goes, and the next swap
+    deletes everything not staged, whatever the interrupted one had done."""
     driver.execute_query(STAGING_INDEX)
+    driver.execute_query(END_SWAP)
     drop_staged(driver)
     # Neo4j reads committed data statement by statement, so a backup taken during writes can
     # hold a relationship to a node created after the nodes were read: it is staged bare
@@ -193,18 +239,47 @@ def staged_counts(driver: Driver) -> dict[str, int]:
     return {"nodes": int(record["nodes"]), "relationships": int(record["relationships"])}
 
 
-def swap_staged(driver: Driver) -> None:
-    """One transaction: the old graph goes and the staged one takes its labels, or neither.
+def _in_batches(driver: Driver, query: str, progress: Callable[[str, int], None], **params: Any) -> None:
+    """Run *query* (``$limit`` rows per run, returning ``done``) until it finds nothing left."""
+    while done := int(driver.execute_query(query, limit=SWAP_BATCH, **params).records[0]["done"]):
+        progress(query, done)
+
+
+def swap_staged(driver: Driver, *, progress: Callable[[str, int], None] | None = None) -> None:
+    """Replace the live graph by the staged one, :data:`SWAP_BATCH` nodes or relationships per
+    transaction (one transaction over a large graph runs out of Neo4j's transaction memory).
+
+    Before anything changes, every staged node must carry a label of the schema. Then a marker
+    node (:data:`SWAP_MARKER`) is written, the old graph deleted, the staged one relabelled and
+    the marker removed, each phase recorded in the marker. A crash in between leaves the marker
+    and the staged remainder (:func:`drop_staged` keeps them): calling this again carries on from
+    the recorded phase, a new :func:`stage` starts the swap over, and ``jarvis rebuild --store
+    neo4j`` (which empties the whole graph, the marker too) projects PostgreSQL again. *progress*
+    hears each batch (the query and how many it changed).
 
     Raises:
         BackupError: a staged node has no label of the schema (nothing is changed).
+        SwapInterrupted: the swap failed after its marker was written; the marker stays.
     """
-    with driver.session() as session, session.begin_transaction() as tx:
-        tx.run(DELETE_LIVE_GRAPH).consume()
+    report = progress or (lambda query, done: None)
+    phase = swap_phase(driver)
+    if phase is None:
+        record = driver.execute_query(UNLABELLED_STAGED, labels=list(NODE_KEYS)).records[0]
+        if unlabelled := int(record["unlabelled"]):
+            raise BackupError(f"neo4j: {unlabelled} staged nodes have no label of the schema")
+        driver.execute_query(SET_SWAP_PHASE, phase=DELETE_PHASE)
+        phase = DELETE_PHASE
+    try:
+        if phase == DELETE_PHASE:
+            _in_batches(driver, DELETE_LIVE_RELATIONSHIPS, report)
+            _in_batches(driver, DELETE_LIVE_NODES, report)
+            driver.execute_query(SET_SWAP_PHASE, phase=RELABEL_PHASE)
         for label in NODE_KEYS:
-            tx.run(_unstage(label), label=label).consume()
-        record = tx.run(f"MATCH (n:{STAGED_LABEL}) RETURN count(n) AS left").single()
-        left = int(record["left"]) if record else 0
-        if left:  # leaving the block uncommitted rolls the whole swap back
-            raise BackupError(f"neo4j: {left} staged nodes have no label of the schema")
-        tx.commit()
+            _in_batches(driver, _unstage(label), report, label=label)
+        driver.execute_query(END_SWAP)
+    except Exception as exc:  # noqa: BLE001 - whatever stopped it, the graph is now half swapped
+        raise SwapInterrupted(
+            f"neo4j: the graph swap stopped after the old graph began to go ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:300]}); the graph is part old, part new, marked by a "
+            f":{SWAP_MARKER} node: run the restore again, or `jarvis rebuild --store neo4j`"
+        ) from None

@@ -22,8 +22,9 @@ import pytest
 from jarvis import local
 from jarvis.errors import NotFound
 from jarvis.jobs import manifest as manifests
-from jarvis.jobs.backup import BackupError, backup, restore
+from jarvis.jobs.backup import BackupError, _failed, backup, restore
 from jarvis.projection.maintenance import verify
+from jarvis.stores.neo4j_backup import SwapInterrupted
 
 
 @pytest.fixture(scope="module")
@@ -339,6 +340,15 @@ def test_a_store_that_fails_while_swapping_puts_back_the_stores_already_swapped(
         api_jarvis.stores.postgres.reset()
         api_jarvis.stores.user_postgres.reset()
     _assert_untouched(jarvis, written_after, staged_graph_left=True)
+
+
+def test_a_graph_swap_interrupted_half_way_is_not_reported_as_nothing_replaced() -> None:
+    """Neo4j's swap is batched: once the old graph began to go the failure must say so."""
+    interrupted = SwapInterrupted("neo4j: the graph swap stopped after the old graph began to go")
+    message = str(_failed("swapping", interrupted, []))
+    assert "nothing was replaced" not in message
+    assert message.startswith("restore failed while swapping: PostgreSQL, Redis, Chroma and Qdrant hold the previous")
+    assert message.endswith("again, but neo4j: the graph swap stopped after the old graph began to go")
 
 
 def test_a_signed_backup_restores_and_replaces_what_came_after(jarvis, api_jarvis, copy, written_after) -> None:
