@@ -131,6 +131,11 @@ GROUP BY 2, 3, 4, 5
 DELETE_HOURS = "DELETE FROM performance_metric_rollups WHERE period = 'hour' AND bucket_start < %(cutoff)s"
 DELETE_DAYS = "DELETE FROM performance_metric_rollups WHERE period = 'day' AND bucket_start < %(cutoff)s"
 UNCOUNT_PARTITION = "SELECT jarvis_uncount_conversation_partition(%s::regclass)"
+#: The counts of words no row holds any more (migration 022), pruned in slices of PRUNE_SLICE.
+PRUNE_UNUSED_TERMS = "SELECT jarvis_prune_unused_search_terms(%s)"
+COUNT_UNUSED_TERMS = "SELECT count(*) FROM search_term_stats WHERE docs <= 0 AND lexeme <> ''"
+PRUNE_SLICE = 5000
+TERMS_POLICY = "search term counts at 0"
 
 #: The longest any row of each partitioned table is kept: older whole months are dropped.
 PARTITION_HORIZON = {"conversations": 90 * DAY, "system_events": 365 * DAY, "performance_metrics": DAY}
@@ -179,9 +184,11 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
                     erasure += step(rows)
             event_ids = record(conn, erasure.events)
             if dry_run:
+                report.counts[TERMS_POLICY] = conn.execute(COUNT_UNUSED_TERMS).fetchone()[0]
                 raise psycopg.Rollback()
     if dry_run:
         return report
+    report.counts[TERMS_POLICY] = _prune_unused_terms(stores)
     projector = Projector(stores)
     try:
         lagging = set(projector.apply(event_ids).lagging)
@@ -193,6 +200,20 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
     report.remaining = steps.left_in(stores, erasure.erased)
     report.lagging = sorted(lagging | {store for store, left in report.remaining.items() if left != 0})
     return report
+
+
+def _prune_unused_terms(stores: Stores) -> int:
+    """Remove the keyword statistics of words no row holds any more (after the rules above have
+    deleted theirs), a slice per transaction so no lock is held long; return how many went."""
+    pruned = 0
+    while True:
+        with stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)
+            with conn.transaction():
+                slice_ = int(conn.execute(PRUNE_UNUSED_TERMS, (PRUNE_SLICE,)).fetchone()[0])
+        pruned += slice_
+        if slice_ < PRUNE_SLICE:
+            return pruned
 
 
 def _roll_up_metrics(conn: psycopg.Connection, now: datetime, report: RetentionReport) -> None:

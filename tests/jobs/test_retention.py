@@ -182,3 +182,36 @@ def test_rollups_keep_count_and_sum_of_the_raw_values_they_replace(jarvis, name)
         ).fetchall()
     assert raw_left == 0
     assert rollups == [("day", 2, 4.0, 1.5, 2.5), ("hour", 3, 60.0, 10.0, 30.0)]  # the 100-day-old value expired
+
+
+def _counts(jarvis, text: str) -> dict[str, int]:
+    with jarvis.stores.postgres.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT lexeme, docs FROM search_term_stats WHERE scope_table = 'knowledge' AND owner = '' "
+            "AND lexeme = ANY(tsvector_to_array(to_tsvector('english', %s)))",
+            (text,),
+        ).fetchall()
+    return {lexeme: docs for lexeme, docs in rows}
+
+
+def test_retention_prunes_the_counts_of_words_no_row_holds_any_more(jarvis, name) -> None:
+    """A deleted item's one-off word (an id, a code) leaves its count at 0; retention removes
+    that row and no other: the words still held keep their counts."""
+    gone_word, kept_word = f"{name}zorvath", f"{name}quillen"
+    gone = jarvis.add_knowledge(topic=f"{name}-gone", content=f"a note about {gone_word}")["id"]
+    kept = jarvis.add_knowledge(topic=f"{name}-kept", content=f"a note about {kept_word}")["id"]
+    try:
+        jarvis.delete_knowledge(gone)
+        assert list(_counts(jarvis, gone_word).values()) == [0]  # the row stays, at 0
+        dry = apply_retention(jarvis.stores, now=NOW, dry_run=True)
+        assert dry.counts["search term counts at 0"] >= 1 and list(_counts(jarvis, gone_word).values()) == [0]
+
+        report = apply_retention(jarvis.stores, now=NOW)
+        assert report.counts["search term counts at 0"] >= 1
+        assert _counts(jarvis, gone_word) == {}
+        assert list(_counts(jarvis, kept_word).values()) == [1]
+        assert apply_retention(jarvis.stores, now=NOW).counts["search term counts at 0"] == 0
+        found = jarvis.search(query=kept_word, scopes=["knowledge"], mode="keyword", limit=3)
+        assert [hit["id"] for hit in found["results"]] == [kept]
+    finally:
+        jarvis.delete_knowledge(kept)
