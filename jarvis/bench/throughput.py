@@ -68,7 +68,7 @@ def measure(*, writes: int, searches: int, events: int, keep: bool = False) -> d
 def _api(jarvis, settings, run: str, writes: int, searches: int) -> dict[str, Any]:
     from jarvis import apikeys
     from jarvis.api.server import running_server
-    from jarvis.bench.runner import _load
+    from jarvis.bench.api_phase import _load
     from jarvis.facade import Jarvis
 
     texts = _texts(writes, run)
