@@ -68,7 +68,8 @@ LEFT_IN_POSTGRES = {
     "+ (SELECT count(*) FROM agent_capabilities WHERE agent_id::text = %(s)s) "
     "+ (SELECT count(*) FROM agent_memory WHERE agent_id::text = %(s)s) "
     "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'Agent' AND src_id = %(s)s) "
-    "OR (dst_label = 'Agent' AND dst_id = %(s)s)) AS n",
+    "OR (dst_label = 'Agent' AND dst_id = %(s)s)) "
+    "+ (SELECT count(*) FROM task_patterns WHERE optimal_agents ?| ARRAY[%(s)s, upper(%(s)s)]) AS n",
 }
 
 
@@ -126,7 +127,8 @@ class ErasureMixin(OwnershipMixin):
         """Erase an agent: its capabilities (Qdrant points), memory (and its cache), graph node and
         edges, status cache, lock, messages to and from it. Rows that outlive it (knowledge,
         tasks, messages — every user's, also those the caller cannot see) lose the link, in
-        PostgreSQL and in the projections (``migrations/019_erasure_foreign_keys.sql``)."""
+        PostgreSQL and in the projections (``migrations/019_erasure_foreign_keys.sql``), and
+        every task pattern's ``optimal_agents`` loses its id (``migrations/024_...``)."""
         agent = self._require_own_agent(agent_id)  # a key bound to one user erases only its own agents
         return self._erase(
             "agent", agent, _or_missing(lambda conn: steps.agent(conn, agent), f"agent {agent} does not exist")

@@ -71,8 +71,9 @@ LEAVE_COLLABORATIONS = (
 #: from the sequence, not as ``max(id)``: row-level security shows a user-bound key only its
 #: own events, migration 023.)
 LAST_EVENT = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS id FROM outbox_id_seq"
-#: The outbox events 019's trigger queued for the rows (every user's) the delete detached, adopted
-#: by the erasure: projected with its own events right after the commit, not 10 s later by the
+#: The outbox events PostgreSQL queued for the rows (every user's) the delete detached — 019's
+#: unlinked turns, facts and snippets, 024's task patterns that listed the agent —, adopted by
+#: the erasure: projected with its own events right after the commit, not 10 s later by the
 #: background loop. They are service-only rows (migration 023): a user-bound key learns their
 #: ids and nothing else, and the projector reads them acting for every user.
 ADOPT_DETACHED = "SELECT jarvis_detached_events(%(agent)s::uuid, %(after)s) AS id"
