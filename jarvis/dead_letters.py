@@ -5,6 +5,10 @@ leaves that store's ``pending_stores`` for ``dead_stores``: it no longer blocks 
 other event, ``jarvis verify``, ``jarvis status`` and ``/metrics`` report it, and after the
 cause is fixed ``jarvis sync --retry-dead`` makes it pending again. A store that is down
 refuses nothing, so an outage never dead-letters anything.
+
+Each function reads the caller's transaction acting for every user: the outbox shows the
+service role (and a non-superuser owner) every user's events only when a transaction says so
+(``migrations/023_outbox_row_security.sql``); these figures are about all of them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
+
+from jarvis.principal import EVERY_USER, scope_transaction
 
 SELECT_DEAD = """
 SELECT id, entity, entity_id, dead_stores, last_error, refusals, created_at
@@ -54,22 +60,26 @@ class OutboxStats:
 
 def outbox_stats(conn: psycopg.Connection) -> OutboxStats:
     """Backlog, dead letters and the age of the oldest pending event (partial indexes keep it cheap)."""
+    scope_transaction(conn, EVERY_USER)
     pending, dead, oldest = conn.execute(OUTBOX_STATS).fetchone()
     return OutboxStats(pending=int(pending), dead=int(dead), oldest_pending_seconds=float(oldest))
 
 
 def outbox_by_store(conn: psycopg.Connection) -> dict[str, dict]:
     """Per projection store: ``pending``, ``dead`` and ``oldest_pending_seconds`` (stores with none left out)."""
+    scope_transaction(conn, EVERY_USER)
     with conn.cursor(row_factory=dict_row) as cur:
         return {row.pop("store"): row for row in cur.execute(OUTBOX_BY_STORE).fetchall()}
 
 
 def dead_letters(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:
     """The dead-lettered events, oldest first, each with the stores that refused it and why."""
+    scope_transaction(conn, EVERY_USER)
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(SELECT_DEAD, {"limit": limit}).fetchall()
 
 
 def retry_dead(conn: psycopg.Connection) -> int:
     """Make every dead-lettered event pending again (after its cause was fixed); return how many."""
+    scope_transaction(conn, EVERY_USER)
     return len(conn.execute(RETRY_DEAD).fetchall())

@@ -6,6 +6,13 @@ marks each store that succeeded; what failed stays pending with an attempt count
 error and a backoff, and is claimed again (``FOR UPDATE SKIP LOCKED``) until nothing is pending.
 Projection is state-based (see :mod:`jarvis.projection.entities`), so nothing is applied twice
 in effect and nothing is lost.
+
+An event belongs to the user its transaction acted for (``owner_user_id``, filled by the
+column's default from ``app.current_user``; none when acting for every user), and row-level
+security keeps it from every other user's key (``migrations/023_outbox_row_security.sql``). So
+whatever reads or changes the outbox outside a write — the projector, pruning, dead letters,
+the metrics — does it in a transaction scoped to :data:`EVERY_USER`: unscoped, the service
+role sees no event at all.
 """
 
 from __future__ import annotations

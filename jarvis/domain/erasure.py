@@ -38,6 +38,7 @@ from jarvis.domain.erasure_steps import REDIS_PATTERNS, Erased, Erasure
 from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound, StoreError
 from jarvis.stores import redis_keys as keys
+from jarvis.stores.base import PROJECTION_STORES
 
 logger = logging.getLogger("jarvis.erasure")
 
@@ -67,7 +68,8 @@ LEFT_IN_POSTGRES = {
     "+ (SELECT count(*) FROM agent_capabilities WHERE agent_id::text = %(s)s) "
     "+ (SELECT count(*) FROM agent_memory WHERE agent_id::text = %(s)s) "
     "+ (SELECT count(*) FROM graph_edges WHERE (src_label = 'Agent' AND src_id = %(s)s) "
-    "OR (dst_label = 'Agent' AND dst_id = %(s)s)) AS n",
+    "OR (dst_label = 'Agent' AND dst_id = %(s)s)) "
+    "+ (SELECT count(*) FROM task_patterns WHERE optimal_agents ?| ARRAY[%(s)s, upper(%(s)s)]) AS n",
 }
 
 
@@ -125,7 +127,8 @@ class ErasureMixin(OwnershipMixin):
         """Erase an agent: its capabilities (Qdrant points), memory (and its cache), graph node and
         edges, status cache, lock, messages to and from it. Rows that outlive it (knowledge,
         tasks, messages — every user's, also those the caller cannot see) lose the link, in
-        PostgreSQL and in the projections (``migrations/019_erasure_foreign_keys.sql``)."""
+        PostgreSQL and in the projections (``migrations/019_erasure_foreign_keys.sql``), and
+        every task pattern's ``optimal_agents`` loses its id (``migrations/024_...``)."""
         agent = self._require_own_agent(agent_id)  # a key bound to one user erases only its own agents
         return self._erase(
             "agent", agent, _or_missing(lambda conn: steps.agent(conn, agent), f"agent {agent} does not exist")
@@ -174,9 +177,21 @@ class ErasureMixin(OwnershipMixin):
             }, erasure.events
 
         written: Written = self._write(work)
+        if done[0].adopted:
+            written["lagging"] = sorted({*written["lagging"], *self._project_adopted(done[0].adopted)})
         if done[0].recordings:
             remove_recordings(self.settings.audio_dir or self.settings.data_dir / "audio", done[0].recordings)
         return self._checked(written, lagging=written["lagging"])
+
+    def _project_adopted(self, event_ids: list[int]) -> list[str]:
+        """Project the events PostgreSQL queued for the rows the erasure detached (committed with
+        it); return the stores lagging. Never raises: after the commit the outbox keeps what
+        could not be applied, and the background loop retries it."""
+        try:
+            return sorted(self.projector.apply(event_ids).lagging)
+        except Exception:  # noqa: BLE001 - committed: PostgreSQL failed while projecting; the outbox keeps it
+            logger.warning("projecting the rows an erasure detached failed", exc_info=True)
+            return [str(store) for store in PROJECTION_STORES]  # which of them is unknown: say all
 
     def _checked(self, receipt: dict, *, lagging: list[str] | None = None, finish: bool = True) -> dict:
         """The receipt with its final check: per store, how many erased items are still there,

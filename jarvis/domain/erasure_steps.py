@@ -67,13 +67,16 @@ LEAVE_COLLABORATIONS = (
     "UPDATE agent_collaborations SET participant_agent_ids = array_remove(participant_agent_ids, %(id)s) "
     "WHERE %(id)s = ANY(participant_agent_ids)"
 )
-#: The newest outbox event before the agent's delete: the detached rows' events come after it.
-LAST_EVENT = "SELECT coalesce(max(id), 0) AS id FROM outbox"
-#: The outbox events 019's trigger queued for rows the delete detached, taken over by the erasure
-#: (recorded again with its own events, so they are projected with them, not 10 s later).
-TAKE_DETACHED = (
-    "DELETE FROM outbox WHERE id > %(after)s AND payload ->> 'detached_from' = %(agent)s RETURNING entity, entity_id"
-)
+#: The outbox sequence before the agent's delete: the detached rows' events come after it. (Read
+#: from the sequence, not as ``max(id)``: row-level security shows a user-bound key only its
+#: own events, migration 023.)
+LAST_EVENT = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS id FROM outbox_id_seq"
+#: The outbox events PostgreSQL queued for the rows (every user's) the delete detached — 019's
+#: unlinked turns, facts and snippets, 024's task patterns that listed the agent —, adopted by
+#: the erasure: projected with its own events right after the commit, not 10 s later by the
+#: background loop. They are service-only rows (migration 023): a user-bound key learns their
+#: ids and nothing else, and the projector reads them acting for every user.
+ADOPT_DETACHED = "SELECT jarvis_detached_events(%(agent)s::uuid, %(after)s) AS id"
 DELETE_AGENT = "DELETE FROM agents WHERE id = %s RETURNING id::text"
 
 
@@ -88,6 +91,9 @@ class Erasure:
     recordings: list[str] = field(default_factory=list)
     #: Users whose API keys are revoked after the commit (the API's user role cannot see keys).
     revoke_keys_of: list[str] = field(default_factory=list)
+    #: Ids of outbox events already queued (by PostgreSQL's triggers, for rows the erasure
+    #: detached) that are projected with the erasure's own events after the commit.
+    adopted: list[int] = field(default_factory=list)
     #: The user the receipt belongs to (``erasure_receipts.owner_user_id``); None: service keys
     #: only. Set by the step of the whole subject, never merged from a part (``+=``).
     owner: str | None = None
@@ -114,6 +120,7 @@ class Erasure:
         self.events += other.events
         self.recordings += other.recordings
         self.revoke_keys_of += other.revoke_keys_of
+        self.adopted += other.adopted
         return self
 
 
@@ -206,10 +213,9 @@ def agent(conn: psycopg.Connection, agent_id: str) -> Erasure:
     conn.execute(LEAVE_COLLABORATIONS, {"id": agent_id})
     after = conn.execute(LAST_EVENT).fetchone()["id"]
     conn.execute(DELETE_AGENT, (agent_id,))
-    detached = conn.execute(TAKE_DETACHED, {"after": after, "agent": agent_id}).fetchall()
+    done.adopted += [r["id"] for r in conn.execute(ADOPT_DETACHED, {"after": after, "agent": agent_id}).fetchall()]
     done.events += [
         *(Event("agent_capability", c, "delete") for c in capabilities),
-        *(Event(r["entity"], r["entity_id"]) for r in detached),
         Event("agent", agent_id, "delete"),
     ]
     return (

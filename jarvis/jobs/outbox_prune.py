@@ -10,6 +10,7 @@ holds one long transaction.
 from __future__ import annotations
 
 from jarvis.connections import Stores
+from jarvis.principal import EVERY_USER, scope_transaction
 
 PRUNE_APPLIED = """
 DELETE FROM outbox WHERE id IN (
@@ -27,6 +28,7 @@ def prune_outbox(stores: Stores, *, older_than_seconds: float | None = None, bat
     total = 0
     while True:
         with stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)  # applied events of every user (migration 023)
             deleted = conn.execute(PRUNE_APPLIED, {"age": age, "batch": batch}).rowcount
         total += deleted
         if deleted < batch:

@@ -60,6 +60,7 @@ class Projector:
         if not event_ids:
             return Applied()
         with self.stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)  # the outbox shows every user's events only when asked
             events = conn.execute(SELECT_EVENTS, (event_ids,)).fetchall()
         return self._apply(events)
 
@@ -75,6 +76,7 @@ class Projector:
         while max_rounds is None or rounds < max_rounds:
             rounds += 1
             with self.stores.postgres.pool.connection() as claim:  # the claim holds until the batch is marked
+                scope_transaction(claim, EVERY_USER)
                 events = claim.execute(CLAIM_DUE if due_only else CLAIM_PENDING, (batch,)).fetchall()
                 if not events:
                     break
@@ -98,6 +100,7 @@ class Projector:
 
     def pending(self) -> int:
         with self.stores.postgres.pool.connection() as conn:
+            scope_transaction(conn, EVERY_USER)
             row = conn.execute(COUNT_PENDING).fetchone()
             return int(row[0]) if row else 0
 
@@ -149,6 +152,8 @@ class Projector:
         }
         dead = 0
         with nullcontext(claim) if claim is not None else self.stores.postgres.pool.connection() as conn:
+            if claim is None:  # a claim was scoped when it was taken
+                scope_transaction(conn, EVERY_USER)
             with conn.cursor() as cur:
                 cur.executemany(
                     MARK_EVENT,

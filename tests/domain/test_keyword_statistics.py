@@ -127,8 +127,13 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         "jarvis_edge_endpoints_exist",
         "jarvis_drop_edges_of_node",
     }  # 011's, altered by 016
+    # 023's and 024's act for every user, for their own statements only (the outbox's row security)
+    every_user = {"jarvis_queue_detached_row", "jarvis_detached_events", "jarvis_detach_task_patterns"}
     definers = dict(configs)
-    assert definers == {name: ["search_path=pg_catalog, public, pg_temp"] for name in ours}  # every definer
+    assert definers == {  # every definer
+        **{name: ["search_path=pg_catalog, public, pg_temp"] for name in ours},
+        **{name: ["search_path=pg_catalog, public, pg_temp", "app.all_users=on"] for name in every_user},
+    }
     for table in ("agents", "conversations", "search_term_stats"):
         with pytest.raises(InvalidInput, match="not a partition of conversations"):
             with jarvis.stores.postgres.transaction() as conn:
