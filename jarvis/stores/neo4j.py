@@ -6,7 +6,7 @@ from typing import Any
 
 from pathlib import Path
 
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, NotificationDisabledClassification, Record
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from jarvis.config import Settings
@@ -101,6 +101,17 @@ EDGE_KEYS = (
     "coalesce(a.id, a.name) AS src, labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst"
 )
 DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
+#: The one node that says a restore's graph swap is under way, and how far it got (``phase``);
+#: it carries the staging label too, so exports, ``verify`` and the projection never see it
+#: (written by :mod:`jarvis.stores.neo4j_backup`).
+SWAP_MARKER = "JarvisRestoreSwap"
+SWAP_PHASE = f"MATCH (m:{SWAP_MARKER}) RETURN m.phase AS phase"
+
+#: The restore's labels exist only once a restore has run: on a graph that never held one, Neo4j
+#: answers every query naming them with an "unknown label" warning (and "unknown property" for
+#: ``phase``), which the driver logs at each ``verify``. The queries that name them, and only
+#: those, turn off that one classification of notification; every other warning is still logged.
+UNKNOWN_NAMES = (NotificationDisabledClassification.UNRECOGNIZED,)
 
 
 def driver(settings: Settings) -> Driver:
@@ -117,6 +128,19 @@ def driver(settings: Settings) -> Driver:
 
 def server_version(drv: Driver) -> str:
     return drv.get_server_info().agent
+
+
+def read_naming_restore_labels(drv: Driver, query: str, **params: Any) -> list[Record]:
+    """*query*'s records, read once (no retries) without Neo4j's notifications of labels and
+    property keys it does not know: *query* names the restore's labels, absent until a restore."""
+    with drv.session(notifications_disabled_classifications=UNKNOWN_NAMES) as session:
+        return list(session.run(query, params))
+
+
+def swap_phase(drv: Driver) -> str | None:
+    """The phase of an interrupted restore swap (``delete`` or ``relabel``), or None when none is under way."""
+    records = read_naming_restore_labels(drv, SWAP_PHASE)
+    return str(records[0]["phase"]) if records else None
 
 
 def ping(drv: Driver) -> str:
@@ -208,7 +232,7 @@ class Neo4jStore:
         return {str(r["key"]) for r in records}
 
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
-        records, _, _ = self.driver.execute_query(EDGE_KEYS)
+        records = read_naming_restore_labels(self.driver, EDGE_KEYS)
         return {(r["rel"], r["src_label"], str(r["src"]), r["dst_label"], str(r["dst"])) for r in records}
 
     def delete_everything(self) -> None:
