@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pathlib import Path
@@ -103,9 +104,13 @@ EDGE_KEYS = (
 DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
 #: The one node that says a restore's graph swap is under way, and how far it got (``phase``);
 #: it carries the staging label too, so exports, ``verify`` and the projection never see it
-#: (written by :mod:`jarvis.stores.neo4j_backup`).
+#: (written by :mod:`jarvis.stores.neo4j_backup`, read here for ``status`` and ``verify``).
 SWAP_MARKER = "JarvisRestoreSwap"
 SWAP_PHASE = f"MATCH (m:{SWAP_MARKER}) RETURN m.phase AS phase"
+#: What repairs a graph whose swap was interrupted (``status``, ``verify`` and the restore's error say it).
+REPAIR_SWAP = "run the restore again, or `jarvis rebuild --store neo4j`"
+#: What ``status`` (and ``/health``) say of Neo4j meanwhile.
+HALF_SWAPPED = "a restore's graph swap stopped in its {phase} phase: the graph is part old, part new; " + REPAIR_SWAP
 
 #: The restore's labels exist only once a restore has run: on a graph that never held one, Neo4j
 #: answers every query naming them with an "unknown label" warning (and "unknown property" for
@@ -281,6 +286,11 @@ class Neo4jStore:
 
         neo4j_backup.drop_staged(self.driver)
 
+    def restore_swap_phase(self) -> str | None:
+        """The phase of a restore's graph swap that was interrupted, or None: the graph is then
+        part old, part new until :data:`REPAIR_SWAP` is done."""
+        return swap_phase(self.driver)
+
     def run_named(self, name: str, **params: object) -> list[dict[str, Any]]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
         records, _, _ = self.driver.execute_query(cypher(name), params)
@@ -296,8 +306,15 @@ class Neo4jStore:
 
 
 def probe(settings: Settings) -> Health:
-    def query() -> str:
-        with driver(settings) as drv:
-            return ping(drv)
+    """Neo4j's health. Its real query reads the restore swap's marker, so ``detail`` says when
+    an interrupted swap left the graph part old, part new (the store still answers: up)."""
+    phase: str | None = None
 
-    return measure(STORE, query)
+    def query() -> str:
+        nonlocal phase
+        with driver(settings) as drv:
+            phase = swap_phase(drv)
+            return server_version(drv)
+
+    health = measure(STORE, query)
+    return replace(health, detail=HALF_SWAPPED.format(phase=phase)) if phase else health

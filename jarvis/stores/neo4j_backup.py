@@ -18,6 +18,7 @@ from jarvis.backup_files import BackupError
 from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, write_lines
 from jarvis.stores.neo4j import (
     NODE_KEYS,
+    REPAIR_SWAP,
     RESTORE_STAGING_LABEL,
     SWAP_MARKER,
     UNKNOWN_NAMES,
@@ -137,8 +138,9 @@ def neo4j_relationships(directory: Path) -> Iterator[dict[str, Any]]:
 
 # -- staging, for a restore (jarvis.jobs.staging) ---------------------------------------------------
 STAGED_LABEL = STAGED
-#: The swap's marker node (:data:`SWAP_MARKER`) and :func:`swap_phase` live in
-#: :mod:`jarvis.stores.neo4j`: ``verify`` reads the staging label too.
+# The swap's marker node (SWAP_MARKER) and swap_phase live in jarvis.stores.neo4j: status and
+# verify read them too.
+
 #: Nodes or relationships per transaction while swapping: a transaction's memory stays bounded
 #: however large the graph (one transaction for 100,000 nodes hit Neo4j's transaction memory limit).
 SWAP_BATCH = 10_000
@@ -282,5 +284,5 @@ def swap_staged(driver: Driver, *, progress: Callable[[str, int], None] | None =
         raise SwapInterrupted(
             f"neo4j: the graph swap stopped after the old graph began to go ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:300]}); the graph is part old, part new, marked by a "
-            f":{SWAP_MARKER} node: run the restore again, or `jarvis rebuild --store neo4j`"
+            f":{SWAP_MARKER} node: {REPAIR_SWAP}"
         ) from None
