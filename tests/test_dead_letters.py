@@ -27,12 +27,21 @@ def synced(jarvis):
     jarvis.sync()
 
 
+@pytest.fixture
+def session(jarvis, name):
+    """The test's conversation session, erased afterwards with every message in it (the keyword
+    ranking's statistics count every row another test leaves)."""
+    yield name
+    jarvis.delete_session(name)
+
+
 def test_a_refused_event_among_fifty_good_ones_is_dead_lettered_and_retried_after_the_fix(
-    synced, jarvis_cli, api, make_key, name
+    synced, jarvis_cli, api, make_key, session
 ) -> None:
     jarvis = synced
     good = [
-        jarvis.append_message(session_id=name, role="user", content=f"message {i} of {name}")["id"] for i in range(50)
+        jarvis.append_message(session_id=session, role="user", content=f"message {i} of {session}")["id"]
+        for i in range(50)
     ]
     chroma = jarvis.stores.get("chroma")
     chroma.delete("conversations", good)  # the 50 wait in the outbox, batched with the poison

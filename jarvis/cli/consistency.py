@@ -78,6 +78,8 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             print(f"  missing {key}")
         for key in d.extra[:20]:
             print(f"  extra   {key}")
+        if d.repair:
+            print(f"  repair: {d.repair}")
     return 1 if differences else 0
 
 

@@ -171,6 +171,7 @@ class VerifyDifference(BaseModel):
     extra: list[str]
     missing_count: int
     extra_count: int
+    repair: str | None = None  # what to run, for a finding reconcile does not fix
 
 
 class VerifyRun(Ran):

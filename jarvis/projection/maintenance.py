@@ -21,6 +21,7 @@ from jarvis.projection.writers import write_edges, write_rows
 from jarvis.principal import scope_transaction
 from jarvis.projection.entities import EDGE_ENTITY, ENTITIES, SELECT_ALL_EDGES, Entity, edge_key, rows_of
 from jarvis.stores.base import PROJECTION_STORES, StoreName
+from jarvis.stores.neo4j import REPAIR_SWAP, SWAP_MARKER
 
 BATCH = 1000
 #: Ids ``reconcile`` fixes per round: each round reads that many rows from PostgreSQL and sends
@@ -75,10 +76,12 @@ class Difference:
     missing: list[str] = field(default_factory=list)  # in Postgres, not in the store
     extra: list[str] = field(default_factory=list)  # in the store, not in Postgres
     entity: str | None = None
+    repair: str | None = None  # what to run, for a finding that ``reconcile`` does not fix
 
     def as_dict(self) -> dict[str, Any]:
-        """What ``jarvis verify --json`` prints for it."""
-        return {"store": self.store, "what": self.what, "missing": self.missing, "extra": self.extra}
+        """What ``jarvis verify --json`` prints for it (``repair`` only when it has one)."""
+        found = {"store": self.store, "what": self.what, "missing": self.missing, "extra": self.extra}
+        return found | ({"repair": self.repair} if self.repair else {})
 
 
 def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
@@ -87,8 +90,9 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
     Raises:
         StoreUnavailable: a store to verify cannot be reached.
     """
-    found: list[Difference] = []
     chosen = [StoreName(store) for store in only] if only else list(PROJECTION_STORES)
+    # first: an interrupted swap explains the node and relationship differences that follow
+    found = _interrupted_swap(stores) if StoreName.NEO4J in chosen else []
     with stores.postgres.pool.connection() as conn:
         scope_transaction(conn, EVERY_USER)
 
@@ -108,6 +112,20 @@ def verify(stores: Stores, only: list[str] | None = None) -> list[Difference]:
         if orphans:  # rows PostgreSQL itself should not hold: reported whichever store was chosen
             found.append(Difference("postgres", ORPHAN_EDGES, extra=orphans))
     return found
+
+
+#: What verify calls a restore's graph swap that stopped half way (see :mod:`jarvis.stores.neo4j_backup`).
+INTERRUPTED_SWAP = "interrupted restore swap"
+
+
+def _interrupted_swap(stores: Stores) -> list[Difference]:
+    """The marker of a restore's graph swap that stopped half way: the graph is part old, part
+    new, which no projection write repairs (``reconcile`` leaves it), only :data:`REPAIR_SWAP`."""
+    phase = stores.get(StoreName.NEO4J).restore_swap_phase()
+    if phase is None:
+        return []
+    marker = f":{SWAP_MARKER} node (phase {phase}): the graph is part old, part new"
+    return [Difference(StoreName.NEO4J, INTERRUPTED_SWAP, extra=[marker], repair=REPAIR_SWAP)]
 
 
 #: What verify calls edge rows whose endpoint row is gone (see :mod:`jarvis.projection.orphans`).

@@ -105,6 +105,9 @@ class GraphStore(ProjectionStore, Protocol):
 
     def drop_staged(self) -> None: ...
 
+    def restore_swap_phase(self) -> str | None:
+        """The phase of a restore's graph swap that was interrupted, or None (``status``, ``verify``)."""
+
 
 class CollectionStore(ProjectionStore, Protocol):
     """Chroma or Qdrant: named vector collections of ids, and the staging copies a restore swaps."""

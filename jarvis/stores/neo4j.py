@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pathlib import Path
 
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, NotificationDisabledClassification, Record
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from jarvis.config import Settings
@@ -101,6 +102,21 @@ EDGE_KEYS = (
     "coalesce(a.id, a.name) AS src, labels(b)[0] AS dst_label, coalesce(b.id, b.name) AS dst"
 )
 DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
+#: The one node that says a restore's graph swap is under way, and how far it got (``phase``);
+#: it carries the staging label too, so exports, ``verify`` and the projection never see it
+#: (written by :mod:`jarvis.stores.neo4j_backup`, read here for ``status`` and ``verify``).
+SWAP_MARKER = "JarvisRestoreSwap"
+SWAP_PHASE = f"MATCH (m:{SWAP_MARKER}) RETURN m.phase AS phase"
+#: What repairs a graph whose swap was interrupted (``status``, ``verify`` and the restore's error say it).
+REPAIR_SWAP = "run the restore again, or `jarvis rebuild --store neo4j`"
+#: What ``status`` (and ``/health``) say of Neo4j meanwhile.
+HALF_SWAPPED = "a restore's graph swap stopped in its {phase} phase: the graph is part old, part new; " + REPAIR_SWAP
+
+#: The restore's labels exist only once a restore has run: on a graph that never held one, Neo4j
+#: answers every query naming them with an "unknown label" warning (and "unknown property" for
+#: ``phase``), which the driver logs at each ``verify``. The queries that name them, and only
+#: those, turn off that one classification of notification; every other warning is still logged.
+UNKNOWN_NAMES = (NotificationDisabledClassification.UNRECOGNIZED,)
 
 
 def driver(settings: Settings) -> Driver:
@@ -117,6 +133,19 @@ def driver(settings: Settings) -> Driver:
 
 def server_version(drv: Driver) -> str:
     return drv.get_server_info().agent
+
+
+def read_naming_restore_labels(drv: Driver, query: str, **params: Any) -> list[Record]:
+    """*query*'s records, read once (no retries) without Neo4j's notifications of labels and
+    property keys it does not know: *query* names the restore's labels, absent until a restore."""
+    with drv.session(notifications_disabled_classifications=UNKNOWN_NAMES) as session:
+        return list(session.run(query, params))
+
+
+def swap_phase(drv: Driver) -> str | None:
+    """The phase of an interrupted restore swap (``delete`` or ``relabel``), or None when none is under way."""
+    records = read_naming_restore_labels(drv, SWAP_PHASE)
+    return str(records[0]["phase"]) if records else None
 
 
 def ping(drv: Driver) -> str:
@@ -208,7 +237,7 @@ class Neo4jStore:
         return {str(r["key"]) for r in records}
 
     def edge_keys(self) -> set[tuple[str, str, str, str, str]]:
-        records, _, _ = self.driver.execute_query(EDGE_KEYS)
+        records = read_naming_restore_labels(self.driver, EDGE_KEYS)
         return {(r["rel"], r["src_label"], str(r["src"]), r["dst_label"], str(r["dst"])) for r in records}
 
     def delete_everything(self) -> None:
@@ -257,6 +286,11 @@ class Neo4jStore:
 
         neo4j_backup.drop_staged(self.driver)
 
+    def restore_swap_phase(self) -> str | None:
+        """The phase of a restore's graph swap that was interrupted, or None: the graph is then
+        part old, part new until :data:`REPAIR_SWAP` is done."""
+        return swap_phase(self.driver)
+
     def run_named(self, name: str, **params: object) -> list[dict[str, Any]]:
         """Run ``cypher/<name>.cypher`` with *params*; rows as dicts."""
         records, _, _ = self.driver.execute_query(cypher(name), params)
@@ -272,8 +306,15 @@ class Neo4jStore:
 
 
 def probe(settings: Settings) -> Health:
-    def query() -> str:
-        with driver(settings) as drv:
-            return ping(drv)
+    """Neo4j's health. Its real query reads the restore swap's marker, so ``detail`` says when
+    an interrupted swap left the graph part old, part new (the store still answers: up)."""
+    phase: str | None = None
 
-    return measure(STORE, query)
+    def query() -> str:
+        nonlocal phase
+        with driver(settings) as drv:
+            phase = swap_phase(drv)
+            return server_version(drv)
+
+    health = measure(STORE, query)
+    return replace(health, detail=HALF_SWAPPED.format(phase=phase)) if phase else health

@@ -16,7 +16,15 @@ from neo4j import Driver
 
 from jarvis.backup_files import BackupError
 from jarvis.stores.backup_rows import batches, plain_dict, read_lines, require, write_lines
-from jarvis.stores.neo4j import NODE_KEYS, RESTORE_STAGING_LABEL, Neo4jStore
+from jarvis.stores.neo4j import (
+    NODE_KEYS,
+    REPAIR_SWAP,
+    RESTORE_STAGING_LABEL,
+    SWAP_MARKER,
+    UNKNOWN_NAMES,
+    Neo4jStore,
+    swap_phase,
+)
 from jarvis.stores.neo4j import RELATIONSHIPS as RELATIONSHIP_TYPES
 
 STAGED = RESTORE_STAGING_LABEL
@@ -54,7 +62,9 @@ def _decode(value: Any) -> Any:
 
 def export_neo4j(graph: Neo4jStore, nodes_path: Path, relationships_path: Path) -> tuple[int, int]:
     """Every node and relationship with its properties, read in one transaction (consistent)."""
-    with graph.driver.session() as session, session.begin_transaction() as tx:
+    # the queries name the staging label, unknown to a graph that never held a restore: no warning
+    quiet = graph.driver.session(notifications_disabled_classifications=UNKNOWN_NAMES)
+    with quiet as session, session.begin_transaction() as tx:
         nodes = write_lines(
             nodes_path,
             ({"label": r["label"], "props": {k: _encode(v) for k, v in r["props"].items()}} for r in tx.run(NODES)),
@@ -128,9 +138,9 @@ def neo4j_relationships(directory: Path) -> Iterator[dict[str, Any]]:
 
 # -- staging, for a restore (jarvis.jobs.staging) ---------------------------------------------------
 STAGED_LABEL = STAGED
-#: The one node that says a swap is under way, and how far it got (``phase``). It carries the
-#: staging label too, so exports, ``verify`` and the projection never see it.
-SWAP_MARKER = "JarvisRestoreSwap"
+# The swap's marker node (SWAP_MARKER) and swap_phase live in jarvis.stores.neo4j: status and
+# verify read them too.
+
 #: Nodes or relationships per transaction while swapping: a transaction's memory stays bounded
 #: however large the graph (one transaction for 100,000 nodes hit Neo4j's transaction memory limit).
 SWAP_BATCH = 10_000
@@ -149,7 +159,6 @@ UNLABELLED_STAGED = (
     f"MATCH (n:{STAGED_LABEL}) WHERE NOT n:{SWAP_MARKER} "
     "AND NOT coalesce(n._label, '') IN $labels RETURN count(n) AS unlabelled"
 )
-SWAP_PHASE = f"MATCH (m:{SWAP_MARKER}) RETURN m.phase AS phase"
 SET_SWAP_PHASE = f"MERGE (m:{STAGED_LABEL}:{SWAP_MARKER}) SET m.phase = $phase"
 END_SWAP = f"MATCH (m:{SWAP_MARKER}) DELETE m"
 # Relationships first, then nodes: a node with many relationships cannot blow up one batch.
@@ -186,12 +195,6 @@ def _unstage(label: str) -> str:
 class SwapInterrupted(BackupError):
     """The swap stopped after the old graph began to go: the graph is part old, part new, and the
     marker node (:data:`SWAP_MARKER`) says so until the swap is completed or the graph rebuilt."""
-
-
-def swap_phase(driver: Driver) -> str | None:
-    """The phase of an interrupted swap (``delete`` or ``relabel``), or None when none is under way."""
-    record = driver.execute_query(SWAP_PHASE).records
-    return str(record[0]["phase"]) if record else None
 
 
 def drop_staged(driver: Driver) -> None:
@@ -281,5 +284,5 @@ def swap_staged(driver: Driver, *, progress: Callable[[str, int], None] | None =
         raise SwapInterrupted(
             f"neo4j: the graph swap stopped after the old graph began to go ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:300]}); the graph is part old, part new, marked by a "
-            f":{SWAP_MARKER} node: run the restore again, or `jarvis rebuild --store neo4j`"
+            f":{SWAP_MARKER} node: {REPAIR_SWAP}"
         ) from None

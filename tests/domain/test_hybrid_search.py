@@ -1,7 +1,21 @@
 """Agents find things by an exact rare word and by a paraphrase: keyword and vector rankings fused.
 
 Each test's items belong to an agent of its own and every search filters on it, so other
-tests' knowledge never competes.
+tests' knowledge never competes; but BM25's statistics are those of the whole table, which
+other tests and earlier runs fill (the test stack's data is kept between runs). So the ranks
+asserted here hold whatever else the table holds:
+
+* the code's two search terms (``zq`` and ``-90417``) are in the one item about the export
+  and in no other item of the agent;
+* the neighbours share one word with the question, "mean", which fourteen rows at least hold.
+
+The item with the code then scores two terms that each one row holds against a neighbour's
+one term that fourteen hold: first by BM25 at any size of table, and in the hybrid ranking
+its keyword half stays above the neighbours' (theirs grows towards half of its as the table
+grows and "mean" grows rarer: 0.42 of it at 30,000 rows). Two things broke that before, on a
+table a few hundred rows large: a neighbour holding ``zq`` as well ("ZQ-11111"), and asking
+"... mean in the logs?", which every neighbour but not the item holds: two terms each, and
+rare ones once the table is large (measured at 30,000 rows: the item fell out of the top ten).
 """
 
 from __future__ import annotations
@@ -12,8 +26,15 @@ from jarvis import local
 from jarvis.errors import InvalidInput
 
 RARE = "ZQ-90417"
+#: The question every keyword ranking here is asked (see the module's docstring for why not
+#: "... mean in the logs?").
+QUESTION = f"What does {RARE} mean?"
 #: Items about what other log codes mean: nearer in meaning to the question than the one that
-#: has the code asked about (the model reads "ZQ-90417" as a few word pieces like any code).
+#: has the code asked about (the model reads "ZQ-90417" as a few word pieces like any code, and
+#: these codes share pieces with it). None shares a search term with it: "XZ-90418" is ``xz``
+#: and ``-90418``. The code stays fixed rather than random per run: the model's blur is a
+#: property of these pieces (measured: with random codes of the same shape, the item was inside
+#: the top ten by meaning 40-70% of the time), and the code is this module's alone.
 NEIGHBOURS = [
     f"Log code {code} means {meaning}."
     for code, meaning in (
@@ -21,7 +42,7 @@ NEIGHBOURS = [
         ("QX-55120", "a worker lost its lease"),
         ("ZK-77801", "the certificate expires within a week"),
         ("QA-31337", "a request was retried"),
-        ("ZQ-11111", "the queue is longer than its alarm"),
+        ("QZ-11111", "the queue is longer than its alarm"),
         ("XZ-90418", "a replica fell behind its primary"),
         ("ZE-42424", "the rate limit was reached"),
         ("QZ-60001", "an index was rebuilt"),
@@ -62,10 +83,7 @@ def _ids(found: dict) -> list[str]:
 
 def test_hybrid_finds_a_rare_code_that_vector_search_ranks_outside_the_top_ten(jarvis, library) -> None:
     agent, ids = library
-    # the code is the question's one rare word: BM25 puts the item holding it first whatever the
-    # rest of the corpus holds (with "in the logs" a neighbour holding "log", "mean" and "ZQ"
-    # outscored it on a small corpus, where those words are rare too)
-    question = f"What does {RARE} mean?"
+    question = QUESTION  # its code is its one rare word, held by one item (the module's docstring)
     by_meaning = jarvis.search(query=question, scopes=["knowledge"], agent_id=agent, mode="vector", limit=10)
     assert len(by_meaning["results"]) == 10
     assert ids[TARGET] not in _ids(by_meaning)  # the model does not see the code for what it is
@@ -92,7 +110,7 @@ def test_hybrid_still_works_from_postgres_when_chroma_is_down(jarvis, settings, 
     agent, ids = library
     local.down(settings, ["chroma"])
     try:
-        fused = jarvis.search(query=f"What does {RARE} mean in the logs?", scopes=["knowledge"], agent_id=agent)
+        fused = jarvis.search(query=QUESTION, scopes=["knowledge"], agent_id=agent)
         assert fused["degraded"] == ["chroma"]
         assert ids[TARGET] in _ids(fused)[:3]
         paraphrase = jarvis.search(
@@ -118,7 +136,7 @@ def test_the_api_takes_the_mode_and_names_a_bad_one(api, make_key, library) -> N
     ok = api.post(
         "/api/v1/search",
         headers=headers,
-        json={"query": f"What does {RARE} mean?", "scopes": ["knowledge"], "agent_id": agent, "mode": "keyword"},
+        json={"query": QUESTION, "scopes": ["knowledge"], "agent_id": agent, "mode": "keyword"},
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["mode"] == "keyword" and ok.json()["results"][0]["id"] == ids[TARGET]
@@ -131,7 +149,7 @@ def test_a_hostile_query_of_thousands_of_words_scores_only_the_rarest_and_still_
 
     agent, ids = library
     noise = [f"w{i:05x}" for i in range(4000)]  # distinct words, in no row
-    question = f"What does {RARE} mean in the logs?"
+    question = QUESTION
     hostile = " ".join([question, *noise])[:31_000]
     found = jarvis.search(query=hostile, scopes=["knowledge"], agent_id=agent, mode="keyword", limit=10)
     assert _ids(found)[0] == ids[TARGET] and found["degraded"] == []

@@ -11,6 +11,21 @@ import pytest
 from jarvis.errors import InvalidInput
 
 
+#: The sessions a test named after itself (``<name>-...``).
+SESSIONS_OF_TEST = "SELECT DISTINCT session_id FROM conversations WHERE session_id LIKE %s"
+
+
+@pytest.fixture(autouse=True)
+def erase_the_tests_sessions(jarvis, name):
+    """Every session a test wrote goes afterwards (the keyword ranking's statistics count every
+    row another test leaves)."""
+    yield
+    with jarvis.stores.postgres.pool.connection() as conn:
+        sessions = [row[0] for row in conn.execute(SESSIONS_OF_TEST, (f"{name}-%",))]
+    for session in sessions:
+        jarvis.delete_session(session)
+
+
 def _turns(session: str, user: str, n: int, *, agent_id: str | None = None) -> list[dict]:
     return [
         {

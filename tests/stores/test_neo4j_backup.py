@@ -7,6 +7,7 @@ A swap replaces the whole live graph, so each test rebuilds Neo4j from PostgreSQ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,33 @@ def test_an_interrupted_swap_stays_marked_and_the_next_call_completes_it(driver,
     swap_staged(driver)
     assert _graph(driver) == staged
     assert swap_phase(driver) is None
+
+
+def test_status_and_verify_report_a_half_done_swap_and_what_repairs_it(driver, jarvis, jarvis_cli) -> None:
+    """A restore died while swapping the graph: the marker stays. The operator's first two
+    commands say so and name the repair; once it is done, neither mentions it."""
+    from jarvis.projection.maintenance import INTERRUPTED_SWAP, verify
+    from jarvis.stores.neo4j import REPAIR_SWAP
+
+    driver.execute_query(neo4j_backup.SET_SWAP_PHASE, phase=neo4j_backup.RELABEL_PHASE)
+
+    found = verify(jarvis.stores, ["neo4j"])
+    assert found[0].what == INTERRUPTED_SWAP and found[0].store == "neo4j" and found[0].entity is None
+    assert found[0].repair == REPAIR_SWAP and "phase relabel" in found[0].extra[0]
+    verified = jarvis_cli("verify", "--store", "neo4j")
+    assert verified.returncode == 1
+    assert f"neo4j {INTERRUPTED_SWAP}: 0 missing, 1 extra" in verified.stdout, verified.stdout
+    assert f"  repair: {REPAIR_SWAP}" in verified.stdout
+    as_json = json.loads(jarvis_cli("verify", "--store", "neo4j", "--json").stdout)
+    assert {"store": "neo4j", "what": INTERRUPTED_SWAP, "repair": REPAIR_SWAP}.items() <= as_json[0].items()
+
+    status = jarvis_cli("status")
+    neo4j_line = next(line for line in status.stdout.splitlines() if line.startswith("neo4j "))
+    assert " up " in neo4j_line and "swap stopped in its relabel phase" in neo4j_line and REPAIR_SWAP in neo4j_line
+    listed = {entry["store"]: entry for entry in json.loads(jarvis_cli("status", "--json").stdout)}
+    assert listed["neo4j"]["up"] and "part old, part new" in listed["neo4j"]["detail"]
+
+    rebuilt = jarvis_cli("rebuild", "--store", "neo4j")  # the repair it names
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert INTERRUPTED_SWAP not in {d.what for d in verify(jarvis.stores, ["neo4j"])}
+    assert "swap" not in next(line for line in jarvis_cli("status").stdout.splitlines() if line.startswith("neo4j "))
