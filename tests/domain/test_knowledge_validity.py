@@ -174,7 +174,8 @@ def test_the_nearest_facts_superseded_do_not_crowd_out_the_valid_one(jarvis, nam
             found = jarvis.search(
                 query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector", limit=limit
             )
-            assert _ids(found) == [valid], limit
+            # if this fails, the message says whether a write's projection lagged (a store timed out)
+            assert _ids(found) == [valid], (limit, found, [m["lagging"] for m in made])
         first = jarvis.search(
             query="Ada's office", scopes=["knowledge"], agent_id=agent["id"], mode="vector", limit=1, as_of=MOVED
         )
