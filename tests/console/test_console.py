@@ -313,6 +313,24 @@ def test_an_admin_runs_the_operations_from_the_page(open_console, world) -> None
     assert "not run" not in page.inner_text("[data-testid=verify-report]")
 
 
+def test_the_operations_page_names_the_repair_of_a_half_done_restore(open_console, world, jarvis) -> None:
+    """A restore died while swapping the graph: verify, run from the page, says what repairs it."""
+    from jarvis.stores import neo4j_backup
+    from jarvis.stores.neo4j import REPAIR_SWAP
+
+    graph = jarvis.stores.get("neo4j").driver
+    graph.execute_query(neo4j_backup.SET_SWAP_PHASE, phase=neo4j_backup.DELETE_PHASE)
+    try:
+        page = open_console(world["keys"]["admin"])
+        page.goto(page.url.split("#")[0] + "#/operations")
+        page.click("[data-testid=op-verify]")
+        page.wait_for_selector("[data-testid=ops-message]:text('Verify stores: done')", timeout=120_000)
+        repairs = page.locator("[data-testid=verify-repair]").all_inner_texts()
+        assert f"repair: {REPAIR_SWAP}" in repairs, repairs
+    finally:
+        graph.execute_query(neo4j_backup.END_SWAP)
+
+
 def test_a_user_bound_key_sees_only_its_users_data(open_console, world) -> None:
     page = open_console(world["keys"]["bob"])
     assert world["bob"] in page.inner_text("[data-testid=bound-user]")

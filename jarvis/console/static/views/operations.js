@@ -51,7 +51,8 @@ export function render(root) {
       r.dropped_partitions.map((p) => h("tr", {}, h("td", {}, `partition ${p}`), h("td", {}, "would drop"))))));
     report(verify, ops.last_verify, (r) => r.clean ? h("p", {}, badge("clean", "ok"), " every projection matches PostgreSQL")
       : h("table", {}, h("tbody", {}, r.differences.map((d) => h("tr", {}, h("td", {}, d.store), h("td", {}, d.what),
-          h("td", {}, `${d.missing_count} missing, ${d.extra_count} extra`), h("td", { class: "mono" }, [...d.missing, ...d.extra].slice(0, 5).join(" ")))))));
+          h("td", {}, `${d.missing_count} missing, ${d.extra_count} extra`), h("td", { class: "mono" }, [...d.missing, ...d.extra].slice(0, 5).join(" ")),
+          h("td", { "data-testid": "verify-repair" }, d.repair ? `repair: ${d.repair}` : ""))))));
   }
   scope.every(10000, () => refresh().catch((e) => { message.textContent = e.message; }));
   return scope;
