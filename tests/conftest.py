@@ -102,14 +102,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stack() -> Iterator[Settings]:
     """The test stack, started for the first test that needs a store (never for unit tests)."""
     settings = Settings.from_env()
+    outcomes: list[local.Outcome] = []
     try:
-        outcomes = local.up(settings)
+        outcomes = local.up(settings, all_or_none=True)  # a store that cannot start: none is left running
         migrate_all(settings)
     except JarvisError as exc:
+        _stop_started(settings, outcomes)
         pytest.fail(f"the local stack did not come up, so no test can run:\n{exc}", pytrace=False)
     yield settings
+    _stop_started(settings, outcomes)
+
+
+def _stop_started(settings: Settings, outcomes: list[local.Outcome]) -> None:
+    """Stop the stores this session started, and only those (a stack it found running stays)."""
     started = [outcome.store for outcome in outcomes if outcome.action == "started"]
-    if started:
+    if started:  # (no stores named would be every store)
         local.down(settings, started)
 
 

@@ -38,8 +38,12 @@ def _select(stores: Iterable[str] | None) -> list[str]:
     return chosen
 
 
-def up(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]:
+def up(settings: Settings, stores: Iterable[str] | None = None, *, all_or_none: bool = False) -> list[Outcome]:
     """Start the chosen stores (all by default) concurrently and wait until each answers.
+
+    With *all_or_none*, a store that does not start stops the others this call started before
+    the error is raised: a test session that cannot have its whole stack leaves nothing of it
+    running (``jarvis up`` keeps what started, and says what did not).
 
     Raises:
         StoreStartError: one or more stores did not start; the message has each one's log tail.
@@ -54,6 +58,9 @@ def up(settings: Settings, stores: Iterable[str] | None = None) -> list[Outcome]
         except StoreStartError as exc:
             failures.append(str(exc))
     if failures:
+        started = [outcome.store for outcome in outcomes if outcome.action == "started"]
+        if all_or_none and started:  # (no stores named is every store, to down)
+            down(settings, started)
         raise StoreStartError("local stack", "\n\n".join(failures))
     return outcomes
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
+
+import pytest
 
 from jarvis import local
 from jarvis.config import Settings
+from jarvis.errors import StoreStartError
+from jarvis.local.process import read_pid
 from jarvis.stores.base import ALL_STORES as STORES
 from jarvis.stores.health import check_all
 from jarvis.stores.neo4j import Neo4jStore
@@ -80,3 +85,25 @@ def test_down_leaves_alone_a_store_it_did_not_start(settings: Settings, tmp_path
     other = settings.model_copy(update={"data_dir": tmp_path})
     assert {outcome.action for outcome in local.down(other, ["redis", "chroma"])} == {"not running"}
     assert all(health.up for health in check_all(settings) if health.store in ("redis", "chroma"))
+
+
+def test_a_stack_that_cannot_come_up_whole_leaves_nothing_of_itself_running(settings: Settings, tmp_path) -> None:
+    """The test session's stack is all or none: when Redis cannot start (here its port is taken
+    by something that is not Redis), the PostgreSQL the same call started is stopped again —
+    a failed CI run leaves no server behind on its ports."""
+    with socket.socket() as squatter, socket.socket() as spare:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        spare.bind(("127.0.0.1", 0))
+        postgres_port = spare.getsockname()[1]
+        spare.close()
+        other = settings.model_copy(
+            update={"data_dir": tmp_path, "postgres_port": postgres_port, "redis_port": squatter.getsockname()[1]}
+        )
+        with pytest.raises(StoreStartError) as refused:
+            local.up(other, ["postgres", "redis"], all_or_none=True)
+        assert "redis" in str(refused.value)
+        assert read_pid(tmp_path, "postgres") is None  # it was started, then stopped
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", postgres_port)) != 0, "PostgreSQL still listens"
+    assert all(health.up for health in check_all(settings))  # the session's own stack untouched
