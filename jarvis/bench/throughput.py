@@ -68,7 +68,7 @@ def measure(*, writes: int, searches: int, events: int, keep: bool = False) -> d
 def _api(jarvis, settings, run: str, writes: int, searches: int) -> dict[str, Any]:
     from jarvis import apikeys
     from jarvis.api.server import running_server
-    from jarvis.bench.api_phase import _load
+    from jarvis.bench.api_phase import closed_loop_load
     from jarvis.facade import Jarvis
 
     texts = _texts(writes, run)
@@ -86,14 +86,14 @@ def _api(jarvis, settings, run: str, writes: int, searches: int) -> dict[str, An
                 {"session_id": f"{run}-s{i % 20}", "user_id": f"{run}-user", "role": "user", "content": t}
                 for i, t in enumerate(texts)
             ]
-            wrote = _load(
+            wrote = closed_loop_load(
                 url, "/api/v1/conversations/messages", {"X-API-Key": key}, writes, concurrency=8, bodies=bodies
             )
             asks = [
                 {"query": f"what about the {TOPICS[i % len(TOPICS)]} ({i})", "scopes": ["conversations"]}
                 for i in range(searches)
             ]
-            searched = _load(url, "/api/v1/search", {"X-API-Key": key}, searches, concurrency=8, bodies=asks)
+            searched = closed_loop_load(url, "/api/v1/search", {"X-API-Key": key}, searches, concurrency=8, bodies=asks)
     finally:
         api_jarvis.close()
         apikeys.revoke_key(jarvis.stores.postgres, record["prefix"])

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from jarvis.cli.consistency import _with_stores
+from jarvis.cli.consistency import with_stores
 from jarvis.config import Settings
 
 
@@ -99,7 +99,7 @@ def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
         print(f"reembed: serve with JARVIS_EMBEDDER={args.to}")
         return 0 if pending == 0 else 1
 
-    return _with_stores(settings, job)
+    return with_stores(settings, job)
 
 
 def cmd_embedder(settings: Settings, args: argparse.Namespace) -> int:

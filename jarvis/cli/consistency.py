@@ -9,7 +9,9 @@ import json
 from jarvis.config import Settings
 
 
-def _with_stores(settings: Settings, job):
+def with_stores(settings: Settings, job):
+    """Run *job* with the stores connected for this one command, and close them afterwards
+    (every job of the command line: sync, verify, retention, backup, reembed, ...)."""
     from jarvis.connections import Stores
 
     stores = Stores(settings)
@@ -53,13 +55,13 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             print("  dead-lettered events: see `jarvis verify`; fix the rows, then `jarvis sync --retry-dead`")
         return 0 if pending == 0 else 1
 
-    return _with_stores(settings, job)
+    return with_stores(settings, job)
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.projection.maintenance import rebuild
 
-    counts = _with_stores(settings, lambda stores: rebuild(stores, args.store))
+    counts = with_stores(settings, lambda stores: rebuild(stores, args.store))
     print(f"{args.store} rebuilt from postgres: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return 0
 
@@ -67,7 +69,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.projection.maintenance import verify
 
-    differences = _with_stores(settings, lambda stores: verify(stores, args.store))
+    differences = with_stores(settings, lambda stores: verify(stores, args.store))
     if args.json:
         print(json.dumps([d.as_dict() for d in differences], indent=2))
     elif not differences:
@@ -86,6 +88,6 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_requeue(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.jobs.requeue import requeue
 
-    count = _with_stores(settings, requeue)
+    count = with_stores(settings, requeue)
     print(f"requeued {count} tasks")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jarvis.cli.consistency import _with_stores
+from jarvis.cli.consistency import with_stores
 from jarvis.config import Settings
 
 
@@ -27,7 +27,7 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.jobs.retention import apply_retention
 
     now = _parse_now(args.now)
-    report = _with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
+    report = with_stores(settings, lambda stores: apply_retention(stores, now=now, dry_run=args.dry_run))
     if args.json:
         print(
             json.dumps(
@@ -68,7 +68,7 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_partitions(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.jobs.partitions import ensure_partitions
 
-    created, in_default = _with_stores(settings, lambda stores: ensure_partitions(stores, ahead=args.ahead))
+    created, in_default = with_stores(settings, lambda stores: ensure_partitions(stores, ahead=args.ahead))
     print(f"created {len(created)} partitions" + (": " + ", ".join(created) if created else ""))
     for table, rows in in_default.items():
         print(f"{table}_default holds {rows} rows")
@@ -78,7 +78,7 @@ def cmd_partitions(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.jobs.backup import backup, prune, terminal_progress
 
-    target = _with_stores(settings, lambda stores: backup(stores, args.out, progress=terminal_progress))
+    target = with_stores(settings, lambda stores: backup(stores, args.out, progress=terminal_progress))
     removed = prune(args.out, keep_days=args.keep)
     manifest = json.loads((target / "manifest.json").read_text())
     if args.json:
@@ -96,6 +96,6 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     from jarvis.jobs.backup import restore, terminal_progress
 
-    restored = _with_stores(settings, lambda stores: restore(stores, args.directory, progress=terminal_progress))
+    restored = with_stores(settings, lambda stores: restore(stores, args.directory, progress=terminal_progress))
     print(f"restored {args.directory}: {json.dumps(restored)}")
     return 0 if restored["differences"] == 0 else 1
