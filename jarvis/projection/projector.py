@@ -152,21 +152,24 @@ class Projector:
         }
         dead = 0
         with nullcontext(claim) if claim is not None else self.stores.postgres.pool.connection() as conn:
-            if claim is None:  # a claim was scoped when it was taken
-                scope_transaction(conn, EVERY_USER)
             with conn.cursor() as cur:
-                cur.executemany(
-                    MARK_EVENT,
-                    [
-                        {
-                            "id": event_id,
-                            "done": [s for s in pending if s not in failed[event_id]],
-                            "failed": int(bool(failed[event_id])),
-                            "errors": json.dumps(failed[event_id]),
-                        }
-                        for event_id, _, _, pending in events
-                    ],
-                )
+                # after every write that waits: the transaction's start, its scope and the marks
+                # travel together, one round trip (the refusals below read their results one by one)
+                with conn.pipeline():
+                    if claim is None:  # a claim was scoped when it was taken
+                        scope_transaction(conn, EVERY_USER)
+                    cur.executemany(
+                        MARK_EVENT,
+                        [
+                            {
+                                "id": event_id,
+                                "done": [s for s in pending if s not in failed[event_id]],
+                                "failed": int(bool(failed[event_id])),
+                                "errors": json.dumps(failed[event_id]),
+                            }
+                            for event_id, _, _, pending in events
+                        ],
+                    )
                 for event_id, refusers in refused.items():
                     for store in refusers:
                         counted = cur.execute(REFUSE_EVENT, {"id": event_id, "store": store}).fetchone()
