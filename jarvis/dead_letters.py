@@ -65,13 +65,6 @@ def outbox_stats(conn: psycopg.Connection) -> OutboxStats:
     return OutboxStats(pending=int(pending), dead=int(dead), oldest_pending_seconds=float(oldest))
 
 
-def outbox_by_store(conn: psycopg.Connection) -> dict[str, dict]:
-    """Per projection store: ``pending``, ``dead`` and ``oldest_pending_seconds`` (stores with none left out)."""
-    scope_transaction(conn, EVERY_USER)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return {row.pop("store"): row for row in cur.execute(OUTBOX_BY_STORE).fetchall()}
-
-
 def dead_letters(conn: psycopg.Connection, *, limit: int = 100) -> list[dict]:
     """The dead-lettered events, oldest first, each with the stores that refused it and why."""
     scope_transaction(conn, EVERY_USER)

@@ -1,11 +1,15 @@
 """``/metrics`` in Prometheus' text format: requests and latency per route, outbox backlog,
-queue lengths and store health (the last three measured when scraped)."""
+queue lengths and store health (the last three measured when scraped).
+
+Every figure counts every user's traffic, writes and tasks, so only a key not bound to a user
+(an operator's or a service's, as Prometheus scrapes with) may read them: a user-bound key gets
+403. Its own writes' projection lag is at ``/console/api/outbox``."""
 
 from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -90,6 +94,8 @@ class Measure:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def prometheus(request: Request, caller: Reader) -> Response:
+    if caller.key.user_id is not None:
+        raise HTTPException(403, "/metrics counts every user's activity: it needs a key not bound to a user")
     metrics: Metrics = request.app.state.metrics
     jarvis = caller.jarvis
 

@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from jarvis.api.deps import Reader
 from jarvis.console.session import session_of
 from jarvis.console.shapes import AgentBoard, AgentPage, ConsoleSession, EventRow, Neighbourhood, OutboxLag, TaskBoard
-from jarvis.dead_letters import outbox_by_store
 from jarvis.domain.search import SCOPES
 from jarvis.errors import StoreError
 from jarvis.stores.redis_keys import CHANNELS
@@ -44,10 +43,9 @@ def whoami(request: Request, caller: Reader) -> ConsoleSession:
 
 @router.get("/outbox")
 def outbox(caller: Reader) -> OutboxLag:
-    """Projection lag: per store, outbox events pending (and how old the oldest is) and dead-lettered."""
-    postgres = caller.jarvis.stores.postgres
-    with postgres.pool.connection(timeout=postgres.timeout) as conn:
-        return OutboxLag(stores=outbox_by_store(conn))
+    """Projection lag: per store, outbox events pending (and how old the oldest is) and
+    dead-lettered; a key bound to a user counts only its own writes' events."""
+    return OutboxLag(stores=caller.run(caller.jarvis.projection_lag))
 
 
 @router.get("/tasks")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jarvis.dead_letters import OUTBOX_BY_STORE
 from jarvis.domain.base import jsonable
 from jarvis.domain.memory import MEMORY_TYPES
 from jarvis.domain.ownership import OwnershipMixin
@@ -73,6 +74,13 @@ class BrowseMixin(OwnershipMixin):
             rows = conn.execute(LIST_TASKS, {"status": status, "agent_id": agent, "limit": limit}).fetchall()
             counts = {r["status"]: r["n"] for r in conn.execute(COUNT_TASKS_BY_STATUS).fetchall()}
         return {"tasks": [jsonable(r) for r in rows], "counts": {s: counts.get(s, 0) for s in TASK_STATUSES}}
+
+    def projection_lag(self) -> dict[str, dict]:
+        """Per projection store, the outbox events still ``pending`` (and how old the oldest is)
+        and ``dead``, among those the caller may see: a key bound to a user sees only the events
+        of its own writes (migration 023's row-level security), so it learns how far behind its
+        writes are and nothing of other users' activity; a service key sees every event."""
+        return {row.pop("store"): row for row in self._all(OUTBOX_BY_STORE)}
 
     def browse_agents(self, *, limit: int = 200) -> dict:
         """Agents with heartbeat age, and from Redis their live status, whether their lock is
