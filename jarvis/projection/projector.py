@@ -230,4 +230,4 @@ class Projector:
     def _project(self, store: StoreName, keyed: dict[str, list[str]], rows: dict[str, list[Row]]) -> None:
         # Nodes before edges: an edge is written only between nodes that are already there.
         for entity, keys in sorted(keyed.items(), key=lambda item: item[0] == EDGE_ENTITY):
-            write(self.stores, store, entity, rows.get(entity, []), keys)
+            write(self.stores, store, entity, rows.get(entity, []), keys, locked=True)  # _apply holds the keys
