@@ -91,6 +91,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         the session in Redis, and record that the user INTERACTED_WITH the agent. A user-bound
         caller writes only as its user, and only into a session that is not another user's."""
         spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
+        self._require_seen(agent_id=spec.agent_id, task_id=spec.task_id)
         self._refuse_foreign_session(spec.session_id)
         previous = self.previous_turns([spec.session_id]).get(spec.session_id)
         context = turn_context(previous=previous and previous["content"], said_at=spec.created_at)
@@ -153,6 +154,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         participants = sorted(set(spec.participant_agent_ids) - {spec.coordinator_agent_id})
         if not participants:
             raise InvalidInput("participant_agent_ids", "must name an agent other than the coordinator")
+        self._require_seen(coordinator_agent_id=spec.coordinator_agent_id, task_id=spec.task_id)
 
         def work(conn):
             if conn.execute(COUNT_AGENTS, (participants,)).fetchone()["n"] != len(participants):
@@ -190,6 +192,10 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
     # -- events, metrics, improvements ---------------------------------------------------------
     @takes(EventIn)
     def log_event(self, spec: EventIn, /) -> dict:
+        """A system event (published live when its severity is high). A user-bound caller may
+        name only its own agents and tasks it can see (migration 025 makes PostgreSQL refuse the
+        rest: an event about another user's agent would show in that user's history)."""
+        self._require_seen(agent_id=spec.agent_id, task_id=spec.task_id)
         row = jsonable(self._one(INSERT_EVENT, {**spec.model_dump(), "details": Jsonb(spec.details)}))
         if spec.severity in PUBLISHED_SEVERITIES:
             try:
@@ -220,6 +226,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
     @takes(MetricIn)
     def record_metric(self, spec: MetricIn, /) -> dict:
         """A metric row in Postgres plus ``metrics:realtime:{type}:{source}`` (300 s) in Redis."""
+        self._require_seen(agent_id=spec.agent_id)
         row = jsonable(self._one(INSERT_METRIC, {**spec.model_dump(), "metadata": Jsonb(spec.metadata)}))
         try:
             self.stores.redis.set_realtime_metric(spec.metric_type, spec.source, spec.value)
@@ -232,6 +239,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
 
     @takes(ImprovementIn)
     def log_improvement(self, spec: ImprovementIn, /) -> dict:
+        self._require_seen(agent_id=spec.agent_id)
         return jsonable(
             self._one(
                 INSERT_IMPROVEMENT,

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from psycopg.types.json import Jsonb
 
-from jarvis.domain.base import Base, Written, as_uuid, jsonable
+from jarvis.domain.base import Written, as_uuid, jsonable
+from jarvis.domain.ownership import OwnershipMixin
 from jarvis.errors import InvalidInput, NotFound
 from jarvis.outbox import Event
 from jarvis.schemas import CodeSnippetIn, KnowledgeIn, TaskPatternIn, UserIn, UserPreferenceIn, parse_each, takes
@@ -90,11 +91,12 @@ RETURNING *
 """
 
 
-class KnowledgeMixin(Base):
+class KnowledgeMixin(OwnershipMixin):
     @takes(KnowledgeIn)
     def add_knowledge(self, spec: KnowledgeIn, /, *, wait: bool | None = None) -> Written:
         """Knowledge node (GENERATED_BY its agent) and a ``knowledge_base`` document; *wait* as in
         :meth:`_write`."""
+        self._require_seen(agent_id=spec.agent_id)
         vector = self._embed(spec.content, field="content")
 
         def work(conn):
@@ -120,6 +122,7 @@ class KnowledgeMixin(Base):
         if not isinstance(items, list) or not 1 <= len(items) <= 1000:
             raise InvalidInput("items", "must be a list of 1 to 1000 items")
         specs = _parsed(items)
+        self._require_seen_agents(specs)
         vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
         return self._insert_knowledge(specs, vectors, wait)
 
@@ -140,6 +143,7 @@ class KnowledgeMixin(Base):
         if not 1 <= batch_size <= 1000:
             raise InvalidInput("batch_size", "must be between 1 and 1000")
         specs = _parsed(items)
+        self._require_seen_agents(specs)
         batches = [specs[start : start + batch_size] for start in range(0, len(specs), batch_size)]
         embedded = self.embedder.embed_batches(
             ([spec.content for spec in batch] for batch in batches), field="items.content"
@@ -154,6 +158,17 @@ class KnowledgeMixin(Base):
                 committing = writer.submit(copy_context().run, self._insert_knowledge, batch, vectors, wait)
             ids += committing.result()["ids"]
         return {"ids": ids, "count": len(ids)}
+
+    def _require_seen_agents(self, specs: list[KnowledgeIn]) -> None:
+        """A user-bound caller's batch names only agents it can see (:meth:`_require_seen`);
+        InvalidInput naming the first item that names another (``items[3].agent_id``)."""
+        named = [(index, str(spec.agent_id)) for index, spec in enumerate(specs) if spec.agent_id is not None]
+        if not named or not self._who().bound:
+            return
+        seen = self._visible_ids({"agents": sorted({agent for _, agent in named})})
+        for index, agent in named:
+            if agent not in seen:
+                raise InvalidInput(f"items[{index}].agent_id", "refers to an agent that does not exist")
 
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):
@@ -243,6 +258,7 @@ class KnowledgeMixin(Base):
 
     @takes(CodeSnippetIn)
     def add_code_snippet(self, spec: CodeSnippetIn, /) -> Written:
+        self._require_seen(agent_id=spec.agent_id)
         vector = self._embed(f"{spec.purpose}\n{spec.content}" if spec.purpose else spec.content, field="content")
 
         def work(conn):

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from jarvis.domain.base import Base, as_uuid
-from jarvis.errors import Forbidden, NotFound
+from jarvis.errors import Forbidden, InvalidInput, NotFound
 
 #: The agent as the principal sees it (shared or its own), and who owns it.
 AGENT_OWNER = "SELECT owner_user_id FROM agents WHERE id = %s"
@@ -54,6 +54,29 @@ class OwnershipMixin(Base):
         if self._who().bound and self._one(AGENT_OWNER, (agent,)) is None:
             raise NotFound(f"agent {agent} does not exist")
         return agent
+
+    def _require_seen(self, **references: Any) -> None:
+        """For a user-bound caller, every agent and task a write names (``agent_id``,
+        ``coordinator_agent_id``: agents; ``task_id``, ``parent_task_id``: tasks) must be one it
+        can see — its own or a shared one. PostgreSQL's foreign keys and the edge trigger check
+        existence as the tables' owner, past row-level security, so without this a key bound to
+        Bob could tie his task, turn, fact or event to Ada's private agent (an edge in Neo4j, an
+        entry in her agent's history) and learn which of her ids exist.
+
+        Raises:
+            InvalidInput: naming the first field whose agent or task the caller cannot see —
+                the same answer as for one that does not exist.
+        """
+        named = {field: str(value) for field, value in references.items() if value is not None}
+        if not named or not self._who().bound:
+            return
+        agents = [value for field, value in named.items() if field.endswith("agent_id")]
+        tasks = [value for field, value in named.items() if not field.endswith("agent_id")]
+        seen = self._visible_ids({"agents": agents, "tasks": tasks})
+        for field, value in named.items():
+            if value not in seen:
+                kind = "an agent" if field.endswith("agent_id") else "a task"
+                raise InvalidInput(field, f"refers to {kind} that does not exist")
 
     def _refuse_bound(self, field: str, what: str) -> None:
         """Forbidden for a user-bound caller: *what* is for service keys only."""

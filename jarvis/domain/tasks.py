@@ -114,6 +114,7 @@ class TasksMixin(OwnershipMixin):
         """Create a pending task (with DEPENDS_ON, REQUESTED_BY, ASSIGNED_TO) and queue it by priority.
         A user-bound caller's task is requested by its user (Forbidden if it names another)."""
         spec = spec.model_copy(update={"requested_by": self._own_user(spec.requested_by, field="requested_by")})
+        self._require_seen(agent_id=spec.agent_id, parent_task_id=spec.parent_task_id)
         depends_on = sorted(set(spec.depends_on))
 
         def work(conn):

@@ -127,7 +127,8 @@ def test_bob_cannot_write_anything_in_adas_name(people) -> None:
         ("post", f"/api/v1/agents/{ada.agent}/heartbeat", {"status": "error"}, 404),
         ("patch", f"/api/v1/agents/{ada.agent}/configuration", {"evil": True}, 404),
         ("delete", f"/api/v1/agents/{ada.agent}", None, 404),
-        ("post", "/api/v1/events", {"event_type": "x", "source": "x", "message": "x", "agent_id": ada.agent}, 403),
+        # her agent is one he cannot see: refused as an agent that does not exist (no probing)
+        ("post", "/api/v1/events", {"event_type": "x", "source": "x", "message": "x", "agent_id": ada.agent}, 422),
         ("post", f"/api/v1/tasks/{ada.task}/cancel", None, 404),
         ("put", f"/api/v1/tasks/{ada.task}/agent/{bob.agent}", None, 404),
         ("post", "/api/v1/tasks/dequeue", {"worker": "bob-worker"}, 403),
