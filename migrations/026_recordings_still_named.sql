@@ -1,4 +1,4 @@
--- 026_recordings_still_named.sql — a recording is unlinked only when no conversation names it any more.
+-- 026_recordings_still_named.sql — a recording is one user's, and is unlinked only when no conversation names it any more.
 --
 -- conversations.audio_file_path is a name inside JARVIS_AUDIO_DIR (jarvis/audio_files.py) that the
 -- caller writes; nothing records whose file it is, and rows of different users may name the same
@@ -28,3 +28,27 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_te
 $$;
 REVOKE EXECUTE ON FUNCTION jarvis_recordings_still_named(text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jarvis_recordings_still_named(text[]) TO jarvis_api, jarvis_service;
+
+-- Keeping a file some row still names would also let Bob keep Ada's recording alive after she
+-- erased her data (his message naming it would outlive hers). So a recording belongs to the
+-- user whose turn named it first: a turn naming a file that another user's turn names is
+-- refused (42501, column audio_file_path: a 403 naming the field), whoever writes — the API's
+-- user role, a service, or SQL. Then only one user's rows ever name a file, and erasing that
+-- user's turns removes it. The check runs as the owner (row-level security would hide the other
+-- user's turn from jarvis_api) and uses the index above; text turns skip it.
+CREATE FUNCTION jarvis_recording_of_one_user() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp SET app.all_users = 'on' AS $$
+BEGIN
+    IF NEW.audio_file_path IS NOT NULL AND EXISTS (
+        SELECT 1 FROM conversations c
+        WHERE c.audio_file_path = NEW.audio_file_path AND c.user_id IS DISTINCT FROM NEW.user_id
+    ) THEN
+        RAISE EXCEPTION 'the recording % is named by another user''s turn', NEW.audio_file_path
+            USING ERRCODE = 'insufficient_privilege', COLUMN = 'audio_file_path';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION jarvis_recording_of_one_user() FROM PUBLIC;
+CREATE TRIGGER conversations_recording_of_one_user BEFORE INSERT OR UPDATE OF audio_file_path, user_id
+    ON conversations FOR EACH ROW EXECUTE FUNCTION jarvis_recording_of_one_user();

@@ -1,6 +1,7 @@
-"""A name is not an owner: Bob's message may name Ada's recording, and erasing it (his session,
-his user) must not delete her file while her own message still names it (migration 026). The
-file goes with the last row, of any user, that names it."""
+"""A recording belongs to the user whose turn named it first (migration 026): Bob's message may
+not name Ada's recording, so erasing his session or himself never touches her file, and her
+erasure removes it. A turn written before 026 may still name another user's file: the file
+goes with the last row, of any user, that names it."""
 
 from __future__ import annotations
 
@@ -30,7 +31,19 @@ def ada_recording(jarvis, name) -> Iterator[tuple[str, Path]]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_bob_naming_adas_recording_cannot_delete_it_by_erasing_his_session_or_himself(
+def name_as_before_026(jarvis, user: str, session: str, path: str) -> None:
+    """Make *user*'s turns in *session* name *path*, as a row written before migration 026 could
+    (the owner's connection, its triggers off for this one statement's session)."""
+    with jarvis.stores.postgres.pool.connection() as conn:
+        conn.execute("SET LOCAL session_replication_role = replica")
+        changed = conn.execute(
+            "UPDATE conversations SET audio_file_path = %s WHERE user_id = %s AND session_id = %s",
+            (path, user, session),
+        ).rowcount
+    assert changed >= 1
+
+
+def test_bob_cannot_name_adas_recording_so_erasing_himself_never_touches_it(
     api, jarvis, make_key, name, ada_recording
 ) -> None:
     path, recording = ada_recording
@@ -42,19 +55,43 @@ def test_bob_naming_adas_recording_cannot_delete_it_by_erasing_his_session_or_hi
     )
     try:
         voice(api, ada_key, f"{ada}-v", path)
-        voice(api, bob_key, f"{bob}-v", path)  # any name inside the directory is accepted on input
+        message = {"session_id": f"{bob}-v", "role": "user", "content": "x", "message_type": "voice"}
+        refused = api.post("/api/v1/conversations/messages", headers=bob_key, json={**message, "audio_file_path": path})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["field"] == "audio_file_path"
+        assert api.get(f"/api/v1/conversations/{bob}-v", headers=bob_key).json() == []  # nothing written
+
+        voice(api, bob_key, f"{bob}-v", f"{bob}/own.wav")  # his own name is fine
+        assert api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key).status_code == 200
+        assert api.delete(f"/api/v1/users/{bob}", headers=bob_key).status_code == 200
+        assert recording.read_bytes() == b"RIFF Ada's voice"
+
+        erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # hers: the file goes
+        assert erased.status_code == 200, erased.text
+        assert not recording.exists()
+    finally:
+        for user in (ada, bob):
+            api.delete(f"/api/v1/users/{user}", headers=admin)
+
+
+def test_a_turn_from_before_026_naming_adas_recording_cannot_delete_it(
+    api, jarvis, make_key, name, ada_recording
+) -> None:
+    path, recording = ada_recording
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    ada_key, bob_key, admin = (
+        make_key("read", "write", user=ada),
+        make_key("read", "write", user=bob),
+        make_key("admin"),
+    )
+    try:
+        voice(api, ada_key, f"{ada}-v", path)
+        voice(api, bob_key, f"{bob}-v", f"{bob}/placeholder.wav")
+        name_as_before_026(jarvis, bob, f"{bob}-v", path)
 
         erased = api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key)
         assert erased.status_code == 200, erased.text
         assert recording.read_bytes() == b"RIFF Ada's voice"  # Ada's message still names it
-
-        voice(api, bob_key, f"{bob}-w", path)
-        forgotten = api.delete(f"/api/v1/users/{bob}", headers=bob_key)
-        assert forgotten.status_code == 200, forgotten.text
-        assert recording.exists()
-        assert [m["audio_file_path"] for m in api.get(f"/api/v1/conversations/{ada}-v", headers=ada_key).json()] == [
-            path
-        ]
 
         erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # the last row naming it
         assert erased.status_code == 200, erased.text

@@ -133,6 +133,7 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         "jarvis_detached_events",
         "jarvis_detach_task_patterns",
         "jarvis_recordings_still_named",
+        "jarvis_recording_of_one_user",
     }
     definers = dict(configs)
     assert definers == {  # every definer

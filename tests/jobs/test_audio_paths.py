@@ -111,10 +111,13 @@ def test_retention_never_unlinks_outside_the_audio_directory(jarvis, name, tmp_p
 
 
 def test_retention_keeps_a_recording_another_users_row_still_names(api, jarvis, make_key, name) -> None:
-    """Bob back-dates voice messages naming Ada's recordings so retention expires them — one past
-    the recordings' 30 days (its name is cleared), one past the conversations' 90 (the row goes):
-    Ada's messages still name both files, so both stay. A file only Bob's expired row named goes
-    in the same run, so the unlinking did run."""
+    """Bob back-dates voice messages so retention expires them — one past the recordings' 30
+    days (its name is cleared), one past the conversations' 90 (the row goes) — and, as rows
+    written before migration 026 could, they name Ada's recordings (026 refuses that now): Ada's
+    messages still name both files, so both stay. A file only Bob's expired row named goes in the
+    same run, so the unlinking did run."""
+    from tests.domain.test_erasure_recordings import name_as_before_026
+
     ada, bob = f"{name}-ada", f"{name}-bob"
     ada_key, bob_key, admin = (
         make_key("read", "write", user=ada),
@@ -141,8 +144,10 @@ def test_retention_keeps_a_recording_another_users_row_still_names(api, jarvis, 
     try:
         voice(ada_key, f"{ada}-v", f"{ada}/rec1.wav")
         voice(ada_key, f"{ada}-v", f"{ada}/rec2.wav")
-        voice(bob_key, f"{bob}-v", f"{ada}/rec1.wav", days_old=31)
-        voice(bob_key, f"{bob}-v", f"{ada}/rec2.wav", days_old=91)
+        voice(bob_key, f"{bob}-old", f"{bob}/placeholder1.wav", days_old=31)
+        voice(bob_key, f"{bob}-older", f"{bob}/placeholder2.wav", days_old=91)
+        name_as_before_026(jarvis, bob, f"{bob}-old", f"{ada}/rec1.wav")
+        name_as_before_026(jarvis, bob, f"{bob}-older", f"{ada}/rec2.wav")
         voice(bob_key, f"{bob}-v", f"{bob}/own.wav", days_old=31)
 
         report = apply_retention(jarvis.stores, now=NOW)
