@@ -6,8 +6,8 @@ event; a delete event per projected item) and records the receipt, and the outbo
 the items from Neo4j, Chroma and Qdrant. Right after the commit the Redis keys go (exact keys,
 every key matching the subject's patterns — ``agent:comm:*``, caches, locks, status, metrics,
 the sessions that name the user — and the queue entries of the tasks it cancelled), the
-recordings are unlinked, and a forgotten user's API keys are revoked (with their rate-limit
-counters). The receipt lists, per store, what was removed and a final check that queries each
+recordings that no remaining row of any user names are unlinked (:mod:`jarvis.audio_files`),
+and a forgotten user's API keys are revoked (with their rate-limit counters). The receipt lists, per store, what was removed and a final check that queries each
 store directly for what remains; a store that was down is listed as lagging, the projector
 completes it when it returns, and fetching the receipt again (:meth:`ErasureMixin.erasure_receipt`)
 finishes what Redis or the key revocation missed (for a caller that may write) and checks again.
@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from jarvis import apikeys
-from jarvis.audio_files import remove_recordings
+from jarvis.audio_files import remove_recordings, still_named
 from jarvis.domain import erasure_steps as steps
 from jarvis.domain.base import Written, as_uuid, jsonable
 from jarvis.domain.erasure_steps import REDIS_PATTERNS, Erased, Erasure
@@ -180,7 +180,11 @@ class ErasureMixin(OwnershipMixin):
         if done[0].adopted:
             written["lagging"] = sorted({*written["lagging"], *self._project_adopted(done[0].adopted)})
         if done[0].recordings:
-            remove_recordings(self.settings.audio_dir or self.settings.data_dir / "audio", done[0].recordings)
+            remove_recordings(
+                self.settings.audio_dir or self.settings.data_dir / "audio",
+                done[0].recordings,
+                lambda names: still_named(self._postgres, names),  # another row (of anyone) keeps its file
+            )
         return self._checked(written, lagging=written["lagging"])
 
     def _project_adopted(self, event_ids: list[int]) -> list[str]:

@@ -3,11 +3,12 @@
 Each rule is one statement with an explicit clock (``now``), so a test can inject time and a
 second run finds nothing. What a rule deletes goes through the same steps as an erasure
 (:mod:`jarvis.domain.erasure_steps`): an expired conversation leaves Chroma and its recording
-is unlinked, an expired memory leaves Redis' cache — by the same outbox events and the same
-after-commit work as ``forget_user`` — and the report ends with the same final check, each
-store asked directly for what remains. Monthly partitions wholly older than a table's longest
-retention are dropped, not emptied row by row (their conversations take the same path).
-Metrics are rolled up (raw -> hour -> day) in the transaction that deletes what they summarise.
+is unlinked unless a row left (of any user) still names it, an expired memory leaves Redis'
+cache — by the same outbox events and the same after-commit work as ``forget_user`` — and the
+report ends with the same final check, each store asked directly for what remains. Monthly
+partitions wholly older than a table's longest retention are dropped, not emptied row by row
+(their conversations take the same path). Metrics are rolled up (raw -> hour -> day) in the
+transaction that deletes what they summarise.
 ``dry_run`` does all of it inside the transaction and rolls it back.
 """
 
@@ -22,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from jarvis.audio_files import remove_recordings
+from jarvis.audio_files import remove_recordings, still_named
 from jarvis.connections import Stores
 from jarvis.domain import erasure_steps as steps
 from jarvis.domain.erasure_steps import Erasure
@@ -195,7 +196,9 @@ def apply_retention(stores: Stores, *, now: datetime, dry_run: bool = False) -> 
     finally:
         projector.close()
     report.refused_audio = remove_recordings(
-        stores.settings.audio_dir or stores.settings.data_dir / "audio", [*audio, *erasure.recordings]
+        stores.settings.audio_dir or stores.settings.data_dir / "audio",
+        [*audio, *erasure.recordings],
+        lambda names: still_named(stores.postgres.transaction, names),  # a row left (of anyone) keeps its file
     )
     report.remaining = steps.left_in(stores, erasure.erased)
     report.lagging = sorted(lagging | {store for store, left in report.remaining.items() if left != 0})

@@ -212,6 +212,8 @@ class PostgresStore:
         if isinstance(exc, sqlstate.QueryCanceled):  # statement_timeout (a search's): 503, never 500
             return StoreTimeout(STORE, "the statement ran longer than its timeout")
         if isinstance(exc, sqlstate.InsufficientPrivilege):  # a write row-level security refused
+            if diag.column_name:  # a trigger's refusal names the column (migration 026)
+                return Forbidden(diag.column_name, "refers to data of another user")
             found = _POLICY_TABLE.search(diag.message_primary or "")
             return Forbidden(
                 OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id", "refers to data of another user"

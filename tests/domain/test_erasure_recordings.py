@@ -1,0 +1,150 @@
+"""A recording belongs to the user whose turn named it first (migration 026): Bob's message may
+not name Ada's recording, so erasing his session or himself never touches her file, and her
+erasure removes it. A turn written before 026 may still name another user's file: the file
+goes with the last row, of any user, that names it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jarvis.audio_files import remove_recordings
+
+
+def voice(api, key: dict[str, str], session: str, path: str, **extra) -> None:
+    message = {"session_id": session, "role": "user", "content": "x", "message_type": "voice", "audio_file_path": path}
+    response = api.post("/api/v1/conversations/messages", headers=key, json={**message, **extra})
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def ada_recording(jarvis, name) -> Iterator[tuple[str, Path]]:
+    """Ada's folder in the audio directory with rec1.wav in it: (its name there, the file)."""
+    folder = jarvis.settings.audio_dir / f"{name}-ada"
+    folder.mkdir(parents=True, exist_ok=True)
+    recording = folder / "rec1.wav"
+    recording.write_bytes(b"RIFF Ada's voice")
+    yield f"{name}-ada/rec1.wav", recording
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def name_as_before_026(jarvis, user: str, session: str, path: str) -> None:
+    """Make *user*'s turns in *session* name *path*, as a row written before migration 026 could
+    (the owner's connection, its triggers off for this one statement's session)."""
+    with jarvis.stores.postgres.pool.connection() as conn:
+        conn.execute("SET LOCAL session_replication_role = replica")
+        changed = conn.execute(
+            "UPDATE conversations SET audio_file_path = %s WHERE user_id = %s AND session_id = %s",
+            (path, user, session),
+        ).rowcount
+    assert changed >= 1
+
+
+def test_bob_cannot_name_adas_recording_so_erasing_himself_never_touches_it(
+    api, jarvis, make_key, name, ada_recording
+) -> None:
+    path, recording = ada_recording
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    ada_key, bob_key, admin = (
+        make_key("read", "write", user=ada),
+        make_key("read", "write", user=bob),
+        make_key("admin"),
+    )
+    try:
+        voice(api, ada_key, f"{ada}-v", path)
+        message = {"session_id": f"{bob}-v", "role": "user", "content": "x", "message_type": "voice"}
+        refused = api.post("/api/v1/conversations/messages", headers=bob_key, json={**message, "audio_file_path": path})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["field"] == "audio_file_path"
+        assert api.get(f"/api/v1/conversations/{bob}-v", headers=bob_key).json() == []  # nothing written
+
+        voice(api, bob_key, f"{bob}-v", f"{bob}/own.wav")  # his own name is fine
+        assert api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key).status_code == 200
+        assert api.delete(f"/api/v1/users/{bob}", headers=bob_key).status_code == 200
+        assert recording.read_bytes() == b"RIFF Ada's voice"
+
+        erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # hers: the file goes
+        assert erased.status_code == 200, erased.text
+        assert not recording.exists()
+    finally:
+        for user in (ada, bob):
+            api.delete(f"/api/v1/users/{user}", headers=admin)
+
+
+def test_a_turn_from_before_026_naming_adas_recording_cannot_delete_it(
+    api, jarvis, make_key, name, ada_recording
+) -> None:
+    path, recording = ada_recording
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    ada_key, bob_key, admin = (
+        make_key("read", "write", user=ada),
+        make_key("read", "write", user=bob),
+        make_key("admin"),
+    )
+    try:
+        voice(api, ada_key, f"{ada}-v", path)
+        voice(api, bob_key, f"{bob}-v", f"{bob}/placeholder.wav")
+        name_as_before_026(jarvis, bob, f"{bob}-v", path)
+
+        erased = api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key)
+        assert erased.status_code == 200, erased.text
+        assert recording.read_bytes() == b"RIFF Ada's voice"  # Ada's message still names it
+
+        erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # the last row naming it
+        assert erased.status_code == 200, erased.text
+        assert not recording.exists()
+    finally:
+        for user in (ada, bob):
+            api.delete(f"/api/v1/users/{user}", headers=admin)
+
+
+def test_a_recording_two_of_adas_own_messages_name_goes_with_the_second(api, make_key, name, ada_recording) -> None:
+    path, recording = ada_recording
+    ada = f"{name}-ada"
+    ada_key, admin = make_key("read", "write", user=ada), make_key("admin")
+    try:
+        voice(api, ada_key, f"{ada}-a", path)
+        voice(api, ada_key, f"{ada}-b", path)
+        assert api.delete(f"/api/v1/conversations/{ada}-a", headers=ada_key).status_code == 200
+        assert recording.exists()
+        assert api.delete(f"/api/v1/conversations/{ada}-b", headers=ada_key).status_code == 200
+        assert not recording.exists()
+    finally:
+        api.delete(f"/api/v1/users/{ada}", headers=admin)
+
+
+def test_if_postgres_cannot_say_which_are_still_named_every_file_is_kept(tmp_path) -> None:
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "b.wav").write_bytes(b"RIFF")
+
+    def unreachable(names: list[str]) -> list[str]:
+        raise ConnectionError("PostgreSQL is down")
+
+    assert remove_recordings(tmp_path, ["a.wav", "/etc/passwd"], unreachable) == ["/etc/passwd"]
+    assert (tmp_path / "a.wav").exists()
+    assert remove_recordings(tmp_path, ["a.wav", "b.wav", "a.wav"], lambda names: {"b.wav"}) == []
+    assert not (tmp_path / "a.wav").exists() and (tmp_path / "b.wav").exists()
+
+
+def test_the_check_sees_every_users_rows_and_answers_only_the_names_asked(api_jarvis, jarvis, name) -> None:
+    """As Bob's role (row-level security hides Ada's rows from him) the function still finds the
+    name Ada's row holds; it answers no more than which of the names given are named."""
+    from jarvis.audio_files import still_named
+    from jarvis.principal import acting_as
+
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    path = f"{ada}/only-named.wav"
+    with acting_as(ada):
+        api_jarvis.append_message(
+            session_id=f"{ada}-s", role="user", content="x", message_type="voice", audio_file_path=path
+        )
+    try:
+        with acting_as(bob):
+            assert api_jarvis.conversation_history(f"{ada}-s") == []  # hidden from Bob
+            assert still_named(api_jarvis._postgres, [path, f"{bob}/nothing.wav"]) == {path}
+            assert still_named(api_jarvis._postgres, []) == set()
+    finally:
+        jarvis.forget_user(ada)
