@@ -127,8 +127,15 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         "jarvis_edge_endpoints_exist",
         "jarvis_drop_edges_of_node",
     }  # 011's, altered by 016
-    # 023's and 024's act for every user, for their own statements only (the outbox's row security)
-    every_user = {"jarvis_queue_detached_row", "jarvis_detached_events", "jarvis_detach_task_patterns"}
+    # 023's and 024's act for every user, for their own statements only (the outbox's row security);
+    # 027's read every user's turns of a session to refuse one user's turn into another's session
+    every_user = {
+        "jarvis_queue_detached_row",
+        "jarvis_detached_events",
+        "jarvis_detach_task_patterns",
+        "jarvis_session_keeps_its_user",
+        "jarvis_foreign_sessions",
+    }
     definers = dict(configs)
     assert definers == {  # every definer
         **{name: ["search_path=pg_catalog, public, pg_temp"] for name in ours},
