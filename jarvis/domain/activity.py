@@ -89,10 +89,10 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
     def append_message(self, spec: MessageIn, /) -> Written:
         """Store a message (embedded, for semantic search in Chroma ``conversations``), refresh
         the session in Redis, and record that the user INTERACTED_WITH the agent. A user-bound
-        caller writes only as its user, and only into a session that is not another user's."""
+        caller writes only as its user, and only into a session holding no other user's turn
+        (PostgreSQL refuses it, migration 027: Forbidden naming ``session_id``)."""
         spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
         self._require_seen(agent_id=spec.agent_id, task_id=spec.task_id)
-        self._refuse_foreign_session(spec.session_id)
         previous = self.previous_turns([spec.session_id]).get(spec.session_id)
         context = turn_context(previous=previous and previous["content"], said_at=spec.created_at)
         vector = self._embed(spec.content, field="content")

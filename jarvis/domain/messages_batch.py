@@ -26,7 +26,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Written
-from jarvis.domain.turns import LAST_TURNS, PREVIOUS_TURN_CHARS, TurnsMixin, turn_context
+from jarvis.domain.turns import FOREIGN_SESSIONS, LAST_TURNS, PREVIOUS_TURN_CHARS, TurnsMixin, turn_context
 from jarvis.embeddings import check_text
 from jarvis.errors import Forbidden, InvalidInput
 from jarvis.outbox import Event
@@ -107,8 +107,9 @@ class MessageBatchMixin(TurnsMixin):
 
         Raises:
             InvalidInput: naming ``messages[i].field`` — nothing has been written.
-            Forbidden: a user-bound caller names another user, or writes into another user's
-                live session (``messages[i].user_id`` / ``.session_id``) — nothing has been written.
+            Forbidden: a user-bound caller names another user, or writes into a session holding
+                another user's turn (``messages[i].user_id`` / ``.session_id``) — nothing has been
+                written.
             StoreUnavailable: PostgreSQL is down — nothing has been written.
         """
         messages = list(messages)
@@ -116,7 +117,11 @@ class MessageBatchMixin(TurnsMixin):
             raise InvalidInput("messages", f"must be a list of 1 to {MAX_MESSAGES} messages")
         specs = self._owned(parsed_messages(messages))
 
+        bound = self._who().bound
+
         def work(conn):
+            if bound:  # PostgreSQL refuses these anyway (migration 027); asked first to name the message
+                _refuse_foreign_sessions(conn, specs)
             _refuse_missing(conn, EXISTING_AGENTS, specs, "agent_id")
             _refuse_missing(conn, EXISTING_TASKS, specs, "task_id")
             stored = {
@@ -159,7 +164,15 @@ class MessageBatchMixin(TurnsMixin):
                 events.append(self._edge(conn, "INTERACTED_WITH", "User", user, "Agent", agent))
             return {"ids": ids, "count": len(ids)}, events
 
-        written = self._write(work, wait=wait)
+        try:
+            written = self._write(work, wait=wait)
+        except Forbidden as exc:
+            if exc.field != "session_id":
+                raise
+            # another user's turn arrived after the check (a service's write): name the message
+            with self._postgres() as conn:
+                _refuse_foreign_sessions(conn, specs)
+            raise
         latest = {spec.session_id: spec for spec in specs}  # each session's latest turn
         self._after_commit(
             written,
@@ -174,18 +187,25 @@ class MessageBatchMixin(TurnsMixin):
 
     def _owned(self, specs: list[MessageIn]) -> list[MessageIn]:
         """Each message attributed as :meth:`append_message` attributes one: a user-bound caller
-        writes only as its user and only into sessions that are not another user's."""
-        owned, seen = [], set()
+        writes only as its user (the sessions are checked in the transaction)."""
+        owned = []
         for index, spec in enumerate(specs):
             try:
                 user = self._own_user(spec.user_id, field="user_id")
-                if spec.session_id not in seen:
-                    seen.add(spec.session_id)
-                    self._refuse_foreign_session(spec.session_id)
             except Forbidden as exc:
                 raise Forbidden(f"messages[{index}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
             owned.append(spec if user == spec.user_id else spec.model_copy(update={"user_id": user}))
         return owned
+
+
+def _refuse_foreign_sessions(conn: Any, specs: list[MessageIn]) -> None:
+    """Forbidden naming the first message into a session holding another user's turn (for a
+    user-bound transaction; it also takes the batch's new sessions' locks, in one order)."""
+    sessions = sorted({spec.session_id for spec in specs})
+    foreign = {row["session_id"] for row in conn.execute(FOREIGN_SESSIONS, {"sessions": sessions}).fetchall()}
+    for index, spec in enumerate(specs):
+        if spec.session_id in foreign:
+            raise Forbidden(f"messages[{index}].session_id", "is a session of another user")
 
 
 def _refuse_missing(conn: Any, query: str, specs: list[MessageIn], field: str) -> None:

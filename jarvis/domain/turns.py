@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from jarvis.domain.base import Base
-from jarvis.errors import Forbidden, StoreError
 
 #: Characters of the previous turn kept as context: enough for its gist, not enough to drown the turn.
 PREVIOUS_TURN_CHARS = 400
@@ -28,6 +27,10 @@ LAST_TURNS = """
 SELECT DISTINCT ON (session_id) session_id, id, created_at, content FROM conversations
 WHERE session_id = ANY(%(sessions)s) ORDER BY session_id, created_at DESC, id DESC
 """
+#: The sessions among ``sessions`` that hold another user's turn, for a user-bound transaction
+#: (none for one acting for every user). Migration 027's trigger refuses any turn into them; the
+#: batch path asks first to name the message. It also takes the new sessions' locks, in one order.
+FOREIGN_SESSIONS = "SELECT s AS session_id FROM jarvis_foreign_sessions(%(sessions)s::text[]) AS s"
 ADD_NEXT_TURN = """
 UPDATE conversations SET context = concat_ws(E'\n', context, %(next)s::text)
 WHERE id = %(id)s AND created_at = %(created_at)s
@@ -57,16 +60,3 @@ class TurnsMixin(Base):
                 ADD_NEXT_TURN,
                 {"id": previous["id"], "created_at": previous["created_at"], "next": content[:PREVIOUS_TURN_CHARS]},
             )
-
-    def _refuse_foreign_session(self, session_id: str) -> None:
-        """Forbidden if a user-bound caller writes into a live session of another user (which
-        would hand that session to the caller). With Redis down there is no session to take."""
-        who = self._who()
-        if not who.bound:
-            return
-        try:
-            session = self.stores.redis.get_session(session_id)
-        except StoreError:
-            return
-        if session is not None and session.get("user_id") != who.user_id:
-            raise Forbidden("session_id", "is a session of another user")

@@ -204,7 +204,8 @@ class PostgresStore:
 
         A foreign-key violation is :class:`InvalidInput` naming the referencing column(s); a
         unique violation :class:`Conflict` naming the key's columns; a row-level-security refusal
-        :class:`Forbidden` naming the table's owner column; a check violation or a value the
+        :class:`Forbidden` naming the table's owner column (a trigger's refusal, 42501 with a column:
+        that column and its message); a check violation or a value the
         column cannot hold :class:`InvalidInput`. Anything else stays a :class:`JarvisError`
         carrying the SQLSTATE.
         """
@@ -212,8 +213,8 @@ class PostgresStore:
         if isinstance(exc, sqlstate.QueryCanceled):  # statement_timeout (a search's): 503, never 500
             return StoreTimeout(STORE, "the statement ran longer than its timeout")
         if isinstance(exc, sqlstate.InsufficientPrivilege):  # a write row-level security refused
-            if diag.column_name:  # a trigger's refusal names the column (migration 026)
-                return Forbidden(diag.column_name, "refers to data of another user")
+            if diag.column_name:  # a trigger's refusal names its column and says why (migrations 026, 027)
+                return Forbidden(diag.column_name, diag.message_primary or "refers to data of another user")
             found = _POLICY_TABLE.search(diag.message_primary or "")
             return Forbidden(
                 OWNER_COLUMNS.get(found.group(1), "user_id") if found else "user_id", "refers to data of another user"

@@ -127,13 +127,16 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         "jarvis_edge_endpoints_exist",
         "jarvis_drop_edges_of_node",
     }  # 011's, altered by 016
-    # 023's, 024's and 026's act for every user, for their own statements only (row security)
+    # 023's and 024's act for every user, for their own statements only (the outbox's row security);
+    # 026's and 027's read every user's turns (a recording's, a session's) to keep them one user's
     every_user = {
         "jarvis_queue_detached_row",
         "jarvis_detached_events",
         "jarvis_detach_task_patterns",
         "jarvis_recordings_still_named",
         "jarvis_recording_of_one_user",
+        "jarvis_session_keeps_its_user",
+        "jarvis_foreign_sessions",
     }
     definers = dict(configs)
     assert definers == {  # every definer
