@@ -21,6 +21,7 @@ kept (logged): a file left over is better than one deleted under another user's 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -51,6 +52,25 @@ def check_name(value: str) -> str:
             "and '-' joined by '/', none empty and none starting with '.' (no '..')"
         )
     return value
+
+
+def user_folder(user_id: str) -> str:
+    """The folder of the audio directory whose recordings a key bound to *user_id* may name:
+    the user id itself when it is a plain name segment, else ``user-`` and the first 40 hex
+    digits of its SHA-256 (a user id may hold any character but ``|`` and NUL)."""
+    if _SEGMENT.match(user_id) and len(user_id) <= 255:
+        return user_id
+    return "user-" + hashlib.sha256(user_id.encode()).hexdigest()[:40]
+
+
+def check_owned_name(name: str, user_id: str) -> None:
+    """ValueError unless *name* lies in *user_id*'s folder (:func:`user_folder`): a key bound to
+    a user names only its own recordings — never a file another user's pipeline put there,
+    which it could otherwise claim first (migration 026 gives a file to the first turn naming
+    it) and then delete by erasing its own turn."""
+    folder = user_folder(user_id)
+    if not name.startswith(folder + "/"):
+        raise ValueError(f"must be a recording in this user's folder of the audio directory, '{folder}/'")
 
 
 def inside(audio_dir: Path, name: str | None) -> Path | None:

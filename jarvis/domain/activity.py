@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from jarvis.domain.base import ENSURE_USER, Written, as_uuid, jsonable
-from jarvis.domain.ownership import OwnershipMixin
+from jarvis.domain.ownership import AGENT_OWNER, OwnershipMixin
 from jarvis.domain.turns import TurnsMixin, turn_context
 from jarvis.errors import Forbidden, InvalidInput, NotFound, StoreError
 from jarvis.json_bounds import check_json
@@ -93,6 +93,7 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         (PostgreSQL refuses it, migration 027: Forbidden naming ``session_id``)."""
         spec = spec.model_copy(update={"user_id": self._own_user(spec.user_id, field="user_id")})
         self._require_seen(agent_id=spec.agent_id, task_id=spec.task_id)
+        self._require_own_recording(spec, field="audio_file_path")
         previous = self.previous_turns([spec.session_id]).get(spec.session_id)
         context = turn_context(previous=previous and previous["content"], said_at=spec.created_at)
         vector = self._embed(spec.content, field="content")
@@ -196,6 +197,12 @@ class ActivityMixin(TurnsMixin, OwnershipMixin):
         name only its own agents and tasks it can see (migration 025 makes PostgreSQL refuse the
         rest: an event about another user's agent would show in that user's history)."""
         self._require_seen(agent_id=spec.agent_id, task_id=spec.task_id)
+        if self._who().bound and spec.agent_id is not None and spec.task_id is None:
+            found = self._one(AGENT_OWNER, (str(spec.agent_id),))
+            if found is not None and found["owner_user_id"] is None:
+                raise InvalidInput(
+                    "task_id", "an event about a shared agent must name a task of yours: no user could read it back"
+                )
         row = jsonable(self._one(INSERT_EVENT, {**spec.model_dump(), "details": Jsonb(spec.details)}))
         if spec.severity in PUBLISHED_SEVERITIES:
             try:

@@ -52,7 +52,9 @@ CANCEL_REQUESTED_TASKS = """
 UPDATE tasks SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL
 WHERE requested_by = %s AND status IN ('pending', 'running') RETURNING id::text
 """
-FORGET_TASK_REQUESTER = "UPDATE tasks SET requested_by = NULL WHERE requested_by = %s"
+#: As a definer function (migration 029): row-level security would refuse a user-bound caller
+#: the new row, whose requester is no longer its user.
+FORGET_TASK_REQUESTER = "SELECT jarvis_forget_task_requester(%s)"
 DELETE_USER = "DELETE FROM users WHERE id = %s RETURNING id"
 
 #: The agent, locked, and its owner (the erasure receipt's owner).

@@ -194,7 +194,9 @@ class MessageBatchMixin(TurnsMixin):
                 user = self._own_user(spec.user_id, field="user_id")
             except Forbidden as exc:
                 raise Forbidden(f"messages[{index}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
-            owned.append(spec if user == spec.user_id else spec.model_copy(update={"user_id": user}))
+            spec = spec if user == spec.user_id else spec.model_copy(update={"user_id": user})
+            self._require_own_recording(spec, field=f"messages[{index}].audio_file_path")
+            owned.append(spec)
         return owned
 
 

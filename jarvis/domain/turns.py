@@ -13,9 +13,12 @@ too made vector search worse while the same context in the keyword index made it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from datetime import datetime, timezone
 
+from jarvis.audio_files import check_owned_name
 from jarvis.domain.base import Base
+from jarvis.errors import InvalidInput
 
 #: Characters of the previous turn kept as context: enough for its gist, not enough to drown the turn.
 PREVIOUS_TURN_CHARS = 400
@@ -47,6 +50,18 @@ def turn_context(*, previous: str | None, said_at: datetime | None) -> str:
 
 
 class TurnsMixin(Base):
+    def _require_own_recording(self, spec: Any, *, field: str) -> None:
+        """A user-bound caller's voice message names a recording in its user's folder of the
+        audio directory (:func:`jarvis.audio_files.check_owned_name`), else InvalidInput naming
+        *field*; a service names any file there."""
+        who = self._who()
+        if spec.audio_file_path is None or not who.bound:
+            return
+        try:
+            check_owned_name(spec.audio_file_path, str(who.user_id))
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
+
     def previous_turns(self, session_ids: Iterable[str]) -> dict[str, dict]:
         """The latest stored turn of each session (id, created_at, content); sessions without
         turns are absent."""

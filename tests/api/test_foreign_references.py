@@ -184,3 +184,53 @@ def test_postgresql_refuses_bobs_event_about_adas_agent_without_the_facade(setti
         )
         conn.execute(insert, ("alert", "info", "bob", people[f"{bob}-agent"], people[f"{bob}-task"], "his own"))
         conn.rollback()
+
+
+def test_an_event_about_a_shared_agent_names_a_task_of_the_writer(jarvis, api, make_key, people) -> None:
+    """Without a task, nobody bound to a user could read such an event back (row-level security
+    shows a user events about its own agents or its tasks): refused naming task_id, not a 403."""
+    bob = people["bob"]
+    bobs = make_key("read", "write", user=bob)
+    shared = str(jarvis.register_agent(name=f"{bob}-shared", type="crewai")["id"])
+    try:
+        event = {"event_type": "note", "source": "bob", "message": "about the shared agent", "agent_id": shared}
+        refused = api.post("/api/v1/events", json=event, headers=bobs)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "task_id"
+        accepted = api.post("/api/v1/events", json={**event, "task_id": str(people[f"{bob}-task"])}, headers=bobs)
+        assert accepted.status_code == 201, accepted.text
+    finally:
+        jarvis.delete_agent(shared)
+
+
+def test_a_batch_naming_a_recording_outside_the_users_folder_is_refused_whole(api, make_key, people) -> None:
+    bob = people["bob"]
+    bobs = make_key("read", "write", user=bob)
+    session = f"{bob}-voice-{uuid.uuid4().hex[:6]}"
+    turn = {"session_id": session, "role": "user", "content": "x", "message_type": "voice"}
+    refused = api.post(
+        "/api/v1/conversations/messages/batch",
+        json={"messages": [{**turn, "audio_file_path": f"{bob}/a.wav"}, {**turn, "audio_file_path": "ada/b.wav"}]},
+        headers=bobs,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "messages[1].audio_file_path"
+    assert api.get(f"/api/v1/conversations/{session}", headers=bobs).json() == []
+
+
+def test_a_user_who_requested_tasks_can_forget_themselves(jarvis, api, api_jarvis, make_key) -> None:
+    """The erasure detaches the tasks they requested (migration 029: as a definer function, which
+    the API's user role could not do by an UPDATE its own policy refuses)."""
+    carol = f"ref{uuid.uuid4().hex[:8]}-carol"
+    key = make_key("read", "write", user=carol)
+    with acting_as(carol):
+        api_jarvis.upsert_user(id=carol, name=carol)
+        task = api_jarvis.create_task(name=f"{carol}-task", type="chat", requested_by=carol)
+    with jarvis.stores.postgres.pool.connection() as conn:  # done, so it stays (unassigned, nobody's)
+        conn.execute("UPDATE tasks SET status = 'completed' WHERE id = %s", (task["id"],))
+    forgotten = api.delete(f"/api/v1/users/{carol}", headers=key)
+    assert forgotten.status_code == 200, forgotten.text
+    with jarvis.stores.postgres.pool.connection() as conn:
+        assert conn.execute("SELECT requested_by FROM tasks WHERE id = %s", (task["id"],)).fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM users WHERE id = %s", (carol,)).fetchone() == (0,)
+        conn.execute("DELETE FROM tasks WHERE id = %s", (task["id"],))

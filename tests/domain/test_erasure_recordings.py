@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jarvis.audio_files import remove_recordings
+from jarvis.audio_files import remove_recordings, user_folder
+from jarvis.errors import Forbidden
+from jarvis.principal import acting_as
 
 
 def voice(api, key: dict[str, str], session: str, path: str, **extra) -> None:
@@ -57,8 +59,13 @@ def test_bob_cannot_name_adas_recording_so_erasing_himself_never_touches_it(
         voice(api, ada_key, f"{ada}-v", path)
         message = {"session_id": f"{bob}-v", "role": "user", "content": "x", "message_type": "voice"}
         refused = api.post("/api/v1/conversations/messages", headers=bob_key, json={**message, "audio_file_path": path})
-        assert refused.status_code == 403, refused.text
+        assert refused.status_code == 422, refused.text  # his key names only his own folder
         assert refused.json()["error"]["field"] == "audio_file_path"
+        assert f"'{bob}/'" in refused.json()["error"]["message"]
+        with acting_as(None):  # a service writing Bob's turn: PostgreSQL refuses her file to him
+            with pytest.raises(Forbidden) as taken:
+                jarvis.append_message(user_id=bob, **{**message, "audio_file_path": path})
+        assert taken.value.field == "audio_file_path"
         assert api.get(f"/api/v1/conversations/{bob}-v", headers=bob_key).json() == []  # nothing written
 
         voice(api, bob_key, f"{bob}-v", f"{bob}/own.wav")  # his own name is fine
@@ -148,3 +155,50 @@ def test_the_check_sees_every_users_rows_and_answers_only_the_names_asked(api_ja
             assert still_named(api_jarvis._postgres, []) == set()
     finally:
         jarvis.forget_user(ada)
+
+
+def test_two_users_naming_one_file_at_once_are_served_one_after_the_other(jarvis, settings, name) -> None:
+    """Migration 029: the second transaction waits for the first (a lock on the name) and then
+    sees its turn, so a file is never named by two users' turns — even by a service's writes."""
+    import threading
+
+    import psycopg
+
+    path, ada, bob = f"{name}-shared/rec.wav", f"{name}-ada", f"{name}-bob"
+    insert = (
+        "INSERT INTO conversations (session_id, user_id, role, content, message_type, audio_file_path) "
+        "VALUES (%s, %s, 'user', 'x', 'voice', %s)"
+    )
+    outcome: dict[str, object] = {}
+    with psycopg.connect(settings.postgres_conninfo) as first:
+        first.execute(insert, (f"{ada}-s", ada, path))  # not committed yet
+        started = threading.Event()
+
+        def second() -> None:
+            with psycopg.connect(settings.postgres_conninfo) as conn:
+                started.set()
+                try:
+                    conn.execute(insert, (f"{bob}-s", bob, path))
+                    outcome["second"] = "inserted"
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    outcome["second"] = exc.diag.column_name
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        started.wait(10)
+        thread.join(0.5)
+        assert thread.is_alive(), "the second writer waits for the first"
+        first.commit()
+        thread.join(10)
+    try:
+        assert outcome == {"second": "audio_file_path"}
+    finally:
+        with jarvis.stores.postgres.pool.connection() as conn:
+            conn.execute("DELETE FROM conversations WHERE audio_file_path = %s", (path,))
+
+
+def test_a_user_folder_is_its_id_or_a_digest_of_it() -> None:
+    assert user_folder("ada") == "ada"
+    odd = user_folder("ada@example.com/../x")
+    assert odd.startswith("user-") and len(odd) == 45 and "/" not in odd
+    assert user_folder("ada@example.com/../x") == odd and user_folder("bob@example.com") != odd

@@ -123,6 +123,7 @@ def test_the_definer_functions_put_pg_temp_last_and_uncount_only_conversation_pa
         "jarvis_search_terms_truncated",
         "jarvis_uncount_conversation_partition",  # migration 017's
         "jarvis_prune_unused_search_terms",  # 022's
+        "jarvis_forget_task_requester",  # 029's
         "jarvis_node_exists",
         "jarvis_edge_endpoints_exist",
         "jarvis_drop_edges_of_node",
