@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from jarvis.principal import acting_as
+from jarvis.stores.base import StoreName
 
 Body = Callable[[str, str], dict[str, Any]]  # (agent id, task id) -> request body
 
@@ -233,4 +234,5 @@ def test_a_user_who_requested_tasks_can_forget_themselves(jarvis, api, api_jarvi
     with jarvis.stores.postgres.pool.connection() as conn:
         assert conn.execute("SELECT requested_by FROM tasks WHERE id = %s", (task["id"],)).fetchone() == (None,)
         assert conn.execute("SELECT count(*) FROM users WHERE id = %s", (carol,)).fetchone() == (0,)
-        conn.execute("DELETE FROM tasks WHERE id = %s", (task["id"],))
+        conn.execute("DELETE FROM tasks WHERE id = %s", (task["id"],))  # tasks are never deleted: by hand,
+    jarvis.stores.get(StoreName.NEO4J).delete_nodes("Task", [str(task["id"])])  # in both stores
