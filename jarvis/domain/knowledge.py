@@ -122,7 +122,7 @@ class KnowledgeMixin(OwnershipMixin):
         if not isinstance(items, list) or not 1 <= len(items) <= 1000:
             raise InvalidInput("items", "must be a list of 1 to 1000 items")
         specs = _parsed(items)
-        self._require_seen_agents(specs)
+        self._require_seen(**{f"items[{i}].agent_id": spec.agent_id for i, spec in enumerate(specs)})
         vectors = self.embedder.embed_many([spec.content for spec in specs], field="items.content")
         return self._insert_knowledge(specs, vectors, wait)
 
@@ -143,7 +143,7 @@ class KnowledgeMixin(OwnershipMixin):
         if not 1 <= batch_size <= 1000:
             raise InvalidInput("batch_size", "must be between 1 and 1000")
         specs = _parsed(items)
-        self._require_seen_agents(specs)
+        self._require_seen(**{f"items[{i}].agent_id": spec.agent_id for i, spec in enumerate(specs)})
         batches = [specs[start : start + batch_size] for start in range(0, len(specs), batch_size)]
         embedded = self.embedder.embed_batches(
             ([spec.content for spec in batch] for batch in batches), field="items.content"
@@ -158,17 +158,6 @@ class KnowledgeMixin(OwnershipMixin):
                 committing = writer.submit(copy_context().run, self._insert_knowledge, batch, vectors, wait)
             ids += committing.result()["ids"]
         return {"ids": ids, "count": len(ids)}
-
-    def _require_seen_agents(self, specs: list[KnowledgeIn]) -> None:
-        """A user-bound caller's batch names only agents it can see (:meth:`_require_seen`);
-        InvalidInput naming the first item that names another (``items[3].agent_id``)."""
-        named = [(index, str(spec.agent_id)) for index, spec in enumerate(specs) if spec.agent_id is not None]
-        if not named or not self._who().bound:
-            return
-        seen = self._visible_ids({"agents": sorted({agent for _, agent in named})})
-        for index, agent in named:
-            if agent not in seen:
-                raise InvalidInput(f"items[{index}].agent_id", "refers to an agent that does not exist")
 
     def _insert_knowledge(self, specs: list[KnowledgeIn], vectors: np.ndarray, wait: bool | None) -> Written:
         def work(conn):

@@ -56,8 +56,9 @@ class OwnershipMixin(Base):
         return agent
 
     def _require_seen(self, **references: Any) -> None:
-        """For a user-bound caller, every agent and task a write names (``agent_id``,
-        ``coordinator_agent_id``: agents; ``task_id``, ``parent_task_id``: tasks) must be one it
+        """For a user-bound caller, every agent and task a write names (fields ending in
+        ``agent_id`` — ``coordinator_agent_id``, a batch's ``items[3].agent_id`` — name agents; the
+        others, ``task_id`` and ``parent_task_id``, tasks) must be one it
         can see — its own or a shared one. PostgreSQL's foreign keys and the edge trigger check
         existence as the tables' owner, past row-level security, so without this a key bound to
         Bob could tie his task, turn, fact or event to Ada's private agent (an edge in Neo4j, an

@@ -45,67 +45,58 @@ def name_as_before_026(jarvis, user: str, session: str, path: str) -> None:
     assert changed >= 1
 
 
+@pytest.fixture
+def ada_and_bob(api, make_key, name) -> Iterator[tuple[str, str, dict[str, str], dict[str, str]]]:
+    """Ada and Bob, each with a read-write key bound to them: (ada, bob, her key, his key); both
+    erased afterwards."""
+    ada, bob = f"{name}-ada", f"{name}-bob"
+    admin = make_key("admin")
+    yield ada, bob, make_key("read", "write", user=ada), make_key("read", "write", user=bob)
+    for user in (ada, bob):
+        api.delete(f"/api/v1/users/{user}", headers=admin)
+
+
 def test_bob_cannot_name_adas_recording_so_erasing_himself_never_touches_it(
-    api, jarvis, make_key, name, ada_recording
+    api, jarvis, ada_and_bob, ada_recording
 ) -> None:
     path, recording = ada_recording
-    ada, bob = f"{name}-ada", f"{name}-bob"
-    ada_key, bob_key, admin = (
-        make_key("read", "write", user=ada),
-        make_key("read", "write", user=bob),
-        make_key("admin"),
-    )
-    try:
-        voice(api, ada_key, f"{ada}-v", path)
-        message = {"session_id": f"{bob}-v", "role": "user", "content": "x", "message_type": "voice"}
-        refused = api.post("/api/v1/conversations/messages", headers=bob_key, json={**message, "audio_file_path": path})
-        assert refused.status_code == 422, refused.text  # his key names only his own folder
-        assert refused.json()["error"]["field"] == "audio_file_path"
-        assert f"'{bob}/'" in refused.json()["error"]["message"]
-        with acting_as(None):  # a service writing Bob's turn: PostgreSQL refuses her file to him
-            with pytest.raises(Forbidden) as taken:
-                jarvis.append_message(user_id=bob, **{**message, "audio_file_path": path})
-        assert taken.value.field == "audio_file_path"
-        assert api.get(f"/api/v1/conversations/{bob}-v", headers=bob_key).json() == []  # nothing written
+    ada, bob, ada_key, bob_key = ada_and_bob
+    voice(api, ada_key, f"{ada}-v", path)
+    message = {"session_id": f"{bob}-v", "role": "user", "content": "x", "message_type": "voice"}
+    refused = api.post("/api/v1/conversations/messages", headers=bob_key, json={**message, "audio_file_path": path})
+    assert refused.status_code == 422, refused.text  # his key names only his own folder
+    assert refused.json()["error"]["field"] == "audio_file_path"
+    assert f"'{bob}/'" in refused.json()["error"]["message"]
+    with acting_as(None):  # a service writing Bob's turn: PostgreSQL refuses her file to him
+        with pytest.raises(Forbidden) as taken:
+            jarvis.append_message(user_id=bob, **{**message, "audio_file_path": path})
+    assert taken.value.field == "audio_file_path"
+    assert api.get(f"/api/v1/conversations/{bob}-v", headers=bob_key).json() == []  # nothing written
 
-        voice(api, bob_key, f"{bob}-v", f"{bob}/own.wav")  # his own name is fine
-        assert api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key).status_code == 200
-        assert api.delete(f"/api/v1/users/{bob}", headers=bob_key).status_code == 200
-        assert recording.read_bytes() == b"RIFF Ada's voice"
+    voice(api, bob_key, f"{bob}-v", f"{bob}/own.wav")  # his own name is fine
+    assert api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key).status_code == 200
+    assert api.delete(f"/api/v1/users/{bob}", headers=bob_key).status_code == 200
+    assert recording.read_bytes() == b"RIFF Ada's voice"
 
-        erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # hers: the file goes
-        assert erased.status_code == 200, erased.text
-        assert not recording.exists()
-    finally:
-        for user in (ada, bob):
-            api.delete(f"/api/v1/users/{user}", headers=admin)
+    erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # hers: the file goes
+    assert erased.status_code == 200, erased.text
+    assert not recording.exists()
 
 
-def test_a_turn_from_before_026_naming_adas_recording_cannot_delete_it(
-    api, jarvis, make_key, name, ada_recording
-) -> None:
+def test_a_turn_from_before_026_naming_adas_recording_cannot_delete_it(api, jarvis, ada_and_bob, ada_recording) -> None:
     path, recording = ada_recording
-    ada, bob = f"{name}-ada", f"{name}-bob"
-    ada_key, bob_key, admin = (
-        make_key("read", "write", user=ada),
-        make_key("read", "write", user=bob),
-        make_key("admin"),
-    )
-    try:
-        voice(api, ada_key, f"{ada}-v", path)
-        voice(api, bob_key, f"{bob}-v", f"{bob}/placeholder.wav")
-        name_as_before_026(jarvis, bob, f"{bob}-v", path)
+    ada, bob, ada_key, bob_key = ada_and_bob
+    voice(api, ada_key, f"{ada}-v", path)
+    voice(api, bob_key, f"{bob}-v", f"{bob}/placeholder.wav")
+    name_as_before_026(jarvis, bob, f"{bob}-v", path)
 
-        erased = api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key)
-        assert erased.status_code == 200, erased.text
-        assert recording.read_bytes() == b"RIFF Ada's voice"  # Ada's message still names it
+    erased = api.delete(f"/api/v1/conversations/{bob}-v", headers=bob_key)
+    assert erased.status_code == 200, erased.text
+    assert recording.read_bytes() == b"RIFF Ada's voice"  # Ada's message still names it
 
-        erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # the last row naming it
-        assert erased.status_code == 200, erased.text
-        assert not recording.exists()
-    finally:
-        for user in (ada, bob):
-            api.delete(f"/api/v1/users/{user}", headers=admin)
+    erased = api.delete(f"/api/v1/conversations/{ada}-v", headers=ada_key)  # the last row naming it
+    assert erased.status_code == 200, erased.text
+    assert not recording.exists()
 
 
 def test_a_recording_two_of_adas_own_messages_name_goes_with_the_second(api, make_key, name, ada_recording) -> None:
